@@ -1,0 +1,26 @@
+/**
+ * The `resvision` command line. Each subcommand lives in its own file and only parses arguments before calling
+ * library functions.
+ */
+import { Command, Option } from 'commander';
+import { BACKEND_CHOICES } from '../engine/backend';
+import { packageVersion } from '../engine/package_info';
+import { registerDoctor } from './doctor';
+
+/** Build the command tree (exported for tests). */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('resvision')
+    .description('ResNet backbones, classification, detection and segmentation on TensorFlow.js, with COCO and VOC evaluators')
+    .version(packageVersion())
+    .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_CHOICES]).default('auto'))
+    .showHelpAfterError();
+  registerDoctor(program);
+  return program;
+}
+
+/** Run the CLI with `argv` (process.argv shape). */
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}

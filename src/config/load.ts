@@ -1,0 +1,84 @@
+/**
+ * Loading configs: JSON file → validated, typed config. Errors name the file, the JSON path and what is wrong.
+ */
+import Ajv, { ErrorObject } from 'ajv';
+import * as fs from 'fs';
+import * as path from 'path';
+import { classificationSchema } from './schema';
+import type { Config } from './types';
+
+const SCHEMAS: Record<Config['task'], object> = {
+  classification: classificationSchema,
+};
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validators = Object.fromEntries(Object.entries(SCHEMAS).map(([k, s]) => [k, ajv.compile(s)]));
+
+/** An error in a config file; `message` names the file and every bad key. */
+export class ConfigError extends Error {
+  constructor(readonly file: string, readonly problems: string[]) {
+    super(`${file}: invalid config:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function describe(e: ErrorObject): string {
+  const where = e.instancePath === '' ? '(top level)' : e.instancePath;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `${where}: unknown key '${(e.params as { additionalProperty: string }).additionalProperty}'`;
+    case 'required':
+      return `${where}: missing key '${(e.params as { missingProperty: string }).missingProperty}'`;
+    case 'enum':
+      return `${where}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'const':
+      return `${where}: must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`;
+    default:
+      return `${where}: ${e.message}`;
+  }
+}
+
+/**
+ * Validate a parsed config object.
+ * @param source the file name used in error messages.
+ * @throws ConfigError listing every problem (unknown keys, wrong types, values out of range).
+ */
+export function validateConfig(raw: unknown, source: string): Config {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(source, ['the config must be a JSON object']);
+  }
+  const task = (raw as { task?: unknown }).task;
+  if (typeof task !== 'string' || !(task in validators)) {
+    throw new ConfigError(source, [`/task: must be one of ${Object.keys(SCHEMAS).map((t) => `"${t}"`).join(', ')}, got ${JSON.stringify(task)}`]);
+  }
+  const validate = validators[task];
+  if (!validate(raw)) {
+    // Ajv reports failed if/then branches twice: keep the specific errors.
+    const problems = [...new Set((validate.errors ?? []).filter((e) => e.keyword !== 'if').map(describe))];
+    throw new ConfigError(source, problems);
+  }
+  return raw as Config;
+}
+
+/**
+ * Read and validate a JSON config file. Relative data paths in the config stay relative to the working
+ * directory (as in detectron2 and mmdetection).
+ * @throws Error when the file is missing or not JSON; ConfigError when invalid.
+ */
+export function loadConfig(file: string): Config {
+  if (!fs.existsSync(file)) {
+    throw new Error(`config file not found: ${file} (the bundled configs are in configs/<task>/*.json)`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(file, [`not valid JSON: ${(e as Error).message}`]);
+  }
+  return validateConfig(raw, path.normalize(file));
+}
+
+/** Learning rate after linear scaling: `baseLr * batchSize / baseBatchSize` (Goyal et al. 2017). */
+export function scaledLr(cfg: { optimizer: { baseLr: number; baseBatchSize: number }; train: { batchSize: number } }): number {
+  return (cfg.optimizer.baseLr * cfg.train.batchSize) / cfg.optimizer.baseBatchSize;
+}
