@@ -1,0 +1,346 @@
+/**
+ * COCO API: loads an instances ground-truth file, indexes images, categories and annotations, and loads detection
+ * results with pycocotools' `loadRes` semantics.
+ *
+ * Reference: pycocotools `PythonAPI/pycocotools/coco.py` (class `COCO`). Differences, all on input pycocotools
+ * would crash on or silently misuse: results are validated record by record (type, finite non-negative box sizes,
+ * known category, segmentation size equal to its image's, non-empty list) and the errors name the record index and
+ * the field; input objects are never modified (pycocotools writes `id`, `area`, ... into them).
+ */
+
+import * as fs from 'node:fs';
+
+import { rleArea, rleFrBbox, rleFromJson, rleFrPoly, rleMerge, rleToBbox, type Rle } from './mask_api';
+import type {
+  CocoAnnotationJson,
+  CocoCategoryJson,
+  CocoDatasetJson,
+  CocoImageJson,
+  CocoResultJson,
+  CocoRleJson,
+} from './types';
+
+/** Filters of {@link Coco.getAnnIds}; an empty or missing filter is skipped, as in pycocotools. */
+export interface AnnIdFilter {
+  imgIds?: readonly number[];
+  catIds?: readonly number[];
+  /** `[min, max)` on `area`, pixels². */
+  areaRng?: readonly [number, number];
+  iscrowd?: boolean;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isFiniteNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+/** A loaded COCO dataset (ground truth or results) with its indexes. */
+export class Coco {
+  /** The dataset as loaded (annotations of a results object are the filled-in records). Not copied. */
+  readonly dataset: CocoDatasetJson;
+  /** Annotation id → annotation. */
+  readonly anns = new Map<number, CocoAnnotationJson>();
+  /** Image id → image. */
+  readonly imgs = new Map<number, CocoImageJson>();
+  /** Category id → category. */
+  readonly cats = new Map<number, CocoCategoryJson>();
+  /** Image id → its annotations, in file order. */
+  readonly imgToAnns = new Map<number, CocoAnnotationJson[]>();
+  /** Category id → image id of each of its annotations, in file order (with repeats, as pycocotools). */
+  readonly catToImgs = new Map<number, number[]>();
+  /** Where the dataset came from, used in error messages. */
+  readonly source: string;
+
+  /**
+   * Indexes a dataset (pycocotools `COCO.createIndex`).
+   * @param dataset an instances object; kept by reference, not modified.
+   * @param source a name for error messages (a file path).
+   * @throws if `images`, `annotations` or `categories` is present but not an array, or a record is not an object
+   *   with a numeric `id` (and `image_id`, `category_id` for annotations).
+   */
+  constructor(dataset: CocoDatasetJson, source = '<memory>') {
+    if (!isObject(dataset)) throw new Error(`${source}: annotation file must hold a JSON object, got ${typeof dataset}`);
+    this.source = source;
+    for (const key of ['images', 'annotations', 'categories'] as const) {
+      const v = (dataset as unknown as Record<string, unknown>)[key];
+      if (v !== undefined && !Array.isArray(v)) throw new Error(`${source}: "${key}" must be an array`);
+    }
+    this.dataset = {
+      ...dataset,
+      images: dataset.images ?? [],
+      annotations: dataset.annotations ?? [],
+      categories: dataset.categories ?? [],
+    };
+    const { images, annotations, categories } = this.dataset;
+    for (let i = 0; i < annotations.length; i++) {
+      const ann = annotations[i];
+      if (!isObject(ann)) throw new Error(`${source}: annotations[${i}] is not an object`);
+      for (const f of ['id', 'image_id', 'category_id'] as const) {
+        if (!isFiniteNumber(ann[f])) throw new Error(`${source}: annotations[${i}].${f} must be a number, got ${JSON.stringify(ann[f])}`);
+      }
+      let list = this.imgToAnns.get(ann.image_id);
+      if (!list) this.imgToAnns.set(ann.image_id, (list = []));
+      list.push(ann);
+      this.anns.set(ann.id, ann);
+    }
+    for (let i = 0; i < images.length; i++) {
+      const img = images[i];
+      if (!isObject(img) || !isFiniteNumber(img.id)) throw new Error(`${source}: images[${i}].id must be a number`);
+      this.imgs.set(img.id, img);
+    }
+    for (let i = 0; i < categories.length; i++) {
+      const cat = categories[i];
+      if (!isObject(cat) || !isFiniteNumber(cat.id)) throw new Error(`${source}: categories[${i}].id must be a number`);
+      this.cats.set(cat.id, cat);
+    }
+    if (dataset.annotations !== undefined && dataset.categories !== undefined) {
+      for (const ann of annotations) {
+        let list = this.catToImgs.get(ann.category_id);
+        if (!list) this.catToImgs.set(ann.category_id, (list = []));
+        list.push(ann.image_id);
+      }
+    }
+  }
+
+  /**
+   * Loads an instances JSON file.
+   * @param path file path.
+   * @throws if the file cannot be read or parsed (the message names the file) or fails the checks of the constructor.
+   */
+  static fromFile(path: string): Coco {
+    let data: unknown;
+    try {
+      data = JSON.parse(fs.readFileSync(path, 'utf8'));
+    } catch (e) {
+      throw new Error(`${path}: cannot read COCO annotation file: ${(e as Error).message}`);
+    }
+    return new Coco(data as CocoDatasetJson, path);
+  }
+
+  /**
+   * Ids of annotations that pass all given filters (pycocotools `getAnnIds`): with `imgIds`, annotations are
+   * taken image by image in the given order; otherwise in file order.
+   */
+  getAnnIds(filter: AnnIdFilter = {}): number[] {
+    const imgIds = filter.imgIds ?? [];
+    const catIds = filter.catIds ?? [];
+    const areaRng = filter.areaRng ?? [];
+    let anns: CocoAnnotationJson[];
+    if (imgIds.length === 0 && catIds.length === 0 && areaRng.length === 0) {
+      anns = this.dataset.annotations;
+    } else {
+      if (imgIds.length !== 0) {
+        anns = [];
+        for (const id of imgIds) {
+          const list = this.imgToAnns.get(id);
+          if (list) for (const a of list) anns.push(a);
+        }
+      } else {
+        anns = this.dataset.annotations;
+      }
+      if (catIds.length !== 0) {
+        const set = new Set(catIds);
+        anns = anns.filter((a) => set.has(a.category_id));
+      }
+      if (areaRng.length !== 0) {
+        anns = anns.filter((a) => (a.area as number) >= areaRng[0] && (a.area as number) < areaRng[1]);
+      }
+    }
+    if (filter.iscrowd !== undefined) {
+      const want = filter.iscrowd ? 1 : 0;
+      return anns.filter((a) => (a.iscrowd ? 1 : 0) === want).map((a) => a.id);
+    }
+    return anns.map((a) => a.id);
+  }
+
+  /** Ids of categories (pycocotools `getCatIds`), in file order, optionally filtered by name, supercategory, id. */
+  getCatIds(filter: { catNms?: readonly string[]; supNms?: readonly string[]; catIds?: readonly number[] } = {}): number[] {
+    let cats = this.dataset.categories;
+    if (filter.catNms?.length) cats = cats.filter((c) => filter.catNms!.includes(c.name as string));
+    if (filter.supNms?.length) cats = cats.filter((c) => filter.supNms!.includes(c.supercategory as string));
+    if (filter.catIds?.length) cats = cats.filter((c) => filter.catIds!.includes(c.id));
+    return cats.map((c) => c.id);
+  }
+
+  /**
+   * Ids of images (pycocotools `getImgIds`): all images in file order, or the given ids restricted to images that
+   * hold every given category.
+   */
+  getImgIds(filter: { imgIds?: readonly number[]; catIds?: readonly number[] } = {}): number[] {
+    const imgIds = filter.imgIds ?? [];
+    const catIds = filter.catIds ?? [];
+    if (imgIds.length === 0 && catIds.length === 0) return [...this.imgs.keys()];
+    let ids = new Set(imgIds);
+    catIds.forEach((catId, i) => {
+      const withCat = new Set(this.catToImgs.get(catId) ?? []);
+      if (i === 0 && ids.size === 0) ids = withCat;
+      else ids = new Set([...ids].filter((id) => withCat.has(id)));
+    });
+    return [...ids];
+  }
+
+  /** Annotations with the given ids. @throws if an id is unknown. */
+  loadAnns(ids: readonly number[]): CocoAnnotationJson[] {
+    return ids.map((id) => {
+      const a = this.anns.get(id);
+      if (!a) throw new Error(`${this.source}: no annotation with id ${id}`);
+      return a;
+    });
+  }
+
+  /** Categories with the given ids. @throws if an id is unknown. */
+  loadCats(ids: readonly number[]): CocoCategoryJson[] {
+    return ids.map((id) => {
+      const c = this.cats.get(id);
+      if (!c) throw new Error(`${this.source}: no category with id ${id}`);
+      return c;
+    });
+  }
+
+  /** Images with the given ids. @throws if an id is unknown. */
+  loadImgs(ids: readonly number[]): CocoImageJson[] {
+    return ids.map((id) => {
+      const c = this.imgs.get(id);
+      if (!c) throw new Error(`${this.source}: no image with id ${id}`);
+      return c;
+    });
+  }
+
+  /**
+   * The annotation's segmentation as one RLE (pycocotools `annToRLE`): polygons are rasterized with `rleFrPoly`
+   * at the image's size and merged (union); a list whose first element has exactly 4 numbers is read as boxes, as
+   * `frPyObjects` does; uncompressed RLE keeps its own size; compressed RLE is parsed.
+   * @param ann an annotation of this dataset.
+   * @returns a new RLE.
+   * @throws if the image is unknown, or the segmentation is missing or malformed (naming the annotation id).
+   */
+  annToRle(ann: CocoAnnotationJson): Rle {
+    const where = `${this.source}: annotation id ${ann.id}`;
+    const segm = ann.segmentation;
+    if (segm === undefined || segm === null) throw new Error(`${where}: no segmentation`);
+    if (Array.isArray(segm)) {
+      const img = this.imgs.get(ann.image_id);
+      if (!img) throw new Error(`${where}: image_id ${ann.image_id} is not in the images list`);
+      const h = img.height;
+      const w = img.width;
+      if (!Number.isInteger(h) || !Number.isInteger(w) || h < 0 || w < 0) {
+        throw new Error(`${this.source}: image id ${img.id}: height/width must be non-negative integers`);
+      }
+      if (segm.length === 0) throw new Error(`${where}: segmentation is an empty polygon list`);
+      for (let i = 0; i < segm.length; i++) {
+        const poly = segm[i];
+        if (!Array.isArray(poly) || !poly.every(isFiniteNumber)) {
+          throw new Error(`${where}: segmentation[${i}] must be a list of finite numbers`);
+        }
+      }
+      const asBoxes = segm[0].length === 4;
+      const parts = segm.map((p) => (asBoxes ? rleFrBbox(p, h, w) : rleFrPoly(p, h, w)));
+      return rleMerge(parts, false);
+    }
+    if (!isObject(segm)) throw new Error(`${where}: segmentation must be polygons or an RLE object`);
+    try {
+      return rleFromJson(segm as CocoRleJson);
+    } catch (e) {
+      throw new Error(`${where}: segmentation: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Loads detection results against this ground truth (pycocotools `loadRes`). The kind is decided by the first
+   * record, as there: with a non-empty `bbox`, every record gets `area = w*h`, `iscrowd = 0` and, if it has no
+   * segmentation, the box polygon `[[x1,y1, x1,y2, x2,y2, x2,y1]]`; with `segmentation` (RLE), `area` and (if
+   * absent) `bbox` come from the RLE. Ids are 1..N in record order.
+   * @param results an array of result records, or a path to a JSON file holding one.
+   * @returns a new `Coco` sharing this dataset's images and a copy of its categories.
+   * @throws naming the record index and field: an empty list, a record that is not an object, an `image_id` not
+   *   in the ground truth, a `category_id` not in its categories, a missing or non-finite `score`, a box that is not
+   *   4 finite numbers or has a negative width/height, a segmentation that is not an RLE or whose size differs from
+   *   its image's; also keypoint and caption results, which are not supported.
+   */
+  loadRes(results: unknown): Coco {
+    let source = '<results>';
+    if (typeof results === 'string') {
+      source = results;
+      try {
+        results = JSON.parse(fs.readFileSync(results, 'utf8'));
+      } catch (e) {
+        throw new Error(`${source}: cannot read results file: ${(e as Error).message}`);
+      }
+    }
+    if (!Array.isArray(results)) throw new Error(`${source}: results must be an array of objects`);
+    if (results.length === 0) throw new Error(`${source}: results list is empty`);
+    const first = results[0];
+    if (!isObject(first)) throw new Error(`${source}: results[0] is not an object`);
+    let kind: 'bbox' | 'segm';
+    if ('caption' in first) throw new Error(`${source}: caption results are not supported`);
+    else if ('bbox' in first && !(Array.isArray(first.bbox) && first.bbox.length === 0)) kind = 'bbox';
+    else if ('segmentation' in first) kind = 'segm';
+    else if ('keypoints' in first) throw new Error(`${source}: keypoint results are not supported`);
+    else throw new Error(`${source}: results[0] has neither "bbox" nor "segmentation"`);
+
+    const anns: CocoAnnotationJson[] = new Array(results.length);
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i] as CocoResultJson;
+      const where = `${source}: results[${i}]`;
+      if (!isObject(r)) throw new Error(`${where} is not an object`);
+      if (!isFiniteNumber(r.image_id)) throw new Error(`${where}.image_id must be a number, got ${JSON.stringify(r.image_id)}`);
+      const img = this.imgs.get(r.image_id);
+      if (!img) throw new Error(`${where}.image_id ${r.image_id} is not in the ground truth (results do not correspond to this set)`);
+      if (!isFiniteNumber(r.category_id)) throw new Error(`${where}.category_id must be a number, got ${JSON.stringify(r.category_id)}`);
+      if (!this.cats.has(r.category_id)) throw new Error(`${where}.category_id ${r.category_id} is not a ground-truth category`);
+      if (!isFiniteNumber(r.score)) throw new Error(`${where}.score must be a finite number, got ${JSON.stringify(r.score)}`);
+      if (kind === 'bbox') {
+        const bb = r.bbox;
+        if (!Array.isArray(bb) || bb.length !== 4 || !bb.every(isFiniteNumber)) {
+          throw new Error(`${where}.bbox must be [x, y, w, h] of 4 finite numbers, got ${JSON.stringify(bb)}`);
+        }
+        if (bb[2] < 0 || bb[3] < 0) throw new Error(`${where}.bbox has a negative width or height: ${JSON.stringify(bb)}`);
+        const ann: CocoAnnotationJson = { ...r, id: i + 1, area: bb[2] * bb[3], iscrowd: 0 };
+        if (r.segmentation === undefined) {
+          const x1 = bb[0];
+          const x2 = bb[0] + bb[2];
+          const y1 = bb[1];
+          const y2 = bb[1] + bb[3];
+          ann.segmentation = [[x1, y1, x1, y2, x2, y2, x2, y1]];
+        }
+        anns[i] = ann;
+      } else {
+        const segm = r.segmentation;
+        if (!isObject(segm) || !('counts' in segm) || !('size' in segm)) {
+          throw new Error(`${where}.segmentation must be an RLE object {size, counts}`);
+        }
+        let rle: Rle;
+        try {
+          rle = rleFromJson(segm as CocoRleJson);
+        } catch (e) {
+          throw new Error(`${where}.segmentation: ${(e as Error).message}`);
+        }
+        if (rle.h !== img.height || rle.w !== img.width) {
+          throw new Error(
+            `${where}.segmentation.size [${rle.h}, ${rle.w}] differs from image ${img.id}'s [height, width] ` +
+              `[${img.height}, ${img.width}]`,
+          );
+        }
+        let total = 0;
+        for (let j = 0; j < rle.counts.length; j++) total += rle.counts[j];
+        if (total !== rle.h * rle.w) {
+          throw new Error(`${where}.segmentation counts sum to ${total}, expected height*width = ${rle.h * rle.w}`);
+        }
+        const ann: CocoAnnotationJson = { ...r, id: i + 1, area: rleArea(rle), iscrowd: 0 };
+        if (r.bbox === undefined) ann.bbox = rleToBbox(rle);
+        anns[i] = ann;
+      }
+    }
+    return new Coco(
+      {
+        images: [...this.dataset.images],
+        categories: structuredClone(this.dataset.categories),
+        annotations: anns,
+      },
+      source,
+    );
+  }
+}
