@@ -1,11 +1,35 @@
-/** Kernel registrations that tfjs-backend-wasm lacks for training. */
+/**
+ * Kernel registrations that tfjs-backend-wasm lacks (or ships as scalar loops) for training: convolution and
+ * depthwise-convolution gradients built on XNNPACK forward kernels, and `UnsortedSegmentSum` (tf.gather's gradient).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter';
+import { conv2DBackpropInputConfig } from './conv2d_backprop_input';
+import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_conv2d_native_backprop_filter';
+import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_conv2d_native_backprop_input';
+import { unsortedSegmentSumConfig } from './unsorted_segment_sum';
+
+/** The kernels registered for `wasm` by {@link registerWasmTrainingKernels}, in registration order. */
+export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
+  conv2DBackpropFilterConfig,
+  conv2DBackpropInputConfig,
+  depthwiseConv2dNativeBackpropFilterConfig,
+  depthwiseConv2dNativeBackpropInputConfig,
+  unsortedSegmentSumConfig,
+];
+
 let registered = false;
 
 /**
- * Register, once, the kernels and gradients that training needs on the wasm backend.
- * Safe to call several times.
+ * Register, once, the kernels that training needs on the wasm backend. Replaces the backend's own
+ * `Conv2DBackpropInput` (a scalar loop) with one built on XNNPACK convolutions. Safe to call several times;
+ * call it after `@tensorflow/tfjs-backend-wasm` has been loaded.
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
+  for (const config of WASM_TRAINING_KERNELS) {
+    if (tf.getKernel(config.kernelName, 'wasm') != null) tf.unregisterKernel(config.kernelName, 'wasm');
+    tf.registerKernel(config);
+  }
   registered = true;
 }

@@ -1,0 +1,443 @@
+/**
+ * 2-D convolution with torch.nn.functional.conv2d's options (stride, explicit symmetric padding, dilation, groups)
+ * on NHWC tensors and HWIO kernels, differentiable in both arguments for every combination of options.
+ *
+ * tfjs 4.22 refuses conv2d gradients when dilation > 1, has no grouped convolution, and its wasm backend lacks the
+ * filter gradient. The gradients here are built from forward convolutions only, so that on wasm every FLOP runs in
+ * XNNPACK's convolution or matrix-multiply kernels:
+ *  - input gradient: the transposed convolution, split by output phase (the sub-pixel decomposition of a strided
+ *    transposed convolution: Shi et al. 2016, "Is the deconvolution layer the same as a convolutional layer?"),
+ *    so that a stride-s convolution's input gradient costs the same FLOPs as its forward pass instead of s^2 times;
+ *  - filter gradient: a forward convolution of the input with the output gradient as its filter (batch and
+ *    channel roles swapped, forward stride used as dilation), or a matrix product for 1x1 kernels.
+ * Reference semantics: PyTorch `torch/nn/functional.py` conv2d and `aten/src/ATen/native/Convolution.cpp`.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** Options of {@link conv2d}; each field means what it means in torch.nn.functional.conv2d. */
+export interface Conv2dOpOptions {
+  /** Stride in pixels, one value or [strideH, strideW]. Default 1. */
+  stride?: number | [number, number];
+  /**
+   * Zero padding: a number or [padH, padW] pads that many pixels on both sides (torch's explicit symmetric
+   * padding); `'same'` is tfjs/TensorFlow SAME (extra pixel at the bottom/right); `'valid'` is no padding.
+   * Default 0.
+   */
+  padding?: number | [number, number] | 'same' | 'valid';
+  /** Dilation of the kernel taps, one value or [dilationH, dilationW]. Default 1. */
+  dilation?: number | [number, number];
+  /** Number of channel groups; Cin and Cout must both be divisible by it. Default 1. */
+  groups?: number;
+}
+
+/**
+ * Resolved geometry of one convolution: strides, dilations and explicit pads in pixels (top, bottom, left,
+ * right). Pads are non-negative in a forward convolution.
+ */
+export interface ConvGeometry {
+  strides: [number, number];
+  dilations: [number, number];
+  pads: [number, number, number, number];
+}
+
+function pair(v: number | [number, number], name: string): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : v;
+  if (!Array.isArray(p) || p.length !== 2 || !p.every((e) => Number.isInteger(e) && e >= 0)) {
+    throw new Error(`conv2d: ${name} must be a non-negative integer or a pair of them, got ${JSON.stringify(v)}`);
+  }
+  return p;
+}
+
+/**
+ * Resolve torch-style options to a {@link ConvGeometry} for an input of height/width [H, W] and kernel [kh, kw].
+ *
+ * @throws Error naming the option when stride/dilation are not positive integers or the kernel does not fit.
+ */
+export function resolveConvGeometry(
+  inHW: [number, number],
+  kernelHW: [number, number],
+  opts: Conv2dOpOptions,
+): ConvGeometry {
+  const strides = pair(opts.stride ?? 1, 'stride');
+  const dilations = pair(opts.dilation ?? 1, 'dilation');
+  if (strides[0] < 1 || strides[1] < 1) throw new Error(`conv2d: stride must be >= 1, got [${strides}]`);
+  if (dilations[0] < 1 || dilations[1] < 1) throw new Error(`conv2d: dilation must be >= 1, got [${dilations}]`);
+  const padding = opts.padding ?? 0;
+  let pads: [number, number, number, number];
+  if (padding === 'valid') pads = [0, 0, 0, 0];
+  else if (padding === 'same') {
+    // TensorFlow SAME: out = ceil(in / stride), the odd pixel of padding goes to the bottom/right.
+    const p = [0, 1].map((i) => {
+      const eff = dilations[i] * (kernelHW[i] - 1) + 1;
+      const out = Math.ceil(inHW[i] / strides[i]);
+      const total = Math.max(0, (out - 1) * strides[i] + eff - inHW[i]);
+      return [Math.floor(total / 2), total - Math.floor(total / 2)];
+    });
+    pads = [p[0][0], p[0][1], p[1][0], p[1][1]];
+  } else {
+    const [ph, pw] = pair(padding, 'padding');
+    pads = [ph, ph, pw, pw];
+  }
+  for (const i of [0, 1]) {
+    const eff = dilations[i] * (kernelHW[i] - 1) + 1;
+    if (inHW[i] + pads[2 * i] + pads[2 * i + 1] < eff) {
+      throw new Error(
+        `conv2d: padded input ${['height', 'width'][i]} ${inHW[i] + pads[2 * i] + pads[2 * i + 1]} is smaller than ` +
+          `the dilated kernel extent ${eff}`,
+      );
+    }
+  }
+  return { strides, dilations, pads };
+}
+
+/** Output height/width of a convolution with geometry `g` on input [H, W] with kernel [kh, kw]. */
+export function convOutputHW(inHW: [number, number], kernelHW: [number, number], g: ConvGeometry): [number, number] {
+  return [0, 1].map((i) => {
+    const eff = g.dilations[i] * (kernelHW[i] - 1) + 1;
+    return Math.floor((inHW[i] + g.pads[2 * i] + g.pads[2 * i + 1] - eff) / g.strides[i]) + 1;
+  }) as [number, number];
+}
+
+/** Pad (positive amounts) or crop (negative amounts) H and W of an NHWC tensor. */
+function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
+  let y = x;
+  const [n, h, w, c] = x.shape;
+  const ct = Math.max(0, -top);
+  const cb = Math.max(0, -bottom);
+  const cl = Math.max(0, -left);
+  const cr = Math.max(0, -right);
+  if (ct || cb || cl || cr) y = tf.slice(y, [0, ct, cl, 0], [n, h - ct - cb, w - cl - cr, c]);
+  const pt = Math.max(0, top);
+  const pb = Math.max(0, bottom);
+  const pl = Math.max(0, left);
+  const pr = Math.max(0, right);
+  if (pt || pb || pl || pr) y = tf.pad(y, [[0, 0], [pt, pb], [pl, pr], [0, 0]]);
+  return y;
+}
+
+/**
+ * Forward dense convolution through the backend's `Conv2D` kernel (XNNPACK on wasm), with explicit pads and any
+ * combination of stride and dilation (the tfjs op refuses stride > 1 together with dilation > 1; the kernels
+ * do not).
+ *
+ * @param x [N, H, W, Cin] float32. @param w [kh, kw, Cin, Cout] float32 (HWIO).
+ * @returns [N, Ho, Wo, Cout] float32, new tensor owned by the caller. Not recorded for gradients when
+ *   stride and dilation are both > 1 (use {@link conv2d}).
+ */
+export function conv2dForward(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  const [t, b, l, r] = g.pads;
+  const pad = [[0, 0], [t, b], [l, r], [0, 0]] as tf.backend_util.ExplicitPadding;
+  if (t === 0 && b === 0 && l === 0 && r === 0) {
+    return tf.engine().runKernel('Conv2D', { x, filter: w }, {
+      strides: g.strides, pad: 'valid', dataFormat: 'NHWC', dilations: g.dilations,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  }
+  return tf.engine().runKernel('Conv2D', { x, filter: w }, {
+    strides: g.strides, pad, dataFormat: 'NHWC', dilations: g.dilations,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/**
+ * Forward depthwise convolution through the backend's `DepthwiseConv2dNative` kernel (XNNPACK on wasm).
+ *
+ * @param x [N, H, W, C] float32. @param w [kh, kw, C, M] float32 (channel multiplier M).
+ * @returns [N, Ho, Wo, C*M] float32, output channel c*M+m from input channel c; caller owns it.
+ */
+export function depthwiseForward(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  const [t, b, l, r] = g.pads;
+  const xp = padOrCrop(x, t, b, l, r);
+  const y = tf.engine().runKernel('DepthwiseConv2dNative', { x: xp, filter: w }, {
+    strides: g.strides, pad: 'valid', dataFormat: 'NHWC', dilations: g.dilations,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  if (xp !== x) xp.dispose();
+  return y;
+}
+
+/** One output phase of a strided transposed convolution along one axis. */
+interface PhaseAxis {
+  /** Phase r: the input rows s*q + r, q in [0, count). */
+  r: number;
+  count: number;
+  /** Kernel taps used by this phase, already flipped (largest offset first). */
+  taps: number[];
+  /** Dilation of the taps within the phase. */
+  dilation: number;
+  /** Pad (or crop if negative) of dy before the phase's stride-1 correlation. */
+  padBefore: number;
+  padAfter: number;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/**
+ * Split the input gradient along one axis into `s` phases. For forward y[o] = sum_k x[o*s + k*d - p] w[k],
+ * dx[s*q + r] = sum over taps k with (k*d - p - r) divisible by s of dy[q - (k*d - p - r)/s] w[k]: a stride-1
+ * correlation of dy with the phase's flipped taps, whose offsets are spaced by d / gcd(d, s).
+ */
+function phasesAlongAxis(k: number, s: number, d: number, p: number, inSize: number, outSize: number): PhaseAxis[] {
+  const phases: PhaseAxis[] = [];
+  for (let r = 0; r < s; r++) {
+    const count = Math.ceil((inSize - r) / s);
+    if (count <= 0) continue;
+    const taps: number[] = [];
+    for (let kk = 0; kk < k; kk++) if ((((kk * d - p - r) % s) + s) % s === 0) taps.push(kk);
+    taps.reverse();
+    const dilation = taps.length > 1 ? d / gcd(d, s) : 1;
+    const mLast = taps.length ? (taps[0] * d - p - r) / s : 0;
+    const padBefore = mLast;
+    const padAfter = count + (taps.length - 1) * dilation - mLast - outSize;
+    phases.push({ r, count, taps, dilation, padBefore, padAfter });
+  }
+  return phases;
+}
+
+/**
+ * Gradient of a dense (`depthwise=false`) or depthwise (`depthwise=true`) convolution with respect to its input,
+ * as forward convolutions of dy (one per output phase when strided).
+ *
+ * @param dy [N, Ho, Wo, Cout] float32 (dense) or [N, Ho, Wo, C*M] (depthwise).
+ * @param w [kh, kw, Cin, Cout] (dense, HWIO) or [kh, kw, C, M] (depthwise).
+ * @param xShape [N, H, W, Cin] of the forward input.
+ * @returns [N, H, W, Cin] float32, new tensor owned by the caller.
+ */
+export function convBackpropInput(
+  dy: tf.Tensor4D,
+  w: tf.Tensor4D,
+  xShape: [number, number, number, number],
+  g: ConvGeometry,
+  depthwise = false,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, wd, cin] = xShape;
+    const [kh, kw] = w.shape;
+    const [sh, sw] = g.strides;
+    const phY = phasesAlongAxis(kh, sh, g.dilations[0], g.pads[0], h, dy.shape[1]);
+    const phX = phasesAlongAxis(kw, sw, g.dilations[1], g.pads[2], wd, dy.shape[2]);
+    const mult = depthwise ? w.shape[3] : 1;
+    const phaseOut = (py: PhaseAxis, px: PhaseAxis): tf.Tensor4D => {
+      if (py.taps.length === 0 || px.taps.length === 0) return tf.zeros([n, py.count, px.count, cin]);
+      const dyp = padOrCrop(dy, py.padBefore, py.padAfter, px.padBefore, px.padAfter);
+      const rows = tf.gather(w, py.taps, 0);
+      const sub = tf.gather(rows, px.taps, 1) as tf.Tensor4D; // [Jy, Jx, Cin, Cout] or [Jy, Jx, C, M]
+      const geom: ConvGeometry = { strides: [1, 1], dilations: [py.dilation, px.dilation], pads: [0, 0, 0, 0] };
+      if (!depthwise) {
+        return conv2dForward(dyp, tf.transpose(sub, [0, 1, 3, 2]), geom); // [N, Qy, Qx, Cin]
+      }
+      // dx[c] = sum_m corr(dy[c*M + m], w[., ., c, m]): a depthwise convolution over the C*M channels, then a sum.
+      const [jy, jx] = sub.shape;
+      const z = depthwiseForward(dyp, tf.reshape(sub, [jy, jx, cin * mult, 1]), geom);
+      if (mult === 1) return z;
+      return tf.sum(tf.reshape(z, [n, py.count, px.count, cin, mult]), 4) as tf.Tensor4D;
+    };
+    if (phY.length === 1 && phX.length === 1 && sh === 1 && sw === 1) return phaseOut(phY[0], phX[0]);
+    const qy = Math.ceil(h / sh);
+    const qx = Math.ceil(wd / sw);
+    // Every phase padded to [N, qy, qx, Cin], then interleaved: dx[n, sh*q + ry, sw*u + rx] = phase(ry, rx)[n, q, u].
+    const parts: tf.Tensor4D[] = [];
+    for (let ry = 0; ry < sh; ry++) {
+      for (let rx = 0; rx < sw; rx++) {
+        const py = phY.find((p) => p.r === ry);
+        const px = phX.find((p) => p.r === rx);
+        if (!py || !px) {
+          parts.push(tf.zeros([n, qy, qx, cin]));
+          continue;
+        }
+        const o = phaseOut(py, px);
+        parts.push(padOrCrop(o, 0, qy - py.count, 0, qx - px.count));
+      }
+    }
+    let full: tf.Tensor4D;
+    if (sh === sw) {
+      full = tf.depthToSpace(tf.concat(parts, 3), sh, 'NHWC'); // [N, qy*s, qx*s, Cin]
+    } else {
+      const st = tf.reshape(tf.stack(parts, 0), [sh, sw, n, qy, qx, cin]);
+      full = tf.reshape(tf.transpose(st, [2, 3, 0, 4, 1, 5]), [n, qy * sh, qx * sw, cin]);
+    }
+    return padOrCrop(full, 0, h - qy * sh, 0, wd - qx * sw);
+  });
+}
+
+/**
+ * Gradient of a dense convolution with respect to its filter.
+ *
+ * 1x1 kernels without padding: a matrix product of the (strided) input and dy. Otherwise: a forward convolution
+ * of the transposed input [Cin, H, W, N] with dy as the filter [Ho, Wo, N, Cout], with stride = forward dilation
+ * and dilation = forward stride, giving [Cin, kh, kw, Cout].
+ *
+ * @param x [N, H, W, Cin] float32. @param dy [N, Ho, Wo, Cout] float32.
+ * @param filterShape [kh, kw, Cin, Cout].
+ * @returns [kh, kw, Cin, Cout] float32, new tensor owned by the caller.
+ */
+export function convBackpropFilter(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: [number, number, number, number],
+  g: ConvGeometry,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [kh, kw, cin, cout] = filterShape;
+    const [n, ho, wo] = dy.shape;
+    const [sh, sw] = g.strides;
+    const [dh, dw] = g.dilations;
+    if (kh === 1 && kw === 1 && g.pads.every((p) => p === 0)) {
+      let xs: tf.Tensor4D = x;
+      if (sh > 1 || sw > 1) {
+        xs = tf.stridedSlice(x, [0, 0, 0, 0], [n, (ho - 1) * sh + 1, (wo - 1) * sw + 1, cin], [1, sh, sw, 1]) as tf.Tensor4D;
+      } else if (x.shape[1] !== ho || x.shape[2] !== wo) {
+        xs = tf.slice(x, [0, 0, 0, 0], [n, ho, wo, cin]);
+      }
+      const m = n * ho * wo;
+      const x2 = tf.reshape(xs, [m, cin]);
+      const dy2 = tf.reshape(dy, [m, cout]);
+      // XNNPACK's matmul is fast with a row-major left operand: transpose the narrower operand explicitly.
+      const dw2 = cin <= cout ? tf.matMul(tf.transpose(x2), dy2) : tf.transpose(tf.matMul(tf.transpose(dy2), x2));
+      return tf.reshape(dw2, filterShape);
+    }
+    const needH = (kh - 1) * dh + (ho - 1) * sh + 1;
+    const needW = (kw - 1) * dw + (wo - 1) * sw + 1;
+    const xt = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D; // [Cin, H, W, N]
+    const xp = padOrCrop(xt, g.pads[0], needH - x.shape[1] - g.pads[0], g.pads[2], needW - x.shape[2] - g.pads[2]);
+    const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [Ho, Wo, N, Cout]
+    const o = conv2dForward(xp, f, { strides: [dh, dw], dilations: [sh, sw], pads: [0, 0, 0, 0] }); // [Cin, kh, kw, Cout]
+    return tf.transpose(o, [1, 2, 0, 3]) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Gradient of a depthwise convolution with respect to its filter: a depthwise convolution of the input with dy
+ * as the filter, batch folded into channels ([1, H, W, N*C] with filter [Ho, Wo, N*C, M]), then a sum over N.
+ *
+ * @param x [N, H, W, C] float32. @param dy [N, Ho, Wo, C*M] float32. @param filterShape [kh, kw, C, M].
+ * @returns [kh, kw, C, M] float32, new tensor owned by the caller.
+ */
+export function depthwiseBackpropFilter(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: [number, number, number, number],
+  g: ConvGeometry,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [kh, kw, c, m] = filterShape;
+    const [n, h, wd] = x.shape;
+    const [, ho, wo] = dy.shape;
+    const [sh, sw] = g.strides;
+    const [dh, dw] = g.dilations;
+    const needH = (kh - 1) * dh + (ho - 1) * sh + 1;
+    const needW = (kw - 1) * dw + (wo - 1) * sw + 1;
+    const xt = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h, wd, n * c]) as tf.Tensor4D; // [1, H, W, N*C]
+    const xp = padOrCrop(xt, g.pads[0], needH - h - g.pads[0], g.pads[2], needW - wd - g.pads[2]);
+    const f = tf.reshape(tf.transpose(tf.reshape(dy, [n, ho, wo, c, m]), [1, 2, 0, 3, 4]), [ho, wo, n * c, m]) as tf.Tensor4D;
+    const o = depthwiseForward(xp, f, { strides: [dh, dw], dilations: [sh, sw], pads: [0, 0, 0, 0] }); // [1, kh, kw, N*C*M]
+    if (n === 1) return tf.reshape(o, filterShape);
+    return tf.sum(tf.reshape(o, [kh, kw, n, c, m]), 2) as tf.Tensor4D;
+  });
+}
+
+/** Dense convolution with explicit geometry, differentiable in x and w for any stride/dilation/padding. */
+function denseConv(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const x4 = args[0] as tf.Tensor4D;
+    const w4 = args[1] as tf.Tensor4D;
+    const save = args[2] as tf.GradSaveFunc;
+    save([x4, w4]);
+    return {
+      value: conv2dForward(x4, w4, g),
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+        return [
+          convBackpropInput(dy, ws, xs.shape, g, false),
+          convBackpropFilter(xs, dy, ws.shape, g),
+        ];
+      },
+    };
+  });
+  return f(x, w) as tf.Tensor4D;
+}
+
+/** Depthwise convolution with explicit geometry, differentiable in x and w for any stride/dilation/padding. */
+function depthwiseConv(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const x4 = args[0] as tf.Tensor4D;
+    const w4 = args[1] as tf.Tensor4D;
+    const save = args[2] as tf.GradSaveFunc;
+    save([x4, w4]);
+    return {
+      value: depthwiseForward(x4, w4, g),
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+        return [
+          convBackpropInput(dy, ws, xs.shape, g, true),
+          depthwiseBackpropFilter(xs, dy, ws.shape, g),
+        ];
+      },
+    };
+  });
+  return f(x, w) as tf.Tensor4D;
+}
+
+/**
+ * Groups with at least this many input channels each run as one dense convolution per group; narrower groups
+ * (ResNeXt's 32x4d: 4 channels per group) run as one depthwise convolution with channel multiplier Cout/groups
+ * followed by a sum over each group's input channels (same FLOPs as the grouped convolution, one kernel launch).
+ */
+const DENSE_PER_GROUP_MIN_CHANNELS = 32;
+
+/**
+ * 2-D convolution, torch.nn.functional.conv2d semantics on NHWC tensors: stride, explicit symmetric padding (or
+ * TensorFlow `'same'`/`'valid'`), dilation and groups. Gradients with respect to `x` and `w` are exact for every
+ * combination (stride together with dilation included), on every backend; on wasm all arithmetic runs in
+ * XNNPACK convolution / matmul kernels.
+ *
+ * Groups: input channel block g (Cin/groups channels) is convolved with w[:, :, :, g*Cout/groups : (g+1)*Cout/groups]
+ * to give output channel block g, as torch (whose OIHW weight [Cout, Cin/groups, kh, kw] maps to this HWIO
+ * layout by a transpose [2, 3, 1, 0]).
+ *
+ * @param x [N, H, W, Cin] float32, NHWC. Not disposed.
+ * @param w [kh, kw, Cin/groups, Cout] float32, HWIO. Not disposed.
+ * @param opts stride, padding, dilation, groups (see {@link Conv2dOpOptions}).
+ * @returns [N, Ho, Wo, Cout] float32 with Ho = floor((H + padTop + padBottom - dilationH*(kh-1) - 1)/strideH) + 1
+ *   (and likewise Wo); new tensor owned by the caller.
+ * @throws Error when ranks are not 4, channels do not match `w` and `groups`, or options are invalid.
+ *
+ * Reference: PyTorch `torch.nn.functional.conv2d` (`aten/src/ATen/native/Convolution.cpp`).
+ */
+export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, opts: Conv2dOpOptions = {}): tf.Tensor4D {
+  if (x.rank !== 4) throw new Error(`conv2d: x must be NHWC [N, H, W, Cin], got shape [${x.shape}]`);
+  if (w.rank !== 4) throw new Error(`conv2d: w must be HWIO [kh, kw, Cin/groups, Cout], got shape [${w.shape}]`);
+  const groups = opts.groups ?? 1;
+  const [n, h, wd, cin] = x.shape;
+  const [kh, kw, cinG, cout] = w.shape;
+  if (!Number.isInteger(groups) || groups < 1) throw new Error(`conv2d: groups must be a positive integer, got ${groups}`);
+  if (cin % groups !== 0 || cout % groups !== 0) {
+    throw new Error(`conv2d: Cin=${cin} and Cout=${cout} must both be divisible by groups=${groups}`);
+  }
+  if (cinG * groups !== cin) {
+    throw new Error(
+      `conv2d: w [${w.shape}] expects Cin/groups=${cinG} input channels per group, but x [${x.shape}] with ` +
+        `groups=${groups} has ${cin / groups}`,
+    );
+  }
+  const g = resolveConvGeometry([h, wd], [kh, kw], opts);
+  return tf.tidy(() => {
+    if (groups === 1) return denseConv(x, w, g);
+    const coutG = cout / groups;
+    if (cinG === 1) {
+      // Depthwise: output channel c*M + m reads input channel c, the same order as torch's groups == Cin.
+      return depthwiseConv(x, tf.reshape(w, [kh, kw, cin, coutG]), g);
+    }
+    if (cinG >= DENSE_PER_GROUP_MIN_CHANNELS) {
+      const xs = tf.split(x, groups, 3) as tf.Tensor4D[];
+      const ws = tf.split(w, groups, 3) as tf.Tensor4D[];
+      return tf.concat(xs.map((xi, i) => denseConv(xi, ws[i], g)), 3);
+    }
+    // Depthwise with multiplier coutG: channel (g, ci) -> outputs (g, ci, o) with weight w[., ., ci, g*coutG + o].
+    const wd5 = tf.reshape(w, [kh, kw, cinG, groups, coutG]);
+    const wdw = tf.reshape(tf.transpose(wd5, [0, 1, 3, 2, 4]), [kh, kw, cin, coutG]) as tf.Tensor4D;
+    const z = depthwiseConv(x, wdw, g); // [N, Ho, Wo, groups*cinG*coutG]
+    const [, ho, wo] = z.shape;
+    const s = tf.sum(tf.reshape(z, [n * ho * wo * groups, cinG, coutG]), 1); // [N*Ho*Wo*groups, coutG]
+    return tf.reshape(s, [n, ho, wo, cout]);
+  });
+}
