@@ -1,0 +1,161 @@
+/**
+ * Image decoding with sharp (libvips): any file sharp reads becomes 8-bit sRGB RGB, HWC, with EXIF orientation
+ * applied, optionally cut and resampled in the same libvips pipeline (one decode, no intermediate full-size copy).
+ *
+ * Conversions (the result PIL's `Image.open(f).convert('RGB')` gives, as torchvision's `pil_loader` does):
+ * - EXIF orientation 2..8 is applied (`sharp.rotate()` with no angle); sizes reported are after orientation.
+ *   PIL does not apply EXIF orientation on `open`; torchvision users who want it call `ImageOps.exif_transpose`.
+ * - grayscale → R = G = B; palette → its colours; alpha dropped without compositing (as PIL's convert('RGB'));
+ *   CMYK → sRGB through libvips' colour management; 16-bit → 8-bit (v16 / 257, rounded).
+ * - GIF (and any multi-page input): the first frame is decoded, as PIL's `Image.open` does (frame 0).
+ *   The ImageFolder adapter does not list `.gif` files at all (torchvision's IMG_EXTENSIONS has no GIF).
+ * - A missing, unreadable, truncated or non-image file throws an `ImageDecodeError` naming the file and the reason.
+ *   Truncated JPEGs are errors (sharp `failOn: 'warning'`), where PIL would need `LOAD_TRUNCATED_IMAGES`.
+ *
+ * Resampling kernel: see `ResizeKernel`.
+ */
+import { promises as fs } from 'fs';
+import sharp from 'sharp';
+import type { ImageMeta, RgbImage } from '../types';
+import { cropMeta, identityMeta, resizeMeta, type CropWindow } from './geometry';
+
+/**
+ * Resampling kernels: libvips reduce/affine kernels through sharp.
+ * - `linear`: triangle filter, widened by the reduction factor when shrinking (antialiased). This is the same
+ *   filter as PIL's `BILINEAR` (and torchvision `InterpolationMode.BILINEAR` on PIL images / `antialias=True`
+ *   on tensors), but results differ by a few grey levels: libvips first box-shrinks by an integer factor while
+ *   keeping the remaining reduction ≥ 2 (its `gap`, PIL's `reducing_gap` which torchvision leaves off), and rounds
+ *   its fixed-point weights differently. The parity test bounds the difference on a generated image.
+ * - `cubic`: Catmull-Rom (a = -0.5), PIL's `BICUBIC` uses a = -0.5 as well.
+ * - `nearest`: for label masks.
+ */
+export type ResizeKernel = 'linear' | 'cubic' | 'nearest';
+
+/** Thrown when a file cannot be read or decoded. `file` names it, the message says why. */
+export class ImageDecodeError extends Error {
+  constructor(readonly file: string, readonly reason: string) {
+    super(`cannot decode image '${file}': ${reason}`);
+    this.name = 'ImageDecodeError';
+  }
+}
+
+/** A file read into memory with its header probed. Cheap: pixels are not decoded yet. */
+export interface EncodedImage {
+  file: string;
+  /** The file's bytes. */
+  bytes: Buffer;
+  /** Container format sharp detected (`jpeg`, `png`, `gif`, `webp`, `tiff`, ...). */
+  format: string;
+  /** H after EXIF orientation, pixels. */
+  height: number;
+  /** W after EXIF orientation, pixels. */
+  width: number;
+}
+
+/** What `decodeImage` does after orientation, in this order; every step is optional. */
+export interface DecodeSpec {
+  /** Window of the oriented image to cut before resizing, integer pixels of the oriented original. */
+  crop?: CropWindow;
+  /** Size to resample (the cropped) image to, pixels (aspect ratio not kept: `fit: 'fill'`). */
+  resize?: { height: number; width: number };
+  /** Window to cut after resizing, integer pixels of the resized image. */
+  postCrop?: CropWindow;
+  /** Resampling kernel for `resize` (default `linear`). */
+  kernel?: ResizeKernel;
+}
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  const lines = msg.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  return [...new Set(lines)].slice(0, 2).join('; ');
+}
+
+/**
+ * Read a file and probe its header (format, oriented size) without decoding pixels.
+ * @param file - path of an image file.
+ * @returns the bytes and the oriented H, W.
+ * @throws ImageDecodeError when the file cannot be read or is not an image format sharp knows.
+ */
+export async function readImageFile(file: string): Promise<EncodedImage> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (e) {
+    throw new ImageDecodeError(file, `cannot read file (${firstLine(e)})`);
+  }
+  if (bytes.length === 0) throw new ImageDecodeError(file, 'file is empty');
+  let md: sharp.Metadata;
+  try {
+    md = await sharp(bytes).metadata();
+  } catch (e) {
+    throw new ImageDecodeError(file, `not a readable image (${firstLine(e)})`);
+  }
+  const height = md.autoOrient?.height ?? md.height;
+  const width = md.autoOrient?.width ?? md.width;
+  if (!height || !width) throw new ImageDecodeError(file, `header has no size (format ${md.format})`);
+  return { file, bytes, format: String(md.format), height, width };
+}
+
+function checkWindow(file: string, what: string, win: CropWindow, height: number, width: number): void {
+  const ok = [win.left, win.top, win.width, win.height].every(Number.isInteger) && win.left >= 0 && win.top >= 0 &&
+    win.width > 0 && win.height > 0 && win.left + win.width <= width && win.top + win.height <= height;
+  if (!ok) {
+    throw new Error(`decodeImage: ${what} ${JSON.stringify(win)} is not an integer window inside the ` +
+      `${height}x${width} (HxW) image '${file}'`);
+  }
+}
+
+/**
+ * Decode an image to 8-bit RGB HWC, applying EXIF orientation, then `spec.crop`, `spec.resize`, `spec.postCrop`
+ * in one libvips pipeline.
+ * @param input - a path, or an `EncodedImage` from `readImageFile` (avoids reading the file twice).
+ * @param spec - optional geometry; windows are validated against the oriented size.
+ * @returns `image` [H, W, 3] uint8 RGB (new buffer, caller owns) and its `meta` (original size, crop, scale).
+ * @throws ImageDecodeError for unreadable, truncated or non-image files; Error for windows outside the image.
+ * Reference: torchvision `datasets/folder.py` `pil_loader` (convert('RGB')); sharp `rotate`, `extract`, `resize`.
+ */
+export async function decodeImage(
+  input: string | EncodedImage,
+  spec: DecodeSpec = {},
+): Promise<{ image: RgbImage<Uint8Array>; meta: ImageMeta }> {
+  const enc = typeof input === 'string' ? await readImageFile(input) : input;
+  const { file } = enc;
+  let meta = identityMeta(file, enc.height, enc.width);
+  // failOn 'warning': truncated or corrupt pixel data is an error, not a grey half image.
+  let pipe = sharp(enc.bytes, { failOn: 'warning' }).rotate();
+  if (spec.crop) {
+    checkWindow(file, 'crop', spec.crop, meta.height, meta.width);
+    pipe = pipe.extract(spec.crop);
+    meta = cropMeta(meta, spec.crop);
+  }
+  if (spec.resize) {
+    const { height, width } = spec.resize;
+    if (!(Number.isInteger(height) && Number.isInteger(width) && height > 0 && width > 0)) {
+      throw new Error(`decodeImage: resize size ${height}x${width} (HxW) for '${file}' must be positive integers`);
+    }
+    if (height !== meta.height || width !== meta.width) {
+      pipe = pipe.resize(width, height, { fit: 'fill', kernel: spec.kernel ?? 'linear' });
+    }
+    meta = resizeMeta(meta, height, width);
+  }
+  if (spec.postCrop) {
+    checkWindow(file, 'postCrop', spec.postCrop, meta.height, meta.width);
+    pipe = pipe.extract(spec.postCrop);
+    meta = cropMeta(meta, spec.postCrop);
+  }
+  pipe = pipe.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' });
+  let out: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    out = await pipe.toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw new ImageDecodeError(file, firstLine(e));
+  }
+  const { data, info } = out;
+  if (info.channels !== 3 || info.width !== meta.width || info.height !== meta.height) {
+    throw new ImageDecodeError(file, `decoder returned ${info.height}x${info.width}x${info.channels}, expected ` +
+      `${meta.height}x${meta.width}x3`);
+  }
+  // A view on sharp's output Buffer (its own native allocation, not Node's shared pool): no copy.
+  const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
+  return { image: { data: pixels, height: info.height, width: info.width }, meta };
+}

@@ -1,0 +1,6 @@
+/** Image pipeline: decode, geometric transforms, normalization, classification presets. Re-exports only. */
+export * from './decode';
+export * from './geometry';
+export * from './transforms';
+export * from './normalize';
+export * from './classification_presets';
