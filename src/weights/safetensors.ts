@@ -1,0 +1,303 @@
+/**
+ * safetensors reader and writer.
+ *
+ * Layout: 8 bytes `N` (unsigned 64-bit little-endian), then `N` bytes of UTF-8 JSON mapping each tensor name to
+ * `{dtype, shape, data_offsets: [begin, end]}` (offsets relative to the byte buffer that follows the header) plus an
+ * optional `__metadata__` string→string map, then the byte buffer holding every tensor C-contiguous and
+ * little-endian. As in the reference implementation, the header is at most 100 MB, the tensors tile the byte
+ * buffer exactly (no overlap, no gap, nothing after the last one) and each tensor's byte span equals
+ * `numel(shape) * sizeof(dtype)`.
+ *
+ * Reading is lazy: `SafetensorsFile.open` reads only the header; each tensor is read from disk at its offset when
+ * asked for, so a multi-GB file is never held in memory twice.
+ *
+ * Reference: huggingface/safetensors `README.md` (format) and `safetensors/src/tensor.rs` (validation, writer
+ * order: dtype alignment descending, then name; header padded with spaces to a multiple of 8 bytes).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { DTYPE_BYTES, HostTensor, WEIGHT_DTYPES, WeightDtype, isWeightDtype, numElements } from './dtypes';
+
+/** Largest header accepted (the reference implementation's limit). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+/** Where one tensor lives in a safetensors file. */
+export interface SafetensorsTensorInfo {
+  name: string;
+  dtype: WeightDtype;
+  shape: number[];
+  /** Absolute byte offset of the first element in the file. */
+  fileOffset: number;
+  byteLength: number;
+}
+
+/** Read `length` bytes at `position`, failing if the file ends first. */
+async function readExactly(fh: fs.promises.FileHandle, file: string, position: number, length: number, what: string): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fh.read(out, done, length - done, position + done);
+    if (bytesRead === 0) {
+      throw new Error(`${file}: truncated while reading ${what}: needed bytes ${position}..${position + length}, file ends at ${position + done}`);
+    }
+    done += bytesRead;
+  }
+  return out;
+}
+
+/**
+ * An open safetensors file. Tensors are read on demand; call `close()` when done.
+ */
+export class SafetensorsFile {
+  /** The `__metadata__` map (empty when absent). */
+  readonly metadata: Readonly<Record<string, string>>;
+  private readonly infos: Map<string, SafetensorsTensorInfo>;
+
+  private constructor(
+    readonly file: string,
+    private fh: fs.promises.FileHandle | undefined,
+    metadata: Record<string, string>,
+    infos: Map<string, SafetensorsTensorInfo>,
+  ) {
+    this.metadata = metadata;
+    this.infos = infos;
+  }
+
+  /**
+   * Open `file` and validate its header against the file size.
+   * @throws Error naming the file and the offending tensor or byte offset when the file is truncated, the header is
+   *   not a JSON object, a dtype is unknown, a shape is invalid, a tensor's byte span disagrees with its shape and
+   *   dtype, spans overlap or leave gaps, or a span runs past the end of the file.
+   */
+  static async open(file: string): Promise<SafetensorsFile> {
+    const fh = await fs.promises.open(file, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      if (size < 8) throw new Error(`${file}: truncated: ${size} bytes, shorter than the 8-byte header length`);
+      const lenBytes = await readExactly(fh, file, 0, 8, 'the header length');
+      const headerLen = new DataView(lenBytes.buffer).getBigUint64(0, true);
+      if (headerLen > BigInt(MAX_HEADER_BYTES)) {
+        throw new Error(`${file}: header length ${headerLen} at byte 0 exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`);
+      }
+      const n = Number(headerLen);
+      if (8 + n > size) throw new Error(`${file}: truncated: header of ${n} bytes (from byte 8) runs past the end of the ${size}-byte file`);
+      const headerBytes = await readExactly(fh, file, 8, n, 'the header');
+      const { metadata, infos } = parseHeader(file, headerBytes, 8 + n, size);
+      return new SafetensorsFile(file, fh, metadata, infos);
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+  }
+
+  /** Tensor names in header order. */
+  keys(): string[] {
+    return [...this.infos.keys()];
+  }
+
+  /** Whether the file holds a tensor named `name`. */
+  has(name: string): boolean {
+    return this.infos.has(name);
+  }
+
+  /** dtype, shape and location of `name`. @throws Error when there is no such tensor. */
+  info(name: string): SafetensorsTensorInfo {
+    const i = this.infos.get(name);
+    if (!i) throw new Error(`${this.file}: no tensor '${name}'`);
+    return i;
+  }
+
+  /**
+   * Read one tensor's bytes from disk.
+   * @returns a new `HostTensor` (row-major, little-endian bytes) the caller owns.
+   * @throws Error when the tensor does not exist, the file was closed, or the file shrank since `open`.
+   */
+  async read(name: string): Promise<HostTensor> {
+    const i = this.info(name);
+    if (!this.fh) throw new Error(`${this.file}: read of '${name}' after close()`);
+    const data = await readExactly(this.fh, this.file, i.fileOffset, i.byteLength, `tensor '${name}'`);
+    return { dtype: i.dtype, shape: [...i.shape], data };
+  }
+
+  /** Release the file handle. Idempotent. */
+  async close(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    if (fh) await fh.close();
+  }
+}
+
+function parseHeader(
+  file: string,
+  bytes: Uint8Array,
+  dataStart: number,
+  fileSize: number,
+): { metadata: Record<string, string>; infos: Map<string, SafetensorsTensorInfo> } {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw new Error(`${file}: header (bytes 8..${dataStart}) is not valid UTF-8 JSON: ${(e as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new Error(`${file}: header is not a JSON object`);
+  }
+  const metadata: Record<string, string> = {};
+  const infos = new Map<string, SafetensorsTensorInfo>();
+  const dataLen = fileSize - dataStart;
+  const spans: { name: string; begin: number; end: number }[] = [];
+  for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file}: __metadata__ is not an object`);
+      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+        if (typeof v !== 'string') throw new Error(`${file}: __metadata__['${k}'] is ${typeof v}, expected a string`);
+        metadata[k] = v;
+      }
+      continue;
+    }
+    const where = `${file}: tensor '${name}'`;
+    if (typeof raw !== 'object' || raw === null) throw new Error(`${where}: entry is not an object`);
+    const { dtype, shape, data_offsets: offsets } = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (!isWeightDtype(dtype)) {
+      throw new Error(`${where}: unknown dtype ${JSON.stringify(dtype)} (supported: ${WEIGHT_DTYPES.join(', ')})`);
+    }
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new Error(`${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+    }
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+      offsets[0] > offsets[1]
+    ) {
+      throw new Error(`${where}: data_offsets ${JSON.stringify(offsets)} is not [begin, end] with 0 <= begin <= end`);
+    }
+    const [begin, end] = offsets as [number, number];
+    const expected = numElements(shape as number[]) * DTYPE_BYTES[dtype];
+    if (end - begin !== expected) {
+      throw new Error(
+        `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but shape [${shape.join(', ')}] of ${dtype} needs ${expected}`,
+      );
+    }
+    if (end > dataLen) {
+      throw new Error(
+        `${where}: data ends at file byte ${dataStart + end}, past the end of the ${fileSize}-byte file (truncated or lying header)`,
+      );
+    }
+    infos.set(name, { name, dtype, shape: shape as number[], fileOffset: dataStart + begin, byteLength: end - begin });
+    spans.push({ name, begin, end });
+  }
+  // The tensors must tile the byte buffer: sorted by begin, each starts where the previous ended.
+  spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let cursor = 0;
+  let prev = '';
+  for (const s of spans) {
+    if (s.begin < cursor) {
+      throw new Error(`${file}: tensors '${prev}' and '${s.name}' overlap at file byte ${dataStart + s.begin}`);
+    }
+    if (s.begin > cursor) {
+      throw new Error(`${file}: ${s.begin - cursor} unclaimed bytes at file byte ${dataStart + cursor} before tensor '${s.name}'`);
+    }
+    cursor = s.end;
+    prev = s.name;
+  }
+  if (cursor !== dataLen) {
+    throw new Error(`${file}: ${dataLen - cursor} bytes after the last tensor at file byte ${dataStart + cursor} are claimed by no tensor`);
+  }
+  return { metadata, infos };
+}
+
+/** One tensor to write. `data` may be produced on demand so that only one tensor is in memory at a time. */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: WeightDtype;
+  /** Row-major dims; `[]` for a scalar. */
+  shape: number[];
+  /** Little-endian element bytes (`numel(shape) * sizeof(dtype)` of them), or a function producing them. */
+  data: Uint8Array | (() => Uint8Array | Promise<Uint8Array>);
+}
+
+/** A unique temporary name next to `file` (same directory, so the final rename is atomic). */
+export function temporaryPath(file: string): string {
+  const rand = Math.floor(Math.random() * 0x100000000).toString(16);
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${rand}.tmp`);
+}
+
+/**
+ * Write tensors and metadata to `file` in safetensors format. The file is written under a temporary name in the
+ * same directory, flushed and renamed over `file`, so a failed or interrupted write never replaces an existing
+ * file.
+ *
+ * Tensors are laid out in the reference writer's order (dtype size descending, then name), which keeps every
+ * tensor aligned to its element size once the header is padded to a multiple of 8 bytes.
+ *
+ * @param entries tensors with unique names (`__metadata__` is reserved); their bytes are not retained.
+ * @param metadata optional `__metadata__` string map.
+ * @throws Error naming the tensor when names repeat, a shape is invalid, or the bytes produced do not match
+ *   `numel(shape) * sizeof(dtype)`.
+ */
+export async function writeSafetensors(file: string, entries: SafetensorsEntry[], metadata?: Record<string, string>): Promise<void> {
+  const seen = new Set<string>();
+  for (const e of entries) {
+    if (e.name === '__metadata__') throw new Error(`${file}: '__metadata__' is reserved and cannot name a tensor`);
+    if (seen.has(e.name)) throw new Error(`${file}: tensor '${e.name}' appears twice`);
+    if (!isWeightDtype(e.dtype)) throw new Error(`${file}: tensor '${e.name}' has unknown dtype '${String(e.dtype)}'`);
+    seen.add(e.name);
+  }
+  if (metadata) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') throw new Error(`${file}: metadata '${k}' must be a string, got ${typeof v}`);
+    }
+  }
+  const ordered = [...entries].sort(
+    (a, b) => DTYPE_BYTES[b.dtype] - DTYPE_BYTES[a.dtype] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  );
+  const header: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  const sizes: number[] = [];
+  for (const e of ordered) {
+    let n: number;
+    try {
+      n = numElements(e.shape) * DTYPE_BYTES[e.dtype];
+    } catch (err) {
+      throw new Error(`${file}: tensor '${e.name}': ${(err as Error).message}`);
+    }
+    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + n] };
+    sizes.push(n);
+    offset += n;
+  }
+  let json = Buffer.from(JSON.stringify(header), 'utf-8');
+  const pad = (8 - ((8 + json.length) % 8)) % 8;
+  if (pad > 0) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
+  const lenBytes = Buffer.alloc(8);
+  lenBytes.writeBigUInt64LE(BigInt(json.length));
+
+  const tmp = temporaryPath(file);
+  const fh = await fs.promises.open(tmp, 'w');
+  let ok = false;
+  try {
+    await fh.write(lenBytes);
+    await fh.write(json);
+    for (let i = 0; i < ordered.length; i++) {
+      const e = ordered[i];
+      const bytes = typeof e.data === 'function' ? await e.data() : e.data;
+      if (bytes.byteLength !== sizes[i]) {
+        throw new Error(
+          `${file}: tensor '${e.name}' of shape [${e.shape.join(', ')}] ${e.dtype} needs ${sizes[i]} bytes, got ${bytes.byteLength}`,
+        );
+      }
+      let done = 0;
+      while (done < bytes.byteLength) {
+        const { bytesWritten } = await fh.write(bytes, done, bytes.byteLength - done);
+        done += bytesWritten;
+      }
+    }
+    await fh.sync();
+    ok = true;
+  } finally {
+    await fh.close();
+    if (!ok) await fs.promises.rm(tmp, { force: true });
+  }
+  await fs.promises.rename(tmp, file);
+}
