@@ -1,0 +1,56 @@
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'chai';
+import { REL_TOL, expectNoLeak, onCpu, relativeError, seededInts, seededTensor } from './conv_reference';
+
+type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
+
+/** Cases: strides 1 and 2, padding same/valid/explicit, odd sizes, batch 1 and 3, 1x1 to 7x7 kernels. */
+function cases(): { n: number; h: number; w: number; cin: number; cout: number; k: number; s: number; pad: Pad }[] {
+  const rnd = seededInts(11);
+  const pads: Pad[] = ['same', 'valid', [[0, 0], [1, 1], [1, 1], [0, 0]], [[0, 0], [2, 0], [0, 1], [0, 0]]];
+  const out = [];
+  for (const k of [1, 3, 7]) {
+    for (const s of [1, 2]) {
+      for (const pad of pads) {
+        out.push({ n: rnd(0, 1) ? 3 : 1, h: 2 * rnd(4, 6) + 1, w: 2 * rnd(3, 6), cin: rnd(1, 5), cout: rnd(1, 6), k, s, pad });
+      }
+    }
+  }
+  return out;
+}
+
+describe('Conv2DBackpropFilter (wasm)', () => {
+  it('is registered for wasm', () => {
+    expect(tf.getBackend()).to.equal('wasm');
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).to.not.equal(undefined);
+  });
+
+  cases().forEach((c, i) => {
+    it(`x=[${c.n},${c.h},${c.w},${c.cin}] k=${c.k} cout=${c.cout} s=${c.s} pad=${JSON.stringify(c.pad)} matches cpu`, async () => {
+      const x = seededTensor<tf.Rank.R4>([c.n, c.h, c.w, c.cin], 100 + i);
+      const filterShape: [number, number, number, number] = [c.k, c.k, c.cin, c.cout];
+      const yShape = tf.conv2d(x, tf.zeros(filterShape) as tf.Tensor4D, c.s, c.pad).shape;
+      const dy = seededTensor<tf.Rank.R4>(yShape, 200 + i);
+      const attrs = { strides: [c.s, c.s], pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape };
+      const run = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.engine().runKernel('Conv2DBackpropFilter', { x: a, dy: b }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+      const got = run(x, dy);
+      const [ref] = await onCpu([x, dy], run);
+      expect(got.shape).to.deep.equal(filterShape);
+      expect(relativeError(got.dataSync(), ref)).to.be.at.most(REL_TOL);
+      await expectNoLeak(() => run(x, dy).dispose());
+      tf.dispose([x, dy, got]);
+    });
+  });
+
+  it('tf.grad of tf.conv2d on wasm matches cpu for both inputs', async () => {
+    const x = seededTensor<tf.Rank.R4>([3, 11, 10, 3], 7);
+    const w = seededTensor<tf.Rank.R4>([3, 3, 3, 4], 8);
+    const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')));
+    const got = tf.grads(loss)([x, w]);
+    const ref = await onCpu([x, w], (a, b) => tf.grads(loss)([a, b]));
+    expect(relativeError(got[0].dataSync(), ref[0])).to.be.at.most(REL_TOL);
+    expect(relativeError(got[1].dataSync(), ref[1])).to.be.at.most(REL_TOL);
+    tf.dispose([x, w, ...got]);
+  });
+});

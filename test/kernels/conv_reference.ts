@@ -1,0 +1,101 @@
+/**
+ * Test helpers for the convolution kernels and op: seeded tensors, running a function on the `cpu` backend as
+ * the reference, and error relative to the reference's scale.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'chai';
+
+/** Deterministic pseudo-random floats in [-1, 1) (mulberry32). */
+export function seededFloats(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+/** Seeded generator of integers, for picking shapes. */
+export function seededInts(seed: number): (lo: number, hi: number) => number {
+  const f = seededFloats(1000, seed);
+  let i = 0;
+  return (lo, hi) => lo + Math.floor(((f[i++ % f.length] + 1) / 2) * (hi - lo + 1));
+}
+
+/** A seeded float32 tensor with values in [-1, 1), created on the current backend. */
+export function seededTensor<R extends tf.Rank>(shape: number[], seed: number): tf.Tensor<R> {
+  return tf.tensor(seededFloats(shape.reduce((a, b) => a * b, 1), seed), shape) as tf.Tensor<R>;
+}
+
+/**
+ * Run `fn` on the `cpu` backend with copies of `inputs` and return its outputs as arrays; the wasm backend is
+ * active again afterwards. Nothing is left allocated on either backend.
+ */
+export async function onCpu(
+  inputs: tf.Tensor[],
+  fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
+): Promise<Float32Array[]> {
+  const data = inputs.map((t) => ({ v: t.dataSync().slice(), shape: t.shape, dtype: t.dtype }));
+  await tf.setBackend('cpu');
+  try {
+    return tf.tidy(() => {
+      const xs = data.map((d) => tf.tensor(d.v, d.shape, d.dtype));
+      const out = fn(...xs);
+      return (Array.isArray(out) ? out : [out]).map((t) => t.dataSync() as Float32Array);
+    });
+  } finally {
+    await tf.setBackend('wasm');
+  }
+}
+
+/** Max |a - b| divided by max(1e-6, max |ref|): the error relative to the reference's scale. */
+export function relativeError(actual: ArrayLike<number>, ref: ArrayLike<number>): number {
+  expect(actual.length, 'element count').to.equal(ref.length);
+  let err = 0;
+  let scale = 1e-6;
+  for (let i = 0; i < ref.length; i++) {
+    err = Math.max(err, Math.abs(actual[i] - ref[i]));
+    scale = Math.max(scale, Math.abs(ref[i]));
+  }
+  return err / scale;
+}
+
+/**
+ * Tolerance of every comparison: 1e-4 of the output's scale. Both backends accumulate in float32, in different
+ * orders (XNNPACK blocks the reduction; the cpu backend sums tap by tap), so results differ by a few ulps of
+ * the partial sums; 1e-4 leaves room for sums of a few hundred terms.
+ */
+export const REL_TOL = 1e-4;
+
+/** Run `fn` twice and check that the live tensor count is unchanged each time. */
+export async function expectNoLeak(fn: () => unknown | Promise<unknown>): Promise<void> {
+  for (let i = 0; i < 2; i++) {
+    const before = tf.memory().numTensors;
+    await fn();
+    expect(tf.memory().numTensors, `tensor count after run ${i + 1}`).to.equal(before);
+  }
+}
+
+/**
+ * Insert d-1 zeros between the taps of an HWIO (or depthwise [kh, kw, C, M]) kernel: a dilated convolution
+ * equals an undilated one with this kernel, which gives a reference where a backend ignores dilation.
+ *
+ * @param w [kh, kw, I, O]. @returns [d*(kh-1)+1, d*(kw-1)+1, I, O]; differentiable (pad, reshape, slice).
+ */
+export function dilateKernel(w: tf.Tensor4D, d: [number, number]): tf.Tensor4D {
+  const [kh, kw, i, o] = w.shape;
+  const w6 = tf.reshape(w, [kh, 1, kw, 1, i, o]);
+  const p = tf.pad(w6, [[0, 0], [0, d[0] - 1], [0, 0], [0, d[1] - 1], [0, 0], [0, 0]]);
+  const full = tf.reshape(p, [kh * d[0], kw * d[1], i, o]);
+  return tf.slice(full, [0, 0, 0, 0], [d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1, i, o]);
+}
+
+/** The taps of a dilated-kernel gradient [d*(kh-1)+1, d*(kw-1)+1, I, O] that belong to the real kernel. */
+export function undilateKernel(g: tf.Tensor4D, d: [number, number]): tf.Tensor4D {
+  const [h, w, i, o] = g.shape;
+  return tf.stridedSlice(g, [0, 0, 0, 0], [h, w, i, o], [d[0], d[1], 1, 1]) as tf.Tensor4D;
+}

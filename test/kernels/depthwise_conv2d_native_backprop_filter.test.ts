@@ -1,0 +1,64 @@
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'chai';
+import { REL_TOL, expectNoLeak, undilateKernel, onCpu, relativeError, seededInts, seededTensor } from './conv_reference';
+
+type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
+
+/** Cases: strides 1 and 2, dilation 1 and 2 (not both > 1, as tfjs requires), multiplier 1 and 2, odd sizes. */
+function cases(): { n: number; h: number; w: number; c: number; m: number; k: number; s: number; d: number; pad: Pad }[] {
+  const rnd = seededInts(21);
+  const pads: Pad[] = ['same', 'valid', [[0, 0], [1, 2], [2, 1], [0, 0]]];
+  const out = [];
+  for (const [s, d] of [[1, 1], [2, 1], [1, 2]]) {
+    for (const k of [1, 3, 5]) {
+      for (const pad of pads) {
+        out.push({ n: rnd(0, 1) ? 3 : 1, h: 2 * rnd(5, 6) + 1, w: 2 * rnd(5, 6), c: rnd(1, 5), m: rnd(1, 2), k, s, d, pad });
+      }
+    }
+  }
+  return out;
+}
+
+describe('DepthwiseConv2dNativeBackpropFilter (wasm)', () => {
+  it('is registered for wasm', () => {
+    expect(tf.getKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm')).to.not.equal(undefined);
+  });
+
+  cases().forEach((c, i) => {
+    it(`x=[${c.n},${c.h},${c.w},${c.c}] k=${c.k} m=${c.m} s=${c.s} d=${c.d} pad=${JSON.stringify(c.pad)} matches cpu`, async () => {
+      const x = seededTensor<tf.Rank.R4>([c.n, c.h, c.w, c.c], 400 + i);
+      const filterShape: [number, number, number, number] = [c.k, c.k, c.c, c.m];
+      const yShape = tf.depthwiseConv2d(x, tf.zeros(filterShape) as tf.Tensor4D, c.s, c.pad, 'NHWC', c.d).shape;
+      const dy = seededTensor<tf.Rank.R4>(yShape, 500 + i);
+      const attrs = { strides: [c.s, c.s], dilations: [c.d, c.d], pad: c.pad, dimRoundingMode: undefined, filterShape };
+      const run = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x: a, dy: b }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+      const got = run(x, dy);
+      // The cpu kernel ignores dilation: its reference is the gradient of the zero-inserted kernel, at the real taps.
+      const ke = c.d * (c.k - 1) + 1;
+      const refAttrs = { ...attrs, dilations: [1, 1], filterShape: [ke, ke, c.c, c.m] };
+      const [ref] = await onCpu([x, dy], (a, b) =>
+        undilateKernel(
+          tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x: a, dy: b }, refAttrs as unknown as tf.NamedAttrMap) as tf.Tensor4D,
+          [c.d, c.d],
+        ),
+      );
+      expect(got.shape).to.deep.equal(filterShape);
+      expect(relativeError(got.dataSync(), ref)).to.be.at.most(REL_TOL);
+      await expectNoLeak(() => run(x, dy).dispose());
+      tf.dispose([x, dy, got]);
+    });
+  });
+
+  it('tf.grad of tf.depthwiseConv2d on wasm matches cpu for both inputs', async () => {
+    const x = seededTensor<tf.Rank.R4>([3, 11, 10, 4], 17);
+    const w = seededTensor<tf.Rank.R4>([3, 3, 4, 2], 18);
+    const loss = (a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')));
+    const got = tf.grads(loss)([x, w]);
+    const ref = await onCpu([x, w], (a, b) => tf.grads(loss)([a, b]));
+    expect(relativeError(got[0].dataSync(), ref[0])).to.be.at.most(REL_TOL);
+    expect(relativeError(got[1].dataSync(), ref[1])).to.be.at.most(REL_TOL);
+    tf.dispose([x, w, ...got]);
+  });
+});
