@@ -17,6 +17,7 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import { ForwardContext, Module } from '../nn/module';
+import { loadCheckpoint, restoreModel, saveCheckpoint } from './checkpoint';
 import { clipGradNorm, clipGradValue, NamedGrads } from './grad_clip';
 import { JsonlLogger } from './logger';
 import { LrSchedule, learningRateAt, validateLrSchedule } from './lr_schedule';
@@ -109,6 +110,25 @@ export interface CheckpointIO {
    */
   load(file: string, model: Module): Promise<{ optimizerState: Record<string, tf.Tensor>; meta: TrainingCheckpointMeta }>;
 }
+
+/**
+ * The `CheckpointIO` of a run: safetensors checkpoints (`src/engine/checkpoint.ts`), written to a temporary file and
+ * renamed, every tensor stored bit for bit; restore is strict (same state names and shapes).
+ */
+export const safetensorsCheckpointIO: CheckpointIO = {
+  async save(file, ckpt) {
+    await saveCheckpoint(file, { model: ckpt.model, optimizerState: ckpt.optimizerState, meta: ckpt.meta });
+  },
+  async load(file, model) {
+    const ckpt = await loadCheckpoint<TrainingCheckpointMeta>(file);
+    try {
+      await restoreModel(model, ckpt, { strict: true });
+      return { optimizerState: await ckpt.readOptimizerState(), meta: ckpt.meta };
+    } finally {
+      await ckpt.close();
+    }
+  },
+};
 
 /** Gradient clipping applied between backward and the optimizer step. */
 export type GradClipOptions =
