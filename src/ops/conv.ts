@@ -144,13 +144,30 @@ export function conv2dForward(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): 
  * @returns [N, Ho, Wo, C*M] float32, output channel c*M+m from input channel c; caller owns it.
  */
 export function depthwiseForward(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
-  const [t, b, l, r] = g.pads;
-  const xp = padOrCrop(x, t, b, l, r);
-  const y = tf.engine().runKernel('DepthwiseConv2dNative', { x: xp, filter: w }, {
-    strides: g.strides, pad: 'valid', dataFormat: 'NHWC', dilations: g.dilations,
-  } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
-  if (xp !== x) xp.dispose();
-  return y;
+  return tf.tidy(() => {
+    const [t, b, l, r] = g.pads;
+    const xp = padOrCrop(x, t, b, l, r);
+    let filter = w;
+    let dilations = g.dilations;
+    if ((g.strides[0] > 1 || g.strides[1] > 1) && (dilations[0] > 1 || dilations[1] > 1)) {
+      // The depthwise kernels refuse stride > 1 with dilation > 1: use the zero-inserted kernel instead.
+      filter = dilateKernel(w, dilations);
+      dilations = [1, 1];
+    }
+    return tf.engine().runKernel('DepthwiseConv2dNative', { x: xp, filter }, {
+      strides: g.strides, pad: 'valid', dataFormat: 'NHWC', dilations,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Insert d-1 zeros between kernel taps: [kh, kw, I, O] -> [d0*(kh-1)+1, d1*(kw-1)+1, I, O]. A convolution with
+ * dilation d equals an undilated one with this kernel.
+ */
+function dilateKernel(w: tf.Tensor4D, d: [number, number]): tf.Tensor4D {
+  const [kh, kw, i, o] = w.shape;
+  const p = tf.pad(tf.reshape(w, [kh, 1, kw, 1, i, o]), [[0, 0], [0, d[0] - 1], [0, 0], [0, d[1] - 1], [0, 0], [0, 0]]);
+  return tf.slice(tf.reshape(p, [kh * d[0], kw * d[1], i, o]), [0, 0, 0, 0], [d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1, i, o]);
 }
 
 /** One output phase of a strided transposed convolution along one axis. */
