@@ -1,0 +1,148 @@
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { decodeFloat32, HostTensor } from '../../src/weights/dtypes';
+import { TorchArchive } from '../../src/weights/pth';
+import { unpickle } from '../../src/weights/torch_pickle';
+import { openWeightSource } from '../../src/weights/weight_file';
+
+const GOLDEN = path.resolve(__dirname, '..', 'golden');
+
+/** test/golden/tiny_pth.json, written by scripts/parity/gen_pth_fixture.py from torch's own tensors. */
+interface TinyExpected {
+  torch: string;
+  stateDict: Record<string, { shape: number[]; dtype: string; values: (number | string)[] }>;
+}
+const expected = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'tiny_pth.json'), 'utf-8')) as TinyExpected;
+
+const TORCH_DTYPE: Record<string, string> = { float32: 'F32', float16: 'F16', int64: 'I64', bool: 'BOOL' };
+
+function values(h: HostTensor): (number | string)[] {
+  switch (h.dtype) {
+    case 'I64':
+      return [...new BigInt64Array(h.data.slice().buffer)].map(String);
+    case 'BOOL':
+      return [...h.data];
+    default:
+      return [...decodeFloat32(h)];
+  }
+}
+
+async function expectRejects(p: Promise<unknown>, pattern: RegExp): Promise<void> {
+  let err: Error | undefined;
+  try {
+    await p;
+  } catch (e) {
+    err = e as Error;
+  }
+  expect(err, `expected an error matching ${pattern}`).to.be.instanceOf(Error);
+  expect(err!.message).to.match(pattern);
+}
+
+describe('torch.save archives (.pth)', () => {
+  it(`tiny_state_dict.pth (torch ${expected.torch}): every tensor's dtype, shape and values as torch saved them`, async () => {
+    const archive = await TorchArchive.open(path.join(GOLDEN, 'tiny_state_dict.pth'));
+    try {
+      const sd = archive.stateDict();
+      expect([...sd.keys()]).to.deep.equal(Object.keys(expected.stateDict));
+      for (const [name, want] of Object.entries(expected.stateDict)) {
+        const h = await archive.read(sd.get(name)!);
+        expect(h.dtype, name).to.equal(TORCH_DTYPE[want.dtype]);
+        expect(h.shape, name).to.deep.equal(want.shape);
+        // float16 and float32 values are exact in JSON (torch wrote them as float64 reprs); int64 as strings.
+        expect(values(h), name).to.deep.equal(want.values.map((v) => (typeof v === 'boolean' ? Number(v) : v)));
+      }
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('reads strided views: transposed (strides [1, 4]) and offset views sharing a storage', async () => {
+    const archive = await TorchArchive.open(path.join(GOLDEN, 'tiny_state_dict.pth'));
+    try {
+      const sd = archive.stateDict();
+      const t = sd.get('extra.transposed')!;
+      expect(t.stride).to.deep.equal([1, 4]);
+      const v = sd.get('extra.offset_view')!;
+      expect(v.storageOffset).to.equal(5);
+      expect(v.storage.key).to.equal(sd.get('extra.base')!.storage.key);
+      // base = arange(12).reshape(3, 4) / 8; base[1:, 1:3] = [[5, 6], [9, 10]] / 8.
+      expect([...decodeFloat32(await archive.read(v))]).to.deep.equal([5 / 8, 6 / 8, 9 / 8, 10 / 8]);
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('finds the state dict nested under "model" in a training checkpoint, and keeps the other values', async () => {
+    const archive = await TorchArchive.open(path.join(GOLDEN, 'tiny_checkpoint.pth'));
+    try {
+      const root = archive.root as Map<string, unknown>;
+      expect(root.get('epoch')).to.equal(3);
+      expect(root.get('lr')).to.equal(0.1);
+      expect(root.get('names')).to.deep.equal(['a', 'b']);
+      expect((root.get('nested') as Map<string, unknown>).get('k')).to.deep.equal([1, 2.5, null, true]);
+      expect([...archive.stateDict().keys()]).to.deep.equal(Object.keys(expected.stateDict));
+    } finally {
+      archive.close();
+    }
+    const src = await openWeightSource(path.join(GOLDEN, 'tiny_checkpoint.pth'));
+    try {
+      expect(src.format).to.equal('pth');
+      expect(src.info('0.weight')).to.deep.equal({ dtype: 'F32', shape: [4, 3, 3, 3] });
+      expect(values(await src.read('3.bias'))).to.deep.equal(expected.stateDict['3.bias'].values);
+    } finally {
+      await src.close();
+    }
+  });
+
+  it('refuses a global outside the allow list, naming it (collections.Counter in tiny_forbidden.pth)', async () => {
+    await expectRejects(TorchArchive.open(path.join(GOLDEN, 'tiny_forbidden.pth')), /forbidden global 'collections.Counter'/);
+  });
+
+  it('refuses a legacy (pre-zip) torch pickle and a non-archive', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pth-'));
+    try {
+      const legacy = path.join(dir, 'legacy.pth');
+      fs.writeFileSync(legacy, Buffer.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]));
+      await expectRejects(openWeightSource(legacy), /legacy torch.save pickle/);
+      const junk = path.join(dir, 'junk.pth');
+      fs.writeFileSync(junk, Buffer.from('PK\x03\x04 not really a zip'));
+      await expectRejects(TorchArchive.open(junk), /not a torch.save zip archive/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('unpickle (restricted)', () => {
+  const p = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'latin1'));
+
+  it('refuses os.system (protocol 0 GLOBAL) before calling anything', () => {
+    // c os\nsystem\n ( S'echo' \n t R .   == pickle.dumps of a __reduce__ returning (os.system, ('echo',))
+    expect(() => unpickle(p("cos\nsystem\n(S'echo'\ntR."), { source: 'evil.pkl' })).to.throw(/evil.pkl: forbidden global 'os.system'/);
+  });
+
+  it('refuses builtins.eval through STACK_GLOBAL (protocol 4)', () => {
+    // PROTO 4, SHORT_BINUNICODE 'builtins', SHORT_BINUNICODE 'eval', STACK_GLOBAL
+    const b = p('\x80\x04\x8c\x08builtins\x8c\x04eval\x93');
+    expect(() => unpickle(b, { source: 'x' })).to.throw(/forbidden global 'builtins.eval'/);
+  });
+
+  it('interprets protocol 2 containers and numbers (hand-assembled from pickletools opcodes)', () => {
+    // PROTO 2 } MARK X'a' K1 X'b' ] MARK G(1.5) J(-7) \x8a\x09(2^64, LONG1 9 bytes) e u .
+    const parts = [
+      '\x80\x02}(X\x01\x00\x00\x00aK\x01X\x01\x00\x00\x00b](G',
+      Buffer.from(new Float64Array([1.5]).buffer).reverse().toString('latin1'),
+      'J\xf9\xff\xff\xff\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01eu.',
+    ];
+    const v = unpickle(p(parts.join('')), { source: 'x' }) as Map<string, unknown>;
+    expect(v.get('a')).to.equal(1);
+    expect(v.get('b')).to.deep.equal([1.5, -7, 2n ** 64n]);
+  });
+
+  it('reports truncation and unsupported opcodes with the byte offset', () => {
+    expect(() => unpickle(p('\x80\x02X\xff\x00\x00\x00ab'), { source: 'x' })).to.throw(/truncated pickle.*byte 2/);
+    expect(() => unpickle(p('\x80\x02\x82\x01'), { source: 'x' })).to.throw(/unsupported pickle opcode 0x82/);
+  });
+});
