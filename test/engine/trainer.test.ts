@@ -21,7 +21,11 @@ import {
   skippingBatchSource,
   stepSeed,
 } from '../../src/engine/trainer';
+import { resnet18 } from '../../src/backbone/resnet';
+import { weightDecayGroups } from '../../src/engine/optimizer';
 import { BatchNorm2d, Conv2d, Linear } from '../../src/nn/layers';
+import { softmaxCrossEntropy } from '../../heads/classification/losses';
+import { ResNet } from '../../src/backbone/resnet';
 import { ForwardContext, Module } from '../../src/nn/module';
 import { seededFloats } from '../helpers/tensors';
 
@@ -79,6 +83,23 @@ class ToyNet extends Module {
   }
   computeLosses(b: ToyBatch, ctx: ForwardContext): { classification: tf.Scalar } {
     return tf.tidy(() => ({ classification: tf.losses.softmaxCrossEntropy(tf.oneHot(b.labels, 2), this.forward(b.images, ctx)) as tf.Scalar }));
+  }
+}
+
+/** ResNet backbone + global average pool + Linear head, with softmax cross-entropy (label smoothing 0.1). */
+class Classifier extends Module {
+  readonly backbone: ResNet;
+  readonly fc: Linear;
+  constructor(backbone: ResNet, numClasses: number) {
+    super();
+    this.backbone = this.registerModule('backbone', backbone);
+    this.fc = this.registerModule('fc', new Linear({ inFeatures: backbone.outChannels, outFeatures: numClasses, seeds: new SeedSequence(5) }));
+  }
+  computeLosses(images: tf.Tensor4D, labels: tf.Tensor1D, opts: ForwardContext & { labelSmoothing: number }): { classification: tf.Scalar } {
+    return tf.tidy(() => {
+      const logits = this.fc.forward(this.backbone.embed(images, opts));
+      return { classification: softmaxCrossEntropy(logits, labels, opts) };
+    });
   }
 }
 
@@ -330,6 +351,58 @@ describe('Trainer', () => {
     model.dispose();
     io.dispose();
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a ResNet-18 classifier (32x32, K=7) plugs in: one trainer step equals a hand-written SGD step on a twin model', async () => {
+    const build = () => new Classifier(resnet18({ seed: 11 }), 7);
+    const images = tf.tensor4d(seededFloats(2 * 32 * 32 * 3, 9), [2, 32, 32, 3]);
+    const labels = tf.tensor1d([3, 6], 'int32');
+    const lr = 0.05;
+    const wd = 1e-4;
+    // Twin: d = g + wd·p (coupled decay; BatchNorm parameters excluded by normWeightDecay 0), first momentum buffer
+    // = d, p ← p − lr·d.
+    const twin = build();
+    const decay = new Map<string, number>();
+    for (const g of weightDecayGroups(twin, { weightDecay: wd, normWeightDecay: 0 })) for (const [n] of g.params) decay.set(n, g.weightDecay!);
+    const twinParams = twin.trainableParameters();
+    const { value, grads } = tf.variableGrads(
+      () => twin.computeLosses(images, labels, { training: true, labelSmoothing: 0.1 }).classification,
+      twinParams.map(([, v]) => v),
+    );
+    const twinLoss = (await value.data())[0];
+    const expected = new Map<string, Float32Array>();
+    for (const [n, v] of twinParams) {
+      expected.set(n, tf.tidy(() => tf.sub(v, tf.mul(tf.add(grads[v.name], tf.mul(v, decay.get(n)!)), lr)).dataSync() as Float32Array));
+    }
+    tf.dispose([value, grads]);
+    twin.dispose();
+
+    const model = build();
+    const optimizer = new SgdOptimizer(weightDecayGroups(model, { weightDecay: wd, normWeightDecay: 0 }), { lr, momentum: 0.9 });
+    const trainer = new Trainer<{ images: tf.Tensor4D; labels: tf.Tensor1D }>({
+      model,
+      computeLosses: (b, ctx) => model.computeLosses(b.images, b.labels, { ...ctx, labelSmoothing: 0.1 }),
+      data: { epochBatches: async function* () { yield { images: images.clone(), labels: labels.clone() }; } },
+      optimizer,
+      schedule: { baseLr: lr, maxIter: 1, main: { kind: 'constant' } },
+      seed: 1,
+      quiet: true,
+    });
+    await trainer.train();
+    const rec = trainer.records.find((r) => r.type === 'train')!;
+    expect(Object.keys(rec.losses as object)).to.deep.equal(['classification']);
+    expect(rec.totalLoss).to.equal(twinLoss);
+    for (const [n, v] of model.trainableParameters()) {
+      // Same ops in the same order on the same backend: identical up to float32 rounding of lr·d (1 ulp).
+      const got = await v.data();
+      const want = expected.get(n)!;
+      let m = 0;
+      for (let i = 0; i < got.length; i++) m = Math.max(m, Math.abs(got[i] - want[i]));
+      expect(m, n).to.be.at.most(1e-7);
+    }
+    trainer.dispose();
+    model.dispose();
+    tf.dispose([images, labels]);
   });
 
   it('skippingBatchSource resumes an epoch iterator at a batch, disposing the skipped ones', async () => {
