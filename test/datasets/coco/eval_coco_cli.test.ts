@@ -1,0 +1,65 @@
+import { expect } from 'chai';
+import { Command } from 'commander';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { registerEvalCoco } from '../../../src/cli/eval_coco';
+import { formatFixedPython } from '../../../datasets/coco/cocoeval';
+
+const CASE = path.resolve(__dirname, '..', '..', 'fixtures', 'coco', 'case001_07');
+
+async function runCli(args: string[]): Promise<string> {
+  const program = new Command().exitOverride().configureOutput({ writeErr: () => undefined });
+  registerEvalCoco(program);
+  let out = '';
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string) => {
+    out += chunk;
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await program.parseAsync(['node', 'resvision', ...args]);
+  } finally {
+    process.stdout.write = write;
+  }
+  return out;
+}
+
+describe('eval-coco CLI', () => {
+  const expected = JSON.parse(fs.readFileSync(path.join(CASE, 'expected.json'), 'utf8')) as {
+    stats: number[];
+    per_category_ap: number[];
+    catIds: number[];
+  };
+
+  it('prints the 12 pycocotools lines with the reference stats (case001_07, bbox)', async () => {
+    const out = await runCli(['eval-coco', path.join(CASE, 'gt.json'), path.join(CASE, 'dt.json'), '--iou-type', 'bbox']);
+    const lines = out.trimEnd().split('\n');
+    expect(lines).to.have.length(12);
+    expect(lines[0].startsWith(' Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = ')).to.equal(true);
+    expect(lines[11].startsWith(' Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=100 ] = ')).to.equal(true);
+    lines.forEach((l, i) => expect(l.endsWith(`= ${formatFixedPython(expected.stats[i], 3)}`), l).to.equal(true));
+  });
+
+  it('--per-class appends one row per category with its AP', async () => {
+    const out = await runCli(['eval-coco', path.join(CASE, 'gt.json'), path.join(CASE, 'dt.json'), '--iou-type', 'bbox', '--per-class']);
+    const lines = out.trimEnd().split('\n');
+    const rows = lines.slice(14);
+    expect(rows).to.have.length(expected.catIds.length);
+    rows.forEach((r, k) => {
+      const cols = r.trim().split(/\s+/);
+      expect(Number(cols[0])).to.equal(expected.catIds[k]);
+      expect(cols[cols.length - 1]).to.equal(formatFixedPython(expected.per_category_ap[k], 3));
+    });
+  });
+
+  it('rejects an --iou-type outside bbox|segm', async () => {
+    let err: unknown;
+    try {
+      await runCli(['eval-coco', 'a.json', 'b.json', '--iou-type', 'keypoints']);
+    } catch (e) {
+      err = e;
+    }
+    expect(String(err)).to.match(/Allowed choices are bbox, segm/);
+  });
+});
