@@ -1,6 +1,6 @@
 /**
- * The classification transforms of torchvision's ImageNet reference scripts, each run as one libvips pipeline per
- * image (read header → plan the window → decode + crop + resize together), then flip and normalize in JS.
+ * The classification transforms of torchvision's ImageNet reference scripts, per image: read the header, plan the
+ * window, decode + crop in one libvips pipeline, resample only the kept pixels (Pillow-exact), flip, normalize.
  *
  * - train: RandomResizedCrop(size) + RandomHorizontalFlip(0.5) + Normalize(ImageNet).
  * - eval: Resize(resizeSize) on the shorter side + CenterCrop(cropSize) + Normalize(ImageNet).
@@ -10,7 +10,8 @@
  */
 import type { SeedSequence } from '../../src/engine/seed';
 import type { ClassificationSample } from '../types';
-import { decodeImage, readImageFile, type ResizeKernel } from './decode';
+import { decodeImage, readImageFile } from './decode';
+import type { ResizeKernel } from './resample';
 import { normalizeSample, type NormalizeOptions } from './normalize';
 import {
   centerCropWindow,
@@ -40,7 +41,7 @@ export interface ClassificationTrainOptions extends RandomResizedCropOptions, No
   size?: number;
   /** Probability of a horizontal flip, 0..1, default 0.5. */
   flipProbability?: number;
-  /** Resampling kernel, default `linear` (torchvision's default bilinear). */
+  /** Resampling filter, default `bilinear` (torchvision's default), Pillow-exact. */
   kernel?: ResizeKernel;
 }
 
@@ -52,7 +53,7 @@ export interface ClassificationTrainOptions extends RandomResizedCropOptions, No
 export function classificationTrainTransform(opts: ClassificationTrainOptions = {}): ClassificationTransform {
   const size = opts.size ?? 224;
   const p = opts.flipProbability ?? 0.5;
-  const kernel = opts.kernel ?? 'linear';
+  const kernel = opts.kernel ?? 'bilinear';
   return async (item, rng) => {
     const enc = await readImageFile(item.file);
     const crop = randomResizedCropWindow(enc.height, enc.width, rng, opts);
@@ -72,7 +73,7 @@ export interface ClassificationEvalOptions extends NormalizeOptions {
   resizeSize?: number;
   /** Side of the central square crop, pixels, default 224. */
   cropSize?: number;
-  /** Resampling kernel, default `linear`. */
+  /** Resampling filter, default `bilinear`, Pillow-exact. */
   kernel?: ResizeKernel;
 }
 
@@ -85,7 +86,7 @@ export interface ClassificationEvalOptions extends NormalizeOptions {
 export function classificationEvalTransform(opts: ClassificationEvalOptions = {}): ClassificationTransform {
   const resizeSize = opts.resizeSize ?? 256;
   const cropSize = opts.cropSize ?? 224;
-  const kernel = opts.kernel ?? 'linear';
+  const kernel = opts.kernel ?? 'bilinear';
   return async (item) => {
     const enc = await readImageFile(item.file);
     const resized = resizeShorterSideSize(enc.height, enc.width, resizeSize);

@@ -12,24 +12,14 @@
  * - A missing, unreadable, truncated or non-image file throws an `ImageDecodeError` naming the file and the reason.
  *   Truncated JPEGs are errors (sharp `failOn: 'warning'`), where PIL would need `LOAD_TRUNCATED_IMAGES`.
  *
- * Resampling kernel: see `ResizeKernel`.
+ * Cropping runs inside libvips (after orientation, before colour conversion); resampling runs in `resample.ts`
+ * (Pillow's arithmetic, bit-exact with torchvision on PIL images), only for the output pixels kept by `postCrop`.
  */
 import { promises as fs } from 'fs';
 import sharp from 'sharp';
 import type { ImageMeta, RgbImage } from '../types';
 import { cropMeta, identityMeta, resizeMeta, type CropWindow } from './geometry';
-
-/**
- * Resampling kernels: libvips reduce/affine kernels through sharp.
- * - `linear`: triangle filter, widened by the reduction factor when shrinking (antialiased). This is the same
- *   filter as PIL's `BILINEAR` (and torchvision `InterpolationMode.BILINEAR` on PIL images / `antialias=True`
- *   on tensors), but results differ by a few grey levels: libvips first box-shrinks by an integer factor while
- *   keeping the remaining reduction ≥ 2 (its `gap`, PIL's `reducing_gap` which torchvision leaves off), and rounds
- *   its fixed-point weights differently. The parity test bounds the difference on a generated image.
- * - `cubic`: Catmull-Rom (a = -0.5), PIL's `BICUBIC` uses a = -0.5 as well.
- * - `nearest`: for label masks.
- */
-export type ResizeKernel = 'linear' | 'cubic' | 'nearest';
+import { resampleImage, type ResizeKernel } from './resample';
 
 /** Thrown when a file cannot be read or decoded. `file` names it, the message says why. */
 export class ImageDecodeError extends Error {
@@ -60,7 +50,7 @@ export interface DecodeSpec {
   resize?: { height: number; width: number };
   /** Window to cut after resizing, integer pixels of the resized image. */
   postCrop?: CropWindow;
-  /** Resampling kernel for `resize` (default `linear`). */
+  /** Resampling filter for `resize` (default `bilinear`). */
   kernel?: ResizeKernel;
 }
 
@@ -106,13 +96,14 @@ function checkWindow(file: string, what: string, win: CropWindow, height: number
 }
 
 /**
- * Decode an image to 8-bit RGB HWC, applying EXIF orientation, then `spec.crop`, `spec.resize`, `spec.postCrop`
- * in one libvips pipeline.
+ * Decode an image to 8-bit RGB HWC, applying EXIF orientation, then `spec.crop` (in the libvips pipeline),
+ * `spec.resize` and `spec.postCrop` (Pillow-exact resampling of the kept pixels only).
  * @param input - a path, or an `EncodedImage` from `readImageFile` (avoids reading the file twice).
  * @param spec - optional geometry; windows are validated against the oriented size.
  * @returns `image` [H, W, 3] uint8 RGB (new buffer, caller owns) and its `meta` (original size, crop, scale).
  * @throws ImageDecodeError for unreadable, truncated or non-image files; Error for windows outside the image.
- * Reference: torchvision `datasets/folder.py` `pil_loader` (convert('RGB')); sharp `rotate`, `extract`, `resize`.
+ * Reference: torchvision `datasets/folder.py` `pil_loader` (convert('RGB')), `transforms.functional.resized_crop`
+ * (crop, then resize); Pillow `Image.resize`; sharp `rotate`, `extract`.
  */
 export async function decodeImage(
   input: string | EncodedImage,
@@ -128,21 +119,15 @@ export async function decodeImage(
     pipe = pipe.extract(spec.crop);
     meta = cropMeta(meta, spec.crop);
   }
+  let resized = { height: meta.height, width: meta.width };
   if (spec.resize) {
     const { height, width } = spec.resize;
     if (!(Number.isInteger(height) && Number.isInteger(width) && height > 0 && width > 0)) {
       throw new Error(`decodeImage: resize size ${height}x${width} (HxW) for '${file}' must be positive integers`);
     }
-    if (height !== meta.height || width !== meta.width) {
-      pipe = pipe.resize(width, height, { fit: 'fill', kernel: spec.kernel ?? 'linear' });
-    }
-    meta = resizeMeta(meta, height, width);
+    resized = { height, width };
   }
-  if (spec.postCrop) {
-    checkWindow(file, 'postCrop', spec.postCrop, meta.height, meta.width);
-    pipe = pipe.extract(spec.postCrop);
-    meta = cropMeta(meta, spec.postCrop);
-  }
+  if (spec.postCrop) checkWindow(file, 'postCrop', spec.postCrop, resized.height, resized.width);
   pipe = pipe.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' });
   let out: { data: Buffer; info: sharp.OutputInfo };
   try {
@@ -156,6 +141,13 @@ export async function decodeImage(
       `${meta.height}x${meta.width}x3`);
   }
   // A view on sharp's output Buffer (its own native allocation, not Node's shared pool): no copy.
-  const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
-  return { image: { data: pixels, height: info.height, width: info.width }, meta };
+  let pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
+  const win = spec.postCrop ?? { top: 0, left: 0, height: resized.height, width: resized.width };
+  if (resized.height !== meta.height || resized.width !== meta.width || spec.postCrop) {
+    pixels = resampleImage(pixels, meta.height, meta.width, 3, resized.height, resized.width,
+      spec.kernel ?? 'bilinear', win);
+  }
+  meta = resizeMeta(meta, resized.height, resized.width);
+  if (spec.postCrop) meta = cropMeta(meta, spec.postCrop);
+  return { image: { data: pixels, height: win.height, width: win.width }, meta };
 }

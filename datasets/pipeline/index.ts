@@ -1,5 +1,6 @@
 /** Image pipeline: decode, geometric transforms, normalization, classification presets. Re-exports only. */
 export * from './decode';
+export * from './resample';
 export * from './geometry';
 export * from './transforms';
 export * from './normalize';

@@ -6,7 +6,7 @@
  * - planners (`*Size`, `*Window`): pure functions of the image size (and a `SeedSequence` for random ones) that
  *   return the size or integer window to use. The classification presets feed them to `decodeImage` so decode, crop
  *   and resize run in one libvips pipeline per image.
- * - sample transforms: pure async functions `sample → new sample` on decoded uint8 samples. They update `meta`, and
+ * - sample transforms: pure functions `sample → new sample` on decoded uint8 samples. They update `meta`, and
  *   move a detection target (boxes scale, shift and mirror with the image) or a segmentation target (the mask is
  *   resampled with nearest neighbour) along. The input sample is not modified.
  *
@@ -14,10 +14,9 @@
  * torchvision `transforms/functional.py` (`_compute_resized_output_size`, `center_crop`), detectron2
  * `data/transforms/augmentation_impl.py` (`ResizeShortestEdge.get_output_shape`).
  */
-import sharp from 'sharp';
 import type { SeedSequence } from '../../src/engine/seed';
 import type { DetectionTarget, ImageSample, RgbImage, SegmentationTarget } from '../types';
-import type { ResizeKernel } from './decode';
+import { resampleImage, type ResizeKernel } from './resample';
 import { cropMeta, flipMeta, resizeMeta, type CropWindow } from './geometry';
 
 /** An output size, pixels. */
@@ -199,30 +198,20 @@ function flipPixels(data: Uint8Array, height: number, width: number, c: number):
   return out;
 }
 
-async function resamplePixels(
-  data: Uint8Array, height: number, width: number, c: 1 | 3, size: ImageSize, kernel: ResizeKernel,
-): Promise<Uint8Array> {
-  const buf = await sharp(data, { raw: { width, height, channels: c } })
-    .resize(size.width, size.height, { fit: 'fill', kernel })
-    .raw()
-    .toBuffer();
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
-}
-
 /**
  * Resample a uint8 sample to `size` (aspect ratio not kept). Boxes scale by (W'/W, H'/H); a mask is resampled
  * with nearest neighbour.
  * @param sample - image [H, W, 3] uint8; not modified.
- * @param kernel - `linear` (default) or `cubic`; see `ResizeKernel` for the differences from PIL.
+ * @param kernel - `bilinear` (default) or `bicubic`, Pillow-exact (see `resample.ts`).
  * @returns a new sample of size `size`.
  * Reference: torchvision `transforms.Resize` with a (h, w) size; detectron2 `ResizeTransform.apply_box`.
  */
-export async function resize<S extends ImageSample>(sample: S, size: ImageSize, kernel: ResizeKernel = 'linear'): Promise<S> {
+export function resize<S extends ImageSample>(sample: S, size: ImageSize, kernel: ResizeKernel = 'bilinear'): S {
   const img = uint8Image(sample, 'resize');
   checkSize('resize height', size.height);
   checkSize('resize width', size.width);
   const same = size.height === img.height && size.width === img.width;
-  const data = same ? img.data.slice() : await resamplePixels(img.data, img.height, img.width, 3, size, kernel);
+  const data = same ? img.data.slice() : resampleImage(img.data, img.height, img.width, 3, size.height, size.width, kernel);
   const out: S = { ...sample, image: { data, ...size }, meta: resizeMeta(sample.meta, size.height, size.width) };
   if (sample.target) {
     const t = sample.target;
@@ -238,7 +227,7 @@ export async function resize<S extends ImageSample>(sample: S, size: ImageSize, 
       }
       out.target = { ...t, boxes };
     } else {
-      const mask = same ? t.mask.slice() : await resamplePixels(t.mask, img.height, img.width, 1, size, 'nearest');
+      const mask = same ? t.mask.slice() : resampleImage(t.mask, img.height, img.width, 1, size.height, size.width, 'nearest');
       out.target = { ...t, mask };
     }
   }
@@ -250,8 +239,8 @@ export async function resize<S extends ImageSample>(sample: S, size: ImageSize, 
  * Reference: torchvision `transforms.Resize` with an int size.
  */
 export function resizeShorterSide<S extends ImageSample>(
-  sample: S, size: number, maxSize?: number, kernel: ResizeKernel = 'linear',
-): Promise<S> {
+  sample: S, size: number, maxSize?: number, kernel: ResizeKernel = 'bilinear',
+): S {
   return resize(sample, resizeShorterSideSize(sample.image.height, sample.image.width, size, maxSize), kernel);
 }
 
@@ -261,8 +250,8 @@ export function resizeShorterSide<S extends ImageSample>(
  * Reference: detectron2 `data/transforms/augmentation_impl.py` `ResizeShortestEdge`.
  */
 export function resizeShortestEdge<S extends ImageSample>(
-  sample: S, shortEdge: number, maxSize: number, kernel: ResizeKernel = 'linear',
-): Promise<S> {
+  sample: S, shortEdge: number, maxSize: number, kernel: ResizeKernel = 'bilinear',
+): S {
   return resize(sample, resizeShortestEdgeSize(sample.image.height, sample.image.width, shortEdge, maxSize), kernel);
 }
 
@@ -307,9 +296,9 @@ export function centerCrop<S extends ImageSample>(sample: S, size: ImageSize): S
  * torchvision `RandomResizedCrop(size, scale, ratio)`: `randomResizedCropWindow`, then resample to `size`.
  * @param rng - the only source of randomness (see `randomResizedCropWindow` for the draw order).
  */
-export async function randomResizedCrop<S extends ImageSample>(
-  sample: S, size: ImageSize, rng: SeedSequence, opts: RandomResizedCropOptions = {}, kernel: ResizeKernel = 'linear',
-): Promise<S> {
+export function randomResizedCrop<S extends ImageSample>(
+  sample: S, size: ImageSize, rng: SeedSequence, opts: RandomResizedCropOptions = {}, kernel: ResizeKernel = 'bilinear',
+): S {
   const win = randomResizedCropWindow(sample.image.height, sample.image.width, rng, opts);
   return resize(crop(sample, win), size, kernel);
 }
