@@ -16,9 +16,11 @@ export class ResNetClassifier extends Module {
 
   constructor(backbone: ResNet, numClasses: number, seed = 1) {
     super();
-    this.backbone = this.registerModule('', backbone);
+    this.backbone = this.registerModule('backbone', backbone, { flatten: true });
     this.numClasses = numClasses;
-    this.head = this.registerModule('', new LinearClassificationHead({ inChannels: backbone.outChannels, numClasses, seed }));
+    this.head = this.registerModule('head', new LinearClassificationHead({ inChannels: backbone.outChannels, numClasses, seed }), {
+      flatten: true,
+    });
   }
 
   /**

@@ -44,7 +44,7 @@ function packageVersion(pkg: string): string {
 
 function describeError(e: unknown): string {
   if (e && typeof e === 'object' && 'code' in e && (e as { code?: string }).code === 'MODULE_NOT_FOUND') {
-    const msg = String((e as Error).message).split('\n')[0];
+    const msg = String((e as unknown as Error).message).split('\n')[0];
     return `module not installed (${msg})`;
   }
   return String(e instanceof Error ? e.message : e).split('\n').slice(0, 3).join(' ');

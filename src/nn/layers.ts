@@ -151,9 +151,9 @@ export class BatchNorm2d extends Module {
       const { mean, variance } = tf.moments(x, [0, 1, 2]);
       const n = x.shape[0] * x.shape[1] * x.shape[2];
       const m = this.momentum;
-      // The statistics update is not part of the differentiated computation.
-      const meanStat = tf.stopGradient(mean);
-      const unbiased = tf.mul(tf.stopGradient(variance), n > 1 ? n / (n - 1) : 1);
+      // Variable.assign is not recorded on the gradient tape, so the statistics update is not differentiated.
+      const meanStat = mean;
+      const unbiased = tf.mul(variance, n > 1 ? n / (n - 1) : 1);
       this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(meanStat, m)));
       this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(unbiased, m)));
       const inv = tf.rsqrt(tf.add(variance, this.eps));
@@ -253,7 +253,7 @@ export class Linear extends Module {
     }
     return tf.tidy(() => {
       const y = tf.matMul(x, this.weight as tf.Tensor2D);
-      return this.bias ? tf.add(y, this.bias) : y;
+      return this.bias ? tf.add<tf.Tensor2D>(y, this.bias) : y;
     });
   }
 }

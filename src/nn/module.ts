@@ -36,16 +36,22 @@ export abstract class Module {
   private readonly buffers_ = new Map<string, tf.Variable>();
   /** Parameters of a frozen module are excluded from `trainableParameters()`. */
   private frozen_ = false;
+  private readonly flattened_ = new Set<string>();
 
   /**
-   * Register a child module under `name` (a torch attribute name, or an index for sequential containers). The
-   * empty name mounts the child's state at this module's own level (torchvision's classification ResNet keeps
-   * `conv1`, `layer1`, ... at the root, while our backbone is a separate object).
+   * Register a child module under `name` (a torch attribute name, or an index for sequential containers).
+   * With `flatten`, the child's state names carry no `name.` prefix: torchvision's classification ResNet keeps
+   * `conv1`, `layer1`, ..., `fc` at the root, while our backbone and head are separate objects.
    */
-  protected registerModule<M extends Module>(name: string, module: M): M {
+  protected registerModule<M extends Module>(name: string, module: M, opts: { flatten?: boolean } = {}): M {
     if (this.children_.has(name)) throw new Error(`module '${name}' is already registered`);
     this.children_.set(name, module);
+    if (opts.flatten) this.flattened_.add(name);
     return module;
+  }
+
+  private prefixOf(prefix: string, child: string): string {
+    return this.flattened_.has(child) ? prefix : `${prefix}${child}.`;
   }
 
   /** Register a trainable parameter initialized from `value` (the module takes ownership of `value`). */
@@ -75,7 +81,8 @@ export abstract class Module {
   getSubmodule(path: string): Module {
     let m: Module = this;
     for (const part of path.split('.').filter((p) => p.length > 0)) {
-      const c = m.children_.get(part) ?? m.children_.get('')?.children_.get(part);
+      let c = m.children_.get(part);
+      for (const f of m.flattened_) c = c ?? m.children_.get(f)?.children_.get(part);
       if (!c) throw new Error(`no submodule '${part}' in '${path}'`);
       m = c;
     }
@@ -90,7 +97,7 @@ export abstract class Module {
     const out: StateEntry[] = [];
     for (const [n, v] of this.parameters_) out.push({ name: prefix + n, variable: v, kind: 'parameter' });
     for (const [n, v] of this.buffers_) out.push({ name: prefix + n, variable: v, kind: 'buffer' });
-    for (const [n, c] of this.children_) out.push(...c.stateEntries(n === '' ? prefix : `${prefix}${n}.`));
+    for (const [n, c] of this.children_) out.push(...c.stateEntries(this.prefixOf(prefix, n)));
     return out;
   }
 
@@ -105,7 +112,7 @@ export abstract class Module {
   trainableParameters(prefix = ''): [string, tf.Variable][] {
     const out: [string, tf.Variable][] = [];
     if (!this.frozen_) for (const [n, v] of this.parameters_) out.push([prefix + n, v]);
-    for (const [n, c] of this.children_) out.push(...c.trainableParameters(n === '' ? prefix : `${prefix}${n}.`));
+    for (const [n, c] of this.children_) out.push(...c.trainableParameters(this.prefixOf(prefix, n)));
     return out;
   }
 
