@@ -167,7 +167,7 @@ export function depthwiseForward(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry
 function dilateKernel(w: tf.Tensor4D, d: [number, number]): tf.Tensor4D {
   const [kh, kw, i, o] = w.shape;
   const p = tf.pad(tf.reshape(w, [kh, 1, kw, 1, i, o]), [[0, 0], [0, d[0] - 1], [0, 0], [0, d[1] - 1], [0, 0], [0, 0]]);
-  return tf.slice(tf.reshape(p, [kh * d[0], kw * d[1], i, o]), [0, 0, 0, 0], [d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1, i, o]);
+  return tf.slice(tf.reshape(p, [kh * d[0], kw * d[1], i, o]) as tf.Tensor4D, [0, 0, 0, 0], [d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1, i, o]);
 }
 
 /** One output phase of a strided transposed convolution along one axis. */
@@ -234,10 +234,8 @@ export function convBackpropInput(
     const phX = phasesAlongAxis(kw, sw, g.dilations[1], g.pads[2], wd, dy.shape[2]);
     const mult = depthwise ? w.shape[3] : 1;
     const phaseOut = (py: PhaseAxis, px: PhaseAxis): tf.Tensor4D => {
-      if (py.taps.length === 0 || px.taps.length === 0) return tf.zeros([n, py.count, px.count, cin]);
       const dyp = padOrCrop(dy, py.padBefore, py.padAfter, px.padBefore, px.padAfter);
-      const rows = tf.gather(w, py.taps, 0);
-      const sub = tf.gather(rows, px.taps, 1) as tf.Tensor4D; // [Jy, Jx, Cin, Cout] or [Jy, Jx, C, M]
+      const sub = selectTaps(w, py.taps, px.taps); // [Jy, Jx, Cin, Cout] or [Jy, Jx, C, M]
       const geom: ConvGeometry = { strides: [1, 1], dilations: [py.dilation, px.dilation], pads: [0, 0, 0, 0] };
       if (!depthwise) {
         return conv2dForward(dyp, tf.transpose(sub, [0, 1, 3, 2]), geom); // [N, Qy, Qx, Cin]
@@ -248,32 +246,43 @@ export function convBackpropInput(
       if (mult === 1) return z;
       return tf.sum(tf.reshape(z, [n, py.count, px.count, cin, mult]), 4) as tf.Tensor4D;
     };
-    if (phY.length === 1 && phX.length === 1 && sh === 1 && sw === 1) return phaseOut(phY[0], phX[0]);
+    if (sh === 1 && sw === 1) {
+      if (phY[0].taps.length === 0 || phX[0].taps.length === 0) return tf.zeros([n, h, wd, cin]) as tf.Tensor4D;
+      return phaseOut(phY[0], phX[0]);
+    }
     const qy = Math.ceil(h / sh);
     const qx = Math.ceil(wd / sw);
-    // Every phase padded to [N, qy, qx, Cin], then interleaved: dx[n, sh*q + ry, sw*u + rx] = phase(ry, rx)[n, q, u].
-    const parts: tf.Tensor4D[] = [];
-    for (let ry = 0; ry < sh; ry++) {
-      for (let rx = 0; rx < sw; rx++) {
-        const py = phY.find((p) => p.r === ry);
-        const px = phX.find((p) => p.r === rx);
-        if (!py || !px) {
-          parts.push(tf.zeros([n, qy, qx, cin]));
-          continue;
-        }
+    // Interleave: phase (ry, rx) [N, Qy_r, Qx_r, Cin] -> [N, Qy_r, 1, Qx_r, 1, Cin], zero-padded to
+    // [N, qy, sh, qx, sw, Cin] with its values at (ry, rx), so that the phases sum to dx laid out as [N, qy*sh, qx*sw, Cin].
+    // (Pads and adds are fast wasm kernels; depthToSpace, 6-D transposes and gathers are scalar loops there.)
+    const parts: tf.Tensor[] = [];
+    for (const py of phY) {
+      for (const px of phX) {
+        if (py.taps.length === 0 || px.taps.length === 0) continue;
         const o = phaseOut(py, px);
-        parts.push(padOrCrop(o, 0, qy - py.count, 0, qx - px.count));
+        const o6 = tf.reshape(o, [n, py.count, 1, px.count, 1, cin]);
+        parts.push(tf.pad(o6, [[0, 0], [0, qy - py.count], [py.r, sh - 1 - py.r], [0, qx - px.count], [px.r, sw - 1 - px.r], [0, 0]]));
       }
     }
-    let full: tf.Tensor4D;
-    if (sh === sw) {
-      full = tf.depthToSpace(tf.concat(parts, 3), sh, 'NHWC'); // [N, qy*s, qx*s, Cin]
-    } else {
-      const st = tf.reshape(tf.stack(parts, 0), [sh, sw, n, qy, qx, cin]);
-      full = tf.reshape(tf.transpose(st, [2, 3, 0, 4, 1, 5]), [n, qy * sh, qx * sw, cin]);
-    }
+    if (parts.length === 0) return tf.zeros([n, h, wd, cin]) as tf.Tensor4D;
+    const full = tf.reshape(parts.length === 1 ? parts[0] : tf.addN(parts), [n, qy * sh, qx * sw, cin]) as tf.Tensor4D;
     return padOrCrop(full, 0, h - qy * sh, 0, wd - qx * sw);
   });
+}
+
+/**
+ * The kernel taps at rows `rows` and columns `cols` (in that order): [rows.length, cols.length, I, O].
+ * Built from contiguous slices and one concat (wasm's gather and reverse are scalar loops).
+ */
+function selectTaps(w: tf.Tensor4D, rows: number[], cols: number[]): tf.Tensor4D {
+  const [kh, kw, i, o] = w.shape;
+  const identity = rows.length === kh && cols.length === kw && rows.every((r, j) => r === j) && cols.every((c, j) => c === j);
+  if (identity) return w;
+  const w2 = tf.reshape(w, [kh * kw, i * o]);
+  const taps: tf.Tensor[] = [];
+  for (const r of rows) for (const c of cols) taps.push(tf.slice(w2, [r * kw + c, 0], [1, i * o]));
+  const sel = taps.length === 1 ? taps[0] : tf.concat(taps, 0);
+  return tf.reshape(sel, [rows.length, cols.length, i, o]);
 }
 
 /**
@@ -301,9 +310,11 @@ export function convBackpropFilter(
     if (kh === 1 && kw === 1 && g.pads.every((p) => p === 0)) {
       let xs: tf.Tensor4D = x;
       if (sh > 1 || sw > 1) {
-        xs = tf.stridedSlice(x, [0, 0, 0, 0], [n, (ho - 1) * sh + 1, (wo - 1) * sw + 1, cin], [1, sh, sw, 1]) as tf.Tensor4D;
-      } else if (x.shape[1] !== ho || x.shape[2] !== wo) {
-        xs = tf.slice(x, [0, 0, 0, 0], [n, ho, wo, cin]);
+        // x[:, ::sh, ::sw, :] as a 1x1 max-pool (XNNPACK; wasm's strided slice is a scalar loop).
+        xs = tf.maxPool(x, [1, 1], [sh, sw], 'valid');
+      }
+      if (xs.shape[1] !== ho || xs.shape[2] !== wo) {
+        xs = tf.slice(xs, [0, 0, 0, 0], [n, ho, wo, cin]);
       }
       const m = n * ho * wo;
       const x2 = tf.reshape(xs, [m, cin]);

@@ -28,7 +28,8 @@ export function seededInts(seed: number): (lo: number, hi: number) => number {
 
 /** A seeded float32 tensor with values in [-1, 1), created on the current backend. */
 export function seededTensor<R extends tf.Rank>(shape: number[], seed: number): tf.Tensor<R> {
-  return tf.tensor(seededFloats(shape.reduce((a, b) => a * b, 1), seed), shape) as tf.Tensor<R>;
+  const t: tf.Tensor = tf.tensor(seededFloats(shape.reduce((a, b) => a * b, 1), seed), shape);
+  return t as tf.Tensor<R>;
 }
 
 /**
@@ -90,7 +91,7 @@ export function dilateKernel(w: tf.Tensor4D, d: [number, number]): tf.Tensor4D {
   const [kh, kw, i, o] = w.shape;
   const w6 = tf.reshape(w, [kh, 1, kw, 1, i, o]);
   const p = tf.pad(w6, [[0, 0], [0, d[0] - 1], [0, 0], [0, d[1] - 1], [0, 0], [0, 0]]);
-  const full = tf.reshape(p, [kh * d[0], kw * d[1], i, o]);
+  const full = tf.reshape(p, [kh * d[0], kw * d[1], i, o]) as tf.Tensor4D;
   return tf.slice(full, [0, 0, 0, 0], [d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1, i, o]);
 }
 
