@@ -40,29 +40,44 @@ export const optimizerSchema = obj({
   gradClipNorm: { oneOf: [posNum, { type: 'null' }] },
 });
 
-export const scheduleSchema = obj({
-  maxIter: posInt,
-  warmupIters: nonNegInt,
-  warmupFactor: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
-  policy: {
-    type: 'object',
-    required: ['type'],
-    properties: { type: { enum: ['constant', 'step', 'multistep', 'cosine', 'poly'] } },
-    allOf: [
-      { if: { properties: { type: { const: 'constant' } } }, then: obj({ type: { const: 'constant' } }) },
-      { if: { properties: { type: { const: 'step' } } }, then: obj({ type: { const: 'step' }, stepSize: posInt, gamma: posNum }) },
-      {
-        if: { properties: { type: { const: 'multistep' } } },
-        then: obj({ type: { const: 'multistep' }, milestones: { type: 'array', items: posInt }, gamma: posNum }),
-      },
-      {
-        if: { properties: { type: { const: 'cosine' } } },
-        then: obj({ type: { const: 'cosine' }, minLrFactor: { type: 'number', minimum: 0, maximum: 1 } }),
-      },
-      { if: { properties: { type: { const: 'poly' } } }, then: obj({ type: { const: 'poly' }, power: posNum }) },
-    ],
+const fraction01 = { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 } as const;
+
+export const scheduleSchema = obj(
+  {
+    maxIter: posInt,
+    warmup: obj(
+      { iters: nonNegInt, factor: { type: 'number', exclusiveMinimum: 0, maximum: 1 }, method: { enum: ['linear', 'constant'] } },
+      ['iters', 'factor'],
+    ),
+    main: {
+      type: 'object',
+      required: ['kind'],
+      properties: { kind: { enum: ['constant', 'step', 'multistep', 'cosine', 'poly'] } },
+      allOf: [
+        { if: { properties: { kind: { const: 'constant' } } }, then: obj({ kind: { const: 'constant' } }) },
+        { if: { properties: { kind: { const: 'step' } } }, then: obj({ kind: { const: 'step' }, stepSize: posInt, gamma: posNum }) },
+        {
+          if: { properties: { kind: { const: 'multistep' } } },
+          then: obj(
+            {
+              kind: { const: 'multistep' },
+              gamma: posNum,
+              milestones: { type: 'array', items: posInt },
+              milestoneFractions: { type: 'array', items: fraction01 },
+            },
+            ['kind', 'gamma'],
+          ),
+        },
+        { if: { properties: { kind: { const: 'cosine' } } }, then: obj({ kind: { const: 'cosine' }, minLr: nonNegNum }, ['kind']) },
+        {
+          if: { properties: { kind: { const: 'poly' } } },
+          then: obj({ kind: { const: 'poly' }, power: posNum, minLr: nonNegNum }, ['kind']),
+        },
+      ],
+    },
   },
-});
+  ['maxIter', 'main'],
+);
 
 export const trainSchema = obj({
   seed: { type: 'integer' },

@@ -4,6 +4,7 @@
  */
 import type { BackboneLevel } from '../backbone/features';
 import type { BackboneName } from '../backbone/resnet';
+import type { LrSchedule } from '../engine/lr_schedule';
 import type { NormLayer } from '../nn/layers';
 
 /** The backbone: a torchvision ResNet by name and its options (see `ResNetOptions`). */
@@ -32,18 +33,11 @@ export interface OptimizerConfig {
   gradClipNorm: number | null;
 }
 
-/** Learning-rate schedule over `maxIter` iterations, after a linear warmup. */
-export interface ScheduleConfig {
-  maxIter: number;
-  warmupIters: number;
-  warmupFactor: number;
-  policy:
-    | { type: 'constant' }
-    | { type: 'step'; stepSize: number; gamma: number }
-    | { type: 'multistep'; milestones: number[]; gamma: number }
-    | { type: 'cosine'; minLrFactor: number }
-    | { type: 'poly'; power: number };
-}
+/**
+ * Learning-rate schedule over `maxIter` iterations: the engine's `LrSchedule` (src/engine/lr_schedule.ts) without
+ * `baseLr`, which comes from the optimizer's linear scaling rule.
+ */
+export type ScheduleConfig = Omit<LrSchedule, 'baseLr'>;
 
 /** Loop settings shared by every task. */
 export interface TrainConfig {

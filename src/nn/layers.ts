@@ -251,9 +251,9 @@ export class Linear extends Module {
     if (x.rank !== 2 || x.shape[1] !== this.inFeatures) {
       throw new Error(`Linear expects [N, ${this.inFeatures}] input, got shape [${x.shape}]`);
     }
-    return tf.tidy(() => {
+    return tf.tidy((): tf.Tensor2D => {
       const y = tf.matMul(x, this.weight as tf.Tensor2D);
-      return this.bias ? tf.add<tf.Tensor2D>(y, this.bias) : y;
+      return this.bias ? (tf.add(y, this.bias) as tf.Tensor2D) : y;
     });
   }
 }
