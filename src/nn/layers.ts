@@ -252,7 +252,7 @@ export class Linear extends Module {
       throw new Error(`Linear expects [N, ${this.inFeatures}] input, got shape [${x.shape}]`);
     }
     return tf.tidy((): tf.Tensor2D => {
-      const y = tf.matMul(x, this.weight as tf.Tensor2D);
+      const y = tf.matMul(x, this.weight) as tf.Tensor2D;
       return this.bias ? (tf.add(y, this.bias) as tf.Tensor2D) : y;
     });
   }
