@@ -231,20 +231,21 @@ export const NORM_MODULE_TYPES: readonly (abstract new (...args: never[]) => Mod
  * Reference: torchvision references/classification/utils.py `set_weight_decay`.
  */
 export function weightDecayGroups(model: Module, opts: WeightDecayGroupOptions): ParamGroup[] {
-  const normNames = new Set<string>();
-  const visit = (m: Module, prefix: string): void => {
-    if (NORM_MODULE_TYPES.some((T) => m instanceof T)) for (const [n] of m.trainableParameters(prefix)) normNames.add(n);
-    for (const [n, c] of m.namedChildren()) visit(c, n === '' ? prefix : `${prefix}${n}.`);
+  // Identify norm parameters by variable identity, whatever prefix (or flattening) their names get.
+  const normVariables = new Set<tf.Variable>();
+  const visit = (m: Module): void => {
+    if (NORM_MODULE_TYPES.some((T) => m instanceof T)) for (const [, v] of m.trainableParameters()) normVariables.add(v);
+    for (const [, c] of m.namedChildren()) visit(c);
   };
-  visit(model, '');
+  visit(model);
   const other: ParamGroup = { params: [], weightDecay: opts.weightDecay };
   const norm: ParamGroup = { params: [], weightDecay: opts.normWeightDecay };
   const bias: ParamGroup = { params: [], weightDecay: opts.biasWeightDecay };
   for (const entry of model.trainableParameters()) {
-    const [name] = entry;
+    const [name, variable] = entry;
     const leaf = name.slice(name.lastIndexOf('.') + 1);
     if (opts.biasWeightDecay !== undefined && leaf === 'bias') bias.params.push(entry);
-    else if (opts.normWeightDecay !== undefined && normNames.has(name)) norm.params.push(entry);
+    else if (opts.normWeightDecay !== undefined && normVariables.has(variable)) norm.params.push(entry);
     else other.params.push(entry);
   }
   return [other, norm, bias].filter((g) => g.params.length > 0);

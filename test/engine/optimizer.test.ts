@@ -5,6 +5,8 @@ import { expect } from 'chai';
 import { clipGradNorm, clipGradValue } from '../../src/engine/grad_clip';
 import { SgdOptimizer, SgdOptions, weightDecayGroups } from '../../src/engine/optimizer';
 import { BatchNorm2d, Linear } from '../../src/nn/layers';
+import { resnet18 } from '../../src/backbone/resnet';
+import { ResNetClassifier } from '../../heads/classification/model';
 import { ForwardContext, Module } from '../../src/nn/module';
 import { SeedSequence } from '../../src/engine/seed';
 import { expectNoLeak } from '../helpers/tensors';
@@ -291,6 +293,20 @@ describe('weightDecayGroups', () => {
     const opt = new SgdOptimizer(weightDecayGroups(m, { weightDecay: 1e-4, normWeightDecay: 0 }), { lr: 0.1 });
     expect(opt.weightDecayOf('bn1.bias')).to.equal(0);
     expect(opt.weightDecayOf('fc1.bias')).to.equal(1e-4);
+    m.dispose();
+  });
+});
+
+describe('weightDecayGroups on a torchvision-named ResNet-18 classifier', () => {
+  it('40 BatchNorm parameters (bn1, 2 per block x 8, downsample.1 x 3, each weight+bias) get normWeightDecay', () => {
+    const m = new ResNetClassifier(resnet18({ seed: 1 }), 7, 1);
+    const [other, norm] = weightDecayGroups(m, { weightDecay: 1e-4, normWeightDecay: 0 });
+    const names = (g: { params: [string, tf.Variable][] }) => g.params.map(([n]) => n);
+    // 20 conv weights (conv1, 16 in blocks, 3 downsample.0) + fc.weight + fc.bias = 22
+    expect(other.params).to.have.length(22);
+    expect(norm.params).to.have.length(40);
+    expect(names(norm)).to.include.members(['bn1.weight', 'layer1.0.bn2.bias', 'layer2.0.downsample.1.weight']);
+    expect(names(other)).to.include.members(['conv1.weight', 'layer2.0.downsample.0.weight', 'fc.weight', 'fc.bias']);
     m.dispose();
   });
 });

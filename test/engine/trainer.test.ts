@@ -24,8 +24,7 @@ import {
 import { resnet18 } from '../../src/backbone/resnet';
 import { weightDecayGroups } from '../../src/engine/optimizer';
 import { BatchNorm2d, Conv2d, Linear } from '../../src/nn/layers';
-import { softmaxCrossEntropy } from '../../heads/classification/losses';
-import { ResNet } from '../../src/backbone/resnet';
+import { ResNetClassifier } from '../../heads/classification/model';
 import { ForwardContext, Module } from '../../src/nn/module';
 import { seededFloats } from '../helpers/tensors';
 
@@ -83,23 +82,6 @@ class ToyNet extends Module {
   }
   computeLosses(b: ToyBatch, ctx: ForwardContext): { classification: tf.Scalar } {
     return tf.tidy(() => ({ classification: tf.losses.softmaxCrossEntropy(tf.oneHot(b.labels, 2), this.forward(b.images, ctx)) as tf.Scalar }));
-  }
-}
-
-/** ResNet backbone + global average pool + Linear head, with softmax cross-entropy (label smoothing 0.1). */
-class Classifier extends Module {
-  readonly backbone: ResNet;
-  readonly fc: Linear;
-  constructor(backbone: ResNet, numClasses: number) {
-    super();
-    this.backbone = this.registerModule('backbone', backbone);
-    this.fc = this.registerModule('fc', new Linear({ inFeatures: backbone.outChannels, outFeatures: numClasses, seeds: new SeedSequence(5) }));
-  }
-  computeLosses(images: tf.Tensor4D, labels: tf.Tensor1D, opts: ForwardContext & { labelSmoothing: number }): { classification: tf.Scalar } {
-    return tf.tidy(() => {
-      const logits = this.fc.forward(this.backbone.embed(images, opts));
-      return { classification: softmaxCrossEntropy(logits, labels, opts) };
-    });
   }
 }
 
@@ -354,7 +336,7 @@ describe('Trainer', () => {
   });
 
   it('a ResNet-18 classifier (32x32, K=7) plugs in: one trainer step equals a hand-written SGD step on a twin model', async () => {
-    const build = () => new Classifier(resnet18({ seed: 11 }), 7);
+    const build = () => new ResNetClassifier(resnet18({ seed: 11 }), 7, 5);
     const images = tf.tensor4d(seededFloats(2 * 32 * 32 * 3, 9), [2, 32, 32, 3]);
     const labels = tf.tensor1d([3, 6], 'int32');
     const lr = 0.05;
