@@ -27,8 +27,9 @@ export interface ImageSize {
 
 /** Python's `round()` on floats: nearest integer, ties to even (torchvision's crop arithmetic uses it). */
 export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  const r = Math.round(x); // ties toward +inf
+  const v = Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  return v === 0 ? 0 : v; // no -0
 }
 
 function checkSize(what: string, v: number): void {
