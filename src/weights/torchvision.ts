@@ -250,11 +250,22 @@ async function loadFromSource(model: Module, source: WeightSource, opts: LoadTor
   return report;
 }
 
-/** Dotted paths of every `BatchNorm2d` in `model` (children mounted under '' share their parent's path). */
-export function batchNormPaths(model: Module, prefix = ''): string[] {
+/**
+ * Dotted state paths of every `BatchNorm2d` in `model` (e.g. `layer1.0.bn1`), found by walking the module tree and
+ * naming each BatchNorm by its `running_var` state entry, so that however children are mounted the paths agree
+ * with `stateEntries()`.
+ */
+export function batchNormPaths(model: Module): string[] {
+  const names = new Map<tf.Variable, string>(model.stateEntries().map((e) => [e.variable, e.name]));
   const out: string[] = [];
-  if (model instanceof BatchNorm2d) out.push(prefix.replace(/\.$/, ''));
-  for (const [n, c] of model.namedChildren()) out.push(...batchNormPaths(c, n === '' ? prefix : `${prefix}${n}.`));
+  const walk = (m: Module): void => {
+    if (m instanceof BatchNorm2d) {
+      const n = names.get(m.runningVar);
+      if (n !== undefined) out.push(n.slice(0, -'.running_var'.length));
+    }
+    for (const [, c] of m.namedChildren()) walk(c);
+  };
+  walk(model);
   return out;
 }
 
