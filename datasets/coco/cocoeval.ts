@@ -748,8 +748,10 @@ export class CocoEval {
     const EPS = 2.220446049250313e-16; // np.spacing(1)
     const maxDetLast = this.maxDets[M - 1];
 
-    let rc = new Float64Array(0);
-    let pr = new Float64Array(0);
+    let tpCum = new Int32Array(0);
+    let fpCum = new Int32Array(0);
+    let tpPos = new Int32Array(0);
+    let tpSufMax = new Float64Array(0);
     for (let k = 0; k < K; k++) {
       // all detection slots of category k over images in order, with their rank within the image
       const q0 = k * I;
@@ -768,9 +770,11 @@ export class CocoEval {
       const order = new Int32Array(n);
       for (let x = 0; x < n; x++) order[x] = x;
       sortByScoreDesc(order, slotScore);
-      if (rc.length < n) {
-        rc = new Float64Array(n);
-        pr = new Float64Array(n);
+      if (tpCum.length < n) {
+        tpCum = new Int32Array(n);
+        fpCum = new Int32Array(n);
+        tpPos = new Int32Array(n);
+        tpSufMax = new Float64Array(n);
       }
       for (let m = 0; m < M; m++) {
         const maxDet = this.maxDets[m];
@@ -792,17 +796,29 @@ export class CocoEval {
           if (!anyImg || npig === 0) continue;
           for (let t = 0; t < T; t++) {
             const codeBase = (a * T + t) * nSorted + s0;
+            // Cumulative counts; rc[x] = tp/npig and pr[x] = tp/(fp+tp+eps) are evaluated only where needed, with
+            // the same expressions, so values are bit-identical to the full arrays of cocoeval.py.
             let tp = 0;
             let fp = 0;
+            let nTp = 0;
             for (let x = 0; x < nd; x++) {
               const code = this.dtCode[codeBase + kept[x]];
-              if (code === 1) tp++;
-              else if (code === 0) fp++;
-              rc[x] = tp / npig;
-              pr[x] = tp / (fp + tp + EPS);
+              if (code === 1) {
+                tp++;
+                tpPos[nTp++] = x;
+              } else if (code === 0) fp++;
+              tpCum[x] = tp;
+              fpCum[x] = fp;
             }
-            recall[((t * K + k) * A + a) * M + m] = nd ? rc[nd - 1] : 0;
-            for (let x = nd - 1; x > 0; x--) if (pr[x] > pr[x - 1]) pr[x - 1] = pr[x];
+            recall[((t * K + k) * A + a) * M + m] = nd ? tp / npig : 0;
+            // Precision envelope (running max from the right). pr rises (weakly) on a true positive and falls on a
+            // false positive, so max(pr[i:]) = max(pr[i], pr at true-positive positions after i).
+            for (let j = nTp - 1; j >= 0; j--) {
+              const x = tpPos[j];
+              const v = tpCum[x] / (fpCum[x] + tpCum[x] + EPS);
+              tpSufMax[j] = j === nTp - 1 || v > tpSufMax[j + 1] ? v : tpSufMax[j + 1];
+            }
+            let jTp = 0;
             for (let r = 0; r < R; r++) {
               // np.searchsorted(rc, recThrs[r], side='left')
               const v = recThrs[r];
@@ -810,7 +826,7 @@ export class CocoEval {
               let hi = nd;
               while (lo < hi) {
                 const mid = (lo + hi) >>> 1;
-                if (rc[mid] < v) lo = mid + 1;
+                if (tpCum[mid] / npig < v) lo = mid + 1;
                 else hi = mid;
               }
               const idx = (((t * R + r) * K + k) * A + a) * M + m;
@@ -823,7 +839,12 @@ export class CocoEval {
                 }
                 break;
               }
-              precision[idx] = pr[lo];
+              let env = tpCum[lo] / (fpCum[lo] + tpCum[lo] + EPS);
+              // first true positive strictly after lo (recThrs are usually ascending: resume, else restart)
+              if (jTp > 0 && tpPos[jTp - 1] > lo) jTp = 0;
+              while (jTp < nTp && tpPos[jTp] <= lo) jTp++;
+              if (jTp < nTp && tpSufMax[jTp] > env) env = tpSufMax[jTp];
+              precision[idx] = env;
               scores[idx] = slotScore[kept[lo]];
             }
           }
