@@ -6,6 +6,10 @@ import { Command, Option } from 'commander';
 import { BACKEND_CHOICES } from '../engine/backend';
 import { packageVersion } from '../engine/package_info';
 import { registerDoctor } from './doctor';
+import { registerEval } from './eval';
+import { registerFeatures } from './features';
+import { registerPredict } from './predict';
+import { registerTrain } from './train';
 
 /** Build the command tree (exported for tests). */
 export function buildProgram(): Command {
@@ -16,6 +20,10 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_CHOICES]).default('auto'))
     .showHelpAfterError();
+  registerTrain(program);
+  registerEval(program);
+  registerPredict(program);
+  registerFeatures(program);
   registerDoctor(program);
   return program;
 }

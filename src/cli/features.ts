@@ -1,0 +1,37 @@
+/** `resvision features`: pooled backbone embeddings for a folder of images (.npy + JSON index). */
+import { Command } from 'commander';
+import { BACKBONE_NAMES } from '../backbone/resnet';
+import { extractFeatures } from '../tasks/features';
+import { startBackend } from './common';
+
+export function registerFeatures(program: Command): void {
+  program
+    .command('features')
+    .description('write pooled embeddings [N, C] float32 (.npy, readable by numpy.load) and a JSON index of the images')
+    .requiredOption('--model <name>', `backbone: ${BACKBONE_NAMES.join(', ')}`)
+    .option('--weights <file>', 'torchvision/timm weights, .safetensors or .pth (default: random initialization)')
+    .requiredOption('--images <dir>', 'folder searched recursively for images')
+    .requiredOption('--out <file.npy>', 'output array; the index is written next to it as .json')
+    .option('--resize <px>', 'shorter side before the center crop', (v) => parseInt(v, 10), 256)
+    .option('--crop <px>', 'center crop side', (v) => parseInt(v, 10), 224)
+    .option('--batch-size <n>', 'images per forward pass', (v) => parseInt(v, 10), 8)
+    .option('--quiet', 'no progress bar')
+    .action(async (o: { model: string; weights?: string; images: string; out: string; resize: number; crop: number; batchSize: number; quiet?: boolean }) => {
+      if (!BACKBONE_NAMES.includes(o.model as never)) {
+        throw new Error(`unknown model '${o.model}': expected one of ${BACKBONE_NAMES.join(', ')}`);
+      }
+      if (!o.weights) process.stderr.write('warning: no --weights given, the embeddings come from a randomly initialized network\n');
+      await startBackend(program);
+      const r = await extractFeatures({
+        model: o.model,
+        weights: o.weights ?? null,
+        images: o.images,
+        out: o.out,
+        resizeSize: o.resize,
+        cropSize: o.crop,
+        batchSize: o.batchSize,
+        quiet: o.quiet,
+      });
+      process.stdout.write(`wrote ${r.count} x ${r.dim} embeddings to ${r.npyFile} and the index to ${r.indexFile}\n`);
+    });
+}

@@ -1,0 +1,39 @@
+/** `resvision train CONFIG`: train the model a config describes. */
+import { Command } from 'commander';
+import { loadConfig } from '../config/load';
+import { formatClassificationMetrics, trainClassification } from '../tasks/classification';
+import { startBackend } from './common';
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train the model described by a config (configs/<task>/*.json)')
+    .argument('<config>', 'JSON config file')
+    .option('--resume [checkpoint]', 'continue from a checkpoint (default: <outputDir>/last_checkpoint)')
+    .option('--data <root>', 'override data.root')
+    .option('--weights <file>', 'override model.weights (torchvision/timm .safetensors or .pth)')
+    .option('--output-dir <dir>', 'override train.outputDir')
+    .option('--max-iter <n>', 'override schedule.maxIter', (v) => parseInt(v, 10))
+    .option('--quiet', 'no progress bar')
+    .action(async (configFile: string, o: { resume?: string | boolean; data?: string; weights?: string; outputDir?: string; maxIter?: number; quiet?: boolean }) => {
+      const cfg = loadConfig(configFile);
+      if (o.data) cfg.data.root = o.data;
+      if (o.weights) cfg.model.weights = o.weights;
+      if (o.outputDir) cfg.train.outputDir = o.outputDir;
+      if (o.maxIter !== undefined) {
+        if (!(Number.isInteger(o.maxIter) && o.maxIter > 0)) throw new Error(`--max-iter must be a positive integer`);
+        cfg.schedule.maxIter = o.maxIter;
+      }
+      await startBackend(program);
+      process.stderr.write(`config: ${JSON.stringify(cfg)}\n`);
+      const t0 = performance.now();
+      const { result, metrics, classes } = await trainClassification(cfg, { resume: o.resume, quiet: o.quiet });
+      const minutes = (performance.now() - t0) / 60000;
+      if (metrics) process.stdout.write(`${formatClassificationMetrics(metrics, classes)}\n`);
+      process.stdout.write(
+        `${result.status === 'completed' ? 'done' : 'interrupted'}: ${result.nextIteration} iterations in ${minutes.toFixed(1)} min; ` +
+          `checkpoint ${result.lastCheckpoint ?? '(none)'}; log ${cfg.train.outputDir}/metrics.jsonl\n`,
+      );
+      if (result.status === 'interrupted') process.exitCode = 130;
+    });
+}

@@ -1,0 +1,114 @@
+/**
+ * Feature extraction: pooled embeddings (global average of the backbone's last level) for every image of a folder,
+ * written as a `.npy` float32 matrix [N, C] plus a JSON index of the image files in row order.
+ */
+import * as tf from '@tensorflow/tfjs';
+import fg from 'fast-glob';
+import * as fs from 'fs';
+import * as path from 'path';
+import { IMG_EXTENSIONS } from '../../datasets/image_folder';
+import { DataLoader } from '../../datasets/loader';
+import { classificationEvalTransform } from '../../datasets/pipeline';
+import type { ClassificationSample } from '../../datasets/types';
+import { buildBackbone, ResNet } from '../backbone/resnet';
+import { encodeNpyFloat32, writeFileAtomic } from '../engine/npy';
+import { startTaskProgress } from '../engine/task_progress';
+import { loadTorchvisionWeights } from '../weights/torchvision';
+
+/** Options of `extractFeatures`. */
+export interface ExtractFeaturesOptions {
+  /** Backbone name (torchvision's), e.g. `resnet50`. */
+  model: string;
+  /** torchvision/timm weights (.safetensors or .pth); the classifier `fc`, if present, is ignored. Null: random. */
+  weights: string | null;
+  /** Folder searched recursively for images. */
+  images: string;
+  /** Output `.npy` path; the index goes next to it as `<out without .npy>.json`. */
+  out: string;
+  /** Shorter side before the center crop, default 256; crop side, default 224 (torchvision's eval preset). */
+  resizeSize?: number;
+  cropSize?: number;
+  batchSize?: number;
+  quiet?: boolean;
+}
+
+/** What `extractFeatures` wrote. */
+export interface FeaturesResult {
+  npyFile: string;
+  indexFile: string;
+  count: number;
+  dim: number;
+}
+
+/**
+ * Compute pooled embeddings [N, C] float32 for every image under `opts.images` and write them.
+ * @throws Error when the folder is missing or has no image, the weights do not fit the model, or an image cannot be
+ *   decoded (naming the file).
+ */
+export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<FeaturesResult> {
+  if (!fs.existsSync(opts.images) || !fs.statSync(opts.images).isDirectory()) {
+    throw new Error(`images folder not found: ${opts.images}`);
+  }
+  const files = (await fg('**/*', { cwd: opts.images, absolute: true, onlyFiles: true, caseSensitiveMatch: false }))
+    .filter((f) => IMG_EXTENSIONS.includes(path.extname(f).toLowerCase()))
+    .sort();
+  if (files.length === 0) throw new Error(`no image (${IMG_EXTENSIONS.join(', ')}) found under ${opts.images}`);
+  const backbone: ResNet = buildBackbone(opts.model);
+  try {
+    if (opts.weights) {
+      if (!fs.existsSync(opts.weights)) throw new Error(`weights file not found: ${opts.weights}`);
+      await loadTorchvisionWeights(backbone, opts.weights, { strict: true });
+    }
+    const transform = classificationEvalTransform({ resizeSize: opts.resizeSize ?? 256, cropSize: opts.cropSize ?? 224 });
+    const loader = new DataLoader<ClassificationSample<Float32Array>, { images: tf.Tensor4D; count: number }>(
+      { length: files.length, get: (i, rng) => transform({ file: files[i], label: 0 }, rng) },
+      {
+        batchSize: opts.batchSize ?? 8,
+        shuffle: false,
+        collate: (samples) => {
+          const { height: h, width: w } = samples[0].image;
+          const data = new Float32Array(samples.length * h * w * 3);
+          samples.forEach((s, i) => data.set(s.image.data, i * h * w * 3));
+          return { images: tf.tensor4d(data, [samples.length, h, w, 3]), count: samples.length };
+        },
+      },
+    );
+    const dim = backbone.outChannels;
+    const all = new Float32Array(files.length * dim);
+    const progress = startTaskProgress('features', files.length, { quiet: opts.quiet, unit: 'images' });
+    let done = 0;
+    for await (const batch of loader.epoch(0)) {
+      try {
+        const emb = backbone.embed(batch.images);
+        all.set(await emb.data(), done * dim);
+        emb.dispose();
+      } finally {
+        batch.images.dispose();
+      }
+      done += batch.count;
+      progress.update(done);
+    }
+    progress.stop();
+    const npyFile = opts.out.endsWith('.npy') ? opts.out : `${opts.out}.npy`;
+    const indexFile = `${npyFile.slice(0, -4)}.json`;
+    writeFileAtomic(npyFile, encodeNpyFloat32(all, [files.length, dim]));
+    writeFileAtomic(
+      indexFile,
+      `${JSON.stringify(
+        {
+          model: opts.model,
+          weights: opts.weights,
+          shape: [files.length, dim],
+          dtype: 'float32',
+          transform: { resizeSize: opts.resizeSize ?? 256, cropSize: opts.cropSize ?? 224, normalize: 'imagenet' },
+          files: files.map((f) => path.relative(opts.images, f)),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return { npyFile, indexFile, count: files.length, dim };
+  } finally {
+    backbone.dispose();
+  }
+}
