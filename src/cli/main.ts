@@ -7,6 +7,7 @@ import { BACKEND_CHOICES } from '../engine/backend';
 import { packageVersion } from '../engine/package_info';
 import { registerDoctor } from './doctor';
 import { registerEval } from './eval';
+import { registerEvalCoco } from './eval_coco';
 import { registerFeatures } from './features';
 import { registerPredict } from './predict';
 import { registerTrain } from './train';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerPredict(program);
   registerFeatures(program);
+  registerEvalCoco(program);
   registerDoctor(program);
   return program;
 }
