@@ -34,3 +34,10 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<void> {
   await buildProgram().parseAsync(argv);
 }
+
+if (require.main === module) {
+  main(process.argv).catch((e: unknown) => {
+    process.stderr.write(`resvision: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}
