@@ -356,7 +356,8 @@ export function depthwiseBackpropFilter(
     const needW = (kw - 1) * dw + (wo - 1) * sw + 1;
     const xt = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h, wd, n * c]) as tf.Tensor4D; // [1, H, W, N*C]
     const xp = padOrCrop(xt, g.pads[0], needH - h - g.pads[0], g.pads[2], needW - wd - g.pads[2]);
-    const f = tf.reshape(tf.transpose(tf.reshape(dy, [n, ho, wo, c, m]), [1, 2, 0, 3, 4]), [ho, wo, n * c, m]) as tf.Tensor4D;
+    // [Ho, Wo, N, C*M] has the memory order of [Ho, Wo, N*C, M]; a 4-D transpose (5-D ones are scalar loops on wasm).
+    const f = tf.reshape(tf.transpose(dy, [1, 2, 0, 3]), [ho, wo, n * c, m]) as tf.Tensor4D;
     const o = depthwiseForward(xp, f, { strides: [dh, dw], dilations: [sh, sw], pads: [0, 0, 0, 0] }); // [1, kh, kw, N*C*M]
     if (n === 1) return tf.reshape(o, filterShape);
     return tf.sum(tf.reshape(o, [kh, kw, n, c, m]), 2) as tf.Tensor4D;
