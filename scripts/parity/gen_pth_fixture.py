@@ -7,6 +7,8 @@
 - tiny_checkpoint.pth: {'model': <the same state dict>, 'epoch': 3, 'lr': 0.1, 'names': ['a', 'b'], 'nested': {...}}
   (the shape of torchvision reference-script checkpoints).
 - tiny_forbidden.pth: {'counts': collections.Counter(...)}: a global outside torch's weights_only allow list.
+- tiny_resnet18_stem.pth: the stem and head of torchvision resnet18(num_classes=3) (conv1, bn1 with
+  num_batches_tracked, fc), values from the hash of gen_resnet_golden.py, for the import path through .pth.
 
 Run by hand, never in CI:  /usr/bin/python3 scripts/parity/gen_pth_fixture.py
 """
@@ -16,6 +18,9 @@ import os
 
 import torch
 import torch.nn as nn
+import torchvision
+
+from gen_resnet_golden import hash_values
 
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'test', 'golden')
 
@@ -41,6 +46,13 @@ def main():
     torch.save({'model': sd, 'epoch': 3, 'lr': 0.1, 'names': ['a', 'b'], 'nested': {'k': (1, 2.5, None, True)}},
                os.path.join(OUT_DIR, 'tiny_checkpoint.pth'))
     torch.save({'counts': collections.Counter('aab')}, os.path.join(OUT_DIR, 'tiny_forbidden.pth'))
+
+    resnet = torchvision.models.resnet18(num_classes=3)
+    stem = {}
+    for k, v in resnet.state_dict().items():
+        if k.startswith(('conv1.', 'bn1.', 'fc.')):
+            stem[k] = torch.zeros_like(v) if k.endswith('num_batches_tracked') else torch.from_numpy(hash_values(k, list(v.shape)))
+    torch.save(stem, os.path.join(OUT_DIR, 'tiny_resnet18_stem.pth'))
 
     def describe(t):
         if t.dtype == torch.int64:
