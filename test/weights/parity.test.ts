@@ -94,13 +94,14 @@ describe('torchvision parity (hash-initialized weights, golden files from torchv
   for (const variant of VARIANTS) {
     const g = readGolden(variant);
     describe(`${variant} (${g.generator}, torch ${g.torch}, torchvision ${g.torchvision})`, () => {
+      let model: ResNetClassifier;
+      before(() => {
+        model = buildModel(g);
+      });
+      after(() => model.dispose());
+
       it('our state names, torch shapes and dtypes equal torchvision state_dict() exactly, in order', () => {
-        const model = buildModel(g);
-        try {
-          expect(torchStateSpec(model).map((s) => [s.name, s.shape, s.dtype])).to.deep.equal(g.stateDict.map(([n, s, d]) => [n, s, d]));
-        } finally {
-          model.dispose();
-        }
+        expect(torchStateSpec(model).map((s) => [s.name, s.shape, s.dtype])).to.deep.equal(g.stateDict.map(([n, s, d]) => [n, s, d]));
       });
 
       it('hash weights reproduce torch values bit for bit (checksum per tensor)', () => {
@@ -114,7 +115,6 @@ describe('torchvision parity (hash-initialized weights, golden files from torchv
       it(`logits and C2..C5 on a [2,3,64,64] input within ${TOLERANCE} relative error`, async () => {
         const file = path.join(dir, `${variant}.safetensors`);
         await writeSafetensors(file, hashEntries(g));
-        const model = buildModel(g);
         const x = hashInput(g);
         try {
           const report = await loadTorchvisionWeights(model, file);
@@ -153,7 +153,6 @@ describe('torchvision parity (hash-initialized weights, golden files from torchv
           if (process.env.RESVISION_PARITY_REPORT) console.log(JSON.stringify({ variant, errors }));
         } finally {
           x.dispose();
-          model.dispose();
           fs.rmSync(file, { force: true });
         }
       });
