@@ -15,8 +15,9 @@ export function registerFeatures(program: Command): void {
     .option('--resize <px>', 'shorter side before the center crop', (v) => parseInt(v, 10), 256)
     .option('--crop <px>', 'center crop side', (v) => parseInt(v, 10), 224)
     .option('--batch-size <n>', 'images per forward pass', (v) => parseInt(v, 10), 8)
+    .option('--non-strict', 'load weights that do not fit exactly, listing missing and unexpected tensors')
     .option('--quiet', 'no progress bar')
-    .action(async (o: { model: string; weights?: string; images: string; out: string; resize: number; crop: number; batchSize: number; quiet?: boolean }) => {
+    .action(async (o: { model: string; weights?: string; images: string; out: string; resize: number; crop: number; batchSize: number; nonStrict?: boolean; quiet?: boolean }) => {
       if (!BACKBONE_NAMES.includes(o.model as never)) {
         throw new Error(`unknown model '${o.model}': expected one of ${BACKBONE_NAMES.join(', ')}`);
       }
@@ -30,6 +31,7 @@ export function registerFeatures(program: Command): void {
         resizeSize: o.resize,
         cropSize: o.crop,
         batchSize: o.batchSize,
+        strict: !o.nonStrict,
         quiet: o.quiet,
       });
       process.stdout.write(`wrote ${r.count} x ${r.dim} embeddings to ${r.npyFile} and the index to ${r.indexFile}\n`);

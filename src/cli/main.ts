@@ -8,6 +8,7 @@ import { packageVersion } from '../engine/package_info';
 import { registerDoctor } from './doctor';
 import { registerEval } from './eval';
 import { registerEvalCoco } from './eval_coco';
+import { registerExportWeights } from './export_weights';
 import { registerFeatures } from './features';
 import { registerPredict } from './predict';
 import { registerTrain } from './train';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerPredict(program);
   registerFeatures(program);
   registerEvalCoco(program);
+  registerExportWeights(program);
   registerDoctor(program);
   return program;
 }

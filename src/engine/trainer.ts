@@ -84,6 +84,8 @@ export interface TrainingCheckpointMeta {
   schedule: LrSchedule;
   /** The task's resolved configuration, stored so that a run can be repeated from its checkpoint. */
   config?: unknown;
+  /** Architecture name (e.g. `resnet18 classifier`), named by restore errors when a checkpoint does not fit. */
+  architecture?: string;
   /** Why this checkpoint was written. */
   reason: 'periodic' | 'final' | 'interrupted';
 }
@@ -182,6 +184,8 @@ export interface TrainerOptions<B> {
   progress?: ProgressReporter;
   /** The task's resolved configuration, stored in checkpoint meta. */
   config?: unknown;
+  /** Architecture name stored in checkpoint meta (restore errors name it). */
+  architecture?: string;
   /** Install a SIGINT handler during `train()` (default true). */
   handleSigint?: boolean;
 }
@@ -498,6 +502,7 @@ export class Trainer<B> {
         seed: o.seed,
         schedule: o.schedule,
         config: o.config,
+        ...(o.architecture ? { architecture: o.architecture } : {}),
         reason,
       },
     });

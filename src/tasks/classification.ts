@@ -184,6 +184,7 @@ export async function trainClassification(
         : undefined,
     quiet: opts.quiet,
     config: runConfig,
+    architecture: `${cfg.model.backbone.name} classifier`,
   });
   try {
     if (opts.resume) {

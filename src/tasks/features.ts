@@ -29,6 +29,8 @@ export interface ExtractFeaturesOptions {
   resizeSize?: number;
   cropSize?: number;
   batchSize?: number;
+  /** Require every backbone tensor in the weights file (default true); false lists what did not fit on stderr. */
+  strict?: boolean;
   quiet?: boolean;
 }
 
@@ -57,7 +59,10 @@ export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<Fea
   try {
     if (opts.weights) {
       if (!fs.existsSync(opts.weights)) throw new Error(`weights file not found: ${opts.weights}`);
-      await loadTorchvisionWeights(backbone, opts.weights, { strict: true });
+      const report = await loadTorchvisionWeights(backbone, opts.weights, { strict: opts.strict ?? true });
+      const problems = [...report.missing.map((n) => `missing ${n}`), ...report.unexpected.map((n) => `unexpected ${n}`),
+        ...report.shapeMismatched.map((m) => `shape ${m.name} file [${m.fileShape}] model [${m.modelShape}]`)];
+      if (problems.length > 0) process.stderr.write(`${opts.weights}: ${problems.length} tensors did not fit: ${problems.slice(0, 10).join('; ')}\n`);
     }
     const transform = classificationEvalTransform({ resizeSize: opts.resizeSize ?? 256, cropSize: opts.cropSize ?? 224 });
     const loader = new DataLoader<ClassificationSample<Float32Array>, { images: tf.Tensor4D; count: number }>(

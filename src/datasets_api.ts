@@ -1,0 +1,7 @@
+/** Dataset adapters, the image pipeline, the loader and the evaluators, exported as `datasets` by the package. */
+export * from '../datasets/types';
+export * from '../datasets/pipeline';
+export * from '../datasets/loader';
+export * from '../datasets/image_folder';
+export * as coco from '../datasets/coco';
+export * as voc from '../datasets/voc/voc_ap';
