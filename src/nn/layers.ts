@@ -3,6 +3,7 @@
  * `Sequential`. Activations are NHWC float32 throughout.
  */
 import * as tf from '@tensorflow/tfjs';
+import { BatchNormActOptions, batchNormInference, batchNormTrain } from '../ops/batch_norm';
 import { conv2d } from '../ops/conv';
 import { SeedSequence } from '../engine/seed';
 import { ForwardContext, Module } from './module';
@@ -135,30 +136,46 @@ export class BatchNorm2d extends Module {
   }
 
   /**
-   * @param x [N, H, W, C] float32.
+   * Normalize, then optionally add a residual and apply ReLU in the same fused op (`relu(bn(x) + residual)`,
+   * the ResNet block tail), which keeps one full-size tensor for the backward pass instead of one per op.
+   *
+   * @param x [N, H, W, C] float32. Not disposed.
    * @param ctx training mode: batch statistics and a running-statistics update (skipped when frozen).
+   * @param act `relu`; `residual` [N, H, W, C] float32 added before the ReLU (not disposed).
    * @returns [N, H, W, C] float32; caller owns it.
+   * @throws Error when x is not [N, H, W, numFeatures] or the residual's shape differs.
+   * Reference: torch.nn.BatchNorm2d (`torch/nn/modules/batchnorm.py`); {@link batchNormTrain}.
    */
-  forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+  forward(x: tf.Tensor4D, ctx: ForwardContext, act: BatchNormActOptions = {}): tf.Tensor4D {
+    checkNormInput('BatchNorm2d', x, this.weight.shape[0]);
+    const stats = {
+      gamma: this.weight as tf.Tensor1D,
+      beta: this.bias as tf.Tensor1D,
+      runningMean: this.runningMean as tf.Tensor1D,
+      runningVar: this.runningVar as tf.Tensor1D,
+      eps: this.eps,
+    };
     if (!ctx.training || this.frozen) {
-      return tf.tidy(() => {
-        const scale = tf.mul(this.weight, tf.rsqrt(tf.add(this.runningVar, this.eps)));
-        const shift = tf.sub(this.bias, tf.mul(this.runningMean, scale));
-        return tf.add(tf.mul(x, scale), shift);
-      });
+      // A frozen layer's parameters are not trained: no gradient for them.
+      return batchNormInference(x, stats, { ...act, affineGrads: !this.frozen });
     }
-    return tf.tidy(() => {
-      const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const { y, mean, variance } = batchNormTrain(x, stats.gamma, stats.beta, this.eps, act);
+    tf.tidy(() => {
       const n = x.shape[0] * x.shape[1] * x.shape[2];
       const m = this.momentum;
       // Variable.assign is not recorded on the gradient tape, so the statistics update is not differentiated.
-      const meanStat = mean;
       const unbiased = tf.mul(variance, n > 1 ? n / (n - 1) : 1);
-      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(meanStat, m)));
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
       this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(unbiased, m)));
-      const inv = tf.rsqrt(tf.add(variance, this.eps));
-      return tf.add(tf.mul(tf.mul(tf.sub(x, mean), inv), this.weight), this.bias);
     });
+    tf.dispose([mean, variance]);
+    return y;
+  }
+}
+
+function checkNormInput(name: string, x: tf.Tensor4D, c: number): void {
+  if (x.rank !== 4 || x.shape[3] !== c) {
+    throw new Error(`${name} expects NHWC input [N, H, W, ${c}], got shape [${x.shape}]`);
   }
 }
 
@@ -184,13 +201,26 @@ export class FrozenBatchNorm2d extends Module {
     this.runningVar = this.registerBuffer('running_var', tf.ones([c]));
   }
 
-  /** @param x [N, H, W, C] float32. @returns [N, H, W, C] float32; caller owns it. */
-  forward(x: tf.Tensor4D, _ctx?: ForwardContext): tf.Tensor4D {
-    return tf.tidy(() => {
-      const scale = tf.mul(this.weight, tf.rsqrt(tf.add(this.runningVar, this.eps)));
-      const shift = tf.sub(this.bias, tf.mul(this.runningMean, scale));
-      return tf.add(tf.mul(x, scale), shift);
-    });
+  /**
+   * @param x [N, H, W, C] float32. Not disposed.
+   * @param _ctx ignored: a frozen layer behaves the same in training and inference (gradients still reach x).
+   * @param act `relu`; `residual` [N, H, W, C] float32 added before the ReLU (not disposed).
+   * @returns [N, H, W, C] float32; caller owns it.
+   * @throws Error when x is not [N, H, W, numFeatures] or the residual's shape differs.
+   */
+  forward(x: tf.Tensor4D, _ctx?: ForwardContext, act: BatchNormActOptions = {}): tf.Tensor4D {
+    checkNormInput('FrozenBatchNorm2d', x, this.weight.shape[0]);
+    return batchNormInference(
+      x,
+      {
+        gamma: this.weight as tf.Tensor1D,
+        beta: this.bias as tf.Tensor1D,
+        runningMean: this.runningMean as tf.Tensor1D,
+        runningVar: this.runningVar as tf.Tensor1D,
+        eps: this.eps,
+      },
+      act,
+    );
   }
 }
 
