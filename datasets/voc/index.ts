@@ -1,0 +1,6 @@
+/** Pascal VOC dataset family: XML parsing, detection and segmentation adapters, the VOC→COCO converter, VOC AP. Re-exports only. */
+export * from './xml';
+export * from './detection';
+export * from './segmentation';
+export * from './convert_voc2coco';
+export * from './voc_ap';
