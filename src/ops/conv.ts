@@ -13,6 +13,7 @@
  * Reference semantics: PyTorch `torch/nn/functional.py` conv2d and `aten/src/ATen/native/Convolution.cpp`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { groupedConv2dFilterGrad, groupedConv2dPadded } from '../kernels/grouped_conv2d_wasm';
 
 /** Options of {@link conv2d}; each field means what it means in torch.nn.functional.conv2d. */
 export interface Conv2dOpOptions {
@@ -215,8 +216,10 @@ function phasesAlongAxis(k: number, s: number, d: number, p: number, inSize: num
  * as forward convolutions of dy (one per output phase when strided).
  *
  * @param dy [N, Ho, Wo, Cout] float32 (dense) or [N, Ho, Wo, C*M] (depthwise).
- * @param w [kh, kw, Cin, Cout] (dense, HWIO) or [kh, kw, C, M] (depthwise).
+ * @param w [kh, kw, Cin/groups, Cout] (dense, HWIO) or [kh, kw, C, M] (depthwise).
  * @param xShape [N, H, W, Cin] of the forward input.
+ * @param groups channel groups of a dense (`depthwise=false`) convolution: each phase is then a grouped
+ *   convolution of dy with the per-group transposed taps.
  * @returns [N, H, W, Cin] float32, new tensor owned by the caller.
  */
 export function convBackpropInput(
@@ -225,6 +228,7 @@ export function convBackpropInput(
   xShape: [number, number, number, number],
   g: ConvGeometry,
   depthwise = false,
+  groups = 1,
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const [n, h, wd, cin] = xShape;
@@ -237,6 +241,13 @@ export function convBackpropInput(
       const dyp = padOrCrop(dy, py.padBefore, py.padAfter, px.padBefore, px.padAfter);
       const sub = selectTaps(w, py.taps, px.taps); // [Jy, Jx, Cin, Cout] or [Jy, Jx, C, M]
       const geom: ConvGeometry = { strides: [1, 1], dilations: [py.dilation, px.dilation], pads: [0, 0, 0, 0] };
+      if (!depthwise && groups > 1) {
+        // Group g of dx: dy's channels g*Cog..(g+1)*Cog-1 with taps w[., ., ci, g*Cog+co] transposed to [co, ci].
+        const [jy, jx, cinG, cout] = sub.shape;
+        const wt = tf.transpose(tf.reshape(sub, [jy * jx, cinG, groups, cout / groups]), [0, 3, 2, 1]);
+        const wT = tf.reshape(wt, [jy, jx, cout / groups, cin]) as tf.Tensor4D; // [Jy, Jx, Cog, G*Cg]
+        return groupedConv2dPadded(dyp, wT, geom, groups); // [N, Qy, Qx, Cin]
+      }
       if (!depthwise) {
         return conv2dForward(dyp, tf.transpose(sub, [0, 1, 3, 2]), geom); // [N, Qy, Qx, Cin]
       }
@@ -407,11 +418,31 @@ function depthwiseConv(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Tens
 }
 
 /**
- * Groups with at least this many input channels each run as one dense convolution per group; narrower groups
- * (ResNeXt's 32x4d: 4 channels per group) run as one depthwise convolution with channel multiplier Cout/groups
- * followed by a sum over each group's input channels (same FLOPs as the grouped convolution, one kernel launch).
+ * Grouped convolution (1 < groups < Cin) with explicit geometry, differentiable in x and w: forward and filter
+ * gradient in the SIMD kernels of `src/kernels/grouped_conv2d_wasm.ts`, input gradient as grouped forward
+ * convolutions of dy (one per output phase, as for dense convolutions).
  */
-const DENSE_PER_GROUP_MIN_CHANNELS = 32;
+function groupedConv(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry, groups: number): tf.Tensor4D {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const x4 = args[0] as tf.Tensor4D;
+    const w4 = args[1] as tf.Tensor4D;
+    const save = args[2] as tf.GradSaveFunc;
+    save([x4, w4]);
+    const [t, b, l, r] = g.pads;
+    const value = tf.tidy(() => groupedConv2dPadded(padOrCrop(x4, t, b, l, r), w4, g, groups));
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+        return [
+          convBackpropInput(dy, ws, xs.shape, g, false, groups),
+          tf.tidy(() => groupedConv2dFilterGrad(padOrCrop(xs, t, b, l, r), dy, ws.shape, g, groups)),
+        ];
+      },
+    };
+  });
+  return f(x, w) as tf.Tensor4D;
+}
 
 /**
  * 2-D convolution, torch.nn.functional.conv2d semantics on NHWC tensors: stride, explicit symmetric padding (or
@@ -456,17 +487,6 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, opts: Conv2dOpOptions = {
       // Depthwise: output channel c*M + m reads input channel c, the same order as torch's groups == Cin.
       return depthwiseConv(x, tf.reshape(w, [kh, kw, cin, coutG]), g);
     }
-    if (cinG >= DENSE_PER_GROUP_MIN_CHANNELS) {
-      const xs = tf.split(x, groups, 3) as tf.Tensor4D[];
-      const ws = tf.split(w, groups, 3) as tf.Tensor4D[];
-      return tf.concat(xs.map((xi, i) => denseConv(xi, ws[i], g)), 3);
-    }
-    // Depthwise with multiplier coutG: channel (g, ci) -> outputs (g, ci, o) with weight w[., ., ci, g*coutG + o].
-    const wd5 = tf.reshape(w, [kh, kw, cinG, groups, coutG]);
-    const wdw = tf.reshape(tf.transpose(wd5, [0, 1, 3, 2, 4]), [kh, kw, cin, coutG]) as tf.Tensor4D;
-    const z = depthwiseConv(x, wdw, g); // [N, Ho, Wo, groups*cinG*coutG]
-    const [, ho, wo] = z.shape;
-    const s = tf.sum(tf.reshape(z, [n * ho * wo * groups, cinG, coutG]), 1); // [N*Ho*Wo*groups, coutG]
-    return tf.reshape(s, [n, ho, wo, cout]);
+    return groupedConv(x, w, g, groups);
   });
 }
