@@ -262,7 +262,7 @@ describe('batchNormInference', () => {
             if (residual) y = tf.add(y, r);
             return relu ? tf.relu(y) : y;
           };
-          const args = [x, gamma, beta, res];
+          const args: tf.Tensor[] = [x, gamma, beta, res];
           const wanted = [0, ...(affineGrads ? [1, 2] : []), ...(residual ? [3] : [])];
           const grads = tf.grads((...a: tf.Tensor[]) => {
             const full = [...args];
