@@ -2,7 +2,7 @@
 (module
  (import "env" "memory" (memory 1))
 
- (func (export "conv") (param $x i32) (param $w i32) (param $y i32) (param $N i32) (param $Hp i32) (param $Wp i32) (param $Cin i32) (param $Ho i32) (param $Wo i32) (param $Cout i32) (param $Cg i32) (param $Cog i32) (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $dh i32) (param $dw i32) (param $Cog4 i32) (param $tileRows i32) (local $G i32) (local $xPix i32) (local $xRow i32) (local $xImg i32) (local $xStep i32) (local $xTapX i32) (local $xTapY i32) (local $rowJump i32) (local $wBlk i32) (local $yPix i32) (local $n i32) (local $oy0 i32) (local $oy1 i32) (local $g i32) (local $co i32) (local $q i32) (local $nq i32) (local $cur i32) (local $cox i32) (local $xg i32) (local $wgc i32) (local $yq i32) (local $rem i32) (local $ky i32) (local $kx i32) (local $off i32) (local $offR i32) (local $wp i32) (local $wEnd i32) (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $cgEnd i32) (local $unroll i32) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $wv v128)
+ (func (export "conv") (param $x i32) (param $w i32) (param $y i32) (param $N i32) (param $Hp i32) (param $Wp i32) (param $Cin i32) (param $Ho i32) (param $Wo i32) (param $Cout i32) (param $Cg i32) (param $Cog i32) (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $dh i32) (param $dw i32) (param $Cog4 i32) (param $tileRows i32) (local $G i32) (local $xPix i32) (local $xRow i32) (local $xImg i32) (local $xStep i32) (local $xTapX i32) (local $xTapY i32) (local $rowJump i32) (local $wBlk i32) (local $yPix i32) (local $n i32) (local $oy0 i32) (local $oy1 i32) (local $g i32) (local $co i32) (local $q i32) (local $nq i32) (local $cur i32) (local $cox i32) (local $xg i32) (local $wgc i32) (local $yq i32) (local $rem i32) (local $ky i32) (local $kx i32) (local $off i32) (local $offR i32) (local $wp i32) (local $wEnd i32) (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $p4 i32) (local $p5 i32) (local $p6 i32) (local $p7 i32) (local $q0 i32) (local $q1 i32) (local $q2 i32) (local $q3 i32) (local $q4 i32) (local $q5 i32) (local $q6 i32) (local $q7 i32) (local $cgEnd i32) (local $unroll i32) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128) (local $wv v128)
   (local.set $G (i32.div_u (local.get $Cin) (local.get $Cg)))
   (local.set $xPix (i32.mul (local.get $Cin) (i32.const 4)))
   (local.set $xRow (i32.mul (local.get $Wp) (local.get $xPix)))
@@ -37,8 +37,8 @@
           (local.set $cur (local.get $xg))
           (local.set $cox (i32.const 0))
           (local.set $q (i32.const 0))
-          (block $bq4 (loop $lq4
-            (br_if $bq4 (i32.gt_s (i32.add (local.get $q) (i32.const 4)) (local.get $nq)))
+          (block $bq8 (loop $lq8
+            (br_if $bq8 (i32.gt_s (i32.add (local.get $q) (i32.const 8)) (local.get $nq)))
             
             (local.set $p0 (local.get $cur))
             (local.set $cur (i32.add (local.get $cur) (local.get $xStep)))
@@ -55,9 +55,25 @@
             (local.set $p3 (local.get $cur))
             (local.set $cur (i32.add (local.get $cur) (local.get $xStep)))
             (local.set $cox (i32.add (local.get $cox) (i32.const 1)))
+            (if (i32.eq (local.get $cox) (local.get $Wo)) (then (local.set $cox (i32.const 0)) (local.set $cur (i32.add (local.get $cur) (local.get $rowJump))))) 
+            (local.set $p4 (local.get $cur))
+            (local.set $cur (i32.add (local.get $cur) (local.get $xStep)))
+            (local.set $cox (i32.add (local.get $cox) (i32.const 1)))
+            (if (i32.eq (local.get $cox) (local.get $Wo)) (then (local.set $cox (i32.const 0)) (local.set $cur (i32.add (local.get $cur) (local.get $rowJump))))) 
+            (local.set $p5 (local.get $cur))
+            (local.set $cur (i32.add (local.get $cur) (local.get $xStep)))
+            (local.set $cox (i32.add (local.get $cox) (i32.const 1)))
+            (if (i32.eq (local.get $cox) (local.get $Wo)) (then (local.set $cox (i32.const 0)) (local.set $cur (i32.add (local.get $cur) (local.get $rowJump))))) 
+            (local.set $p6 (local.get $cur))
+            (local.set $cur (i32.add (local.get $cur) (local.get $xStep)))
+            (local.set $cox (i32.add (local.get $cox) (i32.const 1)))
+            (if (i32.eq (local.get $cox) (local.get $Wo)) (then (local.set $cox (i32.const 0)) (local.set $cur (i32.add (local.get $cur) (local.get $rowJump))))) 
+            (local.set $p7 (local.get $cur))
+            (local.set $cur (i32.add (local.get $cur) (local.get $xStep)))
+            (local.set $cox (i32.add (local.get $cox) (i32.const 1)))
             (if (i32.eq (local.get $cox) (local.get $Wo)) (then (local.set $cox (i32.const 0)) (local.set $cur (i32.add (local.get $cur) (local.get $rowJump)))))
             
-        (local.set $a0 (v128.const f32x4 0 0 0 0)) (local.set $a1 (v128.const f32x4 0 0 0 0)) (local.set $a2 (v128.const f32x4 0 0 0 0)) (local.set $a3 (v128.const f32x4 0 0 0 0))
+        (local.set $a0 (v128.const f32x4 0 0 0 0)) (local.set $a1 (v128.const f32x4 0 0 0 0)) (local.set $a2 (v128.const f32x4 0 0 0 0)) (local.set $a3 (v128.const f32x4 0 0 0 0)) (local.set $a4 (v128.const f32x4 0 0 0 0)) (local.set $a5 (v128.const f32x4 0 0 0 0)) (local.set $a6 (v128.const f32x4 0 0 0 0)) (local.set $a7 (v128.const f32x4 0 0 0 0))
         (local.set $wp (local.get $wgc))
         (local.set $ky (i32.const 0))
         (loop $ly
@@ -68,40 +84,62 @@
             (local.set $wEnd (i32.add (local.get $wp) (local.get $cgEnd)))
             (if (local.get $unroll)
               (then (loop $lc4
+                (local.set $q0 (i32.add (local.get $p0) (local.get $off))) (local.set $q1 (i32.add (local.get $p1) (local.get $off))) (local.set $q2 (i32.add (local.get $p2) (local.get $off))) (local.set $q3 (i32.add (local.get $p3) (local.get $off))) (local.set $q4 (i32.add (local.get $p4) (local.get $off))) (local.set $q5 (i32.add (local.get $p5) (local.get $off))) (local.set $q6 (i32.add (local.get $p6) (local.get $off))) (local.set $q7 (i32.add (local.get $p7) (local.get $off)))
                 
                 (local.set $wv (v128.load offset=0 align=4 (local.get $wp)))
-                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=0 align=4 (i32.add (local.get $p0) (local.get $off))) (local.get $wv))))
-(local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load32_splat offset=0 align=4 (i32.add (local.get $p1) (local.get $off))) (local.get $wv))))
-(local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load32_splat offset=0 align=4 (i32.add (local.get $p2) (local.get $off))) (local.get $wv))))
-(local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load32_splat offset=0 align=4 (i32.add (local.get $p3) (local.get $off))) (local.get $wv))))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q0)) (local.get $wv))))
+(local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q1)) (local.get $wv))))
+(local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q2)) (local.get $wv))))
+(local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q3)) (local.get $wv))))
+(local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q4)) (local.get $wv))))
+(local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q5)) (local.get $wv))))
+(local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q6)) (local.get $wv))))
+(local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q7)) (local.get $wv))))
                 
                 (local.set $wv (v128.load offset=16 align=4 (local.get $wp)))
-                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=4 align=4 (i32.add (local.get $p0) (local.get $off))) (local.get $wv))))
-(local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load32_splat offset=4 align=4 (i32.add (local.get $p1) (local.get $off))) (local.get $wv))))
-(local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load32_splat offset=4 align=4 (i32.add (local.get $p2) (local.get $off))) (local.get $wv))))
-(local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load32_splat offset=4 align=4 (i32.add (local.get $p3) (local.get $off))) (local.get $wv))))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=4 align=4 (local.get $q0)) (local.get $wv))))
+(local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load32_splat offset=4 align=4 (local.get $q1)) (local.get $wv))))
+(local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load32_splat offset=4 align=4 (local.get $q2)) (local.get $wv))))
+(local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load32_splat offset=4 align=4 (local.get $q3)) (local.get $wv))))
+(local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (v128.load32_splat offset=4 align=4 (local.get $q4)) (local.get $wv))))
+(local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (v128.load32_splat offset=4 align=4 (local.get $q5)) (local.get $wv))))
+(local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (v128.load32_splat offset=4 align=4 (local.get $q6)) (local.get $wv))))
+(local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (v128.load32_splat offset=4 align=4 (local.get $q7)) (local.get $wv))))
                 
                 (local.set $wv (v128.load offset=32 align=4 (local.get $wp)))
-                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=8 align=4 (i32.add (local.get $p0) (local.get $off))) (local.get $wv))))
-(local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load32_splat offset=8 align=4 (i32.add (local.get $p1) (local.get $off))) (local.get $wv))))
-(local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load32_splat offset=8 align=4 (i32.add (local.get $p2) (local.get $off))) (local.get $wv))))
-(local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load32_splat offset=8 align=4 (i32.add (local.get $p3) (local.get $off))) (local.get $wv))))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=8 align=4 (local.get $q0)) (local.get $wv))))
+(local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load32_splat offset=8 align=4 (local.get $q1)) (local.get $wv))))
+(local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load32_splat offset=8 align=4 (local.get $q2)) (local.get $wv))))
+(local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load32_splat offset=8 align=4 (local.get $q3)) (local.get $wv))))
+(local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (v128.load32_splat offset=8 align=4 (local.get $q4)) (local.get $wv))))
+(local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (v128.load32_splat offset=8 align=4 (local.get $q5)) (local.get $wv))))
+(local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (v128.load32_splat offset=8 align=4 (local.get $q6)) (local.get $wv))))
+(local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (v128.load32_splat offset=8 align=4 (local.get $q7)) (local.get $wv))))
                 
                 (local.set $wv (v128.load offset=48 align=4 (local.get $wp)))
-                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=12 align=4 (i32.add (local.get $p0) (local.get $off))) (local.get $wv))))
-(local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load32_splat offset=12 align=4 (i32.add (local.get $p1) (local.get $off))) (local.get $wv))))
-(local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load32_splat offset=12 align=4 (i32.add (local.get $p2) (local.get $off))) (local.get $wv))))
-(local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load32_splat offset=12 align=4 (i32.add (local.get $p3) (local.get $off))) (local.get $wv))))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=12 align=4 (local.get $q0)) (local.get $wv))))
+(local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load32_splat offset=12 align=4 (local.get $q1)) (local.get $wv))))
+(local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load32_splat offset=12 align=4 (local.get $q2)) (local.get $wv))))
+(local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load32_splat offset=12 align=4 (local.get $q3)) (local.get $wv))))
+(local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (v128.load32_splat offset=12 align=4 (local.get $q4)) (local.get $wv))))
+(local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (v128.load32_splat offset=12 align=4 (local.get $q5)) (local.get $wv))))
+(local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (v128.load32_splat offset=12 align=4 (local.get $q6)) (local.get $wv))))
+(local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (v128.load32_splat offset=12 align=4 (local.get $q7)) (local.get $wv))))
                 (local.set $off (i32.add (local.get $off) (i32.const 16)))
                 (local.set $wp (i32.add (local.get $wp) (i32.const 64)))
                 (br_if $lc4 (i32.lt_u (local.get $wp) (local.get $wEnd)))))
               (else (loop $lc
+                (local.set $q0 (i32.add (local.get $p0) (local.get $off))) (local.set $q1 (i32.add (local.get $p1) (local.get $off))) (local.set $q2 (i32.add (local.get $p2) (local.get $off))) (local.set $q3 (i32.add (local.get $p3) (local.get $off))) (local.set $q4 (i32.add (local.get $p4) (local.get $off))) (local.set $q5 (i32.add (local.get $p5) (local.get $off))) (local.set $q6 (i32.add (local.get $p6) (local.get $off))) (local.set $q7 (i32.add (local.get $p7) (local.get $off)))
                 
                 (local.set $wv (v128.load offset=0 align=4 (local.get $wp)))
-                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=0 align=4 (i32.add (local.get $p0) (local.get $off))) (local.get $wv))))
-(local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load32_splat offset=0 align=4 (i32.add (local.get $p1) (local.get $off))) (local.get $wv))))
-(local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load32_splat offset=0 align=4 (i32.add (local.get $p2) (local.get $off))) (local.get $wv))))
-(local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load32_splat offset=0 align=4 (i32.add (local.get $p3) (local.get $off))) (local.get $wv))))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q0)) (local.get $wv))))
+(local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q1)) (local.get $wv))))
+(local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q2)) (local.get $wv))))
+(local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q3)) (local.get $wv))))
+(local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q4)) (local.get $wv))))
+(local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q5)) (local.get $wv))))
+(local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q6)) (local.get $wv))))
+(local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q7)) (local.get $wv))))
                 (local.set $off (i32.add (local.get $off) (i32.const 4)))
                 (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
                 (br_if $lc (i32.lt_u (local.get $wp) (local.get $wEnd))))))
@@ -117,7 +155,7 @@
       (if (i32.gt_s (local.get $rem) (i32.const 1)) (then (f32.store offset=4 (local.get $yq) (f32x4.extract_lane 1 (local.get $a0)))))
       (if (i32.gt_s (local.get $rem) (i32.const 2)) (then (f32.store offset=8 (local.get $yq) (f32x4.extract_lane 2 (local.get $a0)))))))
             (local.set $yq (i32.add (local.get $yq) (local.get $yPix)))
-            
+
   (if (i32.ge_s (local.get $rem) (i32.const 4))
     (then (v128.store align=4 (local.get $yq) (local.get $a1)))
     (else
@@ -125,7 +163,7 @@
       (if (i32.gt_s (local.get $rem) (i32.const 1)) (then (f32.store offset=4 (local.get $yq) (f32x4.extract_lane 1 (local.get $a1)))))
       (if (i32.gt_s (local.get $rem) (i32.const 2)) (then (f32.store offset=8 (local.get $yq) (f32x4.extract_lane 2 (local.get $a1)))))))
             (local.set $yq (i32.add (local.get $yq) (local.get $yPix)))
-            
+
   (if (i32.ge_s (local.get $rem) (i32.const 4))
     (then (v128.store align=4 (local.get $yq) (local.get $a2)))
     (else
@@ -133,7 +171,7 @@
       (if (i32.gt_s (local.get $rem) (i32.const 1)) (then (f32.store offset=4 (local.get $yq) (f32x4.extract_lane 1 (local.get $a2)))))
       (if (i32.gt_s (local.get $rem) (i32.const 2)) (then (f32.store offset=8 (local.get $yq) (f32x4.extract_lane 2 (local.get $a2)))))))
             (local.set $yq (i32.add (local.get $yq) (local.get $yPix)))
-            
+
   (if (i32.ge_s (local.get $rem) (i32.const 4))
     (then (v128.store align=4 (local.get $yq) (local.get $a3)))
     (else
@@ -141,8 +179,40 @@
       (if (i32.gt_s (local.get $rem) (i32.const 1)) (then (f32.store offset=4 (local.get $yq) (f32x4.extract_lane 1 (local.get $a3)))))
       (if (i32.gt_s (local.get $rem) (i32.const 2)) (then (f32.store offset=8 (local.get $yq) (f32x4.extract_lane 2 (local.get $a3)))))))
             (local.set $yq (i32.add (local.get $yq) (local.get $yPix)))
-            (local.set $q (i32.add (local.get $q) (i32.const 4)))
-            (br $lq4)))
+
+  (if (i32.ge_s (local.get $rem) (i32.const 4))
+    (then (v128.store align=4 (local.get $yq) (local.get $a4)))
+    (else
+      (f32.store (local.get $yq) (f32x4.extract_lane 0 (local.get $a4)))
+      (if (i32.gt_s (local.get $rem) (i32.const 1)) (then (f32.store offset=4 (local.get $yq) (f32x4.extract_lane 1 (local.get $a4)))))
+      (if (i32.gt_s (local.get $rem) (i32.const 2)) (then (f32.store offset=8 (local.get $yq) (f32x4.extract_lane 2 (local.get $a4)))))))
+            (local.set $yq (i32.add (local.get $yq) (local.get $yPix)))
+
+  (if (i32.ge_s (local.get $rem) (i32.const 4))
+    (then (v128.store align=4 (local.get $yq) (local.get $a5)))
+    (else
+      (f32.store (local.get $yq) (f32x4.extract_lane 0 (local.get $a5)))
+      (if (i32.gt_s (local.get $rem) (i32.const 1)) (then (f32.store offset=4 (local.get $yq) (f32x4.extract_lane 1 (local.get $a5)))))
+      (if (i32.gt_s (local.get $rem) (i32.const 2)) (then (f32.store offset=8 (local.get $yq) (f32x4.extract_lane 2 (local.get $a5)))))))
+            (local.set $yq (i32.add (local.get $yq) (local.get $yPix)))
+
+  (if (i32.ge_s (local.get $rem) (i32.const 4))
+    (then (v128.store align=4 (local.get $yq) (local.get $a6)))
+    (else
+      (f32.store (local.get $yq) (f32x4.extract_lane 0 (local.get $a6)))
+      (if (i32.gt_s (local.get $rem) (i32.const 1)) (then (f32.store offset=4 (local.get $yq) (f32x4.extract_lane 1 (local.get $a6)))))
+      (if (i32.gt_s (local.get $rem) (i32.const 2)) (then (f32.store offset=8 (local.get $yq) (f32x4.extract_lane 2 (local.get $a6)))))))
+            (local.set $yq (i32.add (local.get $yq) (local.get $yPix)))
+
+  (if (i32.ge_s (local.get $rem) (i32.const 4))
+    (then (v128.store align=4 (local.get $yq) (local.get $a7)))
+    (else
+      (f32.store (local.get $yq) (f32x4.extract_lane 0 (local.get $a7)))
+      (if (i32.gt_s (local.get $rem) (i32.const 1)) (then (f32.store offset=4 (local.get $yq) (f32x4.extract_lane 1 (local.get $a7)))))
+      (if (i32.gt_s (local.get $rem) (i32.const 2)) (then (f32.store offset=8 (local.get $yq) (f32x4.extract_lane 2 (local.get $a7)))))))
+            (local.set $yq (i32.add (local.get $yq) (local.get $yPix)))
+            (local.set $q (i32.add (local.get $q) (i32.const 8)))
+            (br $lq8)))
           (block $bq1 (loop $lq1
             (br_if $bq1 (i32.ge_s (local.get $q) (local.get $nq)))
             
@@ -151,7 +221,7 @@
             (local.set $cox (i32.add (local.get $cox) (i32.const 1)))
             (if (i32.eq (local.get $cox) (local.get $Wo)) (then (local.set $cox (i32.const 0)) (local.set $cur (i32.add (local.get $cur) (local.get $rowJump)))))
             
-        (local.set $a0 (v128.const f32x4 0 0 0 0)) 
+        (local.set $a0 (v128.const f32x4 0 0 0 0))
         (local.set $wp (local.get $wgc))
         (local.set $ky (i32.const 0))
         (loop $ly
@@ -162,25 +232,27 @@
             (local.set $wEnd (i32.add (local.get $wp) (local.get $cgEnd)))
             (if (local.get $unroll)
               (then (loop $lc4
+                (local.set $q0 (i32.add (local.get $p0) (local.get $off)))
                 
                 (local.set $wv (v128.load offset=0 align=4 (local.get $wp)))
-                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=0 align=4 (i32.add (local.get $p0) (local.get $off))) (local.get $wv))))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q0)) (local.get $wv))))
                 
                 (local.set $wv (v128.load offset=16 align=4 (local.get $wp)))
-                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=4 align=4 (i32.add (local.get $p0) (local.get $off))) (local.get $wv))))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=4 align=4 (local.get $q0)) (local.get $wv))))
                 
                 (local.set $wv (v128.load offset=32 align=4 (local.get $wp)))
-                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=8 align=4 (i32.add (local.get $p0) (local.get $off))) (local.get $wv))))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=8 align=4 (local.get $q0)) (local.get $wv))))
                 
                 (local.set $wv (v128.load offset=48 align=4 (local.get $wp)))
-                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=12 align=4 (i32.add (local.get $p0) (local.get $off))) (local.get $wv))))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=12 align=4 (local.get $q0)) (local.get $wv))))
                 (local.set $off (i32.add (local.get $off) (i32.const 16)))
                 (local.set $wp (i32.add (local.get $wp) (i32.const 64)))
                 (br_if $lc4 (i32.lt_u (local.get $wp) (local.get $wEnd)))))
               (else (loop $lc
+                (local.set $q0 (i32.add (local.get $p0) (local.get $off)))
                 
                 (local.set $wv (v128.load offset=0 align=4 (local.get $wp)))
-                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=0 align=4 (i32.add (local.get $p0) (local.get $off))) (local.get $wv))))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat offset=0 align=4 (local.get $q0)) (local.get $wv))))
                 (local.set $off (i32.add (local.get $off) (i32.const 4)))
                 (local.set $wp (i32.add (local.get $wp) (i32.const 16)))
                 (br_if $lc (i32.lt_u (local.get $wp) (local.get $wEnd))))))
