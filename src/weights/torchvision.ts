@@ -68,9 +68,65 @@ export const RESNET_NAME_TABLE: NameTable = {
   optionalHead: /^fc\./,
 };
 
+/** The ResNet trunk under `backbone.` (torchvision's `IntermediateLayerGetter` keeps the ResNet names; no `fc`). */
+const SEGMENTATION_BACKBONE_RULES: NameRule[] = RESNET_NAME_TABLE.rules
+  .filter((r) => !r.pattern.source.startsWith('^fc'))
+  .map((r) => ({ pattern: new RegExp(`^backbone\\.${r.pattern.source.slice(1)}`), layout: r.layout }));
+
+/** torchvision `FCNHead` (an `nn.Sequential`: 0 conv, 1 BatchNorm, 4 classifier) as `classifier` or `aux_classifier`. */
+const FCN_HEAD_RULES = (head: string): NameRule[] => [
+  { pattern: new RegExp(`^${head}\\.0\\.weight$`), layout: 'conv2d' },
+  { pattern: new RegExp(`^${head}\\.1\\.${BN}$`), layout: 'vector' },
+  { pattern: new RegExp(`^${head}\\.4\\.weight$`), layout: 'conv2d' },
+  { pattern: new RegExp(`^${head}\\.4\\.bias$`), layout: 'vector' },
+];
+
+/**
+ * torchvision `fcn_resnet50/101` state dicts: `backbone.*` (dilated ResNet), `classifier.*` (FCNHead on C5),
+ * `aux_classifier.*` (FCNHead on C4, skipped when the model has no auxiliary head).
+ * Reference: torchvision `models/segmentation/fcn.py`, `_utils.py`.
+ */
+export const FCN_NAME_TABLE: NameTable = {
+  family: 'fcn',
+  rules: [...SEGMENTATION_BACKBONE_RULES, ...FCN_HEAD_RULES('classifier'), ...FCN_HEAD_RULES('aux_classifier')],
+  ignored: [/(^|\.)num_batches_tracked$/],
+  unsupported: [],
+  optionalHead: /^aux_classifier\./,
+};
+
+/**
+ * torchvision `deeplabv3_resnet50/101` state dicts: `backbone.*`, `classifier.*` (DeepLabHead: `0` ASPP with
+ * `convs.0` 1x1, `convs.1..3` atrous 3x3 (conv `0`, BatchNorm `1`), `convs.4` image pooling (conv `1`, BatchNorm
+ * `2`), `project` (conv `0`, BatchNorm `1`); `1` 3x3 conv; `2` BatchNorm; `4` classifier), `aux_classifier.*`
+ * (FCNHead). The table covers torchvision's three atrous rates (pooling branch at `convs.4`).
+ * Reference: torchvision `models/segmentation/deeplabv3.py`.
+ */
+export const DEEPLABV3_NAME_TABLE: NameTable = {
+  family: 'deeplabv3',
+  rules: [
+    ...SEGMENTATION_BACKBONE_RULES,
+    { pattern: /^classifier\.0\.convs\.[0-3]\.0\.weight$/, layout: 'conv2d' },
+    { pattern: new RegExp(`^classifier\\.0\\.convs\\.[0-3]\\.1\\.${BN}$`), layout: 'vector' },
+    { pattern: /^classifier\.0\.convs\.4\.1\.weight$/, layout: 'conv2d' },
+    { pattern: new RegExp(`^classifier\\.0\\.convs\\.4\\.2\\.${BN}$`), layout: 'vector' },
+    { pattern: /^classifier\.0\.project\.0\.weight$/, layout: 'conv2d' },
+    { pattern: new RegExp(`^classifier\\.0\\.project\\.1\\.${BN}$`), layout: 'vector' },
+    { pattern: /^classifier\.1\.weight$/, layout: 'conv2d' },
+    { pattern: new RegExp(`^classifier\\.2\\.${BN}$`), layout: 'vector' },
+    { pattern: /^classifier\.4\.weight$/, layout: 'conv2d' },
+    { pattern: /^classifier\.4\.bias$/, layout: 'vector' },
+    ...FCN_HEAD_RULES('aux_classifier'),
+  ],
+  ignored: [/(^|\.)num_batches_tracked$/],
+  unsupported: [],
+  optionalHead: /^aux_classifier\./,
+};
+
 /** Name tables by family. Adding a family is adding one line here. */
 export const NAME_TABLES = {
   resnet: RESNET_NAME_TABLE,
+  fcn: FCN_NAME_TABLE,
+  deeplabv3: DEEPLABV3_NAME_TABLE,
 } satisfies Record<string, NameTable>;
 
 /** A model family with a name table. */
