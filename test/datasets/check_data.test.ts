@@ -1,0 +1,106 @@
+import { expect } from 'chai';
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { checkData } from '../../datasets/check_data';
+import { runCheckData } from '../../src/cli/check_data';
+import { makeTempDir, removeDir, writeSolidJpeg } from './pipeline/make_images';
+import { encodePng } from './pipeline/png_writer';
+
+const repoRoot = path.resolve(__dirname, '..', '..');
+const SHARED = path.resolve(repoRoot, '..', 'shared', 'datasets');
+const BCCD_FIXTURE = path.join(repoRoot, 'test', 'fixtures', 'bccd', 'BCCD');
+
+describe('checkData', () => {
+  let dir: string;
+  before(async () => {
+    dir = await makeTempDir('checkdata');
+    await writeSolidJpeg(path.join(dir, 'a.jpg'), 4, 5, [0, 0, 0]);
+    await writeSolidJpeg(path.join(dir, 'b.jpg'), 6, 5, [0, 0, 0]); // JSON says 4 high
+    const coco = {
+      images: [
+        { id: 1, file_name: 'a.jpg', width: 5, height: 4 },
+        { id: 2, file_name: 'b.jpg', width: 5, height: 4 },
+        { id: 3, file_name: 'gone.jpg', width: 5, height: 4 },
+        { id: 3, file_name: 'a.jpg', width: 5, height: 4 },
+      ],
+      categories: [{ id: 1, name: 'cat' }, { id: 4, name: 'dog' }],
+      annotations: [
+        { id: 1, image_id: 1, category_id: 1, bbox: [0, 0, 2, 2], iscrowd: 0 },
+        { id: 2, image_id: 1, category_id: 7, bbox: [0, 0, 2, 2], iscrowd: 0 },
+        { id: 3, image_id: 1, category_id: 4, bbox: [4, 3, 3, 3], iscrowd: 0 },
+        { id: 4, image_id: 2, category_id: 4, bbox: [1, 1, 0, 2], iscrowd: 0 },
+        { id: 5, image_id: 2, category_id: 4, bbox: [0, 0, 5, 4], iscrowd: 1, segmentation: { size: [3, 5], counts: [15] } },
+      ],
+    };
+    await fs.writeFile(path.join(dir, 'instances.json'), JSON.stringify(coco));
+  });
+  after(() => removeDir(dir));
+
+  it('COCO: every problem named with file and record; summary counts', async () => {
+    const r = await checkData(path.join(dir, 'instances.json'), { format: 'coco' });
+    const lines = r.issues.map((i) => `${i.code} ${path.basename(i.file)} ${i.record}`).sort();
+    expect(lines).to.deep.equal([
+      'box-outside-image instances.json annotation id 3 (image id 1)',
+      'degenerate-box instances.json annotation id 4 (image id 2)',
+      'duplicate-id instances.json image id 3',
+      'missing-file gone.jpg image id 3',
+      'size-mismatch b.jpg image id 2',
+      'size-mismatch instances.json annotation id 5 (image id 2)',
+      'unknown-class instances.json annotation id 2 (image id 1)',
+    ]);
+    expect(r.errors).to.equal(7);
+    // Kept: ann 1 (cat), ann 3 (dog, clipped to [4, 3, 5, 4]), ann 5 (dog, crowd): 1 cat, 2 dogs.
+    expect(r.summary.perClass).to.deep.equal({ cat: 1, dog: 2 });
+    expect(r.summary.instances).to.equal(3);
+    // Images 2 and both records with id 3 have no non-crowd annotation.
+    expect(r.summary.emptyImages).to.equal(3);
+    expect(r.summary.imageSizes).to.deep.equal([{ size: '5x4', count: 4 }]);
+    // Areas: 2*2 = 4, 1*1 = 1, 5*4 = 20 → all small (< 32²).
+    expect(r.summary.instanceSizes).to.deep.equal({ small: 3, medium: 0, large: 0 });
+  });
+
+  it('VOC segmentation: size mismatch and unknown class values', async () => {
+    const root = path.join(dir, 'seg');
+    for (const d of ['JPEGImages', 'SegmentationClass']) await fs.mkdir(path.join(root, d), { recursive: true });
+    await writeSolidJpeg(path.join(root, 'JPEGImages', 'x.jpg'), 2, 2, [0, 0, 0]);
+    await writeSolidJpeg(path.join(root, 'JPEGImages', 'y.jpg'), 2, 2, [0, 0, 0]);
+    await fs.writeFile(path.join(root, 'SegmentationClass', 'x.png'), encodePng({ width: 3, height: 2, colorType: 0, bitDepth: 8, samples: [0, 1, 1, 0, 0, 255] }));
+    await fs.writeFile(path.join(root, 'SegmentationClass', 'y.png'), encodePng({ width: 2, height: 2, colorType: 0, bitDepth: 8, samples: [0, 30, 0, 0] }));
+    const r = await checkData(root, { format: 'voc-seg' });
+    expect(r.issues.map((i) => `${i.code} ${path.basename(i.file)} ${i.record}`)).to.have.members([
+      'size-mismatch x.png id x', 'unreadable-file y.png id y']);
+    expect(r.issues.find((i) => i.file.endsWith('y.png'))!.message).to.match(/class 30 at pixel \(x=1, y=0\)/);
+    expect(r.summary.perClass.aeroplane).to.equal(1);
+  });
+
+  it('CLI on the BCCD fixture: the zero-extent box is an error → exit code 1; printout names file and object', async () => {
+    const { text, exitCode } = await runCheckData(BCCD_FIXTURE, { format: 'voc', split: 'degenerate', maxIssues: '50' });
+    expect(exitCode).to.equal(1);
+    expect(text).to.match(/error \[degenerate-box\] .*BloodImage_00338\.xml \(object 12 \('RBC'\)\)/);
+    expect(text).to.match(/RBC\s+13\n\s+WBC\s+1\n/); // 13 RBC objects (0..12), object 13 the WBC
+    const clean = await runCheckData(BCCD_FIXTURE, { format: 'voc', split: 'trainval', maxIssues: '50' });
+    expect(clean.exitCode).to.equal(0);
+    expect(clean.text).to.match(/images: 2 \(0 without annotations\)\ninstances: 5/);
+  });
+
+  describe('shared datasets', function () {
+    before(async function () {
+      if (!(await fs.stat(SHARED).catch(() => null))) this.skip(); // ../shared absent: nothing to read
+    });
+
+    it('bccd-voc: 1 error (BloodImage_00338), 2083 instances: 1773 RBC, 158 WBC, 152 Platelets', async () => {
+      const r = await checkData(path.join(SHARED, 'bccd-voc', 'BCCD'), { format: 'voc' });
+      expect(r.errors).to.equal(1);
+      expect(r.summary.perClass).to.deep.equal({ Platelets: 152, RBC: 1773, WBC: 158 });
+      expect(r.summary.imageSizes).to.deep.equal([{ size: '640x480', count: 159 }]);
+    });
+
+    it('coco-tiny val: clean; 2 images without annotations', async () => {
+      const base = path.join(SHARED, 'coco-tiny', 'tiny_coco');
+      const r = await checkData(path.join(base, 'annotations', 'instances_val2017.json'), { format: 'coco', imagesDir: path.join(base, 'val2017') });
+      expect(r.errors).to.equal(0);
+      expect(r.summary.emptyImages).to.equal(2);
+      expect(r.summary.instances).to.equal(382);
+    });
+  });
+});
