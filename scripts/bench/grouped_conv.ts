@@ -2,7 +2,7 @@
  * Grouped convolution benchmark on the wasm backend (single thread), printing JSON: the ResNeXt-50 32x4d grouped
  * 3x3 convolutions (groups 32, stride 1, padding 1) at batch 4, forward and forward+backward (input and filter
  * gradients) of `conv2d` (src/ops/conv.ts), each against a dense 3x3 convolution with the same input and Cin = Cout,
- * as time per FLOP relative to the dense path (a grouped convolution has 1/groups of the dense FLOPs, so ratio =
+ * as time per FLOP relative to the dense path (the two run alternately) (a grouped convolution has 1/groups of the dense FLOPs, so ratio =
  * groupedMs * groups / denseMs). Medians of several runs; the 1-minute load average is reported because the machine
  * is shared.
  * Usage: npx tsx scripts/bench/grouped_conv.ts [--quick]
@@ -17,24 +17,28 @@ function median(v: number[]): number {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-function timeMs(f: () => tf.Tensor, reps: number): number {
-  const warm = f();
-  warm.dataSync();
-  warm.dispose();
-  const times: number[] = [];
+/**
+ * Times of `fs` run alternately (f0, f1, ..., f0, f1, ...) `reps` times after one warm-up each, so that every
+ * function sees the same share of the shared machine's load; returns the median of each.
+ */
+function timeInterleavedMs(fs: Array<() => tf.Tensor>, reps: number): number[] {
+  const times: number[][] = fs.map(() => []);
+  for (const f of fs) f().dispose();
   for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    const t = f();
-    t.dataSync();
-    t.dispose();
-    times.push(performance.now() - t0);
+    fs.forEach((f, j) => {
+      const t0 = performance.now();
+      const t = f();
+      t.dataSync();
+      t.dispose();
+      times[j].push(performance.now() - t0);
+    });
   }
-  return median(times);
+  return times.map(median);
 }
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  const reps = quick ? 3 : 7;
+  const reps = quick ? 3 : 9;
   const info = await selectBackend('wasm');
   const n = 4;
   const groups = 32;
@@ -52,10 +56,8 @@ async function main(): Promise<void> {
           tf.sum(conv2d(a as tf.Tensor4D, b as tf.Tensor4D, { ...opts, groups: gr })))([x, w]);
         return tf.add(tf.sum(dx), tf.sum(dw));
       });
-    const denseMs = timeMs(forward(wd, 1), reps);
-    const groupedMs = timeMs(forward(wg, groups), reps);
-    const denseTrainMs = timeMs(train(wd, 1), reps);
-    const groupedTrainMs = timeMs(train(wg, groups), reps);
+    const [denseMs, groupedMs] = timeInterleavedMs([forward(wd, 1), forward(wg, groups)], reps);
+    const [denseTrainMs, groupedTrainMs] = timeInterleavedMs([train(wd, 1), train(wg, groups)], reps);
     const groupedGflop = (2 * n * h * h * 9 * c * (c / groups)) / 1e9;
     rows.push({
       shape: `x=[${n},${h},${h},${c}] k=3 groups=${groups}`,
