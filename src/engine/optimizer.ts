@@ -150,7 +150,7 @@ export class SgdOptimizer {
           if (prev === undefined) {
             this.buffers.set(name, tf.variable(d, false, undefined, 'float32'));
           } else {
-            prev.assign(tf.add(tf.mul(prev, mu), tf.mul(d, 1 - this.dampening)));
+            prev.assign(tf.add(tf.mul(prev, mu), this.dampening === 0 ? d : tf.mul(d, 1 - this.dampening)));
           }
           const buf = this.buffers.get(name)!;
           d = this.nesterov ? tf.add(d, tf.mul(buf, mu)) : buf;
