@@ -4,4 +4,7 @@ export * from '../datasets/pipeline';
 export * from '../datasets/loader';
 export * from '../datasets/image_folder';
 export * as coco from '../datasets/coco';
-export * as voc from '../datasets/voc/voc_ap';
+export * as voc from '../datasets/voc';
+export * from '../datasets/collate_detection';
+export * from '../datasets/collate_segmentation';
+export * from '../datasets/check_data';

@@ -3,3 +3,4 @@ export * from './types';
 export * from './mask_api';
 export * from './coco';
 export * from './cocoeval';
+export * from './dataset';

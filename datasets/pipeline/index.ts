@@ -5,3 +5,6 @@ export * from './geometry';
 export * from './transforms';
 export * from './normalize';
 export * from './classification_presets';
+export * from './png_index';
+export * from './detection_presets';
+export * from './segmentation_presets';

@@ -5,6 +5,8 @@
 import { Command, Option } from 'commander';
 import { BACKEND_CHOICES } from '../engine/backend';
 import { packageVersion } from '../engine/package_info';
+import { registerCheckData } from './check_data';
+import { registerConvert } from './convert';
 import { registerDoctor } from './doctor';
 import { registerEval } from './eval';
 import { registerEvalCoco } from './eval_coco';
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   registerFeatures(program);
   registerEvalCoco(program);
   registerExportWeights(program);
+  registerConvert(program);
+  registerCheckData(program);
   registerDoctor(program);
   return program;
 }
