@@ -1,0 +1,258 @@
+// Emits src/kernels/grouped_conv2d.wat: forward and filter-gradient kernels of a grouped 2-D convolution (NHWC, wasm
+// SIMD128). Run through scripts/kernels/build_grouped_conv2d.sh, which also embeds the assembled module.
+const L = (n) => `(local.get $${n})`;
+const S = (n, v) => `(local.set $${n} ${v})`;
+const add = (a, b) => `(i32.add ${a} ${b})`;
+const mul = (a, b) => `(i32.mul ${a} ${b})`;
+const c = (v) => `(i32.const ${v})`;
+const fma = (acc, a, b) => S(acc, `(f32x4.add ${L(acc)} (f32x4.mul ${a} ${b}))`);
+const splat = (p) => `(v128.load32_splat align=4 ${p})`;
+const zero = '(v128.const f32x4 0 0 0 0)';
+// Store lanes [0, rem) of v at p (rem >= 4: whole vector).
+const storeV = (p, v, rem) => `
+  (if (i32.ge_s ${rem} ${c(4)})
+    (then (v128.store align=4 ${p} ${v}))
+    (else
+      (f32.store ${p} (f32x4.extract_lane 0 ${v}))
+      (if (i32.gt_s ${rem} ${c(1)}) (then (f32.store offset=4 ${p} (f32x4.extract_lane 1 ${v}))))
+      (if (i32.gt_s ${rem} ${c(2)}) (then (f32.store offset=8 ${p} (f32x4.extract_lane 2 ${v}))))))`;
+// Load lanes [0, rem) from p, zeros elsewhere.
+const loadV = (p, rem) => `
+  (if (result v128) (i32.ge_s ${rem} ${c(4)})
+    (then (v128.load align=4 ${p}))
+    (else (if (result v128) (i32.eq ${rem} ${c(1)})
+      (then (v128.load32_zero align=4 ${p}))
+      (else (if (result v128) (i32.eq ${rem} ${c(2)})
+        (then (v128.load64_zero align=4 ${p}))
+        (else (f32x4.replace_lane 2 (v128.load64_zero align=4 ${p}) (f32.load offset=8 ${p}))))))))`;
+
+const BLOCK = Number(process.env.BLOCK || 8);
+const geomParams = ['x', 'w', 'y', 'N', 'Hp', 'Wp', 'Cin', 'Ho', 'Wo', 'Cout', 'Cg', 'Cog', 'kh', 'kw', 'sh', 'sw', 'dh', 'dw'];
+
+// Forward: y[n,oy,ox,g*Cog+co] = sum_{ky,kx,ci} x[n, oy*sh+ky*dh, ox*sw+kx*dw, g*Cg+ci] * wP[g, co/4, ky, kx, ci, co%4].
+// x is already padded ([N, Hp, Wp, Cin]); wP is the filter packed per group and block of 4 output channels
+// ([G, Cog4/4, kh, kw, Cg, 4], Cog4 = 4*ceil(Cog/4), zero columns past Cog), so the inner loop reads it
+// contiguously. Pixels are taken in tiles of `tileRows` output rows of one image and in blocks of 4 (a block
+// may span rows): each weight vector loaded serves 4 pixels.
+function fwd() {
+  const params = geomParams.concat(['Cog4', 'tileRows']).map((p) => `(param $${p} i32)`).join(' ');
+  const locals = ['G', 'xPix', 'xRow', 'xImg', 'xStep', 'xTapX', 'xTapY', 'rowJump', 'wBlk', 'yPix', 'n', 'oy0', 'oy1', 'g', 'co',
+    'q', 'nq', 'cur', 'cox', 'xg', 'wgc', 'yq', 'rem', 'ky', 'kx', 'off', 'offR', 'wp', 'wEnd', 'p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'q0', 'q1', 'q2', 'q3', 'q4', 'q5', 'q6', 'q7', 'cgEnd', 'unroll']
+    .map((l) => `(local $${l} i32)`).join(' ');
+  const accs = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => `(local $a${k} v128)`).join(' ') + ' (local $wv v128)';
+  const ps = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7'];
+  // One input channel (at byte offset o from `off`) times one weight vector (at byte offset wo from `wp`).
+  const step = (np, o, wo) => `
+                ${S('wv', `(v128.load offset=${wo} align=4 ${L('wp')})`)}
+                ${ps.slice(0, np).map((p, k) => fma(`a${k}`, `(v128.load32_splat offset=${o} align=4 ${L('q' + k)})`, L('wv'))).join('\n')}`;
+  // Pixel pointers at the current tap and input channel.
+  const setQ = (np) => ps.slice(0, np).map((p, k) => S(`q${k}`, add(L(p), L('off')))).join(' ');
+  const reduce = (np) => `
+        ${[...Array(np).keys()].map((k) => S(`a${k}`, zero)).join(' ')}
+        ${S('wp', L('wgc'))}
+        ${S('ky', c(0))}
+        (loop $ly
+          ${S('offR', mul(L('ky'), L('xTapY')))}
+          ${S('kx', c(0))}
+          (loop $lx
+            ${S('off', add(L('offR'), mul(L('kx'), L('xTapX'))))}
+            ${S('wEnd', add(L('wp'), L('cgEnd')))}
+            (if ${L('unroll')}
+              (then (loop $lc4
+                ${setQ(np)}
+                ${step(np, 0, 0)}
+                ${step(np, 4, 16)}
+                ${step(np, 8, 32)}
+                ${step(np, 12, 48)}
+                ${S('off', add(L('off'), c(16)))}
+                ${S('wp', add(L('wp'), c(64)))}
+                (br_if $lc4 (i32.lt_u ${L('wp')} ${L('wEnd')}))))
+              (else (loop $lc
+                ${setQ(np)}
+                ${step(np, 0, 0)}
+                ${S('off', add(L('off'), c(4)))}
+                ${S('wp', add(L('wp'), c(16)))}
+                (br_if $lc (i32.lt_u ${L('wp')} ${L('wEnd')})))))
+            ${S('kx', add(L('kx'), c(1)))}
+            (br_if $lx (i32.lt_s ${L('kx')} ${L('kw')})))
+          ${S('ky', add(L('ky'), c(1)))}
+          (br_if $ly (i32.lt_s ${L('ky')} ${L('kh')})))`;
+  // Next pixel of the tile: its x pointer into `p`, then advance (cur, cox) by one output pixel.
+  const next = (p) => `
+            ${S(p, L('cur'))}
+            ${S('cur', add(L('cur'), L('xStep')))}
+            ${S('cox', add(L('cox'), c(1)))}
+            (if (i32.eq ${L('cox')} ${L('Wo')}) (then ${S('cox', c(0))} ${S('cur', add(L('cur'), L('rowJump')))}))`;
+  return `
+ (func (export "conv") ${params} ${locals} ${accs}
+  ${S('G', `(i32.div_u ${L('Cin')} ${L('Cg')})`)}
+  ${S('xPix', mul(L('Cin'), c(4)))}
+  ${S('xRow', mul(L('Wp'), L('xPix')))}
+  ${S('xImg', mul(L('Hp'), L('xRow')))}
+  ${S('xStep', mul(L('sw'), L('xPix')))}
+  ${S('xTapX', mul(L('dw'), L('xPix')))}
+  ${S('xTapY', mul(L('dh'), L('xRow')))}
+  ${S('rowJump', `(i32.sub ${mul(L('sh'), L('xRow'))} ${mul(L('Wo'), L('xStep'))})`)}
+  ${S('cgEnd', mul(L('Cg'), c(16)))}
+  ${S('wBlk', mul(mul(mul(L('kh'), L('kw')), L('Cg')), c(16)))}
+  ${S('unroll', `(i32.eqz (i32.and ${L('Cg')} ${c(3)}))`)}
+  ${S('yPix', mul(L('Cout'), c(4)))}
+  ${S('n', c(0))}
+  (block $bn (loop $ln
+    (br_if $bn (i32.ge_s ${L('n')} ${L('N')}))
+    ${S('oy0', c(0))}
+    (block $bt (loop $lt
+      (br_if $bt (i32.ge_s ${L('oy0')} ${L('Ho')}))
+      ${S('oy1', add(L('oy0'), L('tileRows')))}
+      (if (i32.gt_s ${L('oy1')} ${L('Ho')}) (then ${S('oy1', L('Ho'))}))
+      ${S('nq', mul(`(i32.sub ${L('oy1')} ${L('oy0')})`, L('Wo')))}
+      ${S('g', c(0))}
+      (block $bg (loop $lg
+        (br_if $bg (i32.ge_s ${L('g')} ${L('G')}))
+        ${S('xg', add(add(add(L('x'), mul(L('n'), L('xImg'))), mul(mul(L('oy0'), L('sh')), L('xRow'))), mul(mul(L('g'), L('Cg')), c(4))))}
+        ${S('co', c(0))}
+        (block $bco (loop $lco
+          (br_if $bco (i32.ge_s ${L('co')} ${L('Cog')}))
+          ${S('wgc', add(L('w'), mul(add(mul(L('g'), `(i32.shr_u ${L('Cog4')} ${c(2)})`), `(i32.shr_u ${L('co')} ${c(2)})`), L('wBlk'))))}
+          ${S('yq', add(add(L('y'), mul(mul(add(mul(L('n'), L('Ho')), L('oy0')), L('Wo')), L('yPix'))), mul(add(mul(L('g'), L('Cog')), L('co')), c(4))))}
+          ${S('rem', `(i32.sub ${L('Cog')} ${L('co')})`)}
+          ${S('cur', L('xg'))}
+          ${S('cox', c(0))}
+          ${S('q', c(0))}
+          (block $bq8 (loop $lq8
+            (br_if $bq8 (i32.gt_s (i32.add ${L('q')} ${c(BLOCK)}) ${L('nq')}))
+            ${ps.slice(0, BLOCK).map((p) => next(p)).join(' ')}
+            ${reduce(BLOCK)}
+            ${[...Array(BLOCK).keys()].map((k) => `${storeV(L('yq'), L('a' + k), L('rem'))}
+            ${S('yq', add(L('yq'), L('yPix')))}`).join('\n')}
+            ${S('q', add(L('q'), c(BLOCK)))}
+            (br $lq8)))
+          (block $bq1 (loop $lq1
+            (br_if $bq1 (i32.ge_s ${L('q')} ${L('nq')}))
+            ${next('p0')}
+            ${reduce(1)}
+            ${storeV(L('yq'), L('a0'), L('rem'))}
+            ${S('yq', add(L('yq'), L('yPix')))}
+            ${S('q', add(L('q'), c(1)))}
+            (br $lq1)))
+          ${S('co', add(L('co'), c(4)))}
+          (br $lco)))
+        ${S('g', add(L('g'), c(1)))}
+        (br $lg)))
+      ${S('oy0', L('oy1'))}
+      (br $lt)))
+    ${S('n', add(L('n'), c(1)))}
+    (br $ln)))
+ )`;
+}
+
+// Filter gradient: dw[ky,kx,ci,g*Cog+co] = sum_{n,oy,ox} x[n, oy*sh+ky*dh, ox*sw+kx*dw, g*Cg+ci] * dy[n,oy,ox,g*Cog+co]
+// (x padded). Pixels are swept in tiles of `tileRows` output rows of one image so that the tile stays in cache
+// while every (group, channel block, tap, input-channel block) accumulates over it.
+function bwdFilter() {
+  const params = ['x', 'dy', 'dw', 'N', 'Hp', 'Wp', 'Cin', 'Ho', 'Wo', 'Cout', 'Cg', 'Cog', 'kh', 'kw', 'sh', 'sw', 'dh', 'dwl', 'tileRows']
+    .map((p) => `(param $${p} i32)`).join(' ');
+  const locals = ['G', 'xPix', 'xRow', 'xImg', 'xStep', 'yPix', 'dwRow', 'n', 'oy0', 'oy1', 'g', 'co', 'rem', 'tap', 'ky', 'kx',
+    'ci', 'nci', 'xt', 'dwp', 'oy', 'xrow', 'dyrow', 'xp', 'dp', 'dEnd', 'dyc', 'xc']
+    .map((l) => `(local $${l} i32)`).join(' ');
+  const accs = '(local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $d v128)';
+  const sweep = (nc) => `
+              ${S('a0', loadV(L('dwp'), L('rem')))}
+              ${nc === 4 ? `
+              ${S('a1', loadV(add(L('dwp'), L('dwRow')), L('rem')))}
+              ${S('a2', loadV(add(L('dwp'), mul(L('dwRow'), c(2))), L('rem')))}
+              ${S('a3', loadV(add(L('dwp'), mul(L('dwRow'), c(3))), L('rem')))}` : ''}
+              ${S('oy', L('oy0'))}
+              (loop $lpy
+                ${S('xp', add(L('xt'), mul(mul(L('oy'), L('sh')), L('xRow'))))}
+                ${S('dp', add(L('dyc'), mul(L('oy'), mul(L('Wo'), L('yPix')))))}
+                ${S('dEnd', add(L('dp'), mul(L('Wo'), L('yPix'))))}
+                (loop $lpx
+                  ${S('d', loadV(L('dp'), L('rem')))}
+                  ${fma('a0', splat(L('xp')), L('d'))}
+                  ${nc === 4 ? `
+                  ${fma('a1', `(v128.load32_splat offset=4 align=4 ${L('xp')})`, L('d'))}
+                  ${fma('a2', `(v128.load32_splat offset=8 align=4 ${L('xp')})`, L('d'))}
+                  ${fma('a3', `(v128.load32_splat offset=12 align=4 ${L('xp')})`, L('d'))}` : ''}
+                  ${S('xp', add(L('xp'), L('xStep')))}
+                  ${S('dp', add(L('dp'), L('yPix')))}
+                  (br_if $lpx (i32.lt_u ${L('dp')} ${L('dEnd')})))
+                ${S('oy', add(L('oy'), c(1)))}
+                (br_if $lpy (i32.lt_s ${L('oy')} ${L('oy1')})))
+              ${storeV(L('dwp'), L('a0'), L('rem'))}
+              ${nc === 4 ? `
+              ${storeV(add(L('dwp'), L('dwRow')), L('a1'), L('rem'))}
+              ${storeV(add(L('dwp'), mul(L('dwRow'), c(2))), L('a2'), L('rem'))}
+              ${storeV(add(L('dwp'), mul(L('dwRow'), c(3))), L('a3'), L('rem'))}` : ''}`;
+  return `
+ (func (export "filterGrad") ${params} ${locals} ${accs}
+  ${S('G', `(i32.div_u ${L('Cin')} ${L('Cg')})`)}
+  ${S('xPix', mul(L('Cin'), c(4)))}
+  ${S('xRow', mul(L('Wp'), L('xPix')))}
+  ${S('xImg', mul(L('Hp'), L('xRow')))}
+  ${S('xStep', mul(L('sw'), L('xPix')))}
+  ${S('yPix', mul(L('Cout'), c(4)))}
+  ${S('dwRow', mul(L('Cout'), c(4)))}
+  (memory.fill ${L('dw')} ${c(0)} ${mul(mul(mul(L('kh'), L('kw')), L('Cg')), L('dwRow'))})
+  (if (i32.eqz (i32.mul ${L('Ho')} ${L('Wo')})) (then (return)))
+  ${S('n', c(0))}
+  (block $bn (loop $ln
+    (br_if $bn (i32.ge_s ${L('n')} ${L('N')}))
+    ${S('oy0', c(0))}
+    (block $bt (loop $lt
+      (br_if $bt (i32.ge_s ${L('oy0')} ${L('Ho')}))
+      ${S('oy1', add(L('oy0'), L('tileRows')))}
+      (if (i32.gt_s ${L('oy1')} ${L('Ho')}) (then ${S('oy1', L('Ho'))}))
+      ${S('g', c(0))}
+      (block $bg (loop $lg
+        (br_if $bg (i32.ge_s ${L('g')} ${L('G')}))
+        ${S('co', c(0))}
+        (block $bco (loop $lco
+          (br_if $bco (i32.ge_s ${L('co')} ${L('Cog')}))
+          ${S('rem', `(i32.sub ${L('Cog')} ${L('co')})`)}
+          ${S('dyc', add(add(L('dy'), mul(mul(L('n'), mul(L('Ho'), L('Wo'))), L('yPix'))), mul(add(mul(L('g'), L('Cog')), L('co')), c(4))))}
+          ${S('ky', c(0))}
+          (loop $lky
+            ${S('kx', c(0))}
+            (loop $lkx
+              ${S('xc', add(add(add(L('x'), mul(L('n'), L('xImg'))), mul(mul(L('ky'), L('dh')), L('xRow'))),
+                add(mul(mul(L('kx'), L('dwl')), L('xPix')), mul(mul(L('g'), L('Cg')), c(4)))))}
+              ${S('ci', c(0))}
+              (block $bc4 (loop $lc4
+                (br_if $bc4 (i32.gt_s (i32.add ${L('ci')} ${c(4)}) ${L('Cg')}))
+                ${S('xt', add(L('xc'), mul(L('ci'), c(4))))}
+                ${S('dwp', add(L('dw'), add(mul(add(mul(add(mul(L('ky'), L('kw')), L('kx')), L('Cg')), L('ci')), L('dwRow')),
+                  mul(add(mul(L('g'), L('Cog')), L('co')), c(4)))))}
+                ${sweep(4)}
+                ${S('ci', add(L('ci'), c(4)))}
+                (br $lc4)))
+              (block $bc1 (loop $lc1
+                (br_if $bc1 (i32.ge_s ${L('ci')} ${L('Cg')}))
+                ${S('xt', add(L('xc'), mul(L('ci'), c(4))))}
+                ${S('dwp', add(L('dw'), add(mul(add(mul(add(mul(L('ky'), L('kw')), L('kx')), L('Cg')), L('ci')), L('dwRow')),
+                  mul(add(mul(L('g'), L('Cog')), L('co')), c(4)))))}
+                ${sweep(1)}
+                ${S('ci', add(L('ci'), c(1)))}
+                (br $lc1)))
+              ${S('kx', add(L('kx'), c(1)))}
+              (br_if $lkx (i32.lt_s ${L('kx')} ${L('kw')})))
+            ${S('ky', add(L('ky'), c(1)))}
+            (br_if $lky (i32.lt_s ${L('ky')} ${L('kh')})))
+          ${S('co', add(L('co'), c(4)))}
+          (br $lco)))
+        ${S('g', add(L('g'), c(1)))}
+        (br $lg)))
+      ${S('oy0', L('oy1'))}
+      (br $lt)))
+    ${S('n', add(L('n'), c(1)))}
+    (br $ln)))
+ )`;
+}
+
+process.stdout.write(`;; Grouped 2-D convolution kernels (NHWC, float32, wasm SIMD128), generated; see src/kernels/grouped_conv2d_wasm.ts.
+(module
+ (import "env" "memory" (memory 1))
+${fwd()}
+${bwdFilter()}
+)
+`);
