@@ -17,7 +17,8 @@
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { decodeIndexPng } from '../pipeline/png_index';
+import { inflateSync } from 'zlib';
+import { decodeIndexPng, readPngHeader } from '../pipeline/png_index';
 import { VOC_SEG_CLASSES } from './segmentation';
 
 /** Options of `SegmentationConfusion`. */
@@ -65,6 +66,8 @@ export class SegmentationConfusion {
   private readonly counts: Float64Array;
   /** Per-image scratch counts (int32 is exact for images below 2^31 pixels). */
   private readonly scratch: Int32Array;
+  /** Per-image counts of (gt, pred) byte pairs, [256 * 256], allocated on first use. */
+  private pairHistogram?: Int32Array;
   private images = 0;
 
   /** @throws Error when `numClasses` is not an integer in 1..65535 or `ignoreIndex` is a class index. */
@@ -98,6 +101,10 @@ export class SegmentationConfusion {
     const ignore = this.ignoreIndex;
     const s = this.scratch;
     s.fill(0);
+    if (gt instanceof Uint8Array && pred instanceof Uint8Array && ignore <= 255) {
+      this.updateBytes(gt, pred, name);
+      return;
+    }
     for (let i = 0; i < n; i++) {
       const g = gt[i];
       if (g === ignore) continue;
@@ -107,6 +114,55 @@ export class SegmentationConfusion {
       }
       const p = pred[i];
       s[g * k1 + (p >= 0 && p < k ? p : k)]++;
+    }
+    const c = this.counts;
+    for (let j = 0; j < s.length; j++) c[j] += s[j];
+    this.images++;
+  }
+
+  /**
+   * `update` for 8-bit images (the common case): a histogram of (gt, pred) byte pairs, folded into the
+   * K x (K + 1) cells afterwards. Label images come in runs of equal pairs, so a run is counted in a register and
+   * added once (consecutive increments of one counter in memory would wait on each other).
+   */
+  private updateBytes(gt: Uint8Array, pred: Uint8Array, name: string): void {
+    const k = this.numClasses;
+    const k1 = k + 1;
+    const n = gt.length;
+    const hist = this.pairHistogram ?? (this.pairHistogram = new Int32Array(65536));
+    hist.fill(0);
+    if (n > 0) {
+      let prev = (gt[0] << 8) | pred[0];
+      let run = 0;
+      for (let i = 0; i < n; i++) {
+        const key = (gt[i] << 8) | pred[i];
+        if (key === prev) run++;
+        else {
+          hist[prev] += run;
+          prev = key;
+          run = 1;
+        }
+      }
+      hist[prev] += run;
+    }
+    const s = this.scratch;
+    let seen = 0;
+    for (let g = 0; g < Math.min(k, 256); g++) {
+      const r = g * k1;
+      const h = g << 8;
+      for (let p = 0; p < 256; p++) {
+        const v = hist[h + p];
+        s[r + (p < k ? p : k)] += v;
+        seen += v;
+      }
+    }
+    if (this.ignoreIndex >= k && this.ignoreIndex <= 255) {
+      for (let p = 0, h = this.ignoreIndex << 8; p < 256; p++) seen += hist[h + p];
+    }
+    if (seen !== n) {
+      let i = 0;
+      while (i < n && (gt[i] < k || gt[i] === this.ignoreIndex)) i++;
+      throw new Error(`${name}: ground-truth value ${gt[i]} at pixel ${i} is neither a class in 0..${k - 1} nor the ignore index ${this.ignoreIndex}`);
     }
     const c = this.counts;
     for (let j = 0; j < s.length; j++) c[j] += s[j];
@@ -282,12 +338,91 @@ export async function evaluateSegmentationFolders(
     delete pending[i];
     if (i + ahead < files.length) queue(i + ahead);
     const f = files[i];
-    const gt = decodeIndexPng(gtBytes, f.gt);
-    const pred = decodeIndexPng(predBytes, f.pred);
+    const gt = decodeLabelPng(gtBytes, f.gt);
+    const pred = decodeLabelPng(predBytes, f.pred);
     if (gt.height !== pred.height || gt.width !== pred.width) {
       throw new Error(`prediction '${f.pred}' is ${pred.height}x${pred.width} (HxW), its ground truth '${f.gt}' ${gt.height}x${gt.width}`);
     }
     conf.update(gt.data, pred.data, `ground truth '${f.gt}'`);
   }
   return { metrics: conf.compute(), names };
+}
+
+/**
+ * Decode a label PNG to its samples (palette indices or gray levels), as `decodeIndexPng` of
+ * `datasets/pipeline/png_index.ts` does, with a fast path for the layout of VOC masks and of most predictions:
+ * 8-bit, palette or grayscale, not interlaced. That path inflates the IDAT stream with Node's zlib and undoes
+ * the PNG row filters (None, Sub, Up, Average, Paeth with 1 byte per pixel) in one pass; every other layout goes
+ * to `decodeIndexPng`.
+ * @param bytes the file's bytes. @param file path, for error messages.
+ * @returns `[H * W]` samples (a new array) with H and W.
+ * @throws Error naming the file when it is not a PNG, not single-channel, or corrupt.
+ * Reference: PNG specification (ISO/IEC 15948) sections 9 (filtering) and 11 (chunks).
+ */
+export function decodeLabelPng(bytes: Uint8Array, file: string): { data: Uint8Array | Uint16Array; height: number; width: number } {
+  const hdr = readPngHeader(bytes, file);
+  if (hdr.bitDepth !== 8 || (hdr.colorType !== 0 && hdr.colorType !== 3) || hdr.interlace !== 0) return decodeIndexPng(bytes, file);
+  const { width, height } = hdr;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const idat: Uint8Array[] = [];
+  let pos = 8;
+  while (pos + 8 <= bytes.length) {
+    const len = dv.getUint32(pos);
+    const type = dv.getUint32(pos + 4);
+    if (pos + 12 + len > bytes.length) throw new Error(`mask '${file}': PNG chunk at byte ${pos} runs past the end of the file`);
+    if (type === 0x49444154) idat.push(bytes.subarray(pos + 8, pos + 8 + len)); // IDAT
+    else if (type === 0x49454e44) break; // IEND
+    pos += 12 + len;
+  }
+  let raw: Buffer;
+  try {
+    raw = inflateSync(idat.length === 1 ? idat[0] : Buffer.concat(idat));
+  } catch (e) {
+    throw new Error(`mask '${file}': cannot decode PNG (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const stride = width + 1;
+  if (raw.length < stride * height) throw new Error(`mask '${file}': image data holds ${raw.length} bytes, expected ${stride * height}`);
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const f = raw[y * stride];
+    const src = y * stride + 1;
+    const o = y * width;
+    const up = o - width;
+    switch (f) {
+      case 0:
+        out.set(raw.subarray(src, src + width), o);
+        break;
+      case 1: {
+        let left = 0;
+        for (let x = 0; x < width; x++) left = out[o + x] = (raw[src + x] + left) & 255;
+        break;
+      }
+      case 2:
+        if (y === 0) out.set(raw.subarray(src, src + width), o);
+        else for (let x = 0; x < width; x++) out[o + x] = (raw[src + x] + out[up + x]) & 255;
+        break;
+      case 3:
+        for (let x = 0; x < width; x++) {
+          const a = x > 0 ? out[o + x - 1] : 0;
+          const b = y > 0 ? out[up + x] : 0;
+          out[o + x] = (raw[src + x] + ((a + b) >> 1)) & 255;
+        }
+        break;
+      case 4:
+        for (let x = 0; x < width; x++) {
+          const a = x > 0 ? out[o + x - 1] : 0;
+          const b = y > 0 ? out[up + x] : 0;
+          const c = x > 0 && y > 0 ? out[up + x - 1] : 0;
+          const p = a + b - c;
+          const pa = Math.abs(p - a);
+          const pb = Math.abs(p - b);
+          const pc = Math.abs(p - c);
+          out[o + x] = (raw[src + x] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
+        }
+        break;
+      default:
+        throw new Error(`mask '${file}': row ${y} has PNG filter type ${f} (valid: 0..4)`);
+    }
+  }
+  return { data: out, height, width };
 }

@@ -8,12 +8,17 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
+import { encode } from 'fast-png';
+import { deflateSync } from 'zlib';
+import { decodeIndexPng } from '../../../datasets/pipeline/png_index';
 import {
   SegmentationConfusion,
   SegmentationMetrics,
+  decodeLabelPng,
   evaluateSegmentationFolders,
   formatSegmentationMetrics,
 } from '../../../datasets/voc/miou';
+import { seededFloats } from '../../helpers/tensors';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const FIXTURE = path.join(REPO, 'test', 'fixtures', 'voc_seg_oracle');
@@ -112,6 +117,10 @@ describe('SegmentationConfusion', () => {
     expect(() => c.update(new Uint16Array([0, 300]), new Uint16Array([0, 0]), 'b.png')).to.throw(
       /b\.png: ground-truth value 300 at pixel 1 is neither a class in 0\.\.1 nor the ignore index 255/,
     );
+    // The 8-bit path (a pair histogram) reports the first offending pixel too.
+    expect(() => c.update(new Uint8Array([0, 255, 1, 30, 2]), new Uint8Array(5), 'c.png')).to.throw(
+      /c\.png: ground-truth value 30 at pixel 3 is neither a class in 0\.\.1 nor the ignore index 255/,
+    );
     expect(c.compute().numImages).to.equal(0);
     expect(() => new SegmentationConfusion({ numClasses: 0 })).to.throw(/numClasses/);
     expect(() => new SegmentationConfusion({ numClasses: 3, ignoreIndex: 2 })).to.throw(/ignoreIndex/);
@@ -170,4 +179,92 @@ describe('evaluateSegmentationFolders (parity with the NumPy/PIL reference)', ()
       expectMetricsEqual(metrics, expected);
     },
   );
+});
+
+/** CRC-32 of PNG chunks (ISO 3309, as in the PNG specification's annex D). */
+function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * An 8-bit grayscale PNG whose row y uses filter type `y % 5` (None, Sub, Up, Average, Paeth, as defined in the
+ * PNG specification section 9), its IDAT stream split into two chunks.
+ */
+function grayPngAllFilters(pixels: Uint8Array, width: number, height: number): Uint8Array {
+  const raw = new Uint8Array(height * (width + 1));
+  const at = (x: number, y: number): number => (x < 0 || y < 0 ? 0 : pixels[y * width + x]);
+  for (let y = 0; y < height; y++) {
+    const f = y % 5;
+    raw[y * (width + 1)] = f;
+    for (let x = 0; x < width; x++) {
+      const a = at(x - 1, y);
+      const b = at(x, y - 1);
+      const c = at(x - 1, y - 1);
+      const p = a + b - c;
+      const pred = [0, a, b, (a + b) >> 1, Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c][f];
+      raw[y * (width + 1) + 1 + x] = (pixels[y * width + x] - pred) & 255;
+    }
+  }
+  const z = deflateSync(raw);
+  const chunk = (type: string, data: Uint8Array): Buffer => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 0, 0, 0, 0], 8); // depth 8, grayscale, deflate, adaptive filtering, not interlaced
+  const half = Math.floor(z.length / 2);
+  return new Uint8Array(
+    Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      chunk('IHDR', ihdr),
+      chunk('IDAT', z.subarray(0, half)),
+      chunk('IDAT', z.subarray(half)),
+      chunk('IEND', new Uint8Array(0)),
+    ]),
+  );
+}
+
+describe('decodeLabelPng', () => {
+  it('every row filter (None, Sub, Up, Average, Paeth) and split IDAT: the samples decodeIndexPng (fast-png) gives', () => {
+    const [w, h] = [37, 23];
+    const pixels = Uint8Array.from(seededFloats(w * h, 7), (v) => Math.floor((v + 1) * 128));
+    const png = grayPngAllFilters(pixels, w, h);
+    const ours = decodeLabelPng(png, 'all_filters.png');
+    expect([ours.height, ours.width]).to.deep.equal([h, w]);
+    expect(Array.from(ours.data)).to.deep.equal(Array.from(pixels));
+    expect(Array.from(decodeIndexPng(png, 'all_filters.png').data)).to.deep.equal(Array.from(pixels));
+  });
+
+  it('the fixture PNGs (palette and grayscale, filters 0/1/2/4) decode as with decodeIndexPng', () => {
+    for (const sub of ['gt', 'pred']) {
+      for (const f of fs.readdirSync(path.join(FIXTURE, sub))) {
+        const bytes = new Uint8Array(fs.readFileSync(path.join(FIXTURE, sub, f)));
+        const a = decodeLabelPng(bytes, f);
+        const b = decodeIndexPng(bytes, f);
+        expect([a.height, a.width], f).to.deep.equal([b.height, b.width]);
+        expect(Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength)), f).to.equal(true);
+      }
+    }
+  });
+
+  it('other layouts go to decodeIndexPng (16-bit gray keeps its values); RGB and non-PNG are errors naming the file', () => {
+    const png16 = encode({ width: 3, height: 1, data: new Uint16Array([0, 300, 65535]), channels: 1, depth: 16 });
+    const d = decodeLabelPng(png16, 'deep.png');
+    expect(d.data).to.be.instanceOf(Uint16Array);
+    expect(Array.from(d.data)).to.deep.equal([0, 300, 65535]);
+    const rgb = encode({ width: 1, height: 1, data: new Uint8Array([1, 2, 3]), channels: 3, depth: 8 });
+    expect(() => decodeLabelPng(rgb, 'colour.png')).to.throw(/colour\.png' is a RGB PNG/);
+    expect(() => decodeLabelPng(new Uint8Array(40), 'x.jpg')).to.throw(/'x\.jpg' is not a PNG/);
+  });
 });
