@@ -15,7 +15,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import * as tf from '@tensorflow/tfjs';
+
 import { evaluateSegmentationFolders } from '../../datasets/voc/miou';
+import { deeplabv3Resnet50 } from '../../heads/segmentation/model';
+import { BackendChoice, selectBackend } from '../../src/engine/backend';
 
 const REPO = path.resolve(__dirname, '..', '..');
 
@@ -25,12 +29,9 @@ function arg(name: string): string | undefined {
 }
 
 async function modelLatency(backend: string): Promise<Record<string, unknown>> {
-  const tf = await import('@tensorflow/tfjs');
-  const { selectBackend } = await import('../../src/engine/backend');
-  const { deeplabv3Resnet50 } = await import('../../heads/segmentation/model');
-  const info = await selectBackend(backend as Parameters<typeof selectBackend>[0]);
+  const info = await selectBackend(backend as BackendChoice);
   const model = deeplabv3Resnet50({ numClasses: 21 });
-  const x = tf.randomNormal([1, 512, 512, 3], 0, 1, 'float32', 1) as import('@tensorflow/tfjs').Tensor4D;
+  const x = tf.randomNormal([1, 512, 512, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
   const times: number[] = [];
   try {
     for (let i = 0; i < 4; i++) {
