@@ -122,11 +122,50 @@ export const DEEPLABV3_NAME_TABLE: NameTable = {
   optionalHead: /^aux_classifier\./,
 };
 
+/**
+ * torchvision RetinaNet (`retinanet_resnet50_fpn`, torchvision >= 0.13 names): `backbone.body.*` (the ResNet
+ * trunk, FrozenBatchNorm2d buffers), `backbone.fpn.*` (`inner_blocks.{i}.0`, `layer_blocks.{i}.0`,
+ * `extra_blocks.p6/p7`), `head.classification_head.*` (`conv.{i}.0`, `cls_logits`), `head.regression_head.*`
+ * (`conv.{i}.0`, `bbox_reg`). Checkpoints with pre-0.13 names (`inner_blocks.0.weight`, `conv.2.weight`) are
+ * refused with the reason: torchvision >= 0.13 renames them on `load_state_dict`, and `state_dict()` then has the
+ * current names. Reference: torchvision `models/detection/retinanet.py`, `ops/feature_pyramid_network.py`.
+ */
+export const RETINANET_NAME_TABLE: NameTable = {
+  family: 'retinanet',
+  rules: [
+    ...RESNET_NAME_TABLE.rules
+      .filter((r) => !r.pattern.source.startsWith('^fc'))
+      .map((r) => ({ pattern: new RegExp(`^backbone\\.body\\.${r.pattern.source.slice(1)}`), layout: r.layout })),
+    { pattern: /^backbone\.fpn\.(inner|layer)_blocks\.\d+\.0\.weight$/, layout: 'conv2d' },
+    { pattern: /^backbone\.fpn\.(inner|layer)_blocks\.\d+\.0\.bias$/, layout: 'vector' },
+    { pattern: /^backbone\.fpn\.extra_blocks\.p[67]\.weight$/, layout: 'conv2d' },
+    { pattern: /^backbone\.fpn\.extra_blocks\.p[67]\.bias$/, layout: 'vector' },
+    { pattern: /^head\.(classification|regression)_head\.conv\.\d+\.0\.weight$/, layout: 'conv2d' },
+    { pattern: /^head\.(classification|regression)_head\.conv\.\d+\.0\.bias$/, layout: 'vector' },
+    { pattern: /^head\.(classification_head\.cls_logits|regression_head\.bbox_reg)\.weight$/, layout: 'conv2d' },
+    { pattern: /^head\.(classification_head\.cls_logits|regression_head\.bbox_reg)\.bias$/, layout: 'vector' },
+  ],
+  ignored: [/(^|\.)num_batches_tracked$/],
+  unsupported: [
+    {
+      pattern: /^(backbone\.fpn\.(inner|layer)_blocks\.\d+|head\.(classification|regression)_head\.conv\.\d+)\.(weight|bias)$/,
+      reason: 'torchvision < 0.13 names (inner_blocks.0.weight, conv.2.weight): load it in torchvision >= 0.13 and save its state_dict() again',
+    },
+    {
+      pattern: /^head\.(classification|regression)_head\.conv\.\d+\.1\./,
+      reason: 'GroupNorm in the head towers (retinanet_resnet50_fpn_v2), which this model does not build',
+    },
+  ],
+  // A detector always has its head: nothing is optional.
+  optionalHead: /(?!)/,
+};
+
 /** Name tables by family. Adding a family is adding one line here. */
 export const NAME_TABLES = {
   resnet: RESNET_NAME_TABLE,
   fcn: FCN_NAME_TABLE,
   deeplabv3: DEEPLABV3_NAME_TABLE,
+  retinanet: RETINANET_NAME_TABLE,
 } satisfies Record<string, NameTable>;
 
 /** A model family with a name table. */

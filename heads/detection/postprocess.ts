@@ -1,0 +1,211 @@
+/**
+ * Detection post-processing for dense sigmoid heads, torchvision `RetinaNet.postprocess_detections` step for
+ * step, on typed arrays read back once from the head outputs:
+ *   per image, per level: scores = sigmoid(logits) over (anchor, class) pairs; keep scores > `scoreThresh`;
+ *   keep the `topkCandidates` best (descending); decode their boxes from their anchors; clip to the image;
+ *   then over all levels: class-wise NMS (IoU > `nmsThresh` suppresses), and the `detectionsPerImage` best.
+ * Scores and boxes are computed in float64 from the float32 outputs and returned as float32.
+ *
+ * Mapping back to the original image (`detectionsToOriginal`) and the COCO results format (`toCocoResults`) are
+ * separate steps. Heads do not import dataset code: the geometry is a structural subset of the datasets'
+ * `ImageMeta`, which can be passed as is.
+ *
+ * Reference: torchvision `models/detection/retinanet.py` (`postprocess_detections`), `transform.py`
+ * (`postprocess`, `resize_boxes`), `ops/boxes.py` (`batched_nms`, `clip_boxes_to_image`); pycocotools results
+ * format (`loadRes`: `image_id`, `category_id`, `bbox` xywh, `score`).
+ */
+import { boxesXyxyToXywh, clipBoxesInPlace } from '../../src/ops/boxes';
+import { batchedNms } from '../../src/ops/nms';
+import { BoxCoder } from './box_coder';
+
+/** Detections of one image, highest score first. */
+export interface Detections {
+  /** [D * 4] float32 xyxy, pixels (network input frame, or original image after `detectionsToOriginal`). */
+  boxes: Float32Array;
+  /** [D] float32 in (scoreThresh, 1). */
+  scores: Float32Array;
+  /** [D] int32 class indices 0..K-1. */
+  labels: Int32Array;
+}
+
+/** Options of `postprocessDetections`; defaults are torchvision RetinaNet's. */
+export interface PostprocessOptions {
+  /** Minimum score (exclusive). Default 0.05. */
+  scoreThresh?: number;
+  /** Candidates kept per level before NMS. Default 1000. */
+  topkCandidates?: number;
+  /** NMS IoU threshold. Default 0.5. */
+  nmsThresh?: number;
+  /** Detections kept per image. Default 300. */
+  detectionsPerImage?: number;
+}
+
+/** Height and width of an image's content in the network input, pixels (torchvision's `image_sizes`). */
+export interface ImageSize {
+  height: number;
+  width: number;
+}
+
+/**
+ * Turn raw head outputs into detections per image.
+ * @param clsLogits [N * R * K] float32 (or float64) logits, row-major [N, R, K] (rows level-major, then y, x, anchor).
+ * @param boxDeltas [N * R * 4] float32 (or float64) deltas, row-major [N, R, 4].
+ * @param anchors [R * 4] float32 xyxy anchors, input pixels, in the same row order.
+ * @param levelCounts Hi * Wi * A per level (sums to R): top-k is per level.
+ * @param numClasses K.
+ * @param imageSizes per image, the content size boxes are clipped to ([0, 0, width, height]).
+ * @returns one `Detections` per image, boxes in the network input frame.
+ * @throws Error when the array sizes disagree.
+ */
+export function postprocessDetections(
+  clsLogits: Float32Array | Float64Array,
+  boxDeltas: Float32Array | Float64Array,
+  anchors: Float32Array,
+  levelCounts: readonly number[],
+  numClasses: number,
+  imageSizes: readonly ImageSize[],
+  coder: BoxCoder,
+  opts: PostprocessOptions = {},
+): Detections[] {
+  const scoreThresh = opts.scoreThresh ?? 0.05;
+  const topk = opts.topkCandidates ?? 1000;
+  const nmsThresh = opts.nmsThresh ?? 0.5;
+  const maxDets = opts.detectionsPerImage ?? 300;
+  const r = anchors.length / 4;
+  const n = imageSizes.length;
+  const k = numClasses;
+  if (levelCounts.reduce((a, b) => a + b, 0) !== r) throw new Error(`postprocess: level counts [${levelCounts}] do not sum to R = ${r} anchors`);
+  if (clsLogits.length !== n * r * k || boxDeltas.length !== n * r * 4) {
+    throw new Error(`postprocess: expected logits [${n}, ${r}, ${k}] and deltas [${n}, ${r}, 4], got lengths ${clsLogits.length}, ${boxDeltas.length}`);
+  }
+  // sigmoid(x) > t  <=>  x > logit(t): skip the exponential well below the threshold (the final test is on the score).
+  const skipBelow = Math.log(scoreThresh / (1 - scoreThresh)) - 1e-6;
+  const out: Detections[] = [];
+  for (let i = 0; i < n; i++) {
+    const boxes: number[] = [];
+    const scores: number[] = [];
+    const labels: number[] = [];
+    let start = 0;
+    for (const count of levelCounts) {
+      // Candidates of this level: flat index (anchor * K + class) within the level, score > threshold.
+      const idx: number[] = [];
+      const sc: number[] = [];
+      const base = (i * r + start) * k;
+      for (let j = 0; j < count * k; j++) {
+        const x = clsLogits[base + j];
+        if (!(x > skipBelow)) continue;
+        const s = 1 / (1 + Math.exp(-x));
+        if (s > scoreThresh) {
+          idx.push(j);
+          sc.push(s);
+        }
+      }
+      const order = idx.map((_, q) => q).sort((a, b) => sc[b] - sc[a] || a - b);
+      const kept = order.slice(0, Math.min(topk, order.length));
+      const deltas = new Float64Array(4 * kept.length);
+      const anc = new Float64Array(4 * kept.length);
+      kept.forEach((q, c) => {
+        const a = start + Math.floor(idx[q] / k);
+        for (let e = 0; e < 4; e++) {
+          deltas[4 * c + e] = boxDeltas[(i * r + a) * 4 + e];
+          anc[4 * c + e] = anchors[4 * a + e];
+        }
+      });
+      const decoded = clipBoxesInPlace(coder.decode(deltas, anc), imageSizes[i].height, imageSizes[i].width);
+      kept.forEach((q, c) => {
+        for (let e = 0; e < 4; e++) boxes.push(decoded[4 * c + e]);
+        scores.push(sc[q]);
+        labels.push(idx[q] % k);
+      });
+      start += count;
+    }
+    const keep = batchedNms(boxes, scores, labels, nmsThresh).subarray(0, maxDets);
+    const det: Detections = { boxes: new Float32Array(4 * keep.length), scores: new Float32Array(keep.length), labels: new Int32Array(keep.length) };
+    keep.forEach((q, c) => {
+      for (let e = 0; e < 4; e++) det.boxes[4 * c + e] = boxes[4 * q + e];
+      det.scores[c] = scores[q];
+      det.labels[c] = labels[q];
+    });
+    out.push(det);
+  }
+  return out;
+}
+
+/**
+ * How a network input relates to its original image: the fields of the datasets' `ImageMeta` this step needs
+ * (an `ImageMeta` can be passed directly). A point (x, y) of the original maps to the input as
+ * `xc = (x - cropXyxy[0]) * scaleX`, `yc = (y - cropXyxy[1]) * scaleY`, `xc = contentWidth - xc` when
+ * `flipped`, then `+ padding.left`, `+ padding.top`.
+ */
+export interface OriginalFrame {
+  originalHeight: number;
+  originalWidth: number;
+  /** Region of the original shown by the content, xyxy, original pixels. */
+  cropXyxy: readonly [number, number, number, number];
+  /** Input pixels per original pixel along x. */
+  scaleX: number;
+  /** Input pixels per original pixel along y. */
+  scaleY: number;
+  flipped: boolean;
+  padding: { top: number; left: number };
+  /** Content area of the input, xyxy: its width is the flip axis. */
+  validRegionXyxy: readonly [number, number, number, number];
+}
+
+/**
+ * Map detections from the network input to original-image pixels, then clip them to the original image.
+ * With only a resize (no crop, flip or padding) this is torchvision's `resize_boxes` (boxes times
+ * original / resized size) followed by a clip that torchvision leaves out (its boxes are already inside).
+ * @param det detections in the input frame (not modified).
+ * @param frame the image's geometry.
+ * @returns new detections with boxes in original pixels; scores and labels copied.
+ * @throws Error when a scale is not positive.
+ */
+export function detectionsToOriginal(det: Detections, frame: OriginalFrame): Detections {
+  if (!(frame.scaleX > 0 && frame.scaleY > 0)) throw new Error(`detectionsToOriginal: scales must be positive, got ${frame.scaleX}, ${frame.scaleY}`);
+  const contentW = frame.validRegionXyxy[2] - frame.validRegionXyxy[0];
+  const [cx0, cy0] = frame.cropXyxy;
+  const boxes = new Float64Array(det.boxes.length);
+  for (let i = 0; i < det.boxes.length; i += 4) {
+    let x0 = det.boxes[i] - frame.padding.left;
+    let x1 = det.boxes[i + 2] - frame.padding.left;
+    if (frame.flipped) [x0, x1] = [contentW - x1, contentW - x0];
+    boxes[i] = x0 / frame.scaleX + cx0;
+    boxes[i + 1] = (det.boxes[i + 1] - frame.padding.top) / frame.scaleY + cy0;
+    boxes[i + 2] = x1 / frame.scaleX + cx0;
+    boxes[i + 3] = (det.boxes[i + 3] - frame.padding.top) / frame.scaleY + cy0;
+  }
+  clipBoxesInPlace(boxes, frame.originalHeight, frame.originalWidth);
+  return { boxes: Float32Array.from(boxes), scores: det.scores.slice(), labels: det.labels.slice() };
+}
+
+/** One detection in the COCO results format (pycocotools `loadRes`). */
+export interface CocoDetectionResult {
+  image_id: number;
+  category_id: number;
+  /** [x, y, width, height], original-image pixels. */
+  bbox: [number, number, number, number];
+  score: number;
+}
+
+/**
+ * Detections of one image (boxes in original pixels) as COCO results records.
+ * @param det detections, boxes xyxy in original-image pixels.
+ * @param imageId the COCO image id.
+ * @param categoryIds maps a class index 0..K-1 to the dataset's category id (COCO's are not contiguous).
+ * @returns one record per detection, in score order.
+ * @throws Error when a label has no category id.
+ */
+export function toCocoResults(det: Detections, imageId: number, categoryIds: readonly number[]): CocoDetectionResult[] {
+  const xywh = boxesXyxyToXywh(det.boxes);
+  return Array.from(det.labels, (label, i) => {
+    const category = categoryIds[label];
+    if (category === undefined) throw new Error(`toCocoResults: class ${label} has no category id (${categoryIds.length} given)`);
+    return {
+      image_id: imageId,
+      category_id: category,
+      bbox: [xywh[4 * i], xywh[4 * i + 1], xywh[4 * i + 2], xywh[4 * i + 3]] as [number, number, number, number],
+      score: det.scores[i],
+    };
+  });
+}
