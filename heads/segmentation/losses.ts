@@ -48,6 +48,8 @@ export function pixelCrossEntropy(logits: tf.Tensor4D, targets: tf.Tensor3D, opt
     const weighted = opts.classWeights ? tf.mul(oneHot, tf.tensor1d([...opts.classWeights], 'float32')) : oneHot;
     const total = tf.sum(weighted); // Σ_p w[t_p]
     const nll = tf.neg(tf.sum(tf.mul(weighted, tf.logSoftmax(logits)))); // Σ_p w[t_p] · −log p[t_p]
-    return tf.divNoNan(nll, total) as tf.Scalar;
+    // Σw depends on the targets only; when it is 0, so is the numerator, and dividing by 1 gives 0.
+    const denominator = tf.add(total, tf.cast(tf.equal(total, 0), 'float32'));
+    return tf.div(nll, denominator) as tf.Scalar;
   });
 }

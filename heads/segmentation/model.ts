@@ -228,21 +228,33 @@ function fcnHead(o: SegmentationBuilderOptions): SegmentationHeadOptions {
   return { type: 'fcn' };
 }
 
+/** Validate the options, build the dilated backbone, then the model (the backbone is released if that throws). */
+function buildModel(build: (o: ResNetBuilderOptions) => ResNet, o: SegmentationBuilderOptions, head: SegmentationHeadOptions): SegmentationModel {
+  const opts = modelOptions(o, head);
+  const backbone = dilatedBackbone(build, o);
+  try {
+    return new SegmentationModel(backbone, opts);
+  } catch (e) {
+    backbone.dispose();
+    throw e;
+  }
+}
+
 /** FCN-ResNet-50 (torchvision `fcn_resnet50`). */
 export function fcnResnet50(o: SegmentationBuilderOptions = {}): SegmentationModel {
-  return new SegmentationModel(dilatedBackbone(resnet50, o), modelOptions(o, fcnHead(o)));
+  return buildModel(resnet50, o, fcnHead(o));
 }
 /** FCN-ResNet-101 (torchvision `fcn_resnet101`). */
 export function fcnResnet101(o: SegmentationBuilderOptions = {}): SegmentationModel {
-  return new SegmentationModel(dilatedBackbone(resnet101, o), modelOptions(o, fcnHead(o)));
+  return buildModel(resnet101, o, fcnHead(o));
 }
 /** DeepLabV3-ResNet-50 (torchvision `deeplabv3_resnet50`). */
 export function deeplabv3Resnet50(o: SegmentationBuilderOptions = {}): SegmentationModel {
-  return new SegmentationModel(dilatedBackbone(resnet50, o), modelOptions(o, deeplabHead(o)));
+  return buildModel(resnet50, o, deeplabHead(o));
 }
 /** DeepLabV3-ResNet-101 (torchvision `deeplabv3_resnet101`). */
 export function deeplabv3Resnet101(o: SegmentationBuilderOptions = {}): SegmentationModel {
-  return new SegmentationModel(dilatedBackbone(resnet101, o), modelOptions(o, deeplabHead(o)));
+  return buildModel(resnet101, o, deeplabHead(o));
 }
 
 /** Every segmentation model by its torchvision name. Adding a model is adding one line here. */

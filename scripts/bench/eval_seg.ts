@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   }
   const images = result!.names.length;
   const best = Math.min(...times);
-  const ours = { impl: 'resvision (fast-png + typed arrays)', images, bestSeconds: best, imagesPerSecond: images / best, mIoU: result!.metrics.mIoU };
+  const ours = { impl: 'resvision (zlib inflate + typed arrays)', images, bestSeconds: best, imagesPerSecond: images / best, mIoU: result!.metrics.mIoU };
 
   const py = '/usr/bin/python3';
   const refArgs = [path.join(REPO, 'scripts', 'bench', 'eval_seg_reference.py'), '--gt', gtDir, '--pred', predDir, '--repeat', String(repeat)];
