@@ -95,10 +95,10 @@ export class BasicBlock extends Module implements ResidualBlock {
 
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
     return tf.tidy(() => {
-      let out = tf.relu(this.bn1.forward(this.conv1.forward(x), ctx));
-      out = this.bn2.forward(this.conv2.forward(out), ctx);
+      // BatchNorm fuses the ReLU and the residual add: one saved tensor per layer on the gradient tape.
+      const out = this.bn1.forward(this.conv1.forward(x), ctx, { relu: true });
       const identity = this.downsample ? this.downsample.forward(x, ctx) : x;
-      return tf.relu(tf.add(out, identity));
+      return this.bn2.forward(this.conv2.forward(out), ctx, { relu: true, residual: identity });
     });
   }
 }
@@ -129,11 +129,11 @@ export class Bottleneck extends Module implements ResidualBlock {
 
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
     return tf.tidy(() => {
-      let out = tf.relu(this.bn1.forward(this.conv1.forward(x), ctx));
-      out = tf.relu(this.bn2.forward(this.conv2.forward(out), ctx));
-      out = this.bn3.forward(this.conv3.forward(out), ctx);
+      // BatchNorm fuses the ReLU and the residual add: one saved tensor per layer on the gradient tape.
+      let out = this.bn1.forward(this.conv1.forward(x), ctx, { relu: true });
+      out = this.bn2.forward(this.conv2.forward(out), ctx, { relu: true });
       const identity = this.downsample ? this.downsample.forward(x, ctx) : x;
-      return tf.relu(tf.add(out, identity));
+      return this.bn3.forward(this.conv3.forward(out), ctx, { relu: true, residual: identity });
     });
   }
 }
@@ -291,7 +291,7 @@ export class ResNet extends Module {
     }
     return tf.tidy(() => {
       const out: Partial<FeatureMap<BackboneLevel>> = {};
-      let x = tf.relu(this.bn1.forward(this.conv1.forward(images), ctx));
+      let x = this.bn1.forward(this.conv1.forward(images), ctx, { relu: true });
       // torchvision MaxPool2d(3, stride 2, padding 1): pads with -inf; inputs are >= 0 after ReLU, and tfjs's
       // explicit pool padding skips out-of-bounds positions, which is the same.
       x = tf.maxPool(x, 3, 2, 1);
