@@ -20,6 +20,10 @@ export { loadConfig, validateConfig, ConfigError, scaledLr } from './config/load
 export * from '../heads/classification/model';
 export * from '../heads/classification/linear_head';
 export * from '../heads/classification/losses';
+export * from '../heads/necks/fpn';
+export * from '../heads/detection/model';
+export * from '../heads/detection/postprocess';
+export * as segmentation from '../heads/segmentation';
 export * as datasets from './datasets_api';
 export * from './tasks/classification';
 export * from './tasks/features';

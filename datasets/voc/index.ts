@@ -4,3 +4,4 @@ export * from './detection';
 export * from './segmentation';
 export * from './convert_voc2coco';
 export * from './voc_ap';
+export * from './miou';

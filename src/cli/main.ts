@@ -10,6 +10,7 @@ import { registerConvert } from './convert';
 import { registerDoctor } from './doctor';
 import { registerEval } from './eval';
 import { registerEvalCoco } from './eval_coco';
+import { registerEvalSeg } from './eval_seg';
 import { registerExportWeights } from './export_weights';
 import { registerFeatures } from './features';
 import { registerPredict } from './predict';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerPredict(program);
   registerFeatures(program);
   registerEvalCoco(program);
+  registerEvalSeg(program);
   registerExportWeights(program);
   registerConvert(program);
   registerCheckData(program);
