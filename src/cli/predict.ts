@@ -1,33 +1,21 @@
-/** `resvision predict CONFIG --checkpoint FILE IMAGES...`: top-5 classes with names and probabilities. */
+/** `resvision predict CONFIG --checkpoint FILE IMAGES...`: predictions for image files. */
 import { Command } from 'commander';
 import { loadConfig } from '../config/load';
-import { loadClassifierCheckpoint, predictClassification } from '../tasks/classification';
+import { taskRunner } from '../tasks';
 import { startBackend } from './common';
 
 export function registerPredict(program: Command): void {
   program
     .command('predict')
-    .description('predict images with a trained checkpoint (classification: top-5 with class names)')
+    .description('predict images with a trained checkpoint (classification: top-5; detection: boxes; segmentation: masks)')
     .argument('<config>', 'JSON config file')
     .argument('<images...>', 'image files')
     .requiredOption('--checkpoint <file>', 'checkpoint written by `resvision train`')
+    .option('--out <dir>', 'write pictures and prediction files to this folder')
     .option('--json', 'print JSON instead of text')
-    .action(async (configFile: string, images: string[], o: { checkpoint: string; json?: boolean }) => {
+    .action(async (configFile: string, images: string[], o: { checkpoint: string; out?: string; json?: boolean }) => {
       const cfg = loadConfig(configFile);
       await startBackend(program, { quiet: o.json });
-      const { model, classes } = await loadClassifierCheckpoint(cfg, o.checkpoint);
-      try {
-        const preds = await predictClassification(model, cfg, classes, images);
-        if (o.json) {
-          process.stdout.write(`${JSON.stringify(preds, null, 2)}\n`);
-          return;
-        }
-        for (const p of preds) {
-          process.stdout.write(`${p.file}\n`);
-          for (const t of p.top) process.stdout.write(`  ${(100 * t.probability).toFixed(2).padStart(6)}%  ${t.className}\n`);
-        }
-      } finally {
-        model.dispose();
-      }
+      process.stdout.write(`${await taskRunner(cfg).predict(cfg, o.checkpoint, images, { outDir: o.out, json: o.json })}\n`);
     });
 }

@@ -1,7 +1,7 @@
 /** `resvision train CONFIG`: train the model a config describes. */
 import { Command } from 'commander';
 import { loadConfig } from '../config/load';
-import { formatClassificationMetrics, trainClassification } from '../tasks/classification';
+import { taskRunner } from '../tasks';
 import { startBackend } from './common';
 
 export function registerTrain(program: Command): void {
@@ -21,19 +21,19 @@ export function registerTrain(program: Command): void {
       if (o.weights) cfg.model.weights = o.weights;
       if (o.outputDir) cfg.train.outputDir = o.outputDir;
       if (o.maxIter !== undefined) {
-        if (!(Number.isInteger(o.maxIter) && o.maxIter > 0)) throw new Error(`--max-iter must be a positive integer`);
+        if (!(Number.isInteger(o.maxIter) && o.maxIter > 0)) throw new Error('--max-iter must be a positive integer');
         cfg.schedule.maxIter = o.maxIter;
       }
       await startBackend(program);
       process.stderr.write(`config: ${JSON.stringify(cfg)}\n`);
       const t0 = performance.now();
-      const { result, metrics, classes } = await trainClassification(cfg, { resume: o.resume, quiet: o.quiet });
+      const r = await taskRunner(cfg).train(cfg, { resume: o.resume, quiet: o.quiet });
       const minutes = (performance.now() - t0) / 60000;
-      if (metrics) process.stdout.write(`${formatClassificationMetrics(metrics, classes)}\n`);
+      if (r.report) process.stdout.write(`${r.report}\n`);
       process.stdout.write(
-        `${result.status === 'completed' ? 'done' : 'interrupted'}: ${result.nextIteration} iterations in ${minutes.toFixed(1)} min; ` +
-          `checkpoint ${result.lastCheckpoint ?? '(none)'}; log ${cfg.train.outputDir}/metrics.jsonl\n`,
+        `${r.status === 'completed' ? 'done' : 'interrupted'}: ${r.iterations} iterations in ${minutes.toFixed(1)} min; ` +
+          `checkpoint ${r.lastCheckpoint ?? '(none)'}; log ${cfg.train.outputDir}/metrics.jsonl\n`,
       );
-      if (result.status === 'interrupted') process.exitCode = 130;
+      if (r.status === 'interrupted') process.exitCode = 130;
     });
 }

@@ -21,6 +21,7 @@ import { SgdOptimizer, weightDecayGroups } from '../engine/optimizer';
 import { startTaskProgress } from '../engine/task_progress';
 import { safetensorsCheckpointIO, skippingBatchSource, Trainer, TrainingCheckpointMeta, TrainResult } from '../engine/trainer';
 import { loadTorchvisionWeights, WeightLoadReport } from '../weights/torchvision';
+import type { TaskRunner } from './task';
 
 /** The resolved config stored in a classification checkpoint: the config plus the class names it was trained on. */
 export interface ClassificationRunConfig extends ClassificationConfig {
@@ -274,3 +275,37 @@ export function formatClassificationMetrics(m: ClassificationMetrics, classes: s
   ];
   return lines.join('\n');
 }
+
+/** The classification task's entry points for the CLI. */
+export const classificationTask: TaskRunner<ClassificationConfig> = {
+  async train(cfg, opts) {
+    const { result, metrics, classes } = await trainClassification(cfg, opts);
+    return {
+      status: result.status,
+      iterations: result.nextIteration,
+      lastCheckpoint: result.lastCheckpoint,
+      report: metrics ? formatClassificationMetrics(metrics, classes) : undefined,
+    };
+  },
+  async evaluate(cfg, checkpoint, opts) {
+    const { model, classes } = await loadClassifierCheckpoint(cfg, checkpoint);
+    try {
+      const m = await evaluateOnFolder(model, cfg, path.join(cfg.data.root, cfg.data.valSplit), classes, { quiet: opts.quiet });
+      return formatClassificationMetrics(m, classes);
+    } finally {
+      model.dispose();
+    }
+  },
+  async predict(cfg, checkpoint, images, opts) {
+    const { model, classes } = await loadClassifierCheckpoint(cfg, checkpoint);
+    try {
+      const preds = await predictClassification(model, cfg, classes, images);
+      if (opts.json) return JSON.stringify(preds, null, 2);
+      return preds
+        .map((p) => [p.file, ...p.top.map((t) => `  ${(100 * t.probability).toFixed(2).padStart(6)}%  ${t.className}`)].join('\n'))
+        .join('\n');
+    } finally {
+      model.dispose();
+    }
+  },
+};

@@ -1,0 +1,48 @@
+/**
+ * What every task (classification, detection, segmentation) offers the command line. The CLI resolves a config's
+ * `task` through the one table in `src/tasks/index.ts` and calls these functions; each task module assembles its
+ * dataset adapter, model, loss, evaluator and the shared training engine.
+ */
+import type { Config } from '../config/types';
+
+/** Options of `TaskRunner.train`. */
+export interface TaskTrainOptions {
+  /** Resume from this checkpoint, or from `<outputDir>/last_checkpoint` when `true`. */
+  resume?: string | boolean;
+  /** No progress bars. */
+  quiet?: boolean;
+}
+
+/** How a training run ended, for the CLI's closing line. */
+export interface TaskTrainSummary {
+  status: 'completed' | 'interrupted';
+  iterations: number;
+  lastCheckpoint?: string;
+  /** Text of the final evaluation (the task's table), if one ran. */
+  report?: string;
+}
+
+/** Options of `TaskRunner.evaluate`. */
+export interface TaskEvalOptions {
+  quiet?: boolean;
+  /** Folder for the task's prediction files (detection results JSON, segmentation PNGs); absent: none written. */
+  outDir?: string;
+}
+
+/** Options of `TaskRunner.predict`. */
+export interface TaskPredictOptions {
+  /** Folder for pictures and prediction files; absent: print only. */
+  outDir?: string;
+  /** Print JSON instead of text. */
+  json?: boolean;
+}
+
+/** One task's entry points. `C` is its config type. */
+export interface TaskRunner<C extends Config> {
+  /** Train as the config says; evaluate on its validation split periodically and at the end. */
+  train(cfg: C, opts: TaskTrainOptions): Promise<TaskTrainSummary>;
+  /** Evaluate a checkpoint on the config's validation split and return the report text. */
+  evaluate(cfg: C, checkpoint: string, opts: TaskEvalOptions): Promise<string>;
+  /** Predict image files with a checkpoint; returns the text (or JSON) to print. */
+  predict(cfg: C, checkpoint: string, images: string[], opts: TaskPredictOptions): Promise<string>;
+}
