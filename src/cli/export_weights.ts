@@ -5,6 +5,7 @@ import { validateConfig } from '../config/load';
 import { loadCheckpoint, restoreModel } from '../engine/checkpoint';
 import type { TrainingCheckpointMeta } from '../engine/trainer';
 import { buildClassifier, ClassificationRunConfig } from '../tasks/classification';
+import { buildDetector, DetectionRunConfig } from '../tasks/detection';
 import { exportTorchvisionWeights } from '../weights/torchvision';
 
 /**
@@ -16,16 +17,31 @@ export async function exportCheckpointToTorchvision(checkpointFile: string, out:
   if (!fs.existsSync(checkpointFile)) throw new Error(`checkpoint not found: ${checkpointFile}`);
   const ckpt = await loadCheckpoint<TrainingCheckpointMeta>(checkpointFile);
   try {
-    const stored = ckpt.meta.config as ClassificationRunConfig | undefined;
+    const stored = ckpt.meta.config as ClassificationRunConfig | DetectionRunConfig | undefined;
     if (!stored || typeof stored !== 'object' || !('task' in stored)) {
       throw new Error(`${checkpointFile}: no config in the checkpoint metadata; cannot rebuild its model`);
     }
-    const { classes, ...cfgOnly } = stored;
+    const { classes, ...rest } = stored;
+    const cfgOnly: Record<string, unknown> = { ...rest };
+    delete cfgOnly.categoryIds;
     const cfg = validateConfig(cfgOnly, `${checkpointFile} (stored config)`);
-    const model = buildClassifier(cfg, classes.length);
+    let model;
+    let family: 'resnet' | 'retinanet';
+    switch (cfg.task) {
+      case 'classification':
+        model = buildClassifier(cfg, classes.length);
+        family = 'resnet';
+        break;
+      case 'detection':
+        model = buildDetector(cfg, classes.length);
+        family = 'retinanet';
+        break;
+      default:
+        throw new Error(`${checkpointFile}: export of '${(cfg as { task: string }).task}' checkpoints is not supported`);
+    }
     try {
       await restoreModel(model, ckpt, { strict: true });
-      await exportTorchvisionWeights(model, out);
+      await exportTorchvisionWeights(model, out, { family });
       return { tensors: model.stateEntries().length };
     } finally {
       model.dispose();

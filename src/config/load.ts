@@ -4,11 +4,12 @@
 import Ajv, { ErrorObject } from 'ajv';
 import * as fs from 'fs';
 import * as path from 'path';
-import { classificationSchema } from './schema';
+import { classificationSchema, detectionSchema } from './schema';
 import type { Config } from './types';
 
 const SCHEMAS: Record<Config['task'], object> = {
   classification: classificationSchema,
+  detection: detectionSchema,
 };
 
 const ajv = new Ajv({ allErrors: true, strict: false });

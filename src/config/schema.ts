@@ -109,3 +109,65 @@ export const classificationSchema = obj({
   schedule: scheduleSchema,
   train: trainSchema,
 });
+
+const levelList = (levels: string[]) => ({ type: 'array', items: { enum: levels }, minItems: 1, uniqueItems: true });
+const detectionDataCommon = {
+  root: str,
+  trainSplit: str,
+  valSplit: str,
+  classes: { oneOf: [{ type: 'array', items: str, minItems: 1, uniqueItems: true }, { type: 'null' }] },
+  trainShortEdge: { type: 'array', items: posInt, minItems: 1 },
+  trainMaxSize: posInt,
+  evalShortEdge: posInt,
+  evalMaxSize: posInt,
+  flipProbability: { type: 'number', minimum: 0, maximum: 1 },
+  filterEmpty: bool,
+};
+
+export const detectionDataSchema = {
+  type: 'object',
+  required: ['format'],
+  properties: { format: { enum: ['coco', 'voc'] } },
+  allOf: [
+    {
+      if: { properties: { format: { const: 'coco' } } },
+      then: obj({ format: { const: 'coco' }, ...detectionDataCommon, annotationsDir: str, imagesDir: { oneOf: [str, { type: 'null' }] } }),
+    },
+    {
+      if: { properties: { format: { const: 'voc' } } },
+      then: obj({ format: { const: 'voc' }, ...detectionDataCommon, annotationsDir: str, imagesDir: str, imageExt: str, use07Metric: bool }),
+    },
+  ],
+};
+
+export const detectionSchema = obj({
+  task: { const: 'detection' },
+  model: obj({
+    backbone: backboneSchema,
+    fpn: obj({ inLevels: levelList(['C2', 'C3', 'C4', 'C5']), channels: posInt, p6p7Source: { enum: ['P5', 'C5'] } }),
+    anchors: obj({
+      sizes: { type: 'array', items: { type: 'array', items: posNum, minItems: 1 }, minItems: 1 },
+      aspectRatios: { type: 'array', items: posNum, minItems: 1 },
+    }),
+    matcher: obj({ fgIouThresh: { type: 'number', minimum: 0, maximum: 1 }, bgIouThresh: { type: 'number', minimum: 0, maximum: 1 } }),
+    postprocess: obj({
+      scoreThresh: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+      topkCandidates: posInt,
+      nmsThresh: { type: 'number', minimum: 0, maximum: 1 },
+      detectionsPerImage: posInt,
+    }),
+    weights: { oneOf: [str, { type: 'null' }] },
+  }),
+  data: detectionDataSchema,
+  loss: obj({
+    focalAlpha: { type: 'number', minimum: 0, maximum: 1 },
+    focalGamma: nonNegNum,
+    boxLoss: {
+      oneOf: [obj({ kind: { const: 'l1' } }), obj({ kind: { const: 'smoothL1' }, beta: posNum }), obj({ kind: { const: 'giou' } })],
+    },
+  }),
+  predict: obj({ scoreThresh: { type: 'number', minimum: 0, maximum: 1 } }),
+  optimizer: optimizerSchema,
+  schedule: scheduleSchema,
+  train: trainSchema,
+});

@@ -80,5 +80,81 @@ export interface ClassificationConfig {
   train: TrainConfig;
 }
 
+/** Detection data common to both formats: splits, class list and the detection transforms (detectron2 presets). */
+export interface DetectionDataCommonConfig {
+  root: string;
+  trainSplit: string;
+  valSplit: string;
+  /**
+   * Class names in label order; null takes them from the training split (COCO: its categories by increasing id;
+   * VOC: the object names found, sorted). An object of a class outside the list is an error naming file and record.
+   */
+  classes: string[] | null;
+  /** Shorter side for training, pixels; several values: one drawn per image (multi-scale training). */
+  trainShortEdge: number[];
+  /** Longer-side cap for training, pixels. */
+  trainMaxSize: number;
+  /** Shorter side for evaluation and prediction, pixels. */
+  evalShortEdge: number;
+  /** Longer-side cap for evaluation and prediction, pixels. */
+  evalMaxSize: number;
+  /** Probability of a horizontal flip in training, 0..1. */
+  flipProbability: number;
+  /** Leave training images without any box out (evaluation always keeps them). */
+  filterEmpty: boolean;
+}
+
+/** COCO instances data: `<root>/<annotationsDir>/instances_<split>.json`, images in `<root>/<imagesDir ?? split>/`. */
+export interface CocoDetectionDataConfig extends DetectionDataCommonConfig {
+  format: 'coco';
+  annotationsDir: string;
+  /** Image folder relative to the root; null: the split name (`train2017/`). */
+  imagesDir: string | null;
+}
+
+/** Pascal VOC data: `ImageSets/Main/<split>.txt`, `<annotationsDir>/<id>.xml`, `<imagesDir>/<id><imageExt>`. */
+export interface VocDetectionDataConfig extends DetectionDataCommonConfig {
+  format: 'voc';
+  annotationsDir: string;
+  imagesDir: string;
+  imageExt: string;
+  /** VOC AP variant reported next to COCO mAP: true = VOC2007 11-point, false = VOC2010+ all-point. */
+  use07Metric: boolean;
+}
+
+/** Detection data, discriminated by `format`. */
+export type DetectionDataConfig = CocoDetectionDataConfig | VocDetectionDataConfig;
+
+/** A detection run: `resvision train configs/detection/*.json` (RetinaNet on a ResNet + FPN). */
+export interface DetectionConfig {
+  task: 'detection';
+  model: {
+    /** The ResNet; its `outLevels` come from `fpn.inLevels`. */
+    backbone: BackboneConfig;
+    /** FPN on `inLevels` (channels and strides from the backbone's specs); P6/P7 from `p6p7Source`. */
+    fpn: { inLevels: BackboneLevel[]; channels: number; p6p7Source: 'P5' | 'C5' };
+    /** Anchor sizes (pixels), one list per pyramid level, and aspect ratios (height / width). */
+    anchors: { sizes: number[][]; aspectRatios: number[] };
+    /** IoU at or above `fgIouThresh`: foreground; below `bgIouThresh`: background; between: ignored. */
+    matcher: { fgIouThresh: number; bgIouThresh: number };
+    /** Inference post-processing (torchvision RetinaNet's parameters). */
+    postprocess: { scoreThresh: number; topkCandidates: number; nmsThresh: number; detectionsPerImage: number };
+    /** ImageNet ResNet weights for the backbone, or a torchvision RetinaNet state dict; null = random init. */
+    weights: string | null;
+  };
+  data: DetectionDataConfig;
+  /** Sigmoid focal loss (alpha, gamma) and the box loss (l1 on deltas: torchvision v1; giou: v2). */
+  loss: {
+    focalAlpha: number;
+    focalGamma: number;
+    boxLoss: { kind: 'l1' } | { kind: 'smoothL1'; beta: number } | { kind: 'giou' };
+  };
+  /** `resvision predict`: detections below `scoreThresh` are neither drawn nor listed. */
+  predict: { scoreThresh: number };
+  optimizer: OptimizerConfig;
+  schedule: ScheduleConfig;
+  train: TrainConfig;
+}
+
 /** Every config kind, discriminated by `task`. */
-export type Config = ClassificationConfig;
+export type Config = ClassificationConfig | DetectionConfig;
