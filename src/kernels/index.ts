@@ -1,12 +1,17 @@
 /**
  * Kernel registrations that tfjs-backend-wasm lacks (or ships as scalar loops) for training: convolution and
- * depthwise-convolution gradients built on XNNPACK forward kernels, and `UnsortedSegmentSum` (tf.gather's gradient).
+ * depthwise-convolution gradients built on XNNPACK forward kernels, `UnsortedSegmentSum` (tf.gather's gradient), and
+ * faster replacements of stock kernels that training runs often: `Slice` (no full-input copy), `MaxPoolGrad` and
+ * `Identity` (shares memory instead of copying).
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_conv2d_native_backprop_filter';
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_conv2d_native_backprop_input';
+import { identityConfig } from './identity';
+import { maxPoolGradConfig } from './max_pool_grad';
+import { sliceConfig } from './slice';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum';
 
 /** The kernels registered for `wasm` by {@link registerWasmTrainingKernels}, in registration order. */
@@ -16,13 +21,17 @@ export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   depthwiseConv2dNativeBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
   unsortedSegmentSumConfig,
+  sliceConfig,
+  maxPoolGradConfig,
+  identityConfig,
 ];
 
 let registered = false;
 
 /**
  * Register, once, the kernels that training needs on the wasm backend. Replaces the backend's own
- * `Conv2DBackpropInput` (a scalar loop) with one built on XNNPACK convolutions. Safe to call several times;
+ * `Conv2DBackpropInput` (a scalar loop) with one built on XNNPACK convolutions, and `Slice`, `MaxPoolGrad` and
+ * `Identity` with the faster kernels of this folder. Safe to call several times;
  * call it after `@tensorflow/tfjs-backend-wasm` has been loaded.
  */
 export function registerWasmTrainingKernels(): void {

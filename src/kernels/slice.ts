@@ -1,0 +1,106 @@
+/**
+ * `Slice` for the wasm backend, copying only the selected region between views of the wasm heap.
+ *
+ * tfjs-backend-wasm 4.22's own `Slice` first copies the whole input out of the heap into a JS array
+ * (`backend.readSync`) on every call, so cutting one tap out of a [3, 3, 512, 512] kernel copies all 9 taps; the
+ * convolution input gradient (src/ops/conv.ts) slices each 3x3 kernel 9 times per step. Here the output is filled
+ * run by run straight from the input's heap view: axes whose whole extent is selected are merged into the run, so
+ * a slice that is contiguous in memory is one `TypedArray.set`.
+ *
+ * Reference semantics: TensorFlow `Slice` / tfjs-core `slice` (`begin` per axis, `size` -1 meaning "to the end").
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** What this file uses of tfjs-backend-wasm's backend object. */
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  readSync(dataId: object): unknown;
+  dataIdMap: { get(dataId: object): { stringBytes?: Uint8Array[] } };
+}
+
+/**
+ * Copy the region `begin`..`begin+size` of a row-major array of `shape` into `out` (packed, row-major). Works on
+ * typed arrays (run-wise `set`) and on plain arrays (element-wise, for strings).
+ *
+ * @param shape input shape (rank >= 1). @param begin, size resolved (no -1), with begin + size <= shape.
+ */
+export function copySliceRegion<T extends Float32Array | Int32Array | Uint8Array | unknown[]>(
+  src: T,
+  shape: readonly number[],
+  begin: readonly number[],
+  size: readonly number[],
+  out: T,
+): void {
+  const rank = shape.length;
+  // Innermost axis k that is not taken whole: everything from k inward is one contiguous run per outer index.
+  let k = rank - 1;
+  let inner = 1; // elements of one input row below axis k
+  while (k > 0 && begin[k] === 0 && size[k] === shape[k]) {
+    inner *= shape[k];
+    k--;
+  }
+  const run = size[k] * inner;
+  const strides = new Array<number>(rank).fill(1);
+  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1] * shape[i + 1];
+  let base = 0;
+  for (let i = 0; i <= k; i++) base += begin[i] * strides[i];
+  const typed = !Array.isArray(src);
+  const copyRun = (from: number, to: number) => {
+    if (typed) {
+      const s = src as Float32Array;
+      (out as Float32Array).set(s.subarray(from, from + run), to);
+    } else {
+      for (let j = 0; j < run; j++) (out as unknown[])[to + j] = (src as unknown[])[from + j];
+    }
+  };
+  // Odometer over the outer axes 0..k-1.
+  const idx = new Array<number>(k).fill(0);
+  let outOffset = 0;
+  let srcOffset = base;
+  const runs = size.slice(0, k).reduce((a, b) => a * b, 1);
+  for (let r = 0; r < runs; r++) {
+    copyRun(srcOffset, outOffset);
+    outOffset += run;
+    for (let a = k - 1; a >= 0; a--) {
+      idx[a]++;
+      srcOffset += strides[a];
+      if (idx[a] < size[a]) break;
+      srcOffset -= size[a] * strides[a];
+      idx[a] = 0;
+    }
+  }
+}
+
+/**
+ * Input `x` (any rank up to 6, float32 / int32 / bool / string); attrs `begin` and `size` (number or per-axis
+ * arrays; size -1 takes the rest of the axis). Returns a new tensor of the resolved `size`.
+ */
+export const sliceConfig: tf.KernelConfig = {
+  kernelName: 'Slice',
+  backendName: 'wasm',
+  kernelFunc: ({ inputs, attrs, backend }) => {
+    const x = inputs.x as tf.TensorInfo;
+    const b = backend as unknown as WasmBackendLike;
+    const { begin, size } = attrs as unknown as { begin: number | number[]; size: number | number[] };
+    const [begin_, size_] = tf.slice_util.parseSliceParams(x, begin, size);
+    tf.slice_util.assertParamsValid(x, begin_, size_);
+    const count = size_.reduce((p, s) => p * s, 1);
+    if (x.dtype === 'string') {
+      const out = b.makeOutput(size_, 'string');
+      const vals = b.readSync(x.dataId) as Uint8Array[];
+      const res = new Array<Uint8Array>(count);
+      if (count > 0) copySliceRegion(vals, x.shape, begin_, size_, res);
+      b.dataIdMap.get(out.dataId).stringBytes = res;
+      return out;
+    }
+    const out = b.makeOutput(size_, x.dtype);
+    if (count === 0) return out;
+    // Views are taken after the output is allocated: allocation may grow (and detach) the heap buffer.
+    const src = b.typedArrayFromHeap(x);
+    const dst = b.typedArrayFromHeap(out);
+    if (x.shape.length === 0) dst.set(src);
+    else copySliceRegion(src, x.shape, begin_, size_, dst);
+    return out;
+  },
+};
