@@ -9,7 +9,7 @@
  * (`Slice`, `MaxPoolGrad`, `Identity`; see src/kernels/index.ts), one step each in turn, and reports the median of
  * each side: an A/B in the same process, fair on a machine whose load changes over time.
  *
- *   npx tsx scripts/bench/step_profile.ts [--model resnet50] [--batch 4] [--size 224] [--repeats 3] [--ab] [--top 25]
+ *   npx tsx scripts/bench/step_profile.ts [--model resnet50] [--batch 4] [--size 224] [--repeats 3] [--ab] [--top 25] [--shapes 3]
  */
 import * as tf from '@tensorflow/tfjs';
 import * as os from 'os';
@@ -91,6 +91,7 @@ async function main(): Promise<void> {
   const size = Number(arg('size', '224'));
   const repeats = Number(arg('repeats', '3'));
   const top = Number(arg('top', '25'));
+  const shapesPerKernel = Number(arg('shapes', '3'));
   const ab = process.argv.includes('--ab');
 
   // The stock kernels that the project replaces, captured before registration replaces them.
@@ -167,7 +168,7 @@ async function main(): Promise<void> {
         calls: s.calls,
         topShapes: [...s.byShape.entries()]
           .sort((a, b) => b[1].ms - a[1].ms)
-          .slice(0, 3)
+          .slice(0, shapesPerKernel)
           .map(([shape, b]) => ({ inputs: shape, ms: +b.ms.toFixed(1), calls: b.calls })),
       })),
     };
