@@ -4,12 +4,13 @@
 import Ajv, { ErrorObject } from 'ajv';
 import * as fs from 'fs';
 import * as path from 'path';
-import { classificationSchema, detectionSchema } from './schema';
+import { classificationSchema, detectionSchema, segmentationSchema } from './schema';
 import type { Config } from './types';
 
 const SCHEMAS: Record<Config['task'], object> = {
   classification: classificationSchema,
   detection: detectionSchema,
+  segmentation: segmentationSchema,
 };
 
 const ajv = new Ajv({ allErrors: true, strict: false });

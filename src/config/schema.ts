@@ -2,6 +2,7 @@
  * JSON Schemas of the configs (draft-07, validated with Ajv). Every object forbids unknown keys, so a typo is an
  * error naming the key. The TypeScript interfaces in `types.ts` document each field.
  */
+import { SEGMENTATION_MODELS } from '../../heads/segmentation/model';
 import { BACKBONE_NAMES } from '../backbone/resnet';
 
 const num = { type: 'number' } as const;
@@ -167,6 +168,47 @@ export const detectionSchema = obj({
     },
   }),
   predict: obj({ scoreThresh: { type: 'number', minimum: 0, maximum: 1 } }),
+  optimizer: optimizerSchema,
+  schedule: scheduleSchema,
+  train: trainSchema,
+});
+
+const segmentationSplitSchema = obj({ list: { oneOf: [str, { type: 'null' }] }, imagesDir: str, masksDir: str });
+
+export const segmentationSchema = obj({
+  task: { const: 'segmentation' },
+  model: obj({
+    name: { enum: Object.keys(SEGMENTATION_MODELS) },
+    numClasses: posInt,
+    outputStride: { enum: [8, 16] },
+    aux: bool,
+    normLayer: { enum: ['batch', 'frozen'] },
+    frozenStages: { type: 'integer', minimum: 0, maximum: 4 },
+    atrousRates: { oneOf: [{ type: 'array', items: posInt, minItems: 1 }, { type: 'null' }] },
+    weights: { oneOf: [str, { type: 'null' }] },
+    backboneWeights: { oneOf: [str, { type: 'null' }] },
+  }),
+  data: obj({
+    root: str,
+    trainSplit: str,
+    valSplit: str,
+    splits: { type: 'object', additionalProperties: segmentationSplitSchema, minProperties: 1 },
+    imageExt: str,
+    maskExt: str,
+    maskEncoding: { enum: ['auto', 'index', 'rgb'] },
+    ignoreIndex: { type: 'integer', minimum: 0, maximum: 65535 },
+    classNames: { oneOf: [{ type: 'array', items: str, minItems: 1, uniqueItems: true }, { type: 'null' }] },
+    trainShortEdge: obj({ min: posInt, max: posInt }),
+    trainCropSize: posInt,
+    flipProbability: { type: 'number', minimum: 0, maximum: 1 },
+    evalShortEdge: { oneOf: [posInt, { type: 'null' }] },
+  }),
+  loss: obj({ auxWeight: nonNegNum, classWeights: { oneOf: [{ type: 'array', items: nonNegNum, minItems: 1 }, { type: 'null' }] } }),
+  eval: obj({
+    scales: { type: 'array', items: posNum, minItems: 1 },
+    flip: bool,
+    slidingWindow: { oneOf: [obj({ cropSize: posInt, stride: posInt }), { type: 'null' }] },
+  }),
   optimizer: optimizerSchema,
   schedule: scheduleSchema,
   train: trainSchema,

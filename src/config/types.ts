@@ -6,6 +6,7 @@ import type { BackboneLevel } from '../backbone/features';
 import type { BackboneName } from '../backbone/resnet';
 import type { LrSchedule } from '../engine/lr_schedule';
 import type { NormLayer } from '../nn/layers';
+import type { SegmentationModelName } from '../../heads/segmentation/model';
 
 /** The backbone: a torchvision ResNet by name and its options (see `ResNetOptions`). */
 export interface BackboneConfig {
@@ -156,5 +157,85 @@ export interface DetectionConfig {
   train: TrainConfig;
 }
 
+/** Where one split's images and masks are, relative to `data.root`. */
+export interface SegmentationSplitConfig {
+  /**
+   * List file: one image id a line (VOC `ImageSets/Segmentation/train.txt`: `<imagesDir>/<id><imageExt>` and
+   * `<masksDir>/<id><maskExt>`), or `image mask` path pairs a line (CamVid/SegNet `val.txt`; absolute paths from
+   * another machine are re-rooted under `root`). null: every mask file in `masksDir`, sorted.
+   */
+  list: string | null;
+  imagesDir: string;
+  masksDir: string;
+}
+
+/** Semantic segmentation data (VOC layout or CamVid-style folders) and the torchvision segmentation transforms. */
+export interface SegmentationDataConfig {
+  root: string;
+  /** Key of `splits` used for training. */
+  trainSplit: string;
+  /** Key of `splits` used for evaluation (`resvision eval --split` overrides it). */
+  valSplit: string;
+  splits: Record<string, SegmentationSplitConfig>;
+  /** Image extension with the dot (`.jpg` for VOC, `.png` for CamVid). */
+  imageExt: string;
+  maskExt: string;
+  /** `index`: palette/grayscale samples are the classes; `rgb`: VOC colours looked up; `auto`: by the PNG's colour type. */
+  maskEncoding: 'auto' | 'index' | 'rgb';
+  /** Mask value of ignored pixels in the files (VOC 255, CamVid 11); it counts for neither loss nor metric. */
+  ignoreIndex: number;
+  /** K class names (background first for VOC); null: VOC's 21 names when K = 21, else `class_<k>`. */
+  classNames: string[] | null;
+  /** Training: shorter side drawn uniformly in [min, max] (torchvision: 0.5x to 2x of base size 520). */
+  trainShortEdge: { min: number; max: number };
+  /** Training: square random crop, padded with 0 (image) and 255 (mask) when smaller. */
+  trainCropSize: number;
+  /** Probability of a horizontal flip in training, 0..1. */
+  flipProbability: number;
+  /** Shorter side for evaluation and prediction at scale 1, pixels; null: the original size. */
+  evalShortEdge: number | null;
+}
+
+/** Evaluation and prediction: predictions are always mapped back to the original image size. */
+export interface SegmentationEvalConfig {
+  /** Multipliers of `data.evalShortEdge`; probabilities are averaged over scales. `[1]`: single scale. */
+  scales: number[];
+  /** Also predict the flipped image and average. */
+  flip: boolean;
+  /** Sliding-window inference (windows of `cropSize`, every `stride` pixels); null: whole image. */
+  slidingWindow: { cropSize: number; stride: number } | null;
+}
+
+/** A semantic segmentation run: `resvision train configs/segmentation/*.json` (FCN or DeepLabV3 on a dilated ResNet). */
+export interface SegmentationConfig {
+  task: 'segmentation';
+  model: {
+    /** torchvision model name (`fcn_resnet50`, `deeplabv3_resnet101`, ...). */
+    name: SegmentationModelName;
+    /** Number of classes K, background included. */
+    numClasses: number;
+    /** 8: layer3 and layer4 dilated (torchvision); 16: layer4 only. */
+    outputStride: 8 | 16;
+    /** Auxiliary FCN head on C4 (torchvision `aux_loss`). */
+    aux: boolean;
+    normLayer: NormLayer;
+    /** Backbone stages excluded from training (see `ResNetOptions.frozenStages`). */
+    frozenStages: number;
+    /** DeepLabV3 ASPP dilations; null: [12, 24, 36] at output stride 8, [6, 12, 18] at 16. Must be null for FCN. */
+    atrousRates: number[] | null;
+    /** A torchvision `fcn_*` / `deeplabv3_*` state dict to start from; null = none. */
+    weights: string | null;
+    /** An ImageNet ResNet state dict for the backbone (torchvision `weights_backbone`); null = random init. */
+    backboneWeights: string | null;
+  };
+  data: SegmentationDataConfig;
+  /** Pixel cross-entropy (ignore index 255 after reading masks); `auxWeight` scales the auxiliary head's loss. */
+  loss: { auxWeight: number; classWeights: number[] | null };
+  eval: SegmentationEvalConfig;
+  optimizer: OptimizerConfig;
+  schedule: ScheduleConfig;
+  train: TrainConfig;
+}
+
 /** Every config kind, discriminated by `task`. */
-export type Config = ClassificationConfig | DetectionConfig;
+export type Config = ClassificationConfig | DetectionConfig | SegmentationConfig;

@@ -5,12 +5,14 @@
 import type { Config } from '../config/types';
 import { classificationTask } from './classification';
 import { detectionTask } from './detection';
+import { segmentationTask } from './segmentation';
 import type { TaskRunner } from './task';
 
 /** Task name → entry points, typed so that each runner takes its own config. */
 export const TASKS: { [K in Config['task']]: TaskRunner<Extract<Config, { task: K }>> } = {
   classification: classificationTask,
   detection: detectionTask,
+  segmentation: segmentationTask,
 };
 
 /** The runner of `cfg.task`, typed for that config. */

@@ -1,0 +1,539 @@
+/**
+ * The semantic segmentation task end to end: VOC-layout (or CamVid-style) data → FCN / DeepLabV3 on a dilated
+ * ResNet → training engine → Pascal VOC mIoU, predicted masks as VOC palette PNGs, and colourised overlays. This
+ * module (like `src/cli`) assembles `datasets/`, `heads/` and the engine.
+ *
+ * Inference maps predictions back to the original image: the image is resized (shorter side `data.evalShortEdge`
+ * times each of `eval.scales`), the logits of each pass (whole image or sliding window, optionally also of the
+ * flipped image) are resized bilinearly to the original size, turned into probabilities and averaged; the class
+ * map is their argmax, scored against the mask file as it is.
+ *
+ * Reference: torchvision `references/segmentation/train.py` (SGD, poly schedule, `criterion` with aux 0.5,
+ * `evaluate`), `presets.py`; mmsegmentation `models/segmentors/encoder_decoder.py` (`whole_inference`,
+ * `slide_inference`, `aug_test`: logits resized to the original shape, softmax, mean over scales and flips).
+ */
+import * as tf from '@tensorflow/tfjs';
+import * as fs from 'fs';
+import * as path from 'path';
+import { disposeSegmentationBatch, segmentationCollate, type SegmentationBatch } from '../../datasets/collate_segmentation';
+import { DataLoader } from '../../datasets/loader';
+import { decodeImage } from '../../datasets/pipeline/decode';
+import { normalizeImage } from '../../datasets/pipeline/normalize';
+import { resampleImage } from '../../datasets/pipeline/resample';
+import {
+  loadSegmentationSample,
+  segmentationDataset,
+  segmentationTrainTransform,
+  type SegmentationRecord,
+} from '../../datasets/pipeline/segmentation_presets';
+import { resizeShorterSideSize } from '../../datasets/pipeline/transforms';
+import type { RgbImage } from '../../datasets/types';
+import { formatSegmentationMetrics, SegmentationConfusion, type SegmentationMetrics } from '../../datasets/voc/miou';
+import { scanVocSegmentation, VOC_SEG_CLASSES } from '../../datasets/voc/segmentation';
+import { DeepLabV3Head } from '../../heads/segmentation/deeplabv3_head';
+import { SEGMENTATION_MODELS, SegmentationModel, upsampleLogits, type SegmentationModelName } from '../../heads/segmentation/model';
+import { scaledLr } from '../config/load';
+import type { SegmentationConfig } from '../config/types';
+import { loadCheckpoint, restoreModel } from '../engine/checkpoint';
+import { LrSchedule } from '../engine/lr_schedule';
+import { SgdOptimizer, weightDecayGroups } from '../engine/optimizer';
+import { startTaskProgress } from '../engine/task_progress';
+import { safetensorsCheckpointIO, skippingBatchSource, Trainer, TrainingCheckpointMeta, TrainResult } from '../engine/trainer';
+import { loadTorchvisionWeights, WeightFamily } from '../weights/torchvision';
+import { writeOverlay, writePaletteMask } from './overlay';
+import type { TaskRunner } from './task';
+
+/** The resolved config stored in a segmentation checkpoint: the config plus the class names it was trained with. */
+export interface SegmentationRunConfig extends SegmentationConfig {
+  classes: string[];
+}
+
+/** The torchvision weight-name table of each model (for `model.weights`). */
+const WEIGHT_FAMILY = {
+  fcn_resnet50: 'fcn',
+  fcn_resnet101: 'fcn',
+  deeplabv3_resnet50: 'deeplabv3',
+  deeplabv3_resnet101: 'deeplabv3',
+} as const satisfies Record<SegmentationModelName, WeightFamily>;
+
+/**
+ * The K class names of a config: `data.classNames`, else the 21 VOC names when K = 21, else `class_0..class_{K-1}`.
+ * @throws Error when `data.classNames` does not hold `model.numClasses` names.
+ */
+export function segmentationClassNames(cfg: SegmentationConfig): string[] {
+  const k = cfg.model.numClasses;
+  if (cfg.data.classNames) {
+    if (cfg.data.classNames.length !== k) {
+      throw new Error(`data.classNames has ${cfg.data.classNames.length} names but model.numClasses is ${k}`);
+    }
+    return [...cfg.data.classNames];
+  }
+  return k === VOC_SEG_CLASSES.length ? [...VOC_SEG_CLASSES] : Array.from({ length: k }, (_, i) => `class_${i}`);
+}
+
+/**
+ * List the records of split `split` (a key of `data.splits`): ids or image/mask pairs from its list file, or every
+ * mask file in its mask folder. Masks are read as class indices with `data.ignoreIndex` → 255 and checked to be
+ * below K when loaded.
+ * @throws Error naming the split and the keys of `data.splits` when it is not one of them; the errors of
+ *   `scanVocSegmentation` (missing files with list and line).
+ */
+export async function scanSegmentationSplit(cfg: SegmentationConfig, split: string): Promise<SegmentationRecord[]> {
+  const s = cfg.data.splits[split];
+  if (!s) throw new Error(`split '${split}' is not in data.splits (${Object.keys(cfg.data.splits).join(', ')})`);
+  if (!fs.existsSync(cfg.data.root)) throw new Error(`data folder not found: ${cfg.data.root} (set data.root in the config)`);
+  const set = await scanVocSegmentation(cfg.data.root, {
+    splitFile: s.list ?? undefined,
+    imagesDir: s.imagesDir,
+    masksDir: s.masksDir,
+    imageExt: cfg.data.imageExt,
+    maskExt: cfg.data.maskExt,
+    classes: segmentationClassNames(cfg),
+    mask: { encoding: { kind: cfg.data.maskEncoding }, ignoreIndex: cfg.data.ignoreIndex, numClasses: cfg.model.numClasses },
+  });
+  return set.records;
+}
+
+/**
+ * Build the model a config describes (random initialization from `train.seed`).
+ * @param opts.aux override `model.aux` (inference builds no auxiliary head).
+ * @throws Error naming the config key for options the model does not take (`atrousRates` on FCN).
+ */
+export function buildSegmentationModel(cfg: SegmentationConfig, opts: { aux?: boolean } = {}): SegmentationModel {
+  const m = cfg.model;
+  if (m.atrousRates !== null && WEIGHT_FAMILY[m.name] !== 'deeplabv3') {
+    throw new Error(`model.atrousRates is an option of DeepLabV3; set it to null for ${m.name}`);
+  }
+  return SEGMENTATION_MODELS[m.name]({
+    numClasses: m.numClasses,
+    aux: opts.aux ?? m.aux,
+    outputStride: m.outputStride,
+    normLayer: m.normLayer,
+    frozenStages: m.frozenStages,
+    atrousRates: m.atrousRates ?? undefined,
+    auxWeight: cfg.loss.auxWeight,
+    loss: { ignoreIndex: 255, classWeights: cfg.loss.classWeights ?? undefined },
+    seed: cfg.train.seed,
+  });
+}
+
+/**
+ * Load the config's initial weights: `model.weights` (a torchvision `fcn_*` / `deeplabv3_*` state dict; a classifier
+ * whose class count differs keeps its initialization, as when fine-tuning to another dataset) and/or
+ * `model.backboneWeights` (an ImageNet ResNet state dict, torchvision's `weights_backbone`; `fc.*` ignored).
+ * @throws Error naming the file when a tensor other than the last classifier layers is missing, unexpected or of
+ *   another shape.
+ */
+export async function loadSegmentationInitialWeights(model: SegmentationModel, cfg: SegmentationConfig): Promise<void> {
+  const { weights, backboneWeights } = cfg.model;
+  if (backboneWeights) {
+    if (!fs.existsSync(backboneWeights)) throw new Error(`model.backboneWeights not found: ${backboneWeights}`);
+    const r = await loadTorchvisionWeights(model.backbone, backboneWeights, { family: 'resnet', strict: false });
+    const bad = [...r.missing, ...r.unexpected, ...r.shapeMismatched.map((s) => s.name)];
+    if (bad.length > 0) throw new Error(`${backboneWeights}: not a ${cfg.model.name} backbone: ${bad.slice(0, 8).join(', ')}`);
+  }
+  if (weights) {
+    if (!fs.existsSync(weights)) throw new Error(`model.weights not found: ${weights}`);
+    const r = await loadTorchvisionWeights(model, weights, { family: WEIGHT_FAMILY[cfg.model.name], strict: false });
+    const lastLayer = /^(aux_)?classifier\.4\.(weight|bias)$/;
+    const reinit = r.shapeMismatched.filter((s) => lastLayer.test(s.name)).map((s) => s.name);
+    const bad = [
+      ...r.missing.filter((n) => !(model.auxClassifier && n.startsWith('aux_classifier.'))),
+      ...r.unexpected,
+      ...r.shapeMismatched.filter((s) => !lastLayer.test(s.name)).map((s) => s.name),
+    ];
+    if (bad.length > 0) throw new Error(`${weights}: weights do not fit ${cfg.model.name}: ${bad.slice(0, 8).join(', ')}`);
+    if (reinit.length > 0) {
+      process.stderr.write(`${weights}: ${reinit.join(', ')} not loaded (another class count); trained from their initialization\n`);
+    }
+  }
+}
+
+/** The engine schedule of a config (base LR from the linear scaling rule). */
+export function segmentationSchedule(cfg: SegmentationConfig): LrSchedule {
+  return { baseLr: scaledLr(cfg), ...cfg.schedule };
+}
+
+/** How `inferSegmentation` runs the network on one image. */
+export interface SegmentationInferenceOptions {
+  /** Shorter side at scale 1, pixels; null: the original size. */
+  shortEdge: number | null;
+  /** Multipliers of the shorter side; the probabilities of all passes are averaged. */
+  scales: readonly number[];
+  /** Also run on the horizontally flipped image (its logits flipped back). */
+  flip: boolean;
+  /** Windows of `cropSize` x `cropSize` every `stride` pixels, logits averaged where they overlap; null: whole image. */
+  slidingWindow: { cropSize: number; stride: number } | null;
+}
+
+/**
+ * mmseg's `slide_inference`: windows at `y1 = i·stride` (then `y2 = min(y1 + crop, H)`, `y1 = max(y2 − crop, 0)`),
+ * the same along x, logits summed and divided by the number of windows covering each pixel.
+ * @param x [1, H, W, 3] float32 normalized. Not disposed.
+ * @returns [1, H, W, K] float32 logits; caller disposes.
+ */
+async function slideLogits(model: SegmentationModel, x: tf.Tensor4D, cropSize: number, stride: number): Promise<tf.Tensor4D> {
+  const [, h, w] = x.shape;
+  const k = model.numClasses;
+  const grids = (n: number): number => Math.floor(Math.max(n - cropSize + stride - 1, 0) / stride) + 1;
+  const sum = new Float32Array(h * w * k);
+  const count = new Uint16Array(h * w);
+  for (let i = 0; i < grids(h); i++) {
+    for (let j = 0; j < grids(w); j++) {
+      const y2 = Math.min(i * stride + cropSize, h);
+      const x2 = Math.min(j * stride + cropSize, w);
+      const y1 = Math.max(y2 - cropSize, 0);
+      const x1 = Math.max(x2 - cropSize, 0);
+      const logits = tf.tidy(() => {
+        const out = model.forward(tf.slice(x, [0, y1, x1, 0], [1, y2 - y1, x2 - x1, 3]), { training: false });
+        return out.logits;
+      });
+      const v = (await logits.data()) as Float32Array;
+      logits.dispose();
+      const ww = x2 - x1;
+      for (let y = y1; y < y2; y++) {
+        for (let xx = x1; xx < x2; xx++) {
+          const src = ((y - y1) * ww + (xx - x1)) * k;
+          const dst = (y * w + xx) * k;
+          for (let c = 0; c < k; c++) sum[dst + c] += v[src + c];
+          count[y * w + xx]++;
+        }
+      }
+    }
+  }
+  for (let p = 0; p < h * w; p++) for (let c = 0; c < k; c++) sum[p * k + c] /= count[p];
+  return tf.tensor4d(sum, [1, h, w, k]);
+}
+
+/**
+ * Per-pixel classes of one image at its original size (see the module docstring for the passes and the merge).
+ * @param image [H, W, 3] uint8 RGB, the original image. Not modified.
+ * @returns [H * W] uint8 class indices 0..K-1, row-major, and the [H * W * K] float32 mean probabilities.
+ * @throws Error on an empty `scales`, a non-positive scale or window option.
+ * Reference: mmsegmentation `EncoderDecoder.inference` / `aug_test` (0.x): logits → bilinear resize to the
+ * original shape (`align_corners=False`) → softmax → flip back → mean over passes → argmax.
+ */
+export async function inferSegmentation(
+  model: SegmentationModel,
+  image: RgbImage<Uint8Array>,
+  opts: SegmentationInferenceOptions,
+): Promise<{ mask: Uint8Array; probabilities: Float32Array }> {
+  if (opts.scales.length === 0 || opts.scales.some((s) => !(s > 0))) throw new Error(`eval.scales must be positive numbers, got [${opts.scales}]`);
+  const sw = opts.slidingWindow;
+  if (sw && !(Number.isInteger(sw.cropSize) && sw.cropSize > 0 && Number.isInteger(sw.stride) && sw.stride > 0)) {
+    throw new Error(`eval.slidingWindow needs positive integer cropSize and stride, got ${JSON.stringify(sw)}`);
+  }
+  const { height: H, width: W } = image;
+  let acc: tf.Tensor4D | undefined;
+  try {
+    for (const scale of opts.scales) {
+      const edge = Math.max(1, Math.round((opts.shortEdge ?? Math.min(H, W)) * scale));
+      const size = resizeShorterSideSize(H, W, edge);
+      const pixels = size.height === H && size.width === W ? image.data : resampleImage(image.data, H, W, 3, size.height, size.width, 'bilinear');
+      const norm = normalizeImage({ data: pixels, height: size.height, width: size.width });
+      const x = tf.tensor4d(norm.data, [1, size.height, size.width, 3]);
+      try {
+        for (const flipped of opts.flip ? [false, true] : [false]) {
+          const input = flipped ? tf.reverse(x, 2) : x;
+          let logits: tf.Tensor4D;
+          try {
+            if (sw) logits = await slideLogits(model, input, sw.cropSize, sw.stride);
+            else {
+              const out = model.forward(input, { training: false });
+              out.auxLogits?.dispose();
+              logits = out.logits;
+            }
+          } finally {
+            if (input !== x) input.dispose();
+          }
+          const prev: tf.Tensor4D | undefined = acc;
+          acc = tf.tidy(() => {
+            const l = flipped ? tf.reverse(logits, 2) : logits;
+            const p = tf.softmax(upsampleLogits(l as tf.Tensor4D, H, W)) as tf.Tensor4D;
+            return prev ? tf.add(prev, p) : p;
+          });
+          prev?.dispose();
+          logits.dispose();
+        }
+      } finally {
+        x.dispose();
+      }
+    }
+    const passes = opts.scales.length * (opts.flip ? 2 : 1);
+    const [labels, probs] = tf.tidy(() => [tf.argMax(acc!, -1), tf.div(acc!, passes)]);
+    try {
+      const [l, p] = await Promise.all([labels.data(), probs.data()]);
+      return { mask: Uint8Array.from(l as Int32Array), probabilities: p as Float32Array };
+    } finally {
+      tf.dispose([labels, probs]);
+    }
+  } finally {
+    acc?.dispose();
+  }
+}
+
+/** The inference options of a config (`data.evalShortEdge` and the `eval` section). */
+export function inferenceOptions(cfg: SegmentationConfig): SegmentationInferenceOptions {
+  return { shortEdge: cfg.data.evalShortEdge, scales: cfg.eval.scales, flip: cfg.eval.flip, slidingWindow: cfg.eval.slidingWindow };
+}
+
+/**
+ * mIoU evaluation of `model` on records: each image inferred at its original size ({@link inferSegmentation}), one
+ * confusion matrix over all pixels (ignored pixels left out).
+ * @param opts.outDir write each prediction as `<outDir>/<imageId>.png`, a VOC palette PNG of class indices at the
+ *   original size (what `resvision eval-seg --pred` reads).
+ * @returns the metrics (fractions).
+ * @throws Error naming the file for unreadable images or masks, and a mask whose size differs from its image's.
+ */
+export async function evaluateSegmentationRecords(
+  model: SegmentationModel,
+  cfg: SegmentationConfig,
+  records: readonly SegmentationRecord[],
+  opts: { quiet?: boolean; outDir?: string } = {},
+): Promise<SegmentationMetrics> {
+  const confusion = new SegmentationConfusion({ numClasses: cfg.model.numClasses, ignoreIndex: 255 });
+  const infer = inferenceOptions(cfg);
+  if (opts.outDir) fs.mkdirSync(opts.outDir, { recursive: true });
+  const progress = startTaskProgress('eval', records.length, { quiet: opts.quiet, unit: 'images' });
+  // Decode the next image while the network runs on this one.
+  let next = records.length > 0 ? loadSegmentationSample(records[0]) : undefined;
+  next?.catch(() => undefined);
+  try {
+    for (let i = 0; i < records.length; i++) {
+      const sample = await next!;
+      next = i + 1 < records.length ? loadSegmentationSample(records[i + 1]) : undefined;
+      next?.catch(() => undefined);
+      const { mask } = await inferSegmentation(model, sample.image, infer);
+      confusion.update(sample.target.mask, mask, `mask '${records[i].maskFile}'`);
+      if (opts.outDir) writePaletteMask(path.join(opts.outDir, `${records[i].imageId}.png`), mask, sample.image.height, sample.image.width);
+      progress.update(i + 1);
+    }
+  } finally {
+    progress.stop();
+  }
+  return confusion.compute();
+}
+
+/** Options of `trainSegmentation`. */
+export interface TrainSegmentationOptions {
+  /** Resume from this checkpoint, or from `<outputDir>/last_checkpoint` when `true`. */
+  resume?: string | boolean;
+  quiet?: boolean;
+}
+
+/**
+ * Train a segmentation model as the config says, evaluating mIoU on `data.valSplit` every `train.evalEvery`
+ * iterations and at the end, writing checkpoints and `metrics.jsonl` to `train.outputDir`.
+ * @returns how training ended and the last validation metrics.
+ * @throws Error for a DeepLabV3 model with `train.batchSize` 1 (its image-pooling BatchNorm sees one value per
+ *   channel; torch raises too), missing data, fewer images than a batch, weights that do not fit, a non-finite loss.
+ */
+export async function trainSegmentation(
+  cfg: SegmentationConfig,
+  opts: TrainSegmentationOptions = {},
+): Promise<{ result: TrainResult; metrics?: SegmentationMetrics; classes: string[] }> {
+  const classes = segmentationClassNames(cfg);
+  if (WEIGHT_FAMILY[cfg.model.name] === 'deeplabv3' && cfg.train.batchSize < 2) {
+    throw new Error(
+      `train.batchSize is ${cfg.train.batchSize}: ${cfg.model.name} needs at least 2 images per batch in training ` +
+        '(the ASPP image-pooling BatchNorm normalizes a 1x1 map, one value per channel with a single image)',
+    );
+  }
+  const trainRecords = await scanSegmentationSplit(cfg, cfg.data.trainSplit);
+  const valRecords = cfg.train.evalEvery > 0 ? await scanSegmentationSplit(cfg, cfg.data.valSplit) : [];
+  const d = cfg.data;
+  const transform = segmentationTrainTransform({ shortEdge: d.trainShortEdge, cropSize: d.trainCropSize, flipProbability: d.flipProbability });
+  const trainLoader = new DataLoader(segmentationDataset(trainRecords, transform), {
+    batchSize: cfg.train.batchSize,
+    collate: segmentationCollate(),
+    shuffle: true,
+    dropLast: true,
+    seed: cfg.train.seed,
+    concurrency: cfg.train.numWorkers,
+  });
+  if (trainLoader.batchesPerEpoch === 0) {
+    throw new Error(`split '${d.trainSplit}' of ${d.root}: ${trainRecords.length} images are fewer than one batch of ${cfg.train.batchSize}`);
+  }
+  const runConfig: SegmentationRunConfig = { ...cfg, classes };
+  const model = buildSegmentationModel(cfg);
+  const o = cfg.optimizer;
+  const optimizer = new SgdOptimizer(
+    weightDecayGroups(model, { weightDecay: o.weightDecay, normWeightDecay: o.normWeightDecay ?? undefined }),
+    { lr: scaledLr(cfg), momentum: o.momentum, nesterov: o.nesterov, weightDecayMode: o.weightDecayMode },
+  );
+  let lastMetrics: SegmentationMetrics | undefined;
+  const trainer = new Trainer<SegmentationBatch>({
+    model,
+    computeLosses: (batch, ctx) => {
+      const { segmentation, aux } = model.computeLosses(batch.images, batch.masks, ctx);
+      const losses: Record<string, tf.Scalar> = { segmentation };
+      if (aux) losses.aux = aux;
+      return losses;
+    },
+    data: skippingBatchSource(trainLoader, disposeSegmentationBatch),
+    disposeBatch: disposeSegmentationBatch,
+    optimizer,
+    schedule: segmentationSchedule(cfg),
+    seed: cfg.train.seed,
+    gradClip: o.gradClipNorm !== null ? { kind: 'norm', maxNorm: o.gradClipNorm } : undefined,
+    outputDir: cfg.train.outputDir,
+    checkpoint: cfg.train.checkpointEvery > 0 ? { io: safetensorsCheckpointIO, everyIters: cfg.train.checkpointEvery } : undefined,
+    logEveryIters: cfg.train.logEvery,
+    evaluation:
+      cfg.train.evalEvery > 0
+        ? {
+            everyIters: cfg.train.evalEvery,
+            run: async () => {
+              lastMetrics = await evaluateSegmentationRecords(model, cfg, valRecords, { quiet: true });
+              const pct = (v: number | null): number => (v === null ? NaN : 100 * v);
+              return { mIoUPercent: pct(lastMetrics.mIoU), aAccPercent: pct(lastMetrics.aAcc), mAccPercent: pct(lastMetrics.mAcc) };
+            },
+          }
+        : undefined,
+    quiet: opts.quiet,
+    config: runConfig,
+    architecture: `${cfg.model.name} (output stride ${cfg.model.outputStride}${cfg.model.aux ? ', aux' : ''})`,
+  });
+  try {
+    if (opts.resume) await trainer.resume(typeof opts.resume === 'string' ? opts.resume : undefined);
+    else await loadSegmentationInitialWeights(model, cfg);
+    const result = await trainer.train();
+    return { result, metrics: lastMetrics, classes };
+  } finally {
+    trainer.dispose();
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+/**
+ * Open a segmentation checkpoint and rebuild its model for inference (no auxiliary head; its weights are skipped).
+ * The output stride may differ from training's (the weights do not depend on it).
+ * @throws Error naming the file when it is not a segmentation checkpoint, or its model name or class count differs
+ *   from the config's, or its tensors do not fit.
+ */
+export async function loadSegmentationCheckpoint(
+  cfg: SegmentationConfig,
+  file: string,
+): Promise<{ model: SegmentationModel; classes: string[] }> {
+  if (!fs.existsSync(file)) throw new Error(`checkpoint not found: ${file}`);
+  const ckpt = await loadCheckpoint<TrainingCheckpointMeta>(file);
+  try {
+    const stored = ckpt.meta.config as Partial<SegmentationRunConfig> | undefined;
+    if (!stored || stored.task !== 'segmentation' || !Array.isArray(stored.classes) || !stored.model) {
+      throw new Error(`${file}: not a segmentation checkpoint (no segmentation config in its metadata)`);
+    }
+    if (stored.model.name !== cfg.model.name || stored.classes.length !== cfg.model.numClasses) {
+      throw new Error(
+        `${file}: checkpoint of ${stored.model.name} with ${stored.classes.length} classes; the config asks for ` +
+          `${cfg.model.name} with model.numClasses ${cfg.model.numClasses}`,
+      );
+    }
+    const model = buildSegmentationModel(cfg, { aux: false });
+    try {
+      const r = await restoreModel(model, ckpt, { strict: false });
+      const bad = [...r.missing, ...r.unexpected.filter((n) => !n.startsWith('aux_classifier.')), ...r.shapeMismatched.map((s) => s.name)];
+      if (bad.length > 0) throw new Error(`${file}: checkpoint does not fit ${cfg.model.name}: ${bad.slice(0, 8).join(', ')}`);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return { model, classes: stored.classes };
+  } finally {
+    await ckpt.close();
+  }
+}
+
+/** One image's prediction. */
+export interface SegmentationPrediction {
+  file: string;
+  height: number;
+  width: number;
+  /** Classes present in the prediction, by decreasing area: name, index and share of the image's pixels (0..1). */
+  classes: { className: string; label: number; fraction: number }[];
+  /** The palette PNG of class indices written, if any. */
+  maskFile?: string;
+  /** The colourised overlay written, if any. */
+  overlayFile?: string;
+}
+
+/**
+ * Segment image files with the config's inference options; with `outDir`, write `<outDir>/<stem>.png` (VOC palette
+ * PNG of class indices) and `<outDir>/<stem>_overlay.jpg` (class colours blended over the image, classes named
+ * `background` left clear, with a legend of the classes present).
+ * @throws Error naming the file for a missing or unreadable image.
+ */
+export async function predictSegmentation(
+  model: SegmentationModel,
+  cfg: SegmentationConfig,
+  classes: readonly string[],
+  files: readonly string[],
+  outDir?: string,
+): Promise<SegmentationPrediction[]> {
+  if (outDir) fs.mkdirSync(outDir, { recursive: true });
+  const transparent = classes.flatMap((c, k) => (c === 'background' ? [k] : []));
+  const out: SegmentationPrediction[] = [];
+  for (const file of files) {
+    if (!fs.existsSync(file)) throw new Error(`image not found: ${file}`);
+    const { image } = await decodeImage(file);
+    const { mask } = await inferSegmentation(model, image, inferenceOptions(cfg));
+    const counts = new Float64Array(classes.length);
+    for (let i = 0; i < mask.length; i++) counts[mask[i]]++;
+    const present = [...counts.keys()]
+      .filter((k) => counts[k] > 0)
+      .sort((a, b) => counts[b] - counts[a] || a - b)
+      .map((k) => ({ className: classes[k], label: k, fraction: counts[k] / mask.length }));
+    const pred: SegmentationPrediction = { file, height: image.height, width: image.width, classes: present };
+    if (outDir) {
+      const stem = path.basename(file).replace(/\.[^.]*$/, '');
+      pred.maskFile = path.join(outDir, `${stem}.png`);
+      pred.overlayFile = path.join(outDir, `${stem}_overlay.jpg`);
+      writePaletteMask(pred.maskFile, mask, image.height, image.width);
+      const legend = present.map((c) => ({ label: c.label, text: `${c.className} ${(100 * c.fraction).toFixed(1)}%` }));
+      await writeOverlay(pred.overlayFile, image.data, mask, image.height, image.width, legend, { transparentClasses: transparent });
+    }
+    out.push(pred);
+  }
+  return out;
+}
+
+/** The segmentation task's entry points for the CLI. */
+export const segmentationTask: TaskRunner<SegmentationConfig> = {
+  async train(cfg, opts) {
+    const { result, metrics, classes } = await trainSegmentation(cfg, opts);
+    return {
+      status: result.status,
+      iterations: result.nextIteration,
+      lastCheckpoint: result.lastCheckpoint,
+      report: metrics ? formatSegmentationMetrics(metrics, classes) : undefined,
+    };
+  },
+  async evaluate(cfg, checkpoint, opts) {
+    const records = await scanSegmentationSplit(cfg, cfg.data.valSplit);
+    const { model, classes } = await loadSegmentationCheckpoint(cfg, checkpoint);
+    try {
+      const m = await evaluateSegmentationRecords(model, cfg, records, { quiet: opts.quiet, outDir: opts.outDir });
+      return formatSegmentationMetrics(m, classes);
+    } finally {
+      model.dispose();
+    }
+  },
+  async predict(cfg, checkpoint, images, opts) {
+    const { model, classes } = await loadSegmentationCheckpoint(cfg, checkpoint);
+    try {
+      const preds = await predictSegmentation(model, cfg, classes, images, opts.outDir);
+      if (opts.json) return JSON.stringify(preds, null, 2);
+      return preds
+        .map((p) =>
+          [
+            `${p.file} (${p.width}x${p.height})`,
+            ...p.classes.map((c) => `  ${(100 * c.fraction).toFixed(2).padStart(6)}%  ${c.className}`),
+            ...(p.maskFile ? [`  mask ${p.maskFile}`, `  overlay ${p.overlayFile}`] : []),
+          ].join('\n'),
+        )
+        .join('\n');
+    } finally {
+      model.dispose();
+    }
+  },
+};
