@@ -14,6 +14,7 @@ import { decodeNpyFloat32 } from '../../src/engine/npy';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
 import { readJsonl } from '../../src/engine/logger';
 import { loadConfig } from '../../src/config/load';
+import type { ClassificationConfig } from '../../src/config/types';
 import { buildClassifier, loadClassifierCheckpoint } from '../../src/tasks/classification';
 import { loadTorchvisionWeights } from '../../src/weights/torchvision';
 import { classificationEvalTransform } from '../../datasets/pipeline';
@@ -143,7 +144,7 @@ describe('classification task (CLI)', function () {
     const ckpt = path.join(dir, 'run', 'model_0000006.safetensors');
     const exported = path.join(dir, 'exported.safetensors');
     await runCli(['export-weights', ckpt, '--format', 'torchvision', '--out', exported]);
-    const cfg = loadConfig(cfgFile);
+    const cfg = loadConfig(cfgFile) as ClassificationConfig;
     const { model } = await loadClassifierCheckpoint(cfg, ckpt);
     const fresh = buildClassifier({ ...cfg, train: { ...cfg.train, seed: 99 } }, 2);
     const report = await loadTorchvisionWeights(fresh, exported, { strict: true });
@@ -165,7 +166,7 @@ describe('classification task (CLI)', function () {
     expect(shape).to.deep.equal([6, 512]);
     const index = JSON.parse(fs.readFileSync(path.join(dir, 'feats.json'), 'utf8'));
     expect(index.files).to.deep.equal(['blue/blue_0.png', 'blue/blue_1.png', 'blue/blue_2.png', 'red/red_0.png', 'red/red_1.png', 'red/red_2.png']);
-    const { model } = await loadClassifierCheckpoint(loadConfig(cfgFile), path.join(dir, 'run', 'model_0000006.safetensors'));
+    const { model } = await loadClassifierCheckpoint(loadConfig(cfgFile) as ClassificationConfig, path.join(dir, 'run', 'model_0000006.safetensors'));
     const s = await classificationEvalTransform({ resizeSize: 36, cropSize: 32 })({ file: path.join(images, 'red/red_2.png'), label: 0 }, undefined as never);
     const x = tf.tensor4d(s.image.data, [1, 32, 32, 3]);
     const e = model.backbone.embed(x);

@@ -53,6 +53,24 @@ describe('eval-coco CLI', () => {
     });
   });
 
+  it('--params applies COCOeval overrides (case001_00: useCats 0) and --json gives the exact stats', async () => {
+    const dir = path.resolve(__dirname, '..', '..', 'fixtures', 'coco', 'case001_00');
+    const ref = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')) as { stats: number[]; per_category_ap: number[] };
+    const out = await runCli([
+      'eval-coco', path.join(dir, 'gt.json'), path.join(dir, 'dt.json'), '--iou-type', 'bbox',
+      '--params', path.join(dir, 'params.json'), '--json',
+    ]);
+    const lines = out.trimEnd().split('\n');
+    expect(lines[0]).to.equal('Params overrides: {"useCats":0}');
+    const result = JSON.parse(lines[lines.length - 1]) as { stats: number[]; perCategoryAp: { categoryId: number; ap: number }[] };
+    result.stats.forEach((v, i) => expect(Math.abs(v - ref.stats[i]), `stat ${i}`).to.be.at.most(1e-9));
+    expect(result.perCategoryAp.map((r) => r.categoryId)).to.deep.equal([-1]);
+    expect(Math.abs(result.perCategoryAp[0].ap - ref.per_category_ap[0])).to.be.at.most(1e-9);
+    // The same override from the shorthand flag.
+    const short = await runCli(['eval-coco', path.join(dir, 'gt.json'), path.join(dir, 'dt.json'), '--iou-type', 'bbox', '--use-cats', '0']);
+    expect(short.split('\n').slice(1).join('\n')).to.equal(lines.slice(1, 13).join('\n') + '\n');
+  });
+
   it('rejects an --iou-type outside bbox|segm', async () => {
     let err: unknown;
     try {
