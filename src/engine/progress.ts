@@ -61,12 +61,51 @@ export class BarProgress implements ProgressReporter {
 }
 
 /**
- * The reporter for a run: a bar when the stream is a terminal and `quiet` is false, else a silent one.
+ * Plain progress lines for logs that are not a terminal (CI, `nohup`, output piped to a file): one line at most
+ * every `everySec` seconds, and at the last iteration, with the same fields as the bar.
+ */
+export class LineProgress implements ProgressReporter {
+  private total = 0;
+  private lastPrint = 0;
+  private startTime = 0;
+  private startIter = 0;
+
+  constructor(
+    private readonly stream: NodeJS.WritableStream = process.stderr,
+    private readonly everySec = 30,
+  ) {}
+
+  start(totalIters: number, startIter: number): void {
+    this.total = totalIters;
+    this.startIter = startIter;
+    this.startTime = performance.now();
+    this.lastPrint = this.startTime;
+  }
+
+  update(u: ProgressUpdate): void {
+    const now = performance.now();
+    if (now - this.lastPrint < this.everySec * 1000 && u.iteration < this.total) return;
+    this.lastPrint = now;
+    const done = u.iteration - this.startIter;
+    const rate = done / Math.max((now - this.startTime) / 1000, 1e-9);
+    const etaSec = rate > 0 ? (this.total - u.iteration) / rate : NaN;
+    const eta = Number.isFinite(etaSec) ? `${Math.floor(etaSec / 60)}m${String(Math.round(etaSec % 60)).padStart(2, '0')}s` : '-';
+    this.stream.write(
+      `train ${u.iteration}/${this.total} | loss ${u.loss.toFixed(4)} | lr ${u.lr.toExponential(3)} | ` +
+        `${u.itPerSec.toFixed(2)} it/s | ETA ${eta}\n`,
+    );
+  }
+
+  stop(): void {}
+}
+
+/**
+ * The reporter for a run: a bar on a terminal, plain lines every 30 s otherwise (logs), nothing when `quiet`.
  * @param opts.quiet force silence (tests, scripted runs).
- * @param opts.stream where the bar goes; default stderr, so stdout stays free for results.
+ * @param opts.stream where the progress goes; default stderr, so stdout stays free for results.
  */
 export function createProgress(opts: { quiet?: boolean; stream?: NodeJS.WriteStream } = {}): ProgressReporter {
   const stream = opts.stream ?? process.stderr;
-  if (opts.quiet || !stream.isTTY) return new SilentProgress();
-  return new BarProgress(stream);
+  if (opts.quiet) return new SilentProgress();
+  return stream.isTTY ? new BarProgress(stream) : new LineProgress(stream);
 }

@@ -251,6 +251,7 @@ export class Trainer<B> {
   private readonly logger: JsonlLogger;
   private readonly params: [string, tf.Variable][];
   private stopRequested = false;
+  private resumed = false;
   private lastCheckpoint?: string;
 
   /** @throws Error on an invalid schedule, period or clipping option, or checkpoints without `outputDir`. */
@@ -305,6 +306,13 @@ export class Trainer<B> {
     this.epoch = meta.epoch;
     this.batchInEpoch = meta.batchInEpoch;
     this.lastCheckpoint = target;
+    this.resumed = true;
+    if (JSON.stringify(meta.schedule) !== JSON.stringify(this.opts.schedule)) {
+      process.stderr.write(
+        `warning: ${target} was written with schedule ${JSON.stringify(meta.schedule)}; continuing with ` +
+          `${JSON.stringify(this.opts.schedule)}, so the run will not reproduce an uninterrupted one\n`,
+      );
+    }
     this.logger.log({ type: 'resume', file: target, nextIteration: meta.nextIteration, epoch: meta.epoch });
     return meta;
   }
@@ -325,6 +333,16 @@ export class Trainer<B> {
   async train(): Promise<TrainResult> {
     const o = this.opts;
     const maxIter = o.schedule.maxIter;
+    if (!this.resumed && o.checkpoint && o.outputDir && fs.existsSync(path.join(o.outputDir, LAST_CHECKPOINT_FILE))) {
+      throw new Error(
+        `${o.outputDir} already holds a run (${LAST_CHECKPOINT_FILE} names ` +
+          `${fs.readFileSync(path.join(o.outputDir, LAST_CHECKPOINT_FILE), 'utf8').trim()}): pass --resume to continue it, ` +
+          'or --output-dir for a new run',
+      );
+    }
+    if (this.nextIteration >= maxIter) {
+      process.stderr.write(`nothing to do: the run is already at iteration ${this.nextIteration} of ${maxIter}\n`);
+    }
     const logEvery = o.logEveryIters ?? 20;
     const progress = o.progress ?? createProgress({ quiet: o.quiet });
     this.stopRequested = false;

@@ -4,6 +4,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { readJsonl } from '../../src/engine/logger';
+import { LineProgress } from '../../src/engine/progress';
 import { LrSchedule } from '../../src/engine/lr_schedule';
 import { SgdOptimizer } from '../../src/engine/optimizer';
 import { SeedSequence } from '../../src/engine/seed';
@@ -418,5 +419,35 @@ describe('Trainer', () => {
     trainer.dispose();
     model.dispose();
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses to start a new run in a folder that holds one, and says to resume; resume then finishes', async () => {
+    const dir = tmpDir();
+    const first = makeTrainer({ outputDir: dir, checkpoint: { io: safetensorsCheckpointIO, everyIters: 6 }, schedule: { ...SCHEDULE, maxIter: 6 } });
+    await first.trainer.train();
+    first.trainer.dispose();
+    first.model.dispose();
+    const again = makeTrainer({ outputDir: dir, checkpoint: { io: safetensorsCheckpointIO, everyIters: 6 } });
+    let err: unknown;
+    await again.trainer.train().catch((e: unknown) => (err = e));
+    expect(String(err)).to.contain(`${dir} already holds a run (last_checkpoint names model_0000006.safetensors): pass --resume`);
+    await again.trainer.resume();
+    const r = await again.trainer.train();
+    expect(r).to.deep.include({ status: 'completed', nextIteration: 12 });
+    again.trainer.dispose();
+    again.model.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('LineProgress', () => {
+  it('prints a plain line at most every period and always at the last iteration', () => {
+    const out: string[] = [];
+    const stream = { write: (s: string) => (out.push(s), true) } as unknown as NodeJS.WritableStream;
+    const p = new LineProgress(stream, 3600);
+    p.start(10, 0);
+    for (let i = 1; i <= 10; i++) p.update({ iteration: i, loss: 0.5, lr: 0.01, itPerSec: 2 });
+    expect(out).to.have.length(1);
+    expect(out[0]).to.match(/^train 10\/10 \| loss 0\.5000 \| lr 1\.000e-2 \| 2\.00 it\/s \| ETA 0m00s\n$/);
   });
 });
