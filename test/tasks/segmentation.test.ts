@@ -63,7 +63,7 @@ async function makeVocTree(root: string): Promise<string[]> {
     const anns = coco.imgToAnns.get(id) ?? [];
     expect(anns).to.have.length(1);
     const ann = anns[0];
-    const [bx, by, bw, bh] = ann.bbox;
+    const [bx, by, bw, bh] = ann.bbox!;
     const side = Math.round(2 * Math.max(bw, bh));
     const left = Math.max(0, Math.min(img.width - side, Math.round(bx + bw / 2 - side / 2)));
     const top = Math.max(0, Math.min(img.height - side, Math.round(by + bh / 2 - side / 2)));
@@ -71,7 +71,7 @@ async function makeVocTree(root: string): Promise<string[]> {
     const mask = new Uint8Array(side * side);
     for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) mask[y * side + x] = full[(left + x) * img.height + top + y] ? COCO_TO_CLASS[ann.category_id] : 0;
     const name = String(id).padStart(12, '0');
-    await sharp(path.join(FIXTURE, 'val2017', img.file_name)).extract({ left, top, width: side, height: side }).png().toFile(path.join(root, 'JPEGImages', `${name}.png`));
+    await sharp(path.join(FIXTURE, 'val2017', img.file_name!)).extract({ left, top, width: side, height: side }).png().toFile(path.join(root, 'JPEGImages', `${name}.png`));
     fs.writeFileSync(path.join(root, 'SegmentationClass', `${name}.png`), encodePaletteMask(mask, side, side));
     ids.push(name);
   }
