@@ -5,6 +5,7 @@ import { checkData } from '../../datasets/check_data';
 import { runCheckData } from '../../src/cli/check_data';
 import { makeTempDir, removeDir, writeSolidJpeg } from './pipeline/make_images';
 import { encodePng } from './pipeline/png_writer';
+import { sharedSkipNote } from '../helpers/shared';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const SHARED = path.resolve(repoRoot, '..', 'shared', 'datasets');
@@ -83,7 +84,7 @@ describe('checkData', () => {
     expect(clean.text).to.match(/images: 2 \(0 without annotations\)\ninstances: 5/);
   });
 
-  describe('shared datasets', function () {
+  describe(`shared datasets${sharedSkipNote()}`, function () {
     before(async function () {
       if (!(await fs.stat(SHARED).catch(() => null))) this.skip(); // ../shared absent: nothing to read
     });

@@ -6,6 +6,7 @@ import { CocoDetection } from '../../../datasets/coco/dataset';
 import type { CocoDatasetJson } from '../../../datasets/coco/types';
 import { loadDetectionSample } from '../../../datasets/pipeline/detection_presets';
 import { makeTempDir, removeDir, writeSolidJpeg } from '../pipeline/make_images';
+import { sharedSkipNote } from '../../helpers/shared';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const SHARED = path.resolve(repoRoot, '..', 'shared', 'datasets');
@@ -124,7 +125,7 @@ describe('CocoDetection', () => {
   });
 });
 
-describe('CocoDetection (shared coco-tiny)', function () {
+describe(`CocoDetection (shared coco-tiny)${sharedSkipNote()}`, function () {
   before(async function () {
     if (!(await fs.stat(SHARED).catch(() => null))) this.skip(); // ../shared absent: nothing to read
   });

@@ -46,7 +46,7 @@ describe('COCOeval parity with pycocotools (fixtures)', () => {
 
 describe('COCOeval parity with pycocotools (shared oracle set)', function () {
   if (!fs.existsSync(SHARED)) {
-    it.skip(`all shared cases (skipped: ${SHARED} is absent; it exists only next to the development checkout)`);
+    it.skip(`all shared cases (skipped: ${SHARED} is absent; the full oracle set is not part of the repository, test/fixtures/coco holds a subset)`);
     return;
   }
   for (const c of caseDirs(SHARED)) it(`${c}`, () => checkCase(path.join(SHARED, c)));

@@ -8,6 +8,7 @@ import { classificationEvalTransform } from '../../../datasets/pipeline/classifi
 import { decodeImage } from '../../../datasets/pipeline/decode';
 import { expectNoLeak } from '../../helpers/tensors';
 import { makeTempDir, patternImage, removeDir, writePng, writeSolidJpeg } from '../pipeline/make_images';
+import { sharedSkipNote } from '../../helpers/shared';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const HYMENOPTERA = path.resolve(repoRoot, '..', 'shared', 'datasets', 'hymenoptera', 'hymenoptera_data');
@@ -83,7 +84,7 @@ describe('scanImageFolder (generated tree)', () => {
   });
 });
 
-describe('scanImageFolder (hymenoptera from ../shared)', function () {
+describe(`scanImageFolder (hymenoptera from ../shared)${sharedSkipNote('datasets/hymenoptera')}`, function () {
   before(function () {
     if (!existsSync(HYMENOPTERA)) this.skip(); // a user's clone has no ../shared: nothing to read
   });

@@ -6,6 +6,7 @@ import { loadDetectionSample } from '../../../datasets/pipeline/detection_preset
 import { scanVocDetection, vocGroundTruth } from '../../../datasets/voc/detection';
 import { isDegenerateVocBox, parseVocXml, vocBoxFromXyxy, vocBoxToXyxy } from '../../../datasets/voc/xml';
 import { makeTempDir, removeDir, writeSolidJpeg } from '../pipeline/make_images';
+import { sharedSkipNote } from '../../helpers/shared';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const SHARED = path.resolve(repoRoot, '..', 'shared', 'datasets');
@@ -155,7 +156,7 @@ describe('scanVocDetection (BCCD fixture)', () => {
   });
 });
 
-describe('scanVocDetection (shared datasets)', function () {
+describe(`scanVocDetection (shared datasets)${sharedSkipNote()}`, function () {
   before(async function () {
     if (!(await fs.stat(SHARED).catch(() => null))) this.skip(); // ../shared absent (a user's clone): nothing to read
   });

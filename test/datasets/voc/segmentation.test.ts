@@ -7,6 +7,7 @@ import { loadSegmentationSample } from '../../../datasets/pipeline/segmentation_
 import { rerootPath, scanVocSegmentation } from '../../../datasets/voc/segmentation';
 import { makeTempDir, removeDir, writeSolidJpeg } from '../pipeline/make_images';
 import { encodePng } from '../pipeline/png_writer';
+import { sharedSkipNote } from '../../helpers/shared';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const SHARED = path.resolve(repoRoot, '..', 'shared', 'datasets');
@@ -86,7 +87,7 @@ describe('scanVocSegmentation (generated tree)', () => {
   });
 });
 
-describe('scanVocSegmentation (shared datasets)', function () {
+describe(`scanVocSegmentation (shared datasets)${sharedSkipNote()}`, function () {
   before(async function () {
     if (!(await fs.stat(SHARED).catch(() => null))) this.skip(); // ../shared absent: nothing to read
   });
