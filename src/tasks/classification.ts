@@ -93,6 +93,9 @@ export async function evaluateOnFolder(
   classes: string[],
   opts: { quiet?: boolean } = {},
 ): Promise<ClassificationMetrics> {
+  if (!fs.existsSync(splitRoot)) {
+    throw new Error(`data folder not found: ${splitRoot} (data.root in the config, or --data, with --split naming a sub-folder)`);
+  }
   const folder = await scanImageFolder(splitRoot);
   if (folder.classes.join('\u0000') !== classes.join('\u0000')) {
     throw new Error(`${splitRoot}: classes [${folder.classes.join(', ')}] differ from the model's [${classes.join(', ')}]`);
@@ -138,7 +141,7 @@ export async function trainClassification(
   const trainRoot = path.join(cfg.data.root, cfg.data.trainSplit);
   const valRoot = path.join(cfg.data.root, cfg.data.valSplit);
   for (const d of [trainRoot, valRoot]) {
-    if (!fs.existsSync(d)) throw new Error(`data folder not found: ${d} (set data.root in the config to an ImageFolder root)`);
+    if (!fs.existsSync(d)) throw new Error(`data folder not found: ${d} (data.root in the config, or --data, must be an ImageFolder root with ${cfg.data.trainSplit}/ and ${cfg.data.valSplit}/)`);
   }
   const folder = await scanImageFolder(trainRoot);
   const numClasses = cfg.model.numClasses ?? folder.classes.length;

@@ -103,9 +103,15 @@ export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<Fea
         {
           model: opts.model,
           weights: opts.weights,
+          images: path.resolve(opts.images),
           shape: [files.length, dim],
           dtype: 'float32',
-          transform: { resizeSize: opts.resizeSize ?? 256, cropSize: opts.cropSize ?? 224, normalize: 'imagenet' },
+          transform: {
+            resizeSize: opts.resizeSize ?? 256,
+            cropSize: opts.cropSize ?? 224,
+            interpolation: 'bilinear (Pillow-exact, antialiased)',
+            normalize: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+          },
           files: files.map((f) => path.relative(opts.images, f)),
         },
         null,

@@ -201,6 +201,8 @@ describe('classification task (CLI)', function () {
     } catch (e) {
       err = e as Error;
     }
-    expect(err?.message).to.equal(`data folder not found: ${path.join(dir, 'nowhere', 'train')} (set data.root in the config to an ImageFolder root)`);
+    expect(err?.message).to.equal(
+      `data folder not found: ${path.join(dir, 'nowhere', 'train')} (data.root in the config, or --data, must be an ImageFolder root with train/ and val/)`,
+    );
   });
 });
