@@ -426,6 +426,11 @@ export async function trainDetection(
   say(formatSplitIssues(cfg.data.trainSplit, train.issues));
   const val = cfg.train.evalEvery > 0 ? await loadDetectionSplit(cfg, cfg.data.valSplit, train.classes, 'eval') : undefined;
   if (val) say(formatSplitIssues(cfg.data.valSplit, val.issues));
+  if (!cfg.model.weights && !opts.resume && cfg.model.backbone.normLayer === 'frozen') {
+    say('warning: model.weights is null and the backbone uses frozen BatchNorm: with its initial statistics it is an identity and ' +
+      "a randomly initialized ResNet's features explode. Pass --weights (ImageNet ResNet weights), or train from scratch with " +
+      'normLayer "batch" and frozenStages 0 (what torchvision does without pretrained weights).');
+  }
   const run: DetectionRunConfig = { ...cfg, classes: train.classes, categoryIds: train.categoryIds };
   const model = buildDetector(cfg, train.classes.length);
   const d = cfg.data;
