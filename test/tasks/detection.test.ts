@@ -1,0 +1,229 @@
+/**
+ * The detection path end to end, as a user runs it: a ResNet-18 RetinaNet learns the three BCCD fixture images
+ * (MIT, real blood-cell photographs) through `resvision train` and reaches COCO AP50 >= 0.9 on them; `eval` writes
+ * COCO results with the dataset's category ids and prints pycocotools' 12 lines (and VOC AP); `predict` draws boxes
+ * and writes the detections JSON; COCO-format data maps category ids with holes back; bad data fails clearly.
+ *
+ * The learning test shrinks the problem to fit a 2-core CPU: images at shorter side 128 (171x128), an FPN/head width
+ * of 64 channels, anchor sizes halved (the images are scaled by 0.27, so the smallest cells are ~8-25 px), trainable
+ * BatchNorm (no pretrained weights here: FrozenBatchNorm2d with its initial statistics is an identity and an
+ * untrained ResNet then has exploding features, which is why torchvision uses BatchNorm2d without weights).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import sharp from 'sharp';
+import { buildProgram } from '../../src/cli/main';
+import { validateConfig } from '../../src/config/load';
+import type { DetectionConfig } from '../../src/config/types';
+import { readJsonl } from '../../src/engine/logger';
+import { NonFiniteLossError } from '../../src/engine/trainer';
+import { loadDetectionSplit, trainDetection } from '../../src/tasks/detection';
+
+const REPO = path.resolve(__dirname, '../..');
+const BCCD = path.join(REPO, 'test/fixtures/bccd/BCCD');
+const COCO = path.join(REPO, 'test/fixtures/coco_images');
+/** Iterations and learning rate of the learning test (measured: see the test name). */
+const OVERFIT_ITERS = 300;
+const OVERFIT_LR = 0.04;
+/** Shorter side of the learning test's inputs (the 640x480 images become 128x96). */
+const OVERFIT_SHORT_EDGE = 96;
+/** The learning test keeps the two larger classes (WBC ~ 40 px and RBC ~ 20 px at this size); platelets (~ 8 px) are left out. */
+const OVERFIT_CLASSES = ['WBC', 'RBC'] as const;
+
+/** Run the CLI and capture what it prints on stdout. */
+async function runCli(args: string[]): Promise<string> {
+  const chunks: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  const werr = process.stderr.write.bind(process.stderr);
+  (process.stdout as { write: unknown }).write = (c: string | Uint8Array) => (chunks.push(String(c)), true);
+  (process.stderr as { write: unknown }).write = () => true;
+  try {
+    await buildProgram().exitOverride().parseAsync(['node', 'resvision', '--backend', 'wasm', ...args]);
+  } finally {
+    (process.stdout as { write: unknown }).write = write;
+    (process.stderr as { write: unknown }).write = werr;
+  }
+  return chunks.join('');
+}
+
+/**
+ * A VOC root with the fixture's three images, listed in `ImageSets/Main/all.txt`; with `keep`, the XMLs hold only the
+ * objects of those classes.
+ */
+function bccdRoot(dir: string, keep?: readonly string[]): string {
+  const root = path.join(dir, keep ? `BCCD_${keep.join('_')}` : 'BCCD');
+  fs.mkdirSync(path.join(root, 'ImageSets', 'Main'), { recursive: true });
+  for (const sub of ['Annotations', 'JPEGImages']) fs.cpSync(path.join(BCCD, sub), path.join(root, sub), { recursive: true });
+  if (keep) {
+    for (const f of fs.readdirSync(path.join(root, 'Annotations'))) {
+      const file = path.join(root, 'Annotations', f);
+      const xml = fs.readFileSync(file, 'utf8').replace(/<object>[\s\S]*?<\/object>\s*/g, (o) => (keep.some((c) => o.includes(`<name>${c}</name>`)) ? o : ''));
+      fs.writeFileSync(file, xml);
+    }
+  }
+  fs.writeFileSync(path.join(root, 'ImageSets', 'Main', 'all.txt'), 'BloodImage_00147\nBloodImage_00249\nBloodImage_00338\n');
+  return root;
+}
+
+/** The small config of these tests, from the R50 config with the changes the header lists. */
+function smallConfig(dir: string, data: Record<string, unknown>, over: { maxIter: number; lr: number; outputDir: string }): DetectionConfig {
+  const cfg = JSON.parse(fs.readFileSync(path.join(REPO, 'configs/detection/retinanet_r50_fpn.json'), 'utf8'));
+  cfg.model.backbone = { name: 'resnet18', normLayer: 'batch', frozenStages: 0, zeroInitResidual: false, replaceStrideWithDilation: [false, false, false] };
+  cfg.model.fpn.channels = 64;
+  cfg.model.anchors.sizes = cfg.model.anchors.sizes.map((l: number[]) => l.map((v) => Math.round(v / 2)));
+  cfg.data = data;
+  cfg.predict.scoreThresh = 0.3;
+  cfg.optimizer = { ...cfg.optimizer, baseLr: over.lr, baseBatchSize: 3, gradClipNorm: 10 };
+  cfg.schedule = { maxIter: over.maxIter, warmup: { iters: 10, factor: 0.1, method: 'linear' }, main: { kind: 'multistep', gamma: 0.1, milestoneFractions: [0.8] } };
+  cfg.train = { seed: 0, batchSize: 3, numWorkers: 2, logEvery: 10, evalEvery: over.maxIter, checkpointEvery: over.maxIter, outputDir: over.outputDir };
+  return validateConfig(cfg, path.join(dir, 'cfg.json')) as DetectionConfig;
+}
+
+function vocData(root: string, short: number, classes: string[] = ['RBC', 'WBC', 'Platelets']): Record<string, unknown> {
+  return {
+    format: 'voc', root, trainSplit: 'all', valSplit: 'all', annotationsDir: 'Annotations', imagesDir: 'JPEGImages', imageExt: '.jpg',
+    use07Metric: false, classes, trainShortEdge: [short], trainMaxSize: 1000, evalShortEdge: short,
+    evalMaxSize: 1000, flipProbability: 0, filterEmpty: false,
+  };
+}
+
+describe('detection task (CLI)', function () {
+  this.timeout(600_000);
+  let dir: string;
+  let cfgFile: string;
+  let ckpt: string;
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rv-det-'));
+    const cfg = smallConfig(dir, vocData(bccdRoot(dir, OVERFIT_CLASSES), OVERFIT_SHORT_EDGE, [...OVERFIT_CLASSES]), { maxIter: OVERFIT_ITERS, lr: OVERFIT_LR, outputDir: path.join(dir, 'run') });
+    cfgFile = path.join(dir, 'cfg.json');
+    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+    ckpt = path.join(dir, 'run', `model_${String(OVERFIT_ITERS).padStart(7, '0')}.safetensors`);
+  });
+
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it(`train: a ResNet-18 RetinaNet learns the 3 BCCD fixture images to COCO AP50 >= 0.9 in ${OVERFIT_ITERS} iterations`, async () => {
+    const before = tf.memory().numTensors;
+    const out = await runCli(['train', cfgFile, '--quiet']);
+    expect(tf.memory().numTensors).to.equal(before);
+    const lines = out.split('\n').filter((l) => l.startsWith(' Average'));
+    expect(lines).to.have.length(12);
+    const records = readJsonl(path.join(dir, 'run', 'metrics.jsonl'));
+    const train = records.filter((r) => r.type === 'train');
+    expect(train.map((r) => r.iteration)).to.deep.equal(Array.from({ length: OVERFIT_ITERS / 10 }, (_, i) => 10 * i + 9));
+    const losses = train.map((r) => r.totalLoss as number);
+    expect(losses[losses.length - 1]).to.be.lessThan(losses[0] / 3);
+    const ev = records.filter((r) => r.type === 'eval').pop()!.metrics as Record<string, number>;
+    expect(ev.AP50, JSON.stringify(ev)).to.be.at.least(90);
+    expect(ev.vocMAP50, JSON.stringify(ev)).to.be.at.least(90);
+    // The 12 printed lines and the logged AP50 are the same evaluation (pycocotools rounds to 3 decimals).
+    expect(lines[1]).to.contain(`= ${(ev.AP50 / 100).toFixed(3)}`);
+    expect(fs.existsSync(ckpt)).to.equal(true);
+  });
+
+  it('eval --out: 12 lines, per-class and VOC AP; COCO results (category ids 1, 2) and the converted ground truth', async () => {
+    const outDir = path.join(dir, 'eval');
+    const out = await runCli(['eval', cfgFile, '--checkpoint', ckpt, '--out', outDir, '--quiet']);
+    expect(out.split('\n').filter((l) => l.startsWith(' Average'))).to.have.length(12);
+    expect(out).to.match(/VOC mAP@0\.5 \(2 classes\): [\d.]+%/);
+    const results = JSON.parse(fs.readFileSync(path.join(outDir, 'results_all.json'), 'utf8'));
+    const gt = JSON.parse(fs.readFileSync(path.join(outDir, 'gt_all_coco.json'), 'utf8'));
+    expect(gt.images.map((i: { file_name: string }) => i.file_name)).to.deep.equal(['BloodImage_00147.jpg', 'BloodImage_00249.jpg', 'BloodImage_00338.jpg']);
+    // WBC and RBC objects: 1 + 2 + 14, less the zero-extent RBC of BloodImage_00338 (xmin = xmax = 504), dropped.
+    expect(gt.annotations).to.have.length(16);
+    expect(gt.categories.map((c: { id: number; name: string }) => [c.id, c.name])).to.deep.equal([[1, 'WBC'], [2, 'RBC']]);
+    expect(results.length).to.be.greaterThan(0);
+    for (const r of results) {
+      expect([1, 2]).to.include(r.category_id);
+      expect([1, 2, 3]).to.include(r.image_id);
+      // Original pixels: inside the 640x480 images.
+      expect(r.bbox[0]).to.be.at.least(0);
+      expect(r.bbox[0] + r.bbox[2]).to.be.at.most(640 + 1e-3);
+      expect(r.bbox[1] + r.bbox[3]).to.be.at.most(480 + 1e-3);
+    }
+    // The eval-coco command on the written files prints the same 12 lines.
+    const again = await runCli(['eval-coco', path.join(outDir, 'gt_all_coco.json'), path.join(outDir, 'results_all.json'), '--iou-type', 'bbox']);
+    expect(again.trim().split('\n')).to.deep.equal(out.split('\n').filter((l) => l.startsWith(' Average')));
+  });
+
+  it('predict --out: draws the image and writes detections.json in original pixels', async () => {
+    const outDir = path.join(dir, 'pred');
+    const img = path.join(BCCD, 'JPEGImages', 'BloodImage_00147.jpg');
+    const text = await runCli(['predict', cfgFile, img, '--checkpoint', ckpt, '--out', outDir]);
+    expect(text).to.contain(`${img}: `);
+    const dets = JSON.parse(fs.readFileSync(path.join(outDir, 'detections.json'), 'utf8'));
+    expect(dets).to.have.length(1);
+    expect(dets[0]).to.include({ file: img, width: 640, height: 480, output: path.join(outDir, 'BloodImage_00147.jpg') });
+    // The image holds one WBC (and a platelet, left out of training); the learnt model finds the WBC above 0.5.
+    const wbc = dets[0].detections.filter((d: { className: string }) => d.className === 'WBC');
+    expect(wbc.length).to.be.at.least(1);
+    expect(wbc[0].score).to.be.greaterThan(0.5);
+    const meta = await sharp(path.join(outDir, 'BloodImage_00147.jpg')).metadata();
+    expect([meta.format, meta.width, meta.height]).to.deep.equal(['jpeg', 640, 480]);
+  });
+});
+
+describe('detection task: data checks and COCO category ids', function () {
+  this.timeout(300_000);
+  let dir: string;
+  before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rv-det2-'))));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  function cocoData(classes: string[] | null): Record<string, unknown> {
+    return {
+      format: 'coco', root: COCO, trainSplit: 'val2017_subset', valSplit: 'val2017_subset', annotationsDir: '.', imagesDir: 'val2017',
+      classes, trainShortEdge: [64], trainMaxSize: 1000, evalShortEdge: 64, evalMaxSize: 1000, flipProbability: 0.5, filterEmpty: true,
+    };
+  }
+
+  it('VOC listing: the zero-extent box of BloodImage_00338 is dropped and reported with its file and object', async () => {
+    const cfg = smallConfig(dir, vocData(bccdRoot(dir), 128), { maxIter: 1, lr: 0.01, outputDir: path.join(dir, 'r0') });
+    const split = await loadDetectionSplit(cfg, 'all', null, 'eval');
+    expect(split.classes).to.deep.equal(['RBC', 'WBC', 'Platelets']);
+    expect(split.records.map((r) => r.target.labels.length)).to.deep.equal([2, 3, 13]);
+    const deg = split.issues.filter((i) => i.code === 'degenerate-box');
+    expect(deg).to.have.length(1);
+    expect(deg[0].file).to.match(/BloodImage_00338\.xml$/);
+    expect(deg[0].record).to.equal("object 12 ('RBC')");
+  });
+
+  it('COCO data: an annotation of a class outside the config is an error naming the file, annotation and category', async () => {
+    const cfg = smallConfig(dir, cocoData(['toilet']), { maxIter: 1, lr: 0.01, outputDir: path.join(dir, 'r1') });
+    let err: Error | undefined;
+    await trainDetection(cfg, { quiet: true }).catch((e: Error) => (err = e));
+    expect(err?.message).to.match(/instances_val2017_subset\.json: annotation id \d+ \(image id 122745\) has category 'stop sign' \(id 13\), which is not among the config's 1 classes \[toilet\]/);
+  });
+
+  it('COCO data: train 2 steps, eval results carry the COCO category ids 13 and 70 in the config order', async () => {
+    const out = path.join(dir, 'r2');
+    const cfg = smallConfig(dir, cocoData(['toilet', 'stop sign']), { maxIter: 2, lr: 0.01, outputDir: out });
+    cfg.model.postprocess.scoreThresh = 0; // every candidate: untrained scores are about the prior 0.01
+    const file = path.join(dir, 'coco.json');
+    fs.writeFileSync(file, JSON.stringify(cfg));
+    const train = await runCli(['train', file, '--quiet']);
+    expect(train.split('\n').filter((l) => l.startsWith(' Average'))).to.have.length(12);
+    const evalOut = path.join(dir, 'coco_eval');
+    const text = await runCli(['eval', file, '--checkpoint', path.join(out, 'model_0000002.safetensors'), '--out', evalOut, '--quiet']);
+    expect(text).to.match(/split val2017_subset: 2 images, \d+ detections/);
+    const results = JSON.parse(fs.readFileSync(path.join(evalOut, 'results_val2017_subset.json'), 'utf8'));
+    expect([...new Set(results.map((r: { category_id: number }) => r.category_id))].sort()).to.deep.equal([13, 70]);
+    expect([...new Set(results.map((r: { image_id: number }) => r.image_id))].sort()).to.deep.equal([122745, 6818]);
+    expect(fs.existsSync(path.join(evalOut, 'gt_val2017_subset_coco.json'))).to.equal(false);
+  });
+
+  it('a NaN loss stops training with the trainer\'s message naming the iteration and the term', async () => {
+    const cfg = smallConfig(dir, cocoData(null), { maxIter: 4, lr: 1e30, outputDir: path.join(dir, 'r3') });
+    cfg.optimizer.gradClipNorm = null;
+    cfg.schedule.warmup = { iters: 0, factor: 1 };
+    cfg.train.evalEvery = 0;
+    cfg.train.checkpointEvery = 0;
+    let err: unknown;
+    await trainDetection(cfg, { quiet: true }).catch((e: unknown) => (err = e));
+    expect(err).to.be.instanceOf(NonFiniteLossError);
+    expect((err as Error).message).to.match(/^loss '(classification|boxRegression)' is (NaN|Infinity|-Infinity) at iteration [1-3] .*training stopped before the update/);
+  });
+});
