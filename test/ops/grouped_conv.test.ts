@@ -26,6 +26,8 @@ const CASES: [number, number, number, number, number, number, number, number, nu
   [1, 12, 11, 32, 32, 4, 3, 2, 2, 1],
   [2, 8, 13, 12, 20, 4, 3, 1, 1, 1], // Cg = 3, Cog = 5: a full and a partial block of output channels
   [1, 7, 7, 20, 12, 4, 1, 1, 1, 0], // Cg = 5, Cog = 3, 1x1 kernel
+  [1, 6, 9, 32, 64, 2, 3, 1, 1, 1], // Cg = 16, Cog = 32: channel-blocked kernel, 16 output channels per pass
+  [2, 7, 6, 16, 32, 4, 3, 1, 1, 1], // Cg = 4, Cog = 8: channel-blocked kernel, 8 output channels per pass
 ];
 
 describe('conv2d with groups (SIMD kernels)', () => {
