@@ -399,6 +399,176 @@ function fwdBlocked(cv, np) {
  )`;
 }
 
+// Planar copy of x: xp[n, c, p] = x[n, p, c] for the HW pixels p of each image (Cin a multiple of 4), by 4x4
+// transposes of 4 pixels x 4 channels.
+const shuf = (a, b, lanes) => `(i8x16.shuffle ${lanes.map((l) => [0, 1, 2, 3].map((i) => 4 * l + i).join(' ')).join(' ')} ${a} ${b})`;
+const transpose4 = (a, r) => `
+      ${S('t0', shuf(L(a[0]), L(a[1]), [0, 4, 1, 5]))} ${S('t1', shuf(L(a[2]), L(a[3]), [0, 4, 1, 5]))}
+      ${S('t2', shuf(L(a[0]), L(a[1]), [2, 6, 3, 7]))} ${S('t3', shuf(L(a[2]), L(a[3]), [2, 6, 3, 7]))}
+      ${S(r[0], shuf(L('t0'), L('t1'), [0, 1, 4, 5]))} ${S(r[1], shuf(L('t0'), L('t1'), [2, 3, 6, 7]))}
+      ${S(r[2], shuf(L('t2'), L('t3'), [0, 1, 4, 5]))} ${S(r[3], shuf(L('t2'), L('t3'), [2, 3, 6, 7]))}`;
+function packPlanar() {
+  const params = ['x', 'xp', 'N', 'HW', 'Cin'].map((p) => `(param $${p} i32)`).join(' ');
+  const locals = ['plane', 'src', 'dst', 'n', 'c4', 'xPix', 'pix', 'k', 'chunk', 'p0', 'p1'].map((l) => `(local $${l} i32)`).join(' ');
+  const vl = ['v0', 'v1', 'v2', 'v3', 't0', 't1', 't2', 't3', 'r0', 'r1', 'r2', 'r3'].map((l) => `(local $${l} v128)`).join(' ');
+  return `
+ (func (export "packPlanar") ${params} ${locals} ${vl}
+  ${S('plane', mul(L('HW'), c(4)))}
+  ${S('xPix', mul(L('Cin'), c(4)))}
+  ;; Pixels are taken in chunks of about 32 KB of x, so that the lines read for one block of 4 channels are still
+  ;; cached for the next blocks.
+  ${S('chunk', `(i32.and (i32.div_u ${c(32768)} ${L('xPix')}) ${c(-4)})`)}
+  (if (i32.lt_s ${L('chunk')} ${c(4)}) (then ${S('chunk', c(4))}))
+  ${S('n', c(0))}
+  (block $bn (loop $ln
+    (br_if $bn (i32.ge_s ${L('n')} ${L('N')}))
+    ${S('p0', c(0))}
+    (block $bk (loop $lkk
+    (br_if $bk (i32.ge_s ${L('p0')} ${L('HW')}))
+    ${S('p1', add(L('p0'), L('chunk')))}
+    (if (i32.gt_s ${L('p1')} ${L('HW')}) (then ${S('p1', L('HW'))}))
+    ${S('c4', c(0))}
+    (block $bc (loop $lc
+      (br_if $bc (i32.ge_s ${L('c4')} ${L('Cin')}))
+      ${S('src', add(add(L('x'), mul(add(mul(L('n'), L('HW')), L('p0')), L('xPix'))), mul(L('c4'), c(4))))}
+      ${S('dst', add(L('xp'), add(mul(add(mul(L('n'), L('Cin')), L('c4')), L('plane')), mul(L('p0'), c(4)))))}
+      ${S('pix', L('p0'))}
+      (block $bp (loop $lp
+        (br_if $bp (i32.gt_s ${add(L('pix'), c(4))} ${L('p1')}))
+        ${S('v0', `(v128.load align=4 ${L('src')})`)}
+        ${S('v1', `(v128.load align=4 ${add(L('src'), L('xPix'))})`)}
+        ${S('v2', `(v128.load align=4 ${add(L('src'), mul(L('xPix'), c(2)))})`)}
+        ${S('v3', `(v128.load align=4 ${add(L('src'), mul(L('xPix'), c(3)))})`)}
+        ${transpose4(['v0', 'v1', 'v2', 'v3'], ['r0', 'r1', 'r2', 'r3'])}
+        (v128.store align=4 ${L('dst')} ${L('r0')})
+        (v128.store align=4 ${add(L('dst'), L('plane'))} ${L('r1')})
+        (v128.store align=4 ${add(L('dst'), mul(L('plane'), c(2)))} ${L('r2')})
+        (v128.store align=4 ${add(L('dst'), mul(L('plane'), c(3)))} ${L('r3')})
+        ${S('src', add(L('src'), mul(L('xPix'), c(4))))}
+        ${S('dst', add(L('dst'), c(16)))}
+        ${S('pix', add(L('pix'), c(4)))}
+        (br $lp)))
+      (block $bp1 (loop $lp1
+        (br_if $bp1 (i32.ge_s ${L('pix')} ${L('p1')}))
+        ${S('k', c(0))}
+        (loop $lk
+          (f32.store ${add(L('dst'), mul(L('k'), L('plane')))} (f32.load ${add(L('src'), mul(L('k'), c(4)))}))
+          ${S('k', add(L('k'), c(1)))}
+          (br_if $lk (i32.lt_s ${L('k')} ${c(4)})))
+        ${S('src', add(L('src'), L('xPix')))}
+        ${S('dst', add(L('dst'), c(4)))}
+        ${S('pix', add(L('pix'), c(1)))}
+        (br $lp1)))
+      ${S('c4', add(L('c4'), c(4)))}
+      (br $lc)))
+    ${S('p0', L('p1'))}
+    (br $lkk)))
+    ${S('n', add(L('n'), c(1)))}
+    (br $ln)))
+ )`;
+}
+
+// Forward kernel with pixels in lanes (stride 1 along x, Cog a multiple of 4), on the planar input xp of packPlanar:
+// for a block of 4*np output pixels of one row and 4 output channels co of group g,
+// acc[k][co] (pixels 4k..4k+3) += xp[n, g*Cg+ci, oy*sh+ky*dh, ox+4k+kx*dw .. +3] * wP[g, co/4, ky, kx, ci, co%4],
+// then 4x4 transposes give NHWC pixels. Suits few channels per group (each input vector serves 4 weights).
+// Reads up to 12 bytes past a row (lanes not stored), so xp needs 16 bytes of slack at its end.
+function fwdPlanar(np) {
+  const params = ['xp', 'w', 'y', 'N', 'Hp', 'Wp', 'Cin', 'Ho', 'Wo', 'Cout', 'Cg', 'Cog', 'kh', 'kw', 'sh', 'dh', 'dw']
+    .map((p) => `(param $${p} i32)`).join(' ');
+  const locals = ['G', 'plane', 'rowB', 'yPix', 'wBlk', 'nb', 'n', 'g', 'b', 'oy', 'ox', 'xg', 'wgb', 'yb', 'xr', 'yr', 'pb', 'p', 'pj',
+    'wp', 'ky', 'kx', 'j', 'tapY', 'tapX', 'yo', 'rem', 'wEnd']
+    .map((l) => `(local $${l} i32)`).join(' ');
+  const A = (k, v) => `a${k}_${v}`;
+  const accs = [];
+  for (let k = 0; k < np; k++) for (let v = 0; v < 4; v++) accs.push(`(local $${A(k, v)} v128)`);
+  const xs = [...Array(np).keys()].map((k) => `(local $x${k} v128)`).join(' ');
+  const block = (P, partial) => {
+    const zeroAll = [];
+    for (let k = 0; k < P; k++) for (let v = 0; v < 4; v++) zeroAll.push(S(A(k, v), zero));
+    const stores = [];
+    for (let k = 0; k < P; k++) {
+      stores.push(transpose4([0, 1, 2, 3].map((v) => A(k, v)), ['r0', 'r1', 'r2', 'r3']));
+      for (let q = 0; q < 4; q++) {
+        const st = `(v128.store align=4 ${L('yo')} ${L('r' + q)}) ${S('yo', add(L('yo'), L('yPix')))}`;
+        stores.push(partial ? `(if (i32.gt_s ${L('rem')} ${c(4 * k + q)}) (then ${st}))` : st);
+      }
+    }
+    return `
+        ${zeroAll.join(' ')}
+        ${S('wp', L('wgb'))}
+        ${S('pb', add(L('xr'), mul(L('ox'), c(4))))}
+        ${S('ky', c(0))}
+        (loop $ly${P}${partial ? 'r' : ''}
+          ${S('p', add(L('pb'), mul(L('ky'), L('tapY'))))}
+          ${S('kx', c(0))}
+          (loop $lx${P}${partial ? 'r' : ''}
+            ${S('pj', L('p'))}
+            ${S('wEnd', add(L('wp'), mul(L('Cg'), c(16))))}
+            (loop $lj${P}${partial ? 'r' : ''}
+              ${[...Array(P).keys()].map((k) => S(`x${k}`, `(v128.load offset=${16 * k} align=4 ${L('pj')})`)).join(' ')}
+              ${[0, 1, 2, 3].map((v) => `${S('s', `(v128.load32_splat offset=${4 * v} align=4 ${L('wp')})`)}
+              ${[...Array(P).keys()].map((k) => fma(A(k, v), L(`x${k}`), L('s'))).join(' ')}`).join('\n              ')}
+              ${S('wp', add(L('wp'), c(16)))}
+              ${S('pj', add(L('pj'), L('plane')))}
+              (br_if $lj${P}${partial ? 'r' : ''} (i32.lt_u ${L('wp')} ${L('wEnd')})))
+            ${S('p', add(L('p'), L('tapX')))}
+            ${S('kx', add(L('kx'), c(1)))}
+            (br_if $lx${P}${partial ? 'r' : ''} (i32.lt_s ${L('kx')} ${L('kw')})))
+          ${S('ky', add(L('ky'), c(1)))}
+          (br_if $ly${P}${partial ? 'r' : ''} (i32.lt_s ${L('ky')} ${L('kh')})))
+        ${S('yo', add(L('yr'), mul(L('ox'), L('yPix'))))}
+        ${stores.join('\n        ')}`;
+  };
+  return `
+ (func (export "convPlanarP${np}") ${params} ${locals} ${accs.join(' ')} ${xs} (local $s v128)
+  (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128)
+  ${S('G', `(i32.div_u ${L('Cin')} ${L('Cg')})`)}
+  ${S('plane', mul(mul(L('Hp'), L('Wp')), c(4)))}
+  ${S('rowB', mul(L('Wp'), c(4)))}
+  ${S('tapY', mul(mul(L('dh'), L('Wp')), c(4)))}
+  ${S('tapX', mul(L('dw'), c(4)))}
+  ${S('yPix', mul(L('Cout'), c(4)))}
+  ${S('nb', `(i32.shr_u ${L('Cog')} ${c(2)})`)}
+  ${S('wBlk', mul(mul(mul(L('kh'), L('kw')), L('Cg')), c(16)))}
+  ${S('n', c(0))}
+  (block $bn (loop $ln
+    (br_if $bn (i32.ge_s ${L('n')} ${L('N')}))
+    ${S('oy', c(0))}
+    (block $boy (loop $loy
+      (br_if $boy (i32.ge_s ${L('oy')} ${L('Ho')}))
+      ${S('g', c(0))}
+      (block $bg (loop $lg
+        (br_if $bg (i32.ge_s ${L('g')} ${L('G')}))
+        ${S('xr', add(L('xp'), add(mul(add(mul(L('n'), L('Cin')), mul(L('g'), L('Cg'))), L('plane')), mul(mul(L('oy'), L('sh')), L('rowB')))))}
+        ${S('b', c(0))}
+        (block $bb (loop $lb
+          (br_if $bb (i32.ge_s ${L('b')} ${L('nb')}))
+          ${S('wgb', add(L('w'), mul(add(mul(L('g'), L('nb')), L('b')), L('wBlk'))))}
+          ${S('yr', add(add(L('y'), mul(mul(add(mul(L('n'), L('Ho')), L('oy')), L('Wo')), L('yPix'))), mul(add(mul(L('g'), L('Cog')), mul(L('b'), c(4))), c(4))))}
+          ${S('ox', c(0))}
+          (block $bx (loop $lx
+            (br_if $bx (i32.gt_s ${add(L('ox'), c(4 * np))} ${L('Wo')}))
+            ${block(np, false)}
+            ${S('ox', add(L('ox'), c(4 * np)))}
+            (br $lx)))
+          (block $bx1 (loop $lx1
+            (br_if $bx1 (i32.ge_s ${L('ox')} ${L('Wo')}))
+            ${S('rem', `(i32.sub ${L('Wo')} ${L('ox')})`)}
+            ${block(1, true)}
+            ${S('ox', add(L('ox'), c(4)))}
+            (br $lx1)))
+          ${S('b', add(L('b'), c(1)))}
+          (br $lb)))
+        ${S('g', add(L('g'), c(1)))}
+        (br $lg)))
+      ${S('oy', add(L('oy'), c(1)))}
+      (br $loy)))
+    ${S('n', add(L('n'), c(1)))}
+    (br $ln)))
+ )`;
+}
+
 const FAST_VARIANTS = [[2, 4], [4, 2]];
 
 process.stdout.write(`;; Grouped 2-D convolution kernels (NHWC, float32, wasm SIMD128), generated; see src/kernels/grouped_conv2d_wasm.ts.
@@ -406,6 +576,8 @@ process.stdout.write(`;; Grouped 2-D convolution kernels (NHWC, float32, wasm SI
  (import "env" "memory" (memory 1))
 ${fwd()}
 ${packX()}
+${packPlanar()}
+${fwdPlanar(2)}
 ${FAST_VARIANTS.map(([cv, np]) => fwdBlocked(cv, np)).join('\n')}
 ${bwdFilter()}
 )

@@ -5,9 +5,10 @@ import { REL_TOL, dilateKernel, expectNoLeak, onCpu, relativeError, seededTensor
 
 /**
  * Grouped convolution shapes that exercise every path of the SIMD kernels (src/kernels/grouped_conv2d_wasm.ts):
- * 4 and 8 channels per group (unrolled input-channel loop), 3 and 5 (scalar remainder), output channels per group
- * a multiple of 4 (whole-vector stores) or not (partial last block), output widths giving full 8-pixel blocks and
- * remainders, stride 1/2, dilation 1/2.
+ * stride 1 with 4 output channels per group (planar kernel, pixels in lanes: full 8-pixel blocks and partial
+ * 4-pixel remainders), with 8 or 16+ (channel-blocked kernel), stride 2 and channel counts not a multiple of 4
+ * (generic kernel: 4 and 8 channels per group unrolled, 3 and 5 scalar remainder, partial last output block),
+ * dilation 1/2; the input gradient runs the same kernels with Cg and Cog swapped.
  * Reference: one tf.conv2d per group on the cpu backend (split/concat), a zero-inserted kernel for dilation.
  */
 function referenceConv(x: tf.Tensor4D, w: tf.Tensor4D, groups: number, s: number, d: number, p: number): tf.Tensor4D {
