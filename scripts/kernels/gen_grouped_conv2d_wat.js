@@ -249,156 +249,6 @@ function bwdFilter() {
  )`;
 }
 
-// Channel-blocked copy of x for the fast forward kernel: xc[n, c/4, h, w, c%4] = x[n, h, w, c] (Cin a multiple of 4),
-// so that a block of 4 input channels of one group is a contiguous [Hp, Wp, 4] plane (pixels 16 bytes apart).
-function packX() {
-  const params = ['x', 'xc', 'N', 'HW', 'Cin'].map((p) => `(param $${p} i32)`).join(' ');
-  const locals = ['plane', 'src', 'dst', 'n', 'c4', 'nc', 'xPix', 'sEnd'].map((l) => `(local $${l} i32)`).join(' ');
-  // Channel blocks are copied `k` at a time (one 64-byte line of a pixel when k = 4): k planes written sequentially.
-  const sweep = (k) => `
-        ${S('src', add(add(L('x'), mul(mul(L('n'), L('HW')), L('xPix'))), mul(L('c4'), c(16))))}
-        ${S('sEnd', add(L('src'), mul(L('HW'), L('xPix'))))}
-        ${S('dst', add(L('xc'), mul(add(mul(L('n'), L('nc')), L('c4')), L('plane'))))}
-        (loop $lp${k}
-          ${[...Array(k).keys()].map((j) => `(v128.store align=4 ${j ? add(L('dst'), mul(L('plane'), c(j))) : L('dst')} (v128.load offset=${16 * j} align=4 ${L('src')}))`).join('\n          ')}
-          ${S('dst', add(L('dst'), c(16)))}
-          ${S('src', add(L('src'), L('xPix')))}
-          (br_if $lp${k} (i32.lt_u ${L('src')} ${L('sEnd')})))
-        ${S('c4', add(L('c4'), c(k)))}`;
-  return `
- (func (export "packX") ${params} ${locals}
-  ${S('plane', mul(L('HW'), c(16)))}
-  ${S('nc', `(i32.shr_u ${L('Cin')} ${c(2)})`)}
-  ${S('xPix', mul(L('Cin'), c(4)))}
-  (if (i32.eqz ${L('HW')}) (then (return)))
-  ${S('n', c(0))}
-  (block $bn (loop $ln
-    (br_if $bn (i32.ge_s ${L('n')} ${L('N')}))
-    ${S('c4', c(0))}
-    (block $b4 (loop $l4
-      (br_if $b4 (i32.gt_s ${add(L('c4'), c(4))} ${L('nc')}))
-      ${sweep(4)}
-      (br $l4)))
-    (block $b1 (loop $l1
-      (br_if $b1 (i32.ge_s ${L('c4')} ${L('nc')}))
-      ${sweep(1)}
-      (br $l1)))
-    ${S('n', add(L('n'), c(1)))}
-    (br $ln)))
- )`;
-}
-
-// Fast forward kernel (stride 1 along x, Cg and Cog multiples of 4) on the channel-blocked input xc of packX:
-// y[n,oy,ox,g*Cog+b*CB+co] = sum_{ky,kx,ci} xc[n, (g*Cg+ci)/4, oy*sh+ky*dh, ox+kx*dw, ci%4] * wP[g, b, ky, kx, ci, co],
-// CB = 4*cv output channels per pass ([G, Cog/CB, kh, kw, Cg, CB] packed filter). A block of np pixels of one output
-// row shares one pointer (pixels 16 bytes apart in xc), each weight vector serves np pixels and each input value
-// cv weight vectors.
-function fwdBlocked(cv, np) {
-  const CB = 4 * cv;
-  const name = `convC${cv}P${np}`;
-  const params = ['xc', 'w', 'y', 'N', 'Hp', 'Wp', 'Cin', 'Ho', 'Wo', 'Cout', 'Cg', 'Cog', 'kh', 'kw', 'sh', 'dh', 'dw', 'tileRows']
-    .map((p) => `(param $${p} i32)`).join(' ');
-  const locals = ['G', 'plane', 'xRowB', 'yPix', 'wBlk', 'nb', 'n', 'g', 'b', 'oy', 'ox', 'xg', 'wgb', 'yb', 'xr', 'yr', 'pb', 'p', 'pj',
-    'wp', 'ky', 'kx', 'j', 'nj', 'tapY', 'tapX', 'yo', 'oy0', 'oy1']
-    .map((l) => `(local $${l} i32)`).join(' ');
-  const A = (k, v) => `a${k}_${v}`;
-  const accs = [];
-  for (let k = 0; k < np; k++) for (let v = 0; v < cv; v++) accs.push(`(local $${A(k, v)} v128)`);
-  const wvs = [...Array(cv).keys()].map((v) => `(local $w${v} v128)`).join(' ');
-  const block = (P) => {
-    const lane = (l) => `
-                ${[...Array(cv).keys()].map((v) => S(`w${v}`, `(v128.load offset=${(l * CB + 4 * v) * 4} align=4 ${L('wp')})`)).join(' ')}
-                ${[...Array(P).keys()].map((k) => `${S('s', `(v128.load32_splat offset=${k * 16 + l * 4} align=4 ${L('pj')})`)}
-                ${[...Array(cv).keys()].map((v) => fma(A(k, v), L('s'), L(`w${v}`))).join(' ')}`).join('\n')}`;
-    const zeroAll = [];
-    for (let k = 0; k < P; k++) for (let v = 0; v < cv; v++) zeroAll.push(S(A(k, v), zero));
-    const stores = [];
-    for (let k = 0; k < P; k++) for (let v = 0; v < cv; v++) stores.push(`(v128.store offset=${k > 0 ? 0 : 0} align=4 ${add(L('yo'), c(v * 16))} ${L(A(k, v))})`.replace('(v128.store offset=0 ', '(v128.store ') + (v === cv - 1 && k < P - 1 ? ` ${S('yo', add(L('yo'), L('yPix')))}` : ''));
-    return `
-        ${zeroAll.join(' ')}
-        ${S('wp', L('wgb'))}
-        ${S('pb', add(L('xr'), mul(L('ox'), c(16))))}
-        ${S('ky', c(0))}
-        (loop $ly${P}
-          ${S('p', add(L('pb'), mul(L('ky'), L('tapY'))))}
-          ${S('kx', c(0))}
-          (loop $lx${P}
-            ${S('pj', L('p'))}
-            ${S('j', c(0))}
-            (loop $lj${P}
-              ${lane(0)}
-              ${lane(1)}
-              ${lane(2)}
-              ${lane(3)}
-              ${S('wp', add(L('wp'), c(16 * CB)))}
-              ${S('pj', add(L('pj'), L('plane')))}
-              ${S('j', add(L('j'), c(1)))}
-              (br_if $lj${P} (i32.lt_s ${L('j')} ${L('nj')})))
-            ${S('p', add(L('p'), L('tapX')))}
-            ${S('kx', add(L('kx'), c(1)))}
-            (br_if $lx${P} (i32.lt_s ${L('kx')} ${L('kw')})))
-          ${S('ky', add(L('ky'), c(1)))}
-          (br_if $ly${P} (i32.lt_s ${L('ky')} ${L('kh')})))
-        ${S('yo', add(L('yr'), mul(L('ox'), L('yPix'))))}
-        ${stores.join('\n        ')}`;
-  };
-  return `
- (func (export "${name}") ${params} ${locals} ${accs.join(' ')} ${wvs} (local $s v128)
-  ${S('G', `(i32.div_u ${L('Cin')} ${L('Cg')})`)}
-  ${S('plane', mul(mul(L('Hp'), L('Wp')), c(16)))}
-  ${S('xRowB', mul(L('Wp'), c(16)))}
-  ${S('tapY', mul(mul(L('dh'), L('Wp')), c(16)))}
-  ${S('tapX', mul(L('dw'), c(16)))}
-  ${S('yPix', mul(L('Cout'), c(4)))}
-  ${S('nj', `(i32.shr_u ${L('Cg')} ${c(2)})`)}
-  ${S('nb', `(i32.div_u ${L('Cog')} ${c(CB)})`)}
-  ${S('wBlk', mul(mul(mul(L('kh'), L('kw')), L('Cg')), c(CB * 4)))}
-  ${S('n', c(0))}
-  (block $bn (loop $ln
-    (br_if $bn (i32.ge_s ${L('n')} ${L('N')}))
-    ${S('oy0', c(0))}
-    (block $bt (loop $lt
-    (br_if $bt (i32.ge_s ${L('oy0')} ${L('Ho')}))
-    ${S('oy1', add(L('oy0'), L('tileRows')))}
-    (if (i32.gt_s ${L('oy1')} ${L('Ho')}) (then ${S('oy1', L('Ho'))}))
-    ${S('g', c(0))}
-    (block $bg (loop $lg
-      (br_if $bg (i32.ge_s ${L('g')} ${L('G')}))
-      ${S('xg', add(L('xc'), mul(add(mul(L('n'), `(i32.shr_u ${L('Cin')} ${c(2)})`), mul(L('g'), L('nj'))), L('plane'))))}
-      ${S('b', c(0))}
-      (block $bb (loop $lb
-        (br_if $bb (i32.ge_s ${L('b')} ${L('nb')}))
-        ${S('wgb', add(L('w'), mul(add(mul(L('g'), L('nb')), L('b')), L('wBlk'))))}
-        ${S('yb', add(add(L('y'), mul(mul(mul(L('n'), L('Ho')), L('Wo')), L('yPix'))), mul(add(mul(L('g'), L('Cog')), mul(L('b'), c(CB))), c(4))))}
-        ${S('oy', L('oy0'))}
-        (block $boy (loop $loy
-          (br_if $boy (i32.ge_s ${L('oy')} ${L('oy1')}))
-          ${S('xr', add(L('xg'), mul(mul(L('oy'), L('sh')), L('xRowB'))))}
-          ${S('yr', add(L('yb'), mul(mul(L('oy'), L('Wo')), L('yPix'))))}
-          ${S('ox', c(0))}
-          (block $bx (loop $lx
-            (br_if $bx (i32.gt_s ${add(L('ox'), c(np))} ${L('Wo')}))
-            ${block(np)}
-            ${S('ox', add(L('ox'), c(np)))}
-            (br $lx)))
-          (block $bx1 (loop $lx1
-            (br_if $bx1 (i32.ge_s ${L('ox')} ${L('Wo')}))
-            ${block(1)}
-            ${S('ox', add(L('ox'), c(1)))}
-            (br $lx1)))
-          ${S('oy', add(L('oy'), c(1)))}
-          (br $loy)))
-        ${S('b', add(L('b'), c(1)))}
-        (br $lb)))
-      ${S('g', add(L('g'), c(1)))}
-      (br $lg)))
-    ${S('oy0', L('oy1'))}
-    (br $lt)))
-    ${S('n', add(L('n'), c(1)))}
-    (br $ln)))
- )`;
-}
-
 // Planar copy of x: xp[n, c, p] = x[n, p, c] for the HW pixels p of each image (Cin a multiple of 4), by 4x4
 // transposes of 4 pixels x 4 channels.
 const shuf = (a, b, lanes) => `(i8x16.shuffle ${lanes.map((l) => [0, 1, 2, 3].map((i) => 4 * l + i).join(' ')).join(' ')} ${a} ${b})`;
@@ -569,16 +419,12 @@ function fwdPlanar(np) {
  )`;
 }
 
-const FAST_VARIANTS = [[2, 4], [4, 2]];
-
 process.stdout.write(`;; Grouped 2-D convolution kernels (NHWC, float32, wasm SIMD128), generated; see src/kernels/grouped_conv2d_wasm.ts.
 (module
  (import "env" "memory" (memory 1))
 ${fwd()}
-${packX()}
 ${packPlanar()}
 ${fwdPlanar(2)}
-${FAST_VARIANTS.map(([cv, np]) => fwdBlocked(cv, np)).join('\n')}
 ${bwdFilter()}
 )
 `);

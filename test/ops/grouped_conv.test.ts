@@ -5,9 +5,9 @@ import { REL_TOL, dilateKernel, expectNoLeak, onCpu, relativeError, seededTensor
 
 /**
  * Grouped convolution shapes that exercise every path of the SIMD kernels (src/kernels/grouped_conv2d_wasm.ts):
- * stride 1 with 4 output channels per group (planar kernel, pixels in lanes: full 8-pixel blocks and partial
- * 4-pixel remainders), with 8 or 16+ (channel-blocked kernel), stride 2 and channel counts not a multiple of 4
- * (generic kernel: 4 and 8 channels per group unrolled, 3 and 5 scalar remainder, partial last output block),
+ * stride 1 with output channels per group a multiple of 4 (planar kernel, pixels in lanes: full 8-pixel blocks and
+ * partial 4-pixel remainders), stride 2 and channel counts not a multiple of 4 (generic kernel: 4 and 8 channels
+ * per group unrolled, 3 and 5 scalar remainder, partial last output block),
  * dilation 1/2; the input gradient runs the same kernels with Cg and Cog swapped.
  * Reference: one tf.conv2d per group on the cpu backend (split/concat), a zero-inserted kernel for dilation.
  */
@@ -27,8 +27,8 @@ const CASES: [number, number, number, number, number, number, number, number, nu
   [1, 12, 11, 32, 32, 4, 3, 2, 2, 1],
   [2, 8, 13, 12, 20, 4, 3, 1, 1, 1], // Cg = 3, Cog = 5: a full and a partial block of output channels
   [1, 7, 7, 20, 12, 4, 1, 1, 1, 0], // Cg = 5, Cog = 3, 1x1 kernel
-  [1, 6, 9, 32, 64, 2, 3, 1, 1, 1], // Cg = 16, Cog = 32: channel-blocked kernel, 16 output channels per pass
-  [2, 7, 6, 16, 32, 4, 3, 1, 1, 1], // Cg = 4, Cog = 8: channel-blocked kernel, 8 output channels per pass
+  [1, 6, 9, 32, 64, 2, 3, 1, 1, 1], // Cg = 16, Cog = 32: planar kernel, 8 blocks of 4 output channels, 1-pixel remainder
+  [2, 7, 6, 16, 32, 4, 3, 1, 1, 1], // Cg = 4, Cog = 8: planar kernel, a partial 4-pixel block only (Wo = 6)
 ];
 
 describe('conv2d with groups (SIMD kernels)', () => {
