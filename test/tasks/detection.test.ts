@@ -183,7 +183,8 @@ describe('detection task: data checks and COCO category ids', function () {
   it('VOC listing: the zero-extent box of BloodImage_00338 is dropped and reported with its file and object', async () => {
     const cfg = smallConfig(dir, vocData(bccdRoot(dir), 128), { maxIter: 1, lr: 0.01, outputDir: path.join(dir, 'r0') });
     const split = await loadDetectionSplit(cfg, 'all', null, 'eval');
-    expect(split.classes).to.deep.equal(['RBC', 'WBC', 'Platelets']);
+    // No class list given: the names found, sorted.
+    expect(split.classes).to.deep.equal(['Platelets', 'RBC', 'WBC']);
     expect(split.records.map((r) => r.target.labels.length)).to.deep.equal([2, 3, 13]);
     const deg = split.issues.filter((i) => i.code === 'degenerate-box');
     expect(deg).to.have.length(1);
@@ -201,6 +202,7 @@ describe('detection task: data checks and COCO category ids', function () {
   it('COCO data: train 2 steps, eval results carry the COCO category ids 13 and 70 in the config order', async () => {
     const out = path.join(dir, 'r2');
     const cfg = smallConfig(dir, cocoData(['toilet', 'stop sign']), { maxIter: 2, lr: 0.01, outputDir: out });
+    cfg.train.batchSize = 2;
     cfg.model.postprocess.scoreThresh = 0; // every candidate: untrained scores are about the prior 0.01
     const file = path.join(dir, 'coco.json');
     fs.writeFileSync(file, JSON.stringify(cfg));
@@ -218,6 +220,7 @@ describe('detection task: data checks and COCO category ids', function () {
   it('a NaN loss stops training with the trainer\'s message naming the iteration and the term', async () => {
     const cfg = smallConfig(dir, cocoData(null), { maxIter: 4, lr: 1e30, outputDir: path.join(dir, 'r3') });
     cfg.optimizer.gradClipNorm = null;
+    cfg.train.batchSize = 2;
     cfg.schedule.warmup = { iters: 0, factor: 1 };
     cfg.train.evalEvery = 0;
     cfg.train.checkpointEvery = 0;
