@@ -249,8 +249,8 @@ function bwdFilter() {
  )`;
 }
 
-// Planar copy of x: xp[n, c, p] = x[n, p, c] for the HW pixels p of each image (Cin a multiple of 4), by 4x4
-// transposes of 4 pixels x 4 channels.
+// Planar zero-padded copy of x: xp[n, c, pt + iy, pl + ix] = x[n, iy, ix, c] ([N, Cin, H+pt+pb, W+pl+pr], zeros
+// elsewhere; Cin a multiple of 4), by 4x4 transposes of 4 pixels x 4 channels, one input row (in cache) at a time.
 const shuf = (a, b, lanes) => `(i8x16.shuffle ${lanes.map((l) => [0, 1, 2, 3].map((i) => 4 * l + i).join(' ')).join(' ')} ${a} ${b})`;
 const transpose4 = (a, r) => `
       ${S('t0', shuf(L(a[0]), L(a[1]), [0, 4, 1, 5]))} ${S('t1', shuf(L(a[2]), L(a[3]), [0, 4, 1, 5]))}
@@ -258,61 +258,80 @@ const transpose4 = (a, r) => `
       ${S(r[0], shuf(L('t0'), L('t1'), [0, 1, 4, 5]))} ${S(r[1], shuf(L('t0'), L('t1'), [2, 3, 6, 7]))}
       ${S(r[2], shuf(L('t2'), L('t3'), [0, 1, 4, 5]))} ${S(r[3], shuf(L('t2'), L('t3'), [2, 3, 6, 7]))}`;
 function packPlanar() {
-  const params = ['x', 'xp', 'N', 'HW', 'Cin'].map((p) => `(param $${p} i32)`).join(' ');
-  const locals = ['plane', 'src', 'dst', 'n', 'c4', 'xPix', 'pix', 'k', 'chunk', 'p0', 'p1'].map((l) => `(local $${l} i32)`).join(' ');
+  const params = ['x', 'xp', 'N', 'H', 'W', 'Cin', 'pt', 'pb', 'pl', 'pr'].map((p) => `(param $${p} i32)`).join(' ');
+  const locals = ['Hp', 'Wp', 'plane', 'rowB', 'src', 'dst', 'n', 'c4', 'xPix', 'ix', 'k', 'r', 'rowSrc', 'rowDst', 'q']
+    .map((l) => `(local $${l} i32)`).join(' ');
   const vl = ['v0', 'v1', 'v2', 'v3', 't0', 't1', 't2', 't3', 'r0', 'r1', 'r2', 'r3'].map((l) => `(local $${l} v128)`).join(' ');
+  // Zero `cnt` floats at byte offset `off` of the rows of the 4 planes starting at rowDst.
+  const zeroCols = (off, cnt) => `
+        ${S('k', c(0))}
+        (block $bz${off.length} (loop $lz${off.length}
+          (br_if $bz${off.length} (i32.ge_s ${L('k')} ${c(4)}))
+          (memory.fill ${add(add(L('rowDst'), mul(L('k'), L('plane'))), off)} ${c(0)} ${mul(cnt, c(4))})
+          ${S('k', add(L('k'), c(1)))}
+          (br $lz${off.length})))`;
   return `
  (func (export "packPlanar") ${params} ${locals} ${vl}
-  ${S('plane', mul(L('HW'), c(4)))}
+  ${S('Hp', add(add(L('H'), L('pt')), L('pb')))}
+  ${S('Wp', add(add(L('W'), L('pl')), L('pr')))}
+  ${S('rowB', mul(L('Wp'), c(4)))}
+  ${S('plane', mul(L('Hp'), L('rowB')))}
   ${S('xPix', mul(L('Cin'), c(4)))}
-  ;; Pixels are taken in chunks of about 32 KB of x, so that the lines read for one block of 4 channels are still
-  ;; cached for the next blocks.
-  ${S('chunk', `(i32.and (i32.div_u ${c(32768)} ${L('xPix')}) ${c(-4)})`)}
-  (if (i32.lt_s ${L('chunk')} ${c(4)}) (then ${S('chunk', c(4))}))
   ${S('n', c(0))}
   (block $bn (loop $ln
     (br_if $bn (i32.ge_s ${L('n')} ${L('N')}))
-    ${S('p0', c(0))}
-    (block $bk (loop $lkk
-    (br_if $bk (i32.ge_s ${L('p0')} ${L('HW')}))
-    ${S('p1', add(L('p0'), L('chunk')))}
-    (if (i32.gt_s ${L('p1')} ${L('HW')}) (then ${S('p1', L('HW'))}))
+    ;; top and bottom padding rows of every plane
     ${S('c4', c(0))}
-    (block $bc (loop $lc
-      (br_if $bc (i32.ge_s ${L('c4')} ${L('Cin')}))
-      ${S('src', add(add(L('x'), mul(add(mul(L('n'), L('HW')), L('p0')), L('xPix'))), mul(L('c4'), c(4))))}
-      ${S('dst', add(L('xp'), add(mul(add(mul(L('n'), L('Cin')), L('c4')), L('plane')), mul(L('p0'), c(4)))))}
-      ${S('pix', L('p0'))}
-      (block $bp (loop $lp
-        (br_if $bp (i32.gt_s ${add(L('pix'), c(4))} ${L('p1')}))
-        ${S('v0', `(v128.load align=4 ${L('src')})`)}
-        ${S('v1', `(v128.load align=4 ${add(L('src'), L('xPix'))})`)}
-        ${S('v2', `(v128.load align=4 ${add(L('src'), mul(L('xPix'), c(2)))})`)}
-        ${S('v3', `(v128.load align=4 ${add(L('src'), mul(L('xPix'), c(3)))})`)}
-        ${transpose4(['v0', 'v1', 'v2', 'v3'], ['r0', 'r1', 'r2', 'r3'])}
-        (v128.store align=4 ${L('dst')} ${L('r0')})
-        (v128.store align=4 ${add(L('dst'), L('plane'))} ${L('r1')})
-        (v128.store align=4 ${add(L('dst'), mul(L('plane'), c(2)))} ${L('r2')})
-        (v128.store align=4 ${add(L('dst'), mul(L('plane'), c(3)))} ${L('r3')})
-        ${S('src', add(L('src'), mul(L('xPix'), c(4))))}
-        ${S('dst', add(L('dst'), c(16)))}
-        ${S('pix', add(L('pix'), c(4)))}
-        (br $lp)))
-      (block $bp1 (loop $lp1
-        (br_if $bp1 (i32.ge_s ${L('pix')} ${L('p1')}))
-        ${S('k', c(0))}
-        (loop $lk
-          (f32.store ${add(L('dst'), mul(L('k'), L('plane')))} (f32.load ${add(L('src'), mul(L('k'), c(4)))}))
-          ${S('k', add(L('k'), c(1)))}
-          (br_if $lk (i32.lt_s ${L('k')} ${c(4)})))
-        ${S('src', add(L('src'), L('xPix')))}
-        ${S('dst', add(L('dst'), c(4)))}
-        ${S('pix', add(L('pix'), c(1)))}
-        (br $lp1)))
-      ${S('c4', add(L('c4'), c(4)))}
-      (br $lc)))
-    ${S('p0', L('p1'))}
-    (br $lkk)))
+    (block $bc0 (loop $lc0
+      (br_if $bc0 (i32.ge_s ${L('c4')} ${L('Cin')}))
+      ${S('dst', add(L('xp'), mul(add(mul(L('n'), L('Cin')), L('c4')), L('plane'))))}
+      (memory.fill ${L('dst')} ${c(0)} ${mul(L('pt'), L('rowB'))})
+      (memory.fill ${add(L('dst'), mul(add(L('pt'), L('H')), L('rowB')))} ${c(0)} ${mul(L('pb'), L('rowB'))})
+      ${S('c4', add(L('c4'), c(1)))}
+      (br $lc0)))
+    ${S('r', c(0))}
+    (block $br (loop $lr
+      (br_if $br (i32.ge_s ${L('r')} ${L('H')}))
+      ${S('rowSrc', add(L('x'), mul(add(mul(L('n'), L('H')), L('r')), mul(L('W'), L('xPix')))))}
+      ${S('c4', c(0))}
+      (block $bc (loop $lc
+        (br_if $bc (i32.ge_s ${L('c4')} ${L('Cin')}))
+        ${S('rowDst', add(L('xp'), add(mul(add(mul(L('n'), L('Cin')), L('c4')), L('plane')), mul(add(L('r'), L('pt')), L('rowB')))))}
+        ${zeroCols(c(0), L('pl'))}
+        ${zeroCols(mul(add(L('pl'), L('W')), c(4)), L('pr'))}
+        ${S('src', add(L('rowSrc'), mul(L('c4'), c(4))))}
+        ${S('dst', add(L('rowDst'), mul(L('pl'), c(4))))}
+        ${S('ix', c(0))}
+        (block $bp (loop $lp
+          (br_if $bp (i32.gt_s ${add(L('ix'), c(4))} ${L('W')}))
+          ${S('v0', `(v128.load align=4 ${L('src')})`)}
+          ${S('v1', `(v128.load align=4 ${add(L('src'), L('xPix'))})`)}
+          ${S('v2', `(v128.load align=4 ${add(L('src'), mul(L('xPix'), c(2)))})`)}
+          ${S('v3', `(v128.load align=4 ${add(L('src'), mul(L('xPix'), c(3)))})`)}
+          ${transpose4(['v0', 'v1', 'v2', 'v3'], ['r0', 'r1', 'r2', 'r3'])}
+          (v128.store align=4 ${L('dst')} ${L('r0')})
+          (v128.store align=4 ${add(L('dst'), L('plane'))} ${L('r1')})
+          (v128.store align=4 ${add(L('dst'), mul(L('plane'), c(2)))} ${L('r2')})
+          (v128.store align=4 ${add(L('dst'), mul(L('plane'), c(3)))} ${L('r3')})
+          ${S('src', add(L('src'), mul(L('xPix'), c(4))))}
+          ${S('dst', add(L('dst'), c(16)))}
+          ${S('ix', add(L('ix'), c(4)))}
+          (br $lp)))
+        (block $bp1 (loop $lp1
+          (br_if $bp1 (i32.ge_s ${L('ix')} ${L('W')}))
+          ${S('k', c(0))}
+          (loop $lk
+            (f32.store ${add(L('dst'), mul(L('k'), L('plane')))} (f32.load ${add(L('src'), mul(L('k'), c(4)))}))
+            ${S('k', add(L('k'), c(1)))}
+            (br_if $lk (i32.lt_s ${L('k')} ${c(4)})))
+          ${S('src', add(L('src'), L('xPix')))}
+          ${S('dst', add(L('dst'), c(4)))}
+          ${S('ix', add(L('ix'), c(1)))}
+          (br $lp1)))
+        ${S('c4', add(L('c4'), c(4)))}
+        (br $lc)))
+      ${S('r', add(L('r'), c(1)))}
+      (br $lr)))
     ${S('n', add(L('n'), c(1)))}
     (br $ln)))
  )`;

@@ -238,7 +238,6 @@ export function convBackpropInput(
     const phX = phasesAlongAxis(kw, sw, g.dilations[1], g.pads[2], wd, dy.shape[2]);
     const mult = depthwise ? w.shape[3] : 1;
     const phaseOut = (py: PhaseAxis, px: PhaseAxis): tf.Tensor4D => {
-      const dyp = padOrCrop(dy, py.padBefore, py.padAfter, px.padBefore, px.padAfter);
       const sub = selectTaps(w, py.taps, px.taps); // [Jy, Jx, Cin, Cout] or [Jy, Jx, C, M]
       const geom: ConvGeometry = { strides: [1, 1], dilations: [py.dilation, px.dilation], pads: [0, 0, 0, 0] };
       if (!depthwise && groups > 1) {
@@ -246,8 +245,11 @@ export function convBackpropInput(
         const [jy, jx, cinG, cout] = sub.shape;
         const wt = tf.transpose(tf.reshape(sub, [jy * jx, cinG, groups, cout / groups]), [0, 3, 2, 1]);
         const wT = tf.reshape(wt, [jy, jx, cout / groups, cin]) as tf.Tensor4D; // [Jy, Jx, Cog, G*Cg]
-        return groupedConv2dPadded(dyp, wT, geom, groups); // [N, Qy, Qx, Cin]
+        const pads: [number, number, number, number] = [py.padBefore, py.padAfter, px.padBefore, px.padAfter];
+        if (Math.min(...pads) >= 0) return groupedConv2dPadded(dy, wT, geom, groups, pads); // padded in the kernel
+        return groupedConv2dPadded(padOrCrop(dy, ...pads), wT, geom, groups); // [N, Qy, Qx, Cin]
       }
+      const dyp = padOrCrop(dy, py.padBefore, py.padAfter, px.padBefore, px.padAfter);
       if (!depthwise) {
         return conv2dForward(dyp, tf.transpose(sub, [0, 1, 3, 2]), geom); // [N, Qy, Qx, Cin]
       }
@@ -429,7 +431,11 @@ function groupedConv(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry, groups: nu
     const save = args[2] as tf.GradSaveFunc;
     save([x4, w4]);
     const [t, b, l, r] = g.pads;
-    const value = tf.tidy(() => groupedConv2dPadded(padOrCrop(x4, t, b, l, r), w4, g, groups));
+    const value = tf.tidy(() =>
+      Math.min(t, b, l, r) >= 0
+        ? groupedConv2dPadded(x4, w4, g, groups, [t, b, l, r]) // padded in the kernel
+        : groupedConv2dPadded(padOrCrop(x4, t, b, l, r), w4, g, groups),
+    );
     return {
       value,
       gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
