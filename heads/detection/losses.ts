@@ -128,6 +128,28 @@ export function buildRetinaNetTargets(
 }
 
 /**
+ * One-hot class targets built on the JS side (torchvision `RetinaNetClassificationHead.compute_loss`:
+ * `gt_classes_target[foreground, labels] = 1`). Unlike `tf.oneHot`, any depth K >= 1 works (a one-class detector has
+ * K = 1), and the values are exact float32 ones (the wasm OneHot kernel of tfjs 4.22 writes the integer bits of
+ * `onValue` when asked for float32 output).
+ * @param labels [R] int32 class index 0..K-1 of each foreground row, -1 for background rows (an all-zero row).
+ * @param k number of classes K >= 1.
+ * @returns [R * K] float32, row-major [R, K].
+ * @throws Error when K < 1 or a label is outside -1..K-1.
+ */
+export function oneHotTargets(labels: Int32Array, k: number): Float32Array {
+  if (!Number.isInteger(k) || k < 1) throw new Error(`oneHotTargets: number of classes must be an integer >= 1, got ${k}`);
+  const out = new Float32Array(labels.length * k);
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i];
+    if (l === -1) continue;
+    if (l < 0 || l >= k) throw new Error(`oneHotTargets: label ${l} of row ${i} is outside -1..${k - 1}`);
+    out[i * k + l] = 1;
+  }
+  return out;
+}
+
+/**
  * The two RetinaNet losses from head outputs and prebuilt targets.
  * @param outputs `clsLogits` [N, R, K], `boxDeltas` [N, R, 4] (not disposed).
  * @param anchors [R * 4] float32 xyxy anchors (used by `giou` to decode).
@@ -147,9 +169,7 @@ export function retinaNetLossesFromTargets(
   }
   const boxLoss = opts.boxLoss ?? { kind: 'l1' };
   return tf.tidy(() => {
-    // oneHot of -1 is an all-zero row: background anchors. int32 then cast: the wasm OneHot kernel writes the
-    // integer bits of `onValue` when asked for float32 output (tfjs 4.22).
-    const clsTargets = tf.reshape(tf.cast(tf.oneHot(tf.tensor1d(t.clsLabels, 'int32'), k), 'float32'), [n, r, k]); // [N, R, K]
+    const clsTargets = tf.tensor3d(oneHotTargets(t.clsLabels, k), [n, r, k]); // [N, R, K]
     const clsWeights = tf.tensor3d(t.clsWeights, [n, r, 1]);
     const classification = sigmoidFocalLoss(outputs.clsLogits, clsTargets, {
       alpha: opts.focalAlpha ?? 0.25,

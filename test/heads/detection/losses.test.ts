@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { BoxCoder } from '../../../heads/detection/box_coder';
-import { retinaNetLosses } from '../../../heads/detection/losses';
+import { oneHotTargets, retinaNetLosses } from '../../../heads/detection/losses';
 import { Matcher } from '../../../heads/detection/matcher';
 import { expectNoLeak } from '../../helpers/tensors';
 
@@ -34,6 +34,31 @@ describe('retinaNetLosses', () => {
       expect(v[2][0]).to.be.closeTo((1 - (72 / 148 - 6 / 154)) / 2, 1e-6);
     });
     tf.dispose([clsLogits, boxDeltas]);
+  });
+
+  it('one class (K = 1): hand focal loss on nonzero logits, no one-hot depth restriction', async () => {
+    // Same anchors and boxes, the box labelled 0 of K = 1. Logits: image 0 a0 = ln 3 (p = 3/4, the positive),
+    // a1 = -ln 3 (p = 1/4, a negative); image 1 both 0 (negatives). Focal terms: positive 0.25 (1/4)^2 ln(4/3),
+    // negative at p = 1/4: 0.75 (1/4)^2 ln(4/3), negative at p = 1/2: 0.75 (1/2)^2 ln 2.
+    // Image 0: (0.25 + 0.75) / 16 ln(4/3) over fg = 1; image 1: 2 * 0.1875 ln 2 over max(1, 0); mean over 2 images.
+    const one = targets.map((t) => ({ boxes: t.boxes, labels: new Int32Array(t.labels.length) }));
+    const clsLogits = tf.tensor3d([Math.log(3), -Math.log(3), 0, 0], [2, 2, 1]);
+    const boxDeltas = tf.zeros([2, 2, 4]) as tf.Tensor3D;
+    await expectNoLeak(async () => {
+      const l = retinaNetLosses({ clsLogits, boxDeltas }, anchors, one, matcher, new BoxCoder());
+      const [c, b] = await Promise.all([l.classification.data(), l.boxRegression.data()]);
+      tf.dispose([l.classification, l.boxRegression]);
+      expect(c[0]).to.be.closeTo((Math.log(4 / 3) / 16 + 0.375 * LN2) / 2, 1e-6);
+      expect(b[0]).to.be.closeTo((0.4 + Math.log(1.2)) / 2, 1e-6);
+    });
+    tf.dispose([clsLogits, boxDeltas]);
+  });
+
+  it('oneHotTargets: -1 is an all-zero row, K = 1 allowed, a label outside -1..K-1 is an error', () => {
+    expect(Array.from(oneHotTargets(Int32Array.from([0, -1, 0]), 1))).to.deep.equal([1, 0, 1]);
+    expect(Array.from(oneHotTargets(Int32Array.from([2, -1, 0]), 3))).to.deep.equal([0, 0, 1, 0, 0, 0, 1, 0, 0]);
+    expect(() => oneHotTargets(Int32Array.from([1]), 1)).to.throw(/label 1 of row 0 is outside -1..0/);
+    expect(() => oneHotTargets(Int32Array.from([0]), 0)).to.throw(/must be an integer >= 1, got 0/);
   });
 
   it('gradients flow to both outputs (no comparison op on the tape)', async () => {
