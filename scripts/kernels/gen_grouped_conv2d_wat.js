@@ -438,6 +438,114 @@ function fwdPlanar(np) {
  )`;
 }
 
+// Filter gradient on planar inputs (stride 1 along x, Cg even, Cog a multiple of 4): xp from packPlanar (padded x,
+// [N, Cin, Hp, Wp]) and dyp ([N, Cout, Ho, Wo]). For a pair of input channels ci and 4 output channels co of one
+// group and one tap, acc[ci][co] (a vector over 4 pixels of a row) += xp[n, g*Cg+ci, oy*sh+ky*dh, ox+kx*dw .. +3] *
+// dyp[n, g*Cog+co, oy, ox .. +3]; the lane partial sums live in `acc` ([kh, kw, Cg, Cout, 4]) across tiles of
+// `tileRows` output rows and are summed at the end into acc's first kh*kw*Cg*Cout floats (dw, HWIO).
+// Lanes past the end of a row are masked (both factors, as the bytes past a row may hold anything).
+function bwdFilterPlanar() {
+  const params = ['xp', 'dyp', 'acc', 'N', 'Hp', 'Wp', 'Cin', 'Ho', 'Wo', 'Cout', 'Cg', 'Cog', 'kh', 'kw', 'sh', 'dh', 'dwl', 'tileRows']
+    .map((p) => `(param $${p} i32)`).join(' ');
+  const locals = ['G', 'planeX', 'planeY', 'rowX', 'n', 'oy0', 'oy1', 'g', 'co', 'ky', 'kx', 'ci', 'ap', 'apRow', 'xpl', 'dpl', 'oy',
+    'xr', 'xr1', 'dr', 'dEnd', 'pY2', 'pY3', 'rem', 'i', 'total']
+    .map((l) => `(local $${l} i32)`).join(' ');
+  const A = (i, j) => `a${i}${j}`;
+  const vl = [];
+  for (let i = 0; i < 2; i++) for (let j = 0; j < 4; j++) vl.push(`(local $${A(i, j)} v128)`);
+  vl.push('(local $x0 v128) (local $x1 v128) (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128) (local $m v128)');
+  const dAddr = (j) => (j === 0 ? L('dr') : j === 1 ? add(L('dr'), L('planeY')) : add(L('dr'), L(j === 2 ? 'pY2' : 'pY3')));
+  const body = (masked) => {
+    const mk = (v) => (masked ? `(v128.and ${v} ${L('m')})` : v);
+    return `
+                ${S('x0', mk(`(v128.load align=4 ${L('xr')})`))}
+                ${S('x1', mk(`(v128.load align=4 ${L('xr1')})`))}
+                ${[0, 1, 2, 3].map((j) => S(`d${j}`, mk(`(v128.load align=4 ${dAddr(j)})`))).join(' ')}
+                ${[0, 1].map((i) => [0, 1, 2, 3].map((j) => fma(A(i, j), L(`x${i}`), L(`d${j}`))).join(' ')).join('\n                ')}`;
+  };
+  return `
+ (func (export "filterGradPlanar") ${params} ${locals} ${vl.join(' ')}
+  ${S('G', `(i32.div_u ${L('Cin')} ${L('Cg')})`)}
+  ${S('rowX', mul(L('Wp'), c(4)))}
+  ${S('planeX', mul(L('Hp'), L('rowX')))}
+  ${S('planeY', mul(mul(L('Ho'), L('Wo')), c(4)))}
+  ${S('pY2', mul(L('planeY'), c(2)))}
+  ${S('pY3', mul(L('planeY'), c(3)))}
+  ${S('apRow', mul(L('Cout'), c(16)))}
+  ${S('total', mul(mul(mul(L('kh'), L('kw')), L('Cg')), L('Cout')))}
+  (memory.fill ${L('acc')} ${c(0)} ${mul(L('total'), c(16))})
+  ${S('n', c(0))}
+  (block $bn (loop $ln
+    (br_if $bn (i32.ge_s ${L('n')} ${L('N')}))
+    ${S('oy0', c(0))}
+    (block $bt (loop $lt
+      (br_if $bt (i32.ge_s ${L('oy0')} ${L('Ho')}))
+      ${S('oy1', add(L('oy0'), L('tileRows')))}
+      (if (i32.gt_s ${L('oy1')} ${L('Ho')}) (then ${S('oy1', L('Ho'))}))
+      ${S('g', c(0))}
+      (block $bg (loop $lg
+        (br_if $bg (i32.ge_s ${L('g')} ${L('G')}))
+        ${S('co', c(0))}
+        (block $bco (loop $lco
+          (br_if $bco (i32.ge_s ${L('co')} ${L('Cog')}))
+          ${S('dpl', add(L('dyp'), mul(add(mul(L('n'), L('Cout')), add(mul(L('g'), L('Cog')), L('co'))), L('planeY'))))}
+          ${S('ky', c(0))}
+          (loop $lky
+            ${S('kx', c(0))}
+            (loop $lkx
+              ${S('ci', c(0))}
+              (loop $lci
+                ${S('ap', add(L('acc'), add(mul(add(mul(add(mul(L('ky'), L('kw')), L('kx')), L('Cg')), L('ci')), L('apRow')),
+                  mul(add(mul(L('g'), L('Cog')), L('co')), c(16)))))}
+                ${[0, 1].map((i) => [0, 1, 2, 3].map((j) => S(A(i, j), `(v128.load offset=${16 * j} align=4 ${i ? add(L('ap'), L('apRow')) : L('ap')})`)).join(' ')).join('\n                ')}
+                ${S('xpl', add(L('xp'), add(mul(add(mul(L('n'), L('Cin')), add(mul(L('g'), L('Cg')), L('ci'))), L('planeX')),
+                  add(mul(mul(L('ky'), L('dh')), L('rowX')), mul(mul(L('kx'), L('dwl')), c(4))))))}
+                ${S('oy', L('oy0'))}
+                (loop $loy
+                  ${S('xr', add(L('xpl'), mul(mul(L('oy'), L('sh')), L('rowX'))))}
+                  ${S('xr1', add(L('xr'), L('planeX')))}
+                  ${S('dr', add(L('dpl'), mul(mul(L('oy'), L('Wo')), c(4))))}
+                  ${S('dEnd', add(L('dr'), mul(`(i32.and ${L('Wo')} ${c(-4)})`, c(4))))}
+                  (block $bx (loop $lx
+                    (br_if $bx (i32.ge_u ${L('dr')} ${L('dEnd')}))
+                    ${body(false)}
+                    ${S('xr', add(L('xr'), c(16)))}
+                    ${S('xr1', add(L('xr1'), c(16)))}
+                    ${S('dr', add(L('dr'), c(16)))}
+                    (br $lx)))
+                  ${S('rem', `(i32.and ${L('Wo')} ${c(3)})`)}
+                  (if ${L('rem')} (then
+                    ${S('m', `(i32x4.gt_s (i32x4.splat ${L('rem')}) (v128.const i32x4 0 1 2 3))`)}
+                    ${body(true)}))
+                  ${S('oy', add(L('oy'), c(1)))}
+                  (br_if $loy (i32.lt_s ${L('oy')} ${L('oy1')})))
+                ${[0, 1].map((i) => [0, 1, 2, 3].map((j) => `(v128.store offset=${16 * j} align=4 ${i ? add(L('ap'), L('apRow')) : L('ap')} ${L(A(i, j))})`).join(' ')).join('\n                ')}
+                ${S('ci', add(L('ci'), c(2)))}
+                (br_if $lci (i32.lt_s ${L('ci')} ${L('Cg')})))
+              ${S('kx', add(L('kx'), c(1)))}
+              (br_if $lkx (i32.lt_s ${L('kx')} ${L('kw')})))
+            ${S('ky', add(L('ky'), c(1)))}
+            (br_if $lky (i32.lt_s ${L('ky')} ${L('kh')})))
+          ${S('co', add(L('co'), c(4)))}
+          (br $lco)))
+        ${S('g', add(L('g'), c(1)))}
+        (br $lg)))
+      ${S('oy0', L('oy1'))}
+      (br $lt)))
+    ${S('n', add(L('n'), c(1)))}
+    (br $ln)))
+  ;; lane sums, in place (entry i is written after entries 4i..4i+3 are read)
+  ${S('i', c(0))}
+  (block $bs (loop $ls
+    (br_if $bs (i32.ge_s ${L('i')} ${L('total')}))
+    ${S('x0', `(v128.load align=4 ${add(L('acc'), mul(L('i'), c(16)))})`)}
+    (f32.store ${add(L('acc'), mul(L('i'), c(4)))} (f32.add (f32.add (f32x4.extract_lane 0 ${L('x0')}) (f32x4.extract_lane 1 ${L('x0')}))
+      (f32.add (f32x4.extract_lane 2 ${L('x0')}) (f32x4.extract_lane 3 ${L('x0')}))))
+    ${S('i', add(L('i'), c(1)))}
+    (br $ls)))
+ )`;
+}
+
 process.stdout.write(`;; Grouped 2-D convolution kernels (NHWC, float32, wasm SIMD128), generated; see src/kernels/grouped_conv2d_wasm.ts.
 (module
  (import "env" "memory" (memory 1))
@@ -445,5 +553,6 @@ ${fwd()}
 ${packPlanar()}
 ${fwdPlanar(2)}
 ${bwdFilter()}
+${bwdFilterPlanar()}
 )
 `);

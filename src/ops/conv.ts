@@ -442,7 +442,11 @@ function groupedConv(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry, groups: nu
         const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
         return [
           convBackpropInput(dy, ws, xs.shape, g, false, groups),
-          tf.tidy(() => groupedConv2dFilterGrad(padOrCrop(xs, t, b, l, r), dy, ws.shape, g, groups)),
+          tf.tidy(() =>
+            Math.min(t, b, l, r) >= 0
+              ? groupedConv2dFilterGrad(xs, dy, ws.shape, g, groups, [t, b, l, r]) // padded in the kernel
+              : groupedConv2dFilterGrad(padOrCrop(xs, t, b, l, r), dy, ws.shape, g, groups),
+          ),
         ];
       },
     };

@@ -8,7 +8,8 @@ import { REL_TOL, dilateKernel, expectNoLeak, onCpu, relativeError, seededTensor
  * stride 1 with output channels per group a multiple of 4 (planar kernel, pixels in lanes: full 8-pixel blocks and
  * partial 4-pixel remainders), stride 2 and channel counts not a multiple of 4 (generic kernel: 4 and 8 channels
  * per group unrolled, 3 and 5 scalar remainder, partial last output block),
- * dilation 1/2; the input gradient runs the same kernels with Cg and Cog swapped.
+ * dilation 1/2; the input gradient runs the same kernels with Cg and Cog swapped; the filter gradient's planar
+ * kernel (stride 1, Cg >= 16) accumulates over tiles of rows with masked row tails.
  * Reference: one tf.conv2d per group on the cpu backend (split/concat), a zero-inserted kernel for dilation.
  */
 function referenceConv(x: tf.Tensor4D, w: tf.Tensor4D, groups: number, s: number, d: number, p: number): tf.Tensor4D {
@@ -29,6 +30,7 @@ const CASES: [number, number, number, number, number, number, number, number, nu
   [1, 7, 7, 20, 12, 4, 1, 1, 1, 0], // Cg = 5, Cog = 3, 1x1 kernel
   [1, 6, 9, 32, 64, 2, 3, 1, 1, 1], // Cg = 16, Cog = 32: planar kernel, 8 blocks of 4 output channels, 1-pixel remainder
   [2, 7, 6, 16, 32, 4, 3, 1, 1, 1], // Cg = 4, Cog = 8: planar kernel, a partial 4-pixel block only (Wo = 6)
+  [1, 20, 70, 32, 32, 2, 3, 1, 1, 1], // Cg = 16, Wo = 70: several row tiles of the planar filter gradient, 2-pixel tails
 ];
 
 describe('conv2d with groups (SIMD kernels)', () => {
