@@ -3,8 +3,11 @@
  * 3x3 convolutions (groups 32, stride 1, padding 1) at batch 4, forward and forward+backward (input and filter
  * gradients) of `conv2d` (src/ops/conv.ts), each against a dense 3x3 convolution with the same input and Cin = Cout,
  * as time per FLOP relative to the dense path (the two run alternately) (a grouped convolution has 1/groups of the dense FLOPs, so ratio =
- * groupedMs * groups / denseMs). Medians of several runs; the 1-minute load average is reported because the machine
- * is shared.
+ * groupedMs * groups / denseMs). Times are of the operations alone (the wasm backend computes a result before
+ * returning it); `perFlopRatioForwardWithReadback` also counts copying the forward output to JS (dataSync), a cost
+ * equal for both paths that is a large part of the grouped time (e.g. ~5 ms for [4,56,56,128]) and none of a
+ * network's. Training results are scalars. Medians of several runs; the 1-minute load average is reported because
+ * the machine is shared.
  * Usage: npx tsx scripts/bench/grouped_conv.ts [--quick]
  */
 import * as os from 'os';
@@ -27,8 +30,7 @@ function timeInterleavedMs(fs: Array<() => tf.Tensor>, reps: number): number[] {
   for (let i = 0; i < reps; i++) {
     fs.forEach((f, j) => {
       const t0 = performance.now();
-      const t = f();
-      t.dataSync();
+      const t = f(); // the wasm backend runs kernels synchronously: t is computed on return
       t.dispose();
       times[j].push(performance.now() - t0);
     });
@@ -56,7 +58,13 @@ async function main(): Promise<void> {
           tf.sum(conv2d(a as tf.Tensor4D, b as tf.Tensor4D, { ...opts, groups: gr })))([x, w]);
         return tf.add(tf.sum(dx), tf.sum(dw));
       });
-    const [denseMs, groupedMs] = timeInterleavedMs([forward(wd, 1), forward(wg, groups)], reps);
+    const withReadback = (f: () => tf.Tensor) => () => {
+      const t = f();
+      t.dataSync();
+      return t;
+    };
+    const [denseMs, groupedMs, denseReadMs, groupedReadMs] = timeInterleavedMs(
+      [forward(wd, 1), forward(wg, groups), withReadback(forward(wd, 1)), withReadback(forward(wg, groups))], reps);
     const [denseTrainMs, groupedTrainMs] = timeInterleavedMs([train(wd, 1), train(wg, groups)], reps);
     const groupedGflop = (2 * n * h * h * 9 * c * (c / groups)) / 1e9;
     rows.push({
@@ -64,6 +72,7 @@ async function main(): Promise<void> {
       denseMs: +denseMs.toFixed(1), groupedMs: +groupedMs.toFixed(2),
       groupedForwardGflops: +(groupedGflop / (groupedMs / 1e3)).toFixed(1),
       perFlopRatioForward: +((groupedMs * groups) / denseMs).toFixed(2),
+      perFlopRatioForwardWithReadback: +((groupedReadMs * groups) / denseReadMs).toFixed(2),
       denseTrainMs: +denseTrainMs.toFixed(1), groupedTrainMs: +groupedTrainMs.toFixed(2),
       perFlopRatioForwardBackward: +((groupedTrainMs * groups) / denseTrainMs).toFixed(2),
     });
