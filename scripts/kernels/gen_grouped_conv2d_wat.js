@@ -153,9 +153,33 @@ function bwdFilter() {
   const params = ['x', 'dy', 'dw', 'N', 'Hp', 'Wp', 'Cin', 'Ho', 'Wo', 'Cout', 'Cg', 'Cog', 'kh', 'kw', 'sh', 'sw', 'dh', 'dwl', 'tileRows']
     .map((p) => `(param $${p} i32)`).join(' ');
   const locals = ['G', 'xPix', 'xRow', 'xImg', 'xStep', 'yPix', 'dwRow', 'n', 'oy0', 'oy1', 'g', 'co', 'rem', 'tap', 'ky', 'kx',
-    'ci', 'nci', 'xt', 'dwp', 'oy', 'xrow', 'dyrow', 'xp', 'dp', 'dEnd', 'dyc', 'xc']
+    'ci', 'nci', 'xt', 'dwp', 'oy', 'xrow', 'dyrow', 'xp', 'dp', 'dEnd', 'dyc', 'xc', 'xTap', 'tapDw', 'xp1', 'xp2']
     .map((l) => `(local $${l} i32)`).join(' ');
-  const accs = '(local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $d v128)';
+  const accs = '(local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $d v128) ' +
+    [...Array(12).keys()].map((k) => `(local $b${k} v128)`).join(' ');
+  // Three horizontal taps (kx, kx+1, kx+2) x 4 input channels at once (Cg a multiple of 4, at least 8): each dy
+  // vector loaded serves 12 products.
+  const accAddr = (t, i) => add(L('dwp'), add(mul(L('tapDw'), c(t)), mul(L('dwRow'), c(i))));
+  const sweep3 = () => `
+              ${[...Array(12).keys()].map((k) => S(`b${k}`, loadV(accAddr(Math.floor(k / 4), k % 4), L('rem')))).join('\n              ')}
+              ${S('oy', L('oy0'))}
+              (loop $lpy3
+                ${S('xp', add(L('xt'), mul(mul(L('oy'), L('sh')), L('xRow'))))}
+                ${S('xp1', add(L('xp'), L('xTap')))}
+                ${S('xp2', add(L('xp1'), L('xTap')))}
+                ${S('dp', add(L('dyc'), mul(L('oy'), mul(L('Wo'), L('yPix')))))}
+                ${S('dEnd', add(L('dp'), mul(L('Wo'), L('yPix'))))}
+                (loop $lpx3
+                  ${S('d', loadV(L('dp'), L('rem')))}
+                  ${[...Array(12).keys()].map((k) => fma(`b${k}`, `(v128.load32_splat offset=${4 * (k % 4)} align=4 ${L(['xp', 'xp1', 'xp2'][Math.floor(k / 4)])})`, L('d'))).join('\n                  ')}
+                  ${S('xp', add(L('xp'), L('xStep')))}
+                  ${S('xp1', add(L('xp1'), L('xStep')))}
+                  ${S('xp2', add(L('xp2'), L('xStep')))}
+                  ${S('dp', add(L('dp'), L('yPix')))}
+                  (br_if $lpx3 (i32.lt_u ${L('dp')} ${L('dEnd')})))
+                ${S('oy', add(L('oy'), c(1)))}
+                (br_if $lpy3 (i32.lt_s ${L('oy')} ${L('oy1')})))
+              ${[...Array(12).keys()].map((k) => storeV(accAddr(Math.floor(k / 4), k % 4), L(`b${k}`), L('rem'))).join('\n              ')}`;
   const sweep = (nc) => `
               ${S('a0', loadV(L('dwp'), L('rem')))}
               ${nc === 4 ? `
@@ -193,6 +217,8 @@ function bwdFilter() {
   ${S('xStep', mul(L('sw'), L('xPix')))}
   ${S('yPix', mul(L('Cout'), c(4)))}
   ${S('dwRow', mul(L('Cout'), c(4)))}
+  ${S('xTap', mul(L('dwl'), L('xPix')))}
+  ${S('tapDw', mul(L('Cg'), L('dwRow')))}
   (memory.fill ${L('dw')} ${c(0)} ${mul(mul(mul(L('kh'), L('kw')), L('Cg')), L('dwRow'))})
   (if (i32.eqz (i32.mul ${L('Ho')} ${L('Wo')})) (then (return)))
   ${S('n', c(0))}
@@ -218,6 +244,19 @@ function bwdFilter() {
               ${S('xc', add(add(add(L('x'), mul(L('n'), L('xImg'))), mul(mul(L('ky'), L('dh')), L('xRow'))),
                 add(mul(mul(L('kx'), L('dwl')), L('xPix')), mul(mul(L('g'), L('Cg')), c(4)))))}
               ${S('ci', c(0))}
+              ;; (measured slower than single taps at 4 channels per group, faster at 8)
+              (if (i32.and (i32.le_s ${add(L('kx'), c(3))} ${L('kw')})
+                (i32.and (i32.eqz (i32.and ${L('Cg')} ${c(3)})) (i32.ge_s ${L('Cg')} ${c(8)})))
+                (then
+                  (loop $lc43
+                    ${S('xt', add(L('xc'), mul(L('ci'), c(4))))}
+                    ${S('dwp', add(L('dw'), add(mul(add(mul(add(mul(L('ky'), L('kw')), L('kx')), L('Cg')), L('ci')), L('dwRow')),
+                      mul(add(mul(L('g'), L('Cog')), L('co')), c(4)))))}
+                    ${sweep3()}
+                    ${S('ci', add(L('ci'), c(4)))}
+                    (br_if $lc43 (i32.lt_s ${L('ci')} ${L('Cg')})))
+                  ${S('kx', add(L('kx'), c(2)))}
+                  ${S('ci', L('Cg'))}))
               (block $bc4 (loop $lc4
                 (br_if $bc4 (i32.gt_s (i32.add ${L('ci')} ${c(4)}) ${L('Cg')}))
                 ${S('xt', add(L('xc'), mul(L('ci'), c(4))))}
