@@ -301,14 +301,20 @@ function packPlanar() {
   const locals = ['Hp', 'Wp', 'plane', 'rowB', 'src', 'dst', 'n', 'c4', 'xPix', 'ix', 'k', 'r', 'rowSrc', 'rowDst', 'q']
     .map((l) => `(local $${l} i32)`).join(' ');
   const vl = ['v0', 'v1', 'v2', 'v3', 't0', 't1', 't2', 't3', 'r0', 'r1', 'r2', 'r3'].map((l) => `(local $${l} v128)`).join(' ');
-  // Zero `cnt` floats at byte offset `off` of the rows of the 4 planes starting at rowDst.
-  const zeroCols = (off, cnt) => `
+  // Zero `cnt` floats at byte offset `off` of the rows of the 4 planes starting at rowDst (scalar stores: the
+  // padding columns are few, and a memory.fill per column costs more than the copy itself).
+  const zeroCols = (off, cnt, id) => `
+        ${S('q', add(L('rowDst'), off))}
         ${S('k', c(0))}
-        (block $bz${off.length} (loop $lz${off.length}
-          (br_if $bz${off.length} (i32.ge_s ${L('k')} ${c(4)}))
-          (memory.fill ${add(add(L('rowDst'), mul(L('k'), L('plane'))), off)} ${c(0)} ${mul(cnt, c(4))})
+        (block $bz${id} (loop $lz${id}
+          (br_if $bz${id} (i32.ge_s ${L('k')} ${cnt}))
+          (f32.store ${L('q')} (f32.const 0))
+          (f32.store ${add(L('q'), L('plane'))} (f32.const 0))
+          (f32.store ${add(L('q'), mul(L('plane'), c(2)))} (f32.const 0))
+          (f32.store ${add(L('q'), mul(L('plane'), c(3)))} (f32.const 0))
+          ${S('q', add(L('q'), c(4)))}
           ${S('k', add(L('k'), c(1)))}
-          (br $lz${off.length})))`;
+          (br $lz${id})))`;
   return `
  (func (export "packPlanar") ${params} ${locals} ${vl}
   ${S('Hp', add(add(L('H'), L('pt')), L('pb')))}
@@ -336,8 +342,8 @@ function packPlanar() {
       (block $bc (loop $lc
         (br_if $bc (i32.ge_s ${L('c4')} ${L('Cin')}))
         ${S('rowDst', add(L('xp'), add(mul(add(mul(L('n'), L('Cin')), L('c4')), L('plane')), mul(add(L('r'), L('pt')), L('rowB')))))}
-        ${zeroCols(c(0), L('pl'))}
-        ${zeroCols(mul(add(L('pl'), L('W')), c(4)), L('pr'))}
+        ${zeroCols(c(0), L('pl'), 'l')}
+        ${zeroCols(mul(add(L('pl'), L('W')), c(4)), L('pr'), 'r')}
         ${S('src', add(L('rowSrc'), mul(L('c4'), c(4))))}
         ${S('dst', add(L('rowDst'), mul(L('pl'), c(4))))}
         ${S('ix', c(0))}

@@ -307,19 +307,29 @@
         (br_if $bc (i32.ge_s (local.get $c4) (local.get $Cin)))
         (local.set $rowDst (i32.add (local.get $xp) (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $Cin)) (local.get $c4)) (local.get $plane)) (i32.mul (i32.add (local.get $r) (local.get $pt)) (local.get $rowB)))))
         
+        (local.set $q (i32.add (local.get $rowDst) (i32.const 0)))
         (local.set $k (i32.const 0))
-        (block $bz13 (loop $lz13
-          (br_if $bz13 (i32.ge_s (local.get $k) (i32.const 4)))
-          (memory.fill (i32.add (i32.add (local.get $rowDst) (i32.mul (local.get $k) (local.get $plane))) (i32.const 0)) (i32.const 0) (i32.mul (local.get $pl) (i32.const 4)))
+        (block $bzl (loop $lzl
+          (br_if $bzl (i32.ge_s (local.get $k) (local.get $pl)))
+          (f32.store (local.get $q) (f32.const 0))
+          (f32.store (i32.add (local.get $q) (local.get $plane)) (f32.const 0))
+          (f32.store (i32.add (local.get $q) (i32.mul (local.get $plane) (i32.const 2))) (f32.const 0))
+          (f32.store (i32.add (local.get $q) (i32.mul (local.get $plane) (i32.const 3))) (f32.const 0))
+          (local.set $q (i32.add (local.get $q) (i32.const 4)))
           (local.set $k (i32.add (local.get $k) (i32.const 1)))
-          (br $lz13)))
+          (br $lzl)))
         
+        (local.set $q (i32.add (local.get $rowDst) (i32.mul (i32.add (local.get $pl) (local.get $W)) (i32.const 4))))
         (local.set $k (i32.const 0))
-        (block $bz64 (loop $lz64
-          (br_if $bz64 (i32.ge_s (local.get $k) (i32.const 4)))
-          (memory.fill (i32.add (i32.add (local.get $rowDst) (i32.mul (local.get $k) (local.get $plane))) (i32.mul (i32.add (local.get $pl) (local.get $W)) (i32.const 4))) (i32.const 0) (i32.mul (local.get $pr) (i32.const 4)))
+        (block $bzr (loop $lzr
+          (br_if $bzr (i32.ge_s (local.get $k) (local.get $pr)))
+          (f32.store (local.get $q) (f32.const 0))
+          (f32.store (i32.add (local.get $q) (local.get $plane)) (f32.const 0))
+          (f32.store (i32.add (local.get $q) (i32.mul (local.get $plane) (i32.const 2))) (f32.const 0))
+          (f32.store (i32.add (local.get $q) (i32.mul (local.get $plane) (i32.const 3))) (f32.const 0))
+          (local.set $q (i32.add (local.get $q) (i32.const 4)))
           (local.set $k (i32.add (local.get $k) (i32.const 1)))
-          (br $lz64)))
+          (br $lzr)))
         (local.set $src (i32.add (local.get $rowSrc) (i32.mul (local.get $c4) (i32.const 4))))
         (local.set $dst (i32.add (local.get $rowDst) (i32.mul (local.get $pl) (i32.const 4))))
         (local.set $ix (i32.const 0))
