@@ -315,6 +315,20 @@ function packPlanar() {
           ${S('q', add(L('q'), c(4)))}
           ${S('k', add(L('k'), c(1)))}
           (br $lz${id})))`;
+  // Zero `bytes` (a multiple of 4) bytes at p, by vector stores then scalar ones (uses locals q and k).
+  const zeroBytes = (p, bytes, id) => `
+      ${S('q', p)}
+      ${S('k', add(p, bytes))}
+      (block $bzb${id} (loop $lzb${id}
+        (br_if $bzb${id} (i32.gt_u ${add(L('q'), c(16))} ${L('k')}))
+        (v128.store align=4 ${L('q')} ${zero})
+        ${S('q', add(L('q'), c(16)))}
+        (br $lzb${id})))
+      (block $bzs${id} (loop $lzs${id}
+        (br_if $bzs${id} (i32.ge_u ${L('q')} ${L('k')}))
+        (f32.store ${L('q')} (f32.const 0))
+        ${S('q', add(L('q'), c(4)))}
+        (br $lzs${id})))`;
   return `
  (func (export "packPlanar") ${params} ${locals} ${vl}
   ${S('Hp', add(add(L('H'), L('pt')), L('pb')))}
@@ -330,8 +344,8 @@ function packPlanar() {
     (block $bc0 (loop $lc0
       (br_if $bc0 (i32.ge_s ${L('c4')} ${L('Cin')}))
       ${S('dst', add(L('xp'), mul(add(mul(L('n'), L('Cin')), L('c4')), L('plane'))))}
-      (memory.fill ${L('dst')} ${c(0)} ${mul(L('pt'), L('rowB'))})
-      (memory.fill ${add(L('dst'), mul(add(L('pt'), L('H')), L('rowB')))} ${c(0)} ${mul(L('pb'), L('rowB'))})
+      ${zeroBytes(L('dst'), mul(L('pt'), L('rowB')), 't')}
+      ${zeroBytes(add(L('dst'), mul(add(L('pt'), L('H')), L('rowB'))), mul(L('pb'), L('rowB')), 'b')}
       ${S('c4', add(L('c4'), c(1)))}
       (br $lc0)))
     ${S('r', c(0))}

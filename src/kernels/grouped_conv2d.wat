@@ -294,8 +294,32 @@
     (block $bc0 (loop $lc0
       (br_if $bc0 (i32.ge_s (local.get $c4) (local.get $Cin)))
       (local.set $dst (i32.add (local.get $xp) (i32.mul (i32.add (i32.mul (local.get $n) (local.get $Cin)) (local.get $c4)) (local.get $plane))))
-      (memory.fill (local.get $dst) (i32.const 0) (i32.mul (local.get $pt) (local.get $rowB)))
-      (memory.fill (i32.add (local.get $dst) (i32.mul (i32.add (local.get $pt) (local.get $H)) (local.get $rowB))) (i32.const 0) (i32.mul (local.get $pb) (local.get $rowB)))
+      
+      (local.set $q (local.get $dst))
+      (local.set $k (i32.add (local.get $dst) (i32.mul (local.get $pt) (local.get $rowB))))
+      (block $bzbt (loop $lzbt
+        (br_if $bzbt (i32.gt_u (i32.add (local.get $q) (i32.const 16)) (local.get $k)))
+        (v128.store align=4 (local.get $q) (v128.const f32x4 0 0 0 0))
+        (local.set $q (i32.add (local.get $q) (i32.const 16)))
+        (br $lzbt)))
+      (block $bzst (loop $lzst
+        (br_if $bzst (i32.ge_u (local.get $q) (local.get $k)))
+        (f32.store (local.get $q) (f32.const 0))
+        (local.set $q (i32.add (local.get $q) (i32.const 4)))
+        (br $lzst)))
+      
+      (local.set $q (i32.add (local.get $dst) (i32.mul (i32.add (local.get $pt) (local.get $H)) (local.get $rowB))))
+      (local.set $k (i32.add (i32.add (local.get $dst) (i32.mul (i32.add (local.get $pt) (local.get $H)) (local.get $rowB))) (i32.mul (local.get $pb) (local.get $rowB))))
+      (block $bzbb (loop $lzbb
+        (br_if $bzbb (i32.gt_u (i32.add (local.get $q) (i32.const 16)) (local.get $k)))
+        (v128.store align=4 (local.get $q) (v128.const f32x4 0 0 0 0))
+        (local.set $q (i32.add (local.get $q) (i32.const 16)))
+        (br $lzbb)))
+      (block $bzsb (loop $lzsb
+        (br_if $bzsb (i32.ge_u (local.get $q) (local.get $k)))
+        (f32.store (local.get $q) (f32.const 0))
+        (local.set $q (i32.add (local.get $q) (i32.const 4)))
+        (br $lzsb)))
       (local.set $c4 (i32.add (local.get $c4) (i32.const 1)))
       (br $lc0)))
     (local.set $r (i32.const 0))

@@ -9,7 +9,8 @@ import { REL_TOL, dilateKernel, expectNoLeak, onCpu, relativeError, seededTensor
  * partial 4-pixel remainders), stride 2 and channel counts not a multiple of 4 (generic kernel: 4 and 8 channels
  * per group unrolled, 3 and 5 scalar remainder, partial last output block),
  * dilation 1/2; the input gradient runs the same kernels with Cg and Cog swapped; the filter gradient's planar
- * kernel (stride 1, Cg >= 16) accumulates over tiles of rows with masked row tails.
+ * kernel (stride 1, Cg >= 16) accumulates over tiles of rows with masked row tails; with many channels the planar
+ * forward runs in bands of output rows.
  * Reference: one tf.conv2d per group on the cpu backend (split/concat), a zero-inserted kernel for dilation.
  */
 function referenceConv(x: tf.Tensor4D, w: tf.Tensor4D, groups: number, s: number, d: number, p: number): tf.Tensor4D {
@@ -31,6 +32,8 @@ const CASES: [number, number, number, number, number, number, number, number, nu
   [1, 6, 9, 32, 64, 2, 3, 1, 1, 1], // Cg = 16, Cog = 32: planar kernel, 8 blocks of 4 output channels, 1-pixel remainder
   [2, 7, 6, 16, 32, 4, 3, 1, 1, 1], // Cg = 4, Cog = 8: planar kernel, a partial 4-pixel block only (Wo = 6)
   [1, 20, 70, 32, 32, 2, 3, 1, 1, 1], // Cg = 16, Wo = 70: several row tiles of the planar filter gradient, 2-pixel tails
+  [1, 12, 64, 128, 128, 32, 3, 1, 1, 1], // Cin*Wp large: forward in 3 bands of rows (padding rows in the first and last)
+  [1, 10, 40, 256, 256, 64, 3, 1, 2, 2], // dilation 2, one output row per band
 ];
 
 describe('conv2d with groups (SIMD kernels)', () => {
