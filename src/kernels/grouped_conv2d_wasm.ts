@@ -2,7 +2,14 @@
  * Grouped 2-D convolution kernels in WebAssembly SIMD128 (float32, NHWC): the forward convolution and the filter
  * gradient. tfjs-backend-wasm's XNNPACK entry points take groups = 1 (Conv2D) or groups = Cin (depthwise) only, so
  * a ResNeXt convolution (32 groups of 4..32 channels) has no fast path through tfjs ops; these kernels compute it
- * directly, 4 output channels (one f32x4) at a time.
+ * directly.
+ *
+ * Stride 1 along x (every ResNeXt 3x3 but the first of a stage) uses planar kernels with pixels in lanes: the input
+ * is repacked channel-planar ([Cin, rows, Wp], zero padding written by the repack) so that 4 adjacent pixels of one
+ * channel are one f32x4 and a group's few channels per pixel no longer cost a splat load per product; the forward
+ * pass repacks and convolves bands of output rows through a cache-sized scratch, then 4x4 transposes give NHWC.
+ * Otherwise (stride 2, channel counts not a multiple of 4) NHWC kernels splat input values against 4 output
+ * channels (one f32x4) at a time.
  *
  * On the wasm backend the module imports the backend's own memory and reads/writes tensors in place (no copies);
  * on any other backend it runs on a private memory with the inputs copied in and the result copied out.
