@@ -46,7 +46,7 @@ describe('config loading', () => {
     const c = base();
     delete c.loss;
     expect(() => validateConfig(c, 'x.json')).to.throw(/\(top level\): missing key 'loss'/);
-    expect(() => validateConfig({ task: 'captioning' }, 'x.json')).to.throw(/\/task: must be one of "classification", got "captioning"/);
+    expect(() => validateConfig({ task: 'captioning' }, 'x.json')).to.throw(/\/task: must be one of "classification", "detection", "segmentation", got "captioning"/);
   });
 
   it('a missing file and invalid JSON give one-line reasons', () => {
