@@ -17,6 +17,7 @@
 import type { Coco } from './coco';
 import { rlePairIou, rleToBbox, type Rle } from './mask_api';
 import type { CocoAnnotationJson } from './types';
+import { pairwiseSum } from '../numpy_sum';
 
 /** The kind of region compared by IoU. */
 export type IouType = 'bbox' | 'segm';
@@ -175,29 +176,6 @@ export interface CocoEvalSummary {
   /** `[12]`: AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl; -1 where undefined. */
   stats: number[];
   lines: string[];
-}
-
-/**
- * numpy's pairwise summation of float64 (`pairwise_sum_DOUBLE`, block size 128), so means match `np.mean`.
- */
-function pairwiseSum(a: ArrayLike<number>, start: number, n: number): number {
-  if (n < 8) {
-    let res = 0;
-    for (let i = 0; i < n; i++) res += a[start + i];
-    return res;
-  }
-  if (n <= 128) {
-    const r = new Float64Array(8);
-    for (let j = 0; j < 8; j++) r[j] = a[start + j];
-    let i = 8;
-    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] += a[start + i + j];
-    let res = r[0] + r[1] + (r[2] + r[3]) + (r[4] + r[5] + (r[6] + r[7]));
-    for (; i < n; i++) res += a[start + i];
-    return res;
-  }
-  let n2 = Math.floor(n / 2);
-  n2 -= n2 % 8;
-  return pairwiseSum(a, start, n2) + pairwiseSum(a, start + n2, n - n2);
 }
 
 /** `np.mean` of a 1-D float64 list; -1 for an empty list (pycocotools' convention for "undefined"). */

@@ -9,6 +9,7 @@
  * `argsort` is stable only for short inputs), and detections on images outside the image set are an error
  * (voc_eval.py raises a KeyError).
  */
+import { pairwiseSum } from '../numpy_sum';
 
 /** One ground-truth object of an image. */
 export interface VocObject {
@@ -63,27 +64,6 @@ export interface VocDetectionResult {
   perClass: VocClassResult[];
   /** Mean of the per-class APs, a fraction 0..1. */
   mAP: number;
-}
-
-/** numpy's pairwise float64 summation (block 128), so sums match `np.sum`. */
-function pairwiseSum(a: ArrayLike<number>, start: number, n: number): number {
-  if (n < 8) {
-    let res = 0;
-    for (let i = 0; i < n; i++) res += a[start + i];
-    return res;
-  }
-  if (n <= 128) {
-    const r = new Float64Array(8);
-    for (let j = 0; j < 8; j++) r[j] = a[start + j];
-    let i = 8;
-    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] += a[start + i + j];
-    let res = r[0] + r[1] + (r[2] + r[3]) + (r[4] + r[5] + (r[6] + r[7]));
-    for (; i < n; i++) res += a[start + i];
-    return res;
-  }
-  let n2 = Math.floor(n / 2);
-  n2 -= n2 % 8;
-  return pairwiseSum(a, start, n2) + pairwiseSum(a, start + n2, n - n2);
 }
 
 /** numpy `maximum`: NaN if either argument is NaN. */
