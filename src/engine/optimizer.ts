@@ -33,19 +33,30 @@ export interface SgdOptions {
   weightDecayMode?: WeightDecayMode;
 }
 
-/** A set of named parameters sharing one weight decay (torch's param_groups, reduced to what we vary). */
+/**
+ * A set of named parameters sharing one weight decay and one learning-rate multiplier (torch's param_groups, reduced
+ * to what we vary).
+ */
 export interface ParamGroup {
   /** `[dotted name, variable]` pairs, e.g. from `Module.trainableParameters()`. */
   params: [string, tf.Variable][];
   /** Weight decay of this group; `SgdOptions.weightDecay` when absent. */
   weightDecay?: number;
+  /**
+   * Multiplier of the optimizer's `lr` for this group, > 0; default 1. The group steps with `lr·lrMult` everywhere
+   * torch uses the group's `lr` (the gradient step and the decoupled decay `lr·λ`), so a schedule that scales `lr`
+   * scales every group alike: torch's param group `{"lr": base_lr * 10}` under a `LambdaLR`, as torchvision's
+   * segmentation reference gives its auxiliary classifier.
+   */
+  lrMult?: number;
 }
 
 /** The suffix of a parameter's momentum buffer in `SgdOptimizer.state()`: `layer1.0.conv1.weight.momentum_buffer`. */
 export const MOMENTUM_BUFFER_SUFFIX = '.momentum_buffer';
 
 /**
- * SGD with momentum, exactly torch.optim.SGD's `_single_tensor_sgd` (maximize=False):
+ * SGD with momentum, exactly torch.optim.SGD's `_single_tensor_sgd` (maximize=False), with `lr` the optimizer's
+ * learning rate times the parameter's group `lrMult`:
  *
  * ```
  * d = g + λ·p                      (coupled weight decay only)
@@ -65,15 +76,15 @@ export class SgdOptimizer {
   readonly dampening: number;
   readonly nesterov: boolean;
   readonly weightDecayMode: WeightDecayMode;
-  private readonly params = new Map<string, { variable: tf.Variable; weightDecay: number }>();
+  private readonly params = new Map<string, { variable: tf.Variable; weightDecay: number; lrMult: number }>();
   private readonly buffers = new Map<string, tf.Variable>();
   /** tfjs variable name → dotted parameter name, to accept `tf.variableGrads` output directly. */
   private readonly byVariableName = new Map<string, string>();
 
   /**
    * @param params named parameters (one group with `opts.weightDecay`) or explicit groups.
-   * @throws Error on a negative hyper-parameter, nesterov without momentum or with dampening, a parameter listed
-   *   twice, or a non-float32 parameter.
+   * @throws Error on a negative hyper-parameter, a group `lrMult` that is not a finite number > 0, nesterov without
+   *   momentum or with dampening, a parameter listed twice, or a non-float32 parameter.
    */
   constructor(params: [string, tf.Variable][] | ParamGroup[], opts: SgdOptions) {
     this.lr = opts.lr;
@@ -97,10 +108,12 @@ export class SgdOptimizer {
     for (const g of groups) {
       const gwd = g.weightDecay ?? wd;
       if (!(gwd >= 0)) throw new Error(`SgdOptimizer: invalid group weightDecay ${gwd}`);
+      const lrMult = g.lrMult ?? 1;
+      if (!(lrMult > 0 && Number.isFinite(lrMult))) throw new Error(`SgdOptimizer: group lrMult must be a finite number > 0, got ${lrMult}`);
       for (const [name, variable] of g.params) {
         if (this.params.has(name)) throw new Error(`SgdOptimizer: parameter '${name}' appears in more than one group`);
         if (variable.dtype !== 'float32') throw new Error(`SgdOptimizer: parameter '${name}' is ${variable.dtype}, expected float32`);
-        this.params.set(name, { variable, weightDecay: gwd });
+        this.params.set(name, { variable, weightDecay: gwd, lrMult });
         this.byVariableName.set(variable.name, name);
       }
     }
@@ -118,8 +131,15 @@ export class SgdOptimizer {
     return p.weightDecay;
   }
 
+  /** The learning-rate multiplier of parameter `name` (its group's `lrMult`, default 1). @throws Error for an unknown name. */
+  lrMultOf(name: string): number {
+    const p = this.params.get(name);
+    if (!p) throw new Error(`SgdOptimizer: unknown parameter '${name}'`);
+    return p.lrMult;
+  }
+
   /**
-   * Apply one update with the current `lr`.
+   * Apply one update with the current `lr` (times each group's `lrMult`).
    *
    * @param grads gradients keyed by dotted parameter name, or by tfjs variable name as `tf.variableGrads` returns
    *   them; each the parameter's shape, float32. Parameters without a
@@ -137,11 +157,12 @@ export class SgdOptimizer {
       }
       byName.set(name, g);
     }
-    const lr = this.lr;
     const mu = this.momentum;
-    for (const [name, { variable: p, weightDecay: wd }] of this.params) {
+    for (const [name, { variable: p, weightDecay: wd, lrMult }] of this.params) {
       const g = byName.get(name);
       if (g === undefined) continue;
+      // torch computes the group lr once (base·mult, in float64) and uses it for the whole update.
+      const lr = lrMult === 1 ? this.lr : this.lr * lrMult;
       tf.tidy(() => {
         let d: tf.Tensor = g;
         if (wd !== 0 && this.weightDecayMode === 'coupled') d = tf.add(d, tf.mul(p, wd));
@@ -249,4 +270,28 @@ export function weightDecayGroups(model: Module, opts: WeightDecayGroupOptions):
     else other.params.push(entry);
   }
   return [other, norm, bias].filter((g) => g.params.length > 0);
+}
+
+/**
+ * Give the parameters whose name `select` accepts the learning-rate multiplier `lrMult`: each group is split into
+ * the parameters left as they were and the selected ones (same weight decay, `lrMult` set), empty parts dropped, so
+ * weight-decay groups and learning-rate groups combine.
+ *
+ * @param groups e.g. from `weightDecayGroups`; not modified.
+ * @param select e.g. `(n) => n.startsWith('aux_classifier.')`.
+ * @returns new groups, parameters in their original order within each part.
+ * @throws Error when `lrMult` is not a finite number > 0.
+ * Reference: torchvision `references/segmentation/train.py` (`params_to_optimize`: the `aux_classifier` group has
+ * `"lr": args.lr * 10`).
+ */
+export function withLrMult(groups: readonly ParamGroup[], select: (name: string) => boolean, lrMult: number): ParamGroup[] {
+  if (!(lrMult > 0 && Number.isFinite(lrMult))) throw new Error(`withLrMult: lrMult must be a finite number > 0, got ${lrMult}`);
+  const out: ParamGroup[] = [];
+  for (const g of groups) {
+    const kept = g.params.filter(([n]) => !select(n));
+    const picked = g.params.filter(([n]) => select(n));
+    if (kept.length > 0) out.push({ ...g, params: kept });
+    if (picked.length > 0) out.push({ ...g, params: picked, lrMult: (g.lrMult ?? 1) * lrMult });
+  }
+  return out;
 }

@@ -3,7 +3,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { clipGradNorm, clipGradValue } from '../../src/engine/grad_clip';
-import { SgdOptimizer, SgdOptions, weightDecayGroups } from '../../src/engine/optimizer';
+import { SgdOptimizer, SgdOptions, weightDecayGroups, withLrMult } from '../../src/engine/optimizer';
 import { BatchNorm2d, Linear } from '../../src/nn/layers';
 import { resnet18 } from '../../src/backbone/resnet';
 import { ResNetClassifier } from '../../heads/classification/model';
@@ -209,6 +209,106 @@ interface SgdGolden {
     steps: { params: Record<string, number[]>; momentumBuffers?: Record<string, number[]>; totalNorm?: number }[];
   }[];
 }
+
+describe('SgdOptimizer lrMult (per-group learning-rate multiplier)', () => {
+  /**
+   * Two parameters from P0 under the same three gradients, optimizer lr 0.01: 'a' in a group with lrMult 10 (group lr
+   * 0.1), 'b' with lrMult 1. 'a' must follow the hand-derived lr-0.1 trajectories of the tests above exactly; 'b'
+   * the same rules at lr 0.01.
+   */
+  async function twoGroups(opts: Omit<SgdOptions, 'lr'>): Promise<{ a: number[][]; b: number[][] }> {
+    const a = tf.variable(tf.tensor1d(P0));
+    const b = tf.variable(tf.tensor1d(P0));
+    const opt = new SgdOptimizer([{ params: [['a', a]], lrMult: 10 }, { params: [['b', b]] }], { lr: 0.01, ...opts });
+    expect([opt.lrMultOf('a'), opt.lrMultOf('b')]).to.deep.equal([10, 1]);
+    const out = { a: [] as number[][], b: [] as number[][] };
+    for (const g of GRADS) {
+      const ga = tf.tensor1d(g);
+      const gb = tf.tensor1d(g);
+      opt.step({ a: ga, b: gb });
+      tf.dispose([ga, gb]);
+      out.a.push(Array.from(await a.data()));
+      out.b.push(Array.from(await b.data()));
+    }
+    opt.dispose();
+    tf.dispose([a, b]);
+    return out;
+  }
+
+  it('plain SGD: lrMult 10 at lr 0.01 = lr 0.1; lrMult 1 steps with 0.01', async () => {
+    const r = await twoGroups({});
+    expectRows(r.a, [
+      [0.95, -2.1],
+      [1.05, -2.15],
+      [1.025, -2.1],
+    ]);
+    // b: p1 = [1 - 0.005, -2 - 0.01]; p2 = p1 - 0.01·[-1, 0.5] = [1.005, -2.015]; p3 = p2 - 0.01·[0.25, -0.5]
+    expectRows(r.b, [
+      [0.995, -2.01],
+      [1.005, -2.015],
+      [1.0025, -2.01],
+    ]);
+  });
+
+  it('momentum 0.9 + coupled weight decay 0.01: the momentum buffer is lr-free, the step uses lr·lrMult', async () => {
+    const r = await twoGroups({ momentum: 0.9, weightDecay: 0.01 });
+    expectRows(r.a, [
+      [0.949, -2.098],
+      [1.002151, -2.234102],
+      [1.023984749, -2.304359698],
+    ]);
+    // b, lr 0.01: step 1: d = buf = [0.51, 0.98]; p = [0.9949, -2.0098]
+    // step 2: d = [-1 + 0.009949, 0.5 - 0.020098] = [-0.990051, 0.479902]; buf = [0.459 - 0.990051, 0.882 + 0.479902]
+    //         = [-0.531051, 1.361902]; p = [0.9949 + 0.00531051, -2.0098 - 0.01361902] = [1.00021051, -2.02341902]
+    // step 3: d = [0.25 + 0.0100021051, -0.5 - 0.0202341902] = [0.2600021051, -0.5202341902]
+    //         buf = [-0.4779459 + 0.2600021051, 1.2257118 - 0.5202341902] = [-0.2179437949, 0.7054776098]
+    //         p = [1.00021051 + 0.002179437949, -2.02341902 - 0.007054776098] = [1.002389947949, -2.030473796098]
+    expectRows(r.b, [
+      [0.9949, -2.0098],
+      [1.00021051, -2.02341902],
+      [1.002389947949, -2.030473796098],
+    ]);
+  });
+
+  it('decoupled weight decay shrinks by lr·lrMult·wd (torch: the group lr)', async () => {
+    const r = await twoGroups({ momentum: 0.9, weightDecay: 0.01, weightDecayMode: 'decoupled' });
+    expectRows(r.a, [
+      [0.949, -2.098],
+      [1.003051, -2.235902],
+      [1.026547949, -2.309666098],
+    ]);
+  });
+
+  it('rejects lrMult 0, negative or non-finite, naming it', () => {
+    const p = tf.variable(tf.tensor1d(P0));
+    for (const m of [0, -1, Infinity, NaN]) {
+      expect(() => new SgdOptimizer([{ params: [['w', p]], lrMult: m }], { lr: 0.1 })).to.throw(/group lrMult must be a finite number > 0/);
+    }
+    p.dispose();
+  });
+
+  it('withLrMult splits weight-decay groups, keeping their decay and order; no leak in steps', async () => {
+    const m = new Tiny();
+    const groups = withLrMult(weightDecayGroups(m, { weightDecay: 1e-4, normWeightDecay: 0 }), (n) => n.startsWith('fc2.') || n === 'bn1.bias', 10);
+    expect(groups.map((g) => [g.weightDecay, g.lrMult ?? 1, g.params.map(([n]) => n)])).to.deep.equal([
+      [1e-4, 1, ['fc1.weight', 'fc1.bias']],
+      [1e-4, 10, ['fc2.weight']],
+      [0, 1, ['bn1.weight']],
+      [0, 10, ['bn1.bias']],
+    ]);
+    expect(() => withLrMult(groups, () => true, 0)).to.throw(/lrMult must be a finite number > 0/);
+    const opt = new SgdOptimizer(groups, { lr: 0.1, momentum: 0.9 });
+    expect(['fc1.weight', 'fc2.weight', 'bn1.weight', 'bn1.bias'].map((n) => [opt.lrMultOf(n), opt.weightDecayOf(n)])).to.deep.equal([
+      [1, 1e-4], [10, 1e-4], [1, 0], [10, 0],
+    ]);
+    const grads = Object.fromEntries(m.trainableParameters().map(([n, v]) => [n, tf.onesLike(v)]));
+    opt.step(grads);
+    await expectNoLeak(() => opt.step(grads));
+    tf.dispose(Object.values(grads));
+    opt.dispose();
+    m.dispose();
+  });
+});
 
 describe('SgdOptimizer parity with torch.optim.SGD (test/golden/sgd_optim.json)', () => {
   const golden = JSON.parse(
