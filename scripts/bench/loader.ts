@@ -18,12 +18,8 @@ import { normalizeImage } from '../../datasets/pipeline/normalize';
 import { resampleImage } from '../../datasets/pipeline/resample';
 import { randomResizedCropWindow } from '../../datasets/pipeline/transforms';
 import { selectBackend } from '../../src/engine/backend';
+import { arg } from './common';
 import { SeedSequence } from '../../src/engine/seed';
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
 
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 

@@ -8,41 +8,16 @@
  *   npx tsx scripts/bench/resnet.ts [--model resnet50] [--size 224] [--repeats 5] [--backend auto]
  */
 import * as tf from '@tensorflow/tfjs';
-import { execFileSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
 import { buildBackbone } from '../../src/backbone/resnet';
+import { arg, medianMs, pythonReference } from './common';
 import { BackendChoice, selectBackend } from '../../src/engine/backend';
 import { SgdOptimizer } from '../../src/engine/optimizer';
 import { ResNetClassifier } from '../../heads/classification/model';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
-
-async function medianMs(fn: () => Promise<void>, warmup: number, repeats: number): Promise<number> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
-
-function torchReference(model: string, size: number, repeats: number): Record<string, unknown> | { error: string } {
-  try {
-    const out = execFileSync('/usr/bin/python3', [path.join(__dirname, 'resnet_torch.py'), model, String(size), String(repeats)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    return JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
-  } catch (e) {
-    return { error: `torch reference unavailable: ${String((e as Error).message).split('\n')[0]}` };
-  }
+function torchReference(model: string, size: number, repeats: number): Record<string, unknown> {
+  return pythonReference(path.join(__dirname, 'resnet_torch.py'), [model, String(size), String(repeats)]);
 }
 
 async function main(): Promise<void> {

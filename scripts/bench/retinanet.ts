@@ -9,40 +9,15 @@
  *   npx tsx scripts/bench/retinanet.ts [--short 512] [--repeats 3] [--torch-threads 2] [--backend auto]
  */
 import * as tf from '@tensorflow/tfjs';
-import { execFileSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
+import { arg, medianMs, pythonReference } from './common';
 import { BackendChoice, selectBackend } from '../../src/engine/backend';
 import { SgdOptimizer } from '../../src/engine/optimizer';
 import { retinanetResnet50Fpn } from '../../heads/detection/model';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
-
-async function medianMs(fn: () => Promise<void>, warmup: number, repeats: number): Promise<number> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
-
-function torchReference(h: number, w: number, repeats: number, threads: number): Record<string, unknown> | { error: string } {
-  try {
-    const out = execFileSync('/usr/bin/python3', [path.join(__dirname, 'retinanet_torch.py'), String(h), String(w), String(repeats), String(threads)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    return JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
-  } catch (e) {
-    return { error: `torch reference unavailable: ${String((e as Error).message).split('\n')[0]}` };
-  }
+function torchReference(h: number, w: number, repeats: number, threads: number): Record<string, unknown> {
+  return pythonReference(path.join(__dirname, 'retinanet_torch.py'), [String(h), String(w), String(repeats), String(threads)]);
 }
 
 async function main(): Promise<void> {
