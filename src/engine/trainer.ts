@@ -1,6 +1,6 @@
 /**
  * The training loop shared by every task: losses → gradients → clipping → SgdOptimizer step, with the learning-rate
- * schedule, periodic evaluation and checkpoints, exact resume, a JSONL metrics log, a progress bar, a clean stop on
+ * schedule, periodic evaluation and checkpoints (the final checkpoint written before the final evaluation), exact resume, a JSONL metrics log, a progress bar, a clean stop on
  * SIGINT and a stop on a non-finite loss. Iteration-based, as detectron2's `SimpleTrainer`/`DefaultTrainer`
  * (detectron2/engine/train_loop.py, defaults.py); epochs are tracked for the data order only.
  *
@@ -141,8 +141,14 @@ export type GradClipOptions =
 
 /** A periodic evaluation supplied by the task. */
 export interface EvaluationHook {
-  /** Run after every `everyIters` completed steps and after the last one. */
+  /** Run after every `everyIters` completed steps (and after the last one, see `atEnd`). */
   everyIters: number;
+  /**
+   * Also evaluate after the last step (default true). It runs after the final checkpoint is written, so a long
+   * evaluation never delays or risks the trained weights. `false`: no evaluation after the last step, even when
+   * `maxIter` is a multiple of `everyIters`.
+   */
+  atEnd?: boolean;
   /**
    * Evaluate the model (the hook chooses `training: false` in its own forward calls).
    * @param nextIteration steps completed so far.
@@ -408,13 +414,20 @@ export class Trainer<B> {
           windowData = 0;
           windowSteps = 0;
         }
-        if (o.evaluation && (this.nextIteration % o.evaluation.everyIters === 0 || last)) {
-          const metrics = await o.evaluation.run(this.nextIteration);
+        const ev = o.evaluation;
+        // Periodic evaluation comes before the periodic checkpoint; after the last step the final checkpoint is
+        // written first, then the final evaluation runs (unless `atEnd` is false).
+        if (ev && !last && this.nextIteration % ev.everyIters === 0) {
+          const metrics = await ev.run(this.nextIteration);
           this.logger.log({ type: 'eval', iteration: it, metrics });
         }
         const ck = o.checkpoint;
         if (ck && (last || this.nextIteration % ck.everyIters === 0 || this.stopRequested)) {
           await this.saveCheckpoint(last ? 'final' : this.stopRequested ? 'interrupted' : 'periodic');
+        }
+        if (ev && last && (ev.atEnd ?? true)) {
+          const metrics = await ev.run(this.nextIteration);
+          this.logger.log({ type: 'eval', iteration: it, metrics });
         }
         if (this.stopRequested && !last) {
           result = { status: 'interrupted', nextIteration: this.nextIteration, lastCheckpoint: this.lastCheckpoint };

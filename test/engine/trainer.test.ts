@@ -268,6 +268,36 @@ describe('Trainer', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('writes the final checkpoint before the final evaluation; atEnd: false skips only the evaluation after the last step', async () => {
+    for (const atEnd of [true, false]) {
+      const dir = tmpDir();
+      const io = new MemoryCheckpoints();
+      const seen: [number, string[]][] = [];
+      const { trainer, model } = makeTrainer({
+        outputDir: dir,
+        checkpoint: { io, everyIters: 5 },
+        evaluation: {
+          everyIters: 4,
+          atEnd,
+          // Which checkpoints exist when each evaluation starts.
+          run: async (done) => (seen.push([done, [...io.files.keys()].map((f) => path.basename(f))]), {}),
+        },
+      });
+      await trainer.train();
+      // 12 steps: periodic evaluations after 4 and 8 steps, checkpoints after 5, 10 and 12 (final).
+      const after12 = atEnd ? [[12, ['model_0000005.safetensors', 'model_0000010.safetensors', 'model_0000012.safetensors']]] : [];
+      expect(seen).to.deep.equal([[4, []], [8, ['model_0000005.safetensors']], ...after12]);
+      const tail = trainer.records.filter((r) => r.type !== 'train').map((r) => `${r.type}@${r.iteration}${r.reason ? `:${r.reason}` : ''}`);
+      expect(tail).to.deep.equal([
+        'eval@3', 'checkpoint@4:periodic', 'eval@7', 'checkpoint@9:periodic', 'checkpoint@11:final', ...(atEnd ? ['eval@11'] : []),
+      ]);
+      trainer.dispose();
+      model.dispose();
+      io.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('keeps the tensor count flat across iterations, and back to the start after dispose', async () => {
     const counts: number[] = [];
     const before = tf.memory().numTensors;
