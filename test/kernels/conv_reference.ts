@@ -4,20 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
+import { seededFloats } from '../helpers/tensors';
 
-/** Deterministic pseudo-random floats in [-1, 1) (mulberry32). */
-export function seededFloats(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
+export { seededFloats };
 
 /** Seeded generator of integers, for picking shapes. */
 export function seededInts(seed: number): (lo: number, hi: number) => number {

@@ -6,6 +6,7 @@ import { decodeFloat32, HostTensor } from '../../src/weights/dtypes';
 import { TorchArchive } from '../../src/weights/pth';
 import { unpickle } from '../../src/weights/torch_pickle';
 import { openWeightSource } from '../../src/weights/weight_file';
+import { expectRejects } from '../helpers/errors';
 
 const GOLDEN = path.resolve(__dirname, '..', 'golden');
 
@@ -27,17 +28,6 @@ function values(h: HostTensor): (number | string)[] {
     default:
       return [...decodeFloat32(h)];
   }
-}
-
-async function expectRejects(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-  let err: Error | undefined;
-  try {
-    await p;
-  } catch (e) {
-    err = e as Error;
-  }
-  expect(err, `expected an error matching ${pattern}`).to.be.instanceOf(Error);
-  expect(err!.message).to.match(pattern);
 }
 
 describe('torch.save archives (.pth)', () => {

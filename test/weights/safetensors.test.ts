@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { bytesOf, decodeFloat32, decodeInt32 } from '../../src/weights/dtypes';
 import { SafetensorsFile, writeSafetensors } from '../../src/weights/safetensors';
+import { expectRejects } from '../helpers/errors';
 
 /** A safetensors file assembled by hand from a header object and a data buffer (the format's definition). */
 function rawSafetensors(header: unknown, data: Uint8Array, headerLenOverride?: number): Buffer {
@@ -11,17 +12,6 @@ function rawSafetensors(header: unknown, data: Uint8Array, headerLenOverride?: n
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(headerLenOverride ?? json.length));
   return Buffer.concat([len, json, Buffer.from(data)]);
-}
-
-async function expectRejects(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-  let err: Error | undefined;
-  try {
-    await p;
-  } catch (e) {
-    err = e as Error;
-  }
-  expect(err, `expected an error matching ${pattern}`).to.be.instanceOf(Error);
-  expect(err!.message).to.match(pattern);
 }
 
 describe('safetensors', () => {
