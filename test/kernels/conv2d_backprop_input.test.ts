@@ -1,23 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { REL_TOL, expectNoLeak, onCpu, relativeError, seededInts, seededTensor } from './conv_reference';
+import { REL_TOL, expectNoLeak, onCpu, relativeError, conv2dBackpropCases, seededTensor } from './conv_reference';
 
-type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
-
-/** Cases: strides 1 and 2, padding same/valid/explicit, odd sizes, batch 1 and 3, 1x1 to 7x7 kernels. */
-function cases(): { n: number; h: number; w: number; cin: number; cout: number; k: number; s: number; pad: Pad }[] {
-  const rnd = seededInts(11);
-  const pads: Pad[] = ['same', 'valid', [[0, 0], [1, 1], [1, 1], [0, 0]], [[0, 0], [2, 0], [0, 1], [0, 0]]];
-  const out = [];
-  for (const k of [1, 3, 7]) {
-    for (const s of [1, 2]) {
-      for (const pad of pads) {
-        out.push({ n: rnd(0, 1) ? 3 : 1, h: 2 * rnd(4, 6) + 1, w: 2 * rnd(3, 6), cin: rnd(1, 5), cout: rnd(1, 6), k, s, pad });
-      }
-    }
-  }
-  return out;
-}
 
 describe('Conv2DBackpropInput (wasm, XNNPACK replacement)', () => {
   it('replaces the scalar kernel of tfjs-backend-wasm', () => {
@@ -25,7 +9,7 @@ describe('Conv2DBackpropInput (wasm, XNNPACK replacement)', () => {
     expect(tf.getKernel('Conv2DBackpropInput', 'wasm')).to.not.equal(undefined);
   });
 
-  cases().forEach((c, i) => {
+  conv2dBackpropCases().forEach((c, i) => {
     it(`x=[${c.n},${c.h},${c.w},${c.cin}] k=${c.k} cout=${c.cout} s=${c.s} pad=${JSON.stringify(c.pad)} matches cpu`, async () => {
       const x = seededTensor<tf.Rank.R4>([c.n, c.h, c.w, c.cin], 100 + i);
       const filterShape: [number, number, number, number] = [c.k, c.k, c.cin, c.cout];

@@ -89,3 +89,36 @@ export function undilateKernel(g: tf.Tensor4D, d: [number, number]): tf.Tensor4D
   const [h, w, i, o] = g.shape;
   return tf.stridedSlice(g, [0, 0, 0, 0], [h, w, i, o], [d[0], d[1], 1, 1]) as tf.Tensor4D;
 }
+
+/** Padding argument of the conv kernels: tfjs's string modes or explicit NHWC pairs. */
+export type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
+
+/** Cases: strides 1 and 2, padding same/valid/explicit, odd sizes, batch 1 and 3, 1x1 to 7x7 kernels. */
+export function conv2dBackpropCases(): { n: number; h: number; w: number; cin: number; cout: number; k: number; s: number; pad: Pad }[] {
+  const rnd = seededInts(11);
+  const pads: Pad[] = ['same', 'valid', [[0, 0], [1, 1], [1, 1], [0, 0]], [[0, 0], [2, 0], [0, 1], [0, 0]]];
+  const out = [];
+  for (const k of [1, 3, 7]) {
+    for (const s of [1, 2]) {
+      for (const pad of pads) {
+        out.push({ n: rnd(0, 1) ? 3 : 1, h: 2 * rnd(4, 6) + 1, w: 2 * rnd(3, 6), cin: rnd(1, 5), cout: rnd(1, 6), k, s, pad });
+      }
+    }
+  }
+  return out;
+}
+
+/** Cases: strides 1 and 2, dilation 1 and 2 (not both > 1, as tfjs requires), multiplier 1 and 2, odd sizes. */
+export function depthwiseBackpropCases(): { n: number; h: number; w: number; c: number; m: number; k: number; s: number; d: number; pad: Pad }[] {
+  const rnd = seededInts(21);
+  const pads: Pad[] = ['same', 'valid', [[0, 0], [1, 2], [2, 1], [0, 0]]];
+  const out = [];
+  for (const [s, d] of [[1, 1], [2, 1], [1, 2]]) {
+    for (const k of [1, 3, 5]) {
+      for (const pad of pads) {
+        out.push({ n: rnd(0, 1) ? 3 : 1, h: 2 * rnd(5, 6) + 1, w: 2 * rnd(5, 6), c: rnd(1, 5), m: rnd(1, 2), k, s, d, pad });
+      }
+    }
+  }
+  return out;
+}

@@ -1,30 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { REL_TOL, dilateKernel, expectNoLeak, onCpu, relativeError, seededInts, seededTensor } from './conv_reference';
+import { REL_TOL, depthwiseBackpropCases, dilateKernel, expectNoLeak, onCpu, relativeError, seededTensor } from './conv_reference';
 
-type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
-
-/** Cases: strides 1 and 2, dilation 1 and 2 (not both > 1, as tfjs requires), multiplier 1 and 2, odd sizes. */
-function cases(): { n: number; h: number; w: number; c: number; m: number; k: number; s: number; d: number; pad: Pad }[] {
-  const rnd = seededInts(21);
-  const pads: Pad[] = ['same', 'valid', [[0, 0], [1, 2], [2, 1], [0, 0]]];
-  const out = [];
-  for (const [s, d] of [[1, 1], [2, 1], [1, 2]]) {
-    for (const k of [1, 3, 5]) {
-      for (const pad of pads) {
-        out.push({ n: rnd(0, 1) ? 3 : 1, h: 2 * rnd(5, 6) + 1, w: 2 * rnd(5, 6), c: rnd(1, 5), m: rnd(1, 2), k, s, d, pad });
-      }
-    }
-  }
-  return out;
-}
 
 describe('DepthwiseConv2dNativeBackpropInput (wasm)', () => {
   it('is registered for wasm', () => {
     expect(tf.getKernel('DepthwiseConv2dNativeBackpropInput', 'wasm')).to.not.equal(undefined);
   });
 
-  cases().forEach((c, i) => {
+  depthwiseBackpropCases().forEach((c, i) => {
     it(`x=[${c.n},${c.h},${c.w},${c.c}] k=${c.k} m=${c.m} s=${c.s} d=${c.d} pad=${JSON.stringify(c.pad)} matches cpu`, async () => {
       const x = seededTensor<tf.Rank.R4>([c.n, c.h, c.w, c.c], 400 + i);
       const filterShape: [number, number, number, number] = [c.k, c.k, c.c, c.m];
