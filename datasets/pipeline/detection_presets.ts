@@ -15,9 +15,12 @@ import type { SeedSequence } from '../../src/engine/seed';
 import type { DetectionSample, DetectionTarget, ImageSample, RgbImage } from '../types';
 import type { MapDataset } from '../loader';
 import { decodeImage } from './decode';
-import { normalizeSample, type NormalizeOptions } from './normalize';
+import { flipMeta, identityMeta, resizeMeta } from './geometry';
+import type { ImageWorkerPool } from './image_worker_pool';
+import { IMAGENET_MEAN, IMAGENET_STD, type NormalizeOptions } from './normalize';
 import type { ResizeKernel } from './resample';
-import { horizontalFlip, resize, resizeShortestEdgeSize } from './transforms';
+import { resizeFlipNormalize, resizeFlipNormalizeSharp } from './resize_normalize';
+import { resizeShortestEdgeSize, type ImageSize } from './transforms';
 
 /**
  * One image of a detection dataset as an adapter lists it (COCO, VOC): where the file is, the size the annotation
@@ -122,31 +125,157 @@ export function adjustSaturation(image: RgbImage<Uint8Array>, factor: number): R
   return { data: out, height: image.height, width: image.width };
 }
 
+/** The random part of a colour jitter: the order of the adjustments and their factors (plain data). */
+export interface ColorJitterDraw {
+  /** A permutation of [0, 1, 2] = brightness, contrast, saturation. */
+  order: number[];
+  /** [brightness, contrast, saturation] factors; 1 for a disabled adjustment. */
+  factors: number[];
+}
+
 /**
- * torchvision `ColorJitter(brightness, contrast, saturation)` (no hue) on a uint8 sample: a random order of the three
- * adjustments, each with a factor ~ U[max(0, 1 - v), 1 + v]. Geometry and target are unchanged.
+ * Draw the parameters of torchvision `ColorJitter(brightness, contrast, saturation)` (no hue).
  * @param rng - draws, in order: the permutation (Fisher-Yates over [0, 1, 2]), then the brightness, contrast and
- * saturation factors (only for the enabled ones). The same seed gives the same result; not torch's numbers.
- * @returns a new sample, or the input when every range is 0.
- * Reference: torchvision `transforms/transforms.py` `ColorJitter.get_params` / `forward`.
+ * saturation factors ~ U[max(0, 1 - v), 1 + v] (only for the enabled ones).
+ * @returns the draw, or null (and nothing drawn) when every range is 0.
+ * @throws when a range is negative or not finite.
+ * Reference: torchvision `transforms/transforms.py` `ColorJitter.get_params`.
  */
-export function colorJitter<S extends ImageSample>(sample: S, rng: SeedSequence, opts: ColorJitterOptions): S {
+export function drawColorJitter(rng: SeedSequence, opts: ColorJitterOptions): ColorJitterDraw | null {
   const ranges = [opts.brightness ?? 0, opts.contrast ?? 0, opts.saturation ?? 0];
   for (const v of ranges) {
     if (!(v >= 0 && Number.isFinite(v))) throw new Error(`colorJitter: ranges must be finite and >= 0, got ${JSON.stringify(opts)}`);
   }
-  if (ranges.every((v) => v === 0)) return sample;
+  if (ranges.every((v) => v === 0)) return null;
+  const order = rng.shuffle([0, 1, 2]).filter((k) => ranges[k] > 0);
+  const factors = ranges.map((v) => (v > 0 ? Math.max(0, 1 - v) + rng.uniform() * (1 + v - Math.max(0, 1 - v)) : 1));
+  return { order, factors };
+}
+
+/**
+ * Apply a drawn colour jitter to a uint8 image: the adjustments in `draw.order`, each with its factor.
+ * @param image - [H, W, 3] uint8; not modified. @returns a new image.
+ * Reference: torchvision `transforms/transforms.py` `ColorJitter.forward`.
+ */
+export function applyColorJitter(image: RgbImage<Uint8Array>, draw: ColorJitterDraw): RgbImage<Uint8Array> {
+  let img = image;
+  for (const k of draw.order) {
+    img = k === 0 ? adjustBrightness(img, draw.factors[0]) : k === 1 ? adjustContrast(img, draw.factors[1]) : adjustSaturation(img, draw.factors[2]);
+  }
+  return img;
+}
+
+/**
+ * torchvision `ColorJitter(brightness, contrast, saturation)` (no hue) on a uint8 sample: a random order of the three
+ * adjustments, each with a factor ~ U[max(0, 1 - v), 1 + v]. Geometry and target are unchanged.
+ * @param rng - draws as `drawColorJitter`. The same seed gives the same result; not torch's numbers.
+ * @returns a new sample, or the input when every range is 0.
+ * Reference: torchvision `transforms/transforms.py` `ColorJitter.get_params` / `forward`.
+ */
+export function colorJitter<S extends ImageSample>(sample: S, rng: SeedSequence, opts: ColorJitterOptions): S {
+  const draw = drawColorJitter(rng, opts);
+  if (!draw) return sample;
   if (!(sample.image.data instanceof Uint8Array)) {
     throw new Error(`colorJitter: '${sample.meta.file}' is already normalized; jitter uint8 images`);
   }
-  const order = rng.shuffle([0, 1, 2]);
-  const factors = ranges.map((v) => (v > 0 ? Math.max(0, 1 - v) + rng.uniform() * (1 + v - Math.max(0, 1 - v)) : 1));
-  let img = sample.image as RgbImage<Uint8Array>;
-  for (const k of order) {
-    if (ranges[k] === 0) continue;
-    img = k === 0 ? adjustBrightness(img, factors[0]) : k === 1 ? adjustContrast(img, factors[1]) : adjustSaturation(img, factors[2]);
+  return { ...sample, image: applyColorJitter(sample.image as RgbImage<Uint8Array>, draw) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pixel jobs (main thread or worker threads)
+
+/**
+ * How the detection presets resample: `pillow` is Pillow's arithmetic bit for bit (`resizeFlipNormalize`, on the
+ * thread running the job); `sharp` is libvips (`resizeFlipNormalizeSharp`: on enlargements within one grey level
+ * of Pillow, see that function).
+ */
+export type DetectionResample = 'pillow' | 'sharp';
+
+/**
+ * Everything one image needs after the random draws: plain data, so it can run on a worker thread.
+ */
+export interface DetectionImageJob {
+  /** Image path. */
+  file: string;
+  /** For messages: the dataset's image id and the annotation file. */
+  imageId: number | string;
+  source: string;
+  /** H, W the annotation states (checked against the decoded image), pixels. */
+  expectedHeight: number;
+  expectedWidth: number;
+  /** Output H, W, pixels. */
+  height: number;
+  width: number;
+  /** Mirror left-right after resizing. */
+  flip: boolean;
+  /** Colour jitter applied to the decoded uint8 image before resizing, or null. */
+  jitter: ColorJitterDraw | null;
+  /** Resampling filter. */
+  kernel: Exclude<ResizeKernel, 'nearest'>;
+  /** Resampler. */
+  resample: DetectionResample;
+  /** Normalization on 0..1 pixels. */
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+}
+
+/**
+ * Decode → [colour jitter] → resize → [mirror] → normalize, for one job, on the calling thread (sharp's decode and
+ * libvips resampling run on libuv's pool).
+ * @returns [job.height, job.width, 3] float32 pixels (new; caller owns).
+ * @throws naming the file and image id when the decoded size differs from the annotation's (detectron2
+ * `check_image_size`); `ImageDecodeError` when the file cannot be decoded.
+ */
+export async function runDetectionImageJob(job: DetectionImageJob): Promise<Float32Array> {
+  const { image } = await decodeImage(job.file);
+  if (image.height !== job.expectedHeight || image.width !== job.expectedWidth) {
+    throw new Error(`image '${job.file}' (image id ${JSON.stringify(job.imageId)} in '${job.source}') is ` +
+      `${image.height}x${image.width} (HxW) after decoding, but the annotation says ` +
+      `${job.expectedHeight}x${job.expectedWidth}`);
   }
-  return { ...sample, image: img };
+  const img = job.jitter ? applyColorJitter(image, job.jitter) : image;
+  const opts = { height: job.height, width: job.width, kernel: job.kernel, flip: job.flip, mean: job.mean, std: job.std };
+  switch (job.resample) {
+    case 'pillow':
+      return resizeFlipNormalize(img, opts).data;
+    case 'sharp':
+      return (await resizeFlipNormalizeSharp(img, opts)).data;
+    default: {
+      const never: never = job.resample;
+      throw new Error(`detection preset: unknown resample ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** Boxes scaled by (sx, sy), then mirrored in a width-`w` image when `flip` (x → w - x). */
+function moveBoxes(boxes: Float32Array, sx: number, sy: number, flip: boolean, w: number): Float32Array {
+  const out = new Float32Array(boxes.length);
+  for (let i = 0; i < boxes.length; i += 4) {
+    // Rounded to float32 after scaling, as `resize` stores them before `horizontalFlip` mirrors them.
+    const x0 = Math.fround(boxes[i] * sx);
+    const x1 = Math.fround(boxes[i + 2] * sx);
+    out[i] = flip ? w - x1 : x0;
+    out[i + 1] = boxes[i + 1] * sy;
+    out[i + 2] = flip ? w - x0 : x1;
+    out[i + 3] = boxes[i + 3] * sy;
+  }
+  return out;
+}
+
+/**
+ * Run a job (on `pool` when given, else here) and assemble the sample: target boxes scaled and mirrored with the
+ * image (in float32, as `resize` then `horizontalFlip` compute them), meta recording the scale and the mirror.
+ */
+async function runJob(
+  job: DetectionImageJob, target: DetectionTarget, pool: ImageWorkerPool | undefined,
+): Promise<DetectionSample<Float32Array>> {
+  const data = pool ? await pool.runDetectionJob(job) : await runDetectionImageJob(job);
+  let meta = resizeMeta(identityMeta(job.file, job.expectedHeight, job.expectedWidth), job.height, job.width);
+  if (job.flip) meta = flipMeta(meta);
+  const sx = job.width / job.expectedWidth;
+  const sy = job.height / job.expectedHeight;
+  const boxes = moveBoxes(target.boxes, sx, sy, job.flip, job.width);
+  return { image: { data, height: job.height, width: job.width }, target: { ...target, boxes }, meta };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -168,8 +297,21 @@ export interface DetectionPresetOptions extends NormalizeOptions {
   flipProbability?: number;
   /** Colour jitter (train only). Default off. */
   colorJitter?: ColorJitterOptions;
-  /** Resampling filter of the image (Pillow-exact), default `bilinear`. */
-  kernel?: ResizeKernel;
+  /** Resampling filter of the image, default `bilinear`. */
+  kernel?: Exclude<ResizeKernel, 'nearest'>;
+  /**
+   * Resampler, default `pillow`: Pillow's bilinear bit for bit (torchvision's pixels), in one fused pass with the
+   * mirror and the normalization. With a worker pool it loads 640 px images at about twice torchvision's rate on
+   * two cores (see `scripts/bench/detection_loader.ts`), so exactness costs nothing that detection training
+   * notices; `sharp` (libvips) is the option when no pool can be used: it resamples on libvips' own threads and
+   * differs from Pillow by at most one grey level on enlargements (a few levels on reductions).
+   */
+  resample?: DetectionResample;
+  /**
+   * Worker threads that run decode, jitter, resize, mirror and normalize (`ImageWorkerPool`); owned by the caller,
+   * who closes it. Default none: the work runs on the calling thread (sharp's decode still on libuv's pool).
+   */
+  pool?: ImageWorkerPool;
   /** Drop objects marked `difficult` from the target (train only). Default false (kept, flagged). */
   dropDifficult?: boolean;
 }
@@ -208,18 +350,20 @@ export function detectionTrainTransform(opts: DetectionPresetOptions = {}): Dete
   const edges = shortEdges(opts);
   const maxSize = opts.maxSize ?? 1333;
   const p = opts.flipProbability ?? 0.5;
-  const kernel = opts.kernel ?? 'bilinear';
+  const base = jobBase(opts);
   return async (record, rng) => {
+    // Every draw happens here, before any pixel work, in a fixed order: the result for a seed does not depend on
+    // where or when the job runs.
     const edge = edges.length === 1 ? edges[0] : edges[rng.int(edges.length)];
-    let s = await loadDetectionSample(record);
-    if (opts.dropDifficult && s.target.difficult) {
-      const d = s.target.difficult;
-      s = { ...s, target: filterTarget(s.target, (i) => d[i] === 0) };
+    const jitter = opts.colorJitter ? drawColorJitter(rng, opts.colorJitter) : null;
+    const flip = rng.uniform() < p;
+    let target = record.target;
+    if (opts.dropDifficult && target.difficult) {
+      const d = target.difficult;
+      target = filterTarget(target, (i) => d[i] === 0);
     }
-    if (opts.colorJitter) s = colorJitter(s, rng, opts.colorJitter);
-    s = resize(s, resizeShortestEdgeSize(s.image.height, s.image.width, edge, maxSize), kernel);
-    if (rng.uniform() < p) s = horizontalFlip(s);
-    return normalizeSample(s, opts);
+    const size = outputSize(record, edge, maxSize);
+    return runJob({ ...base, ...recordFields(record), ...size, flip, jitter }, target, opts.pool);
   };
 }
 
@@ -231,12 +375,39 @@ export function detectionEvalTransform(opts: DetectionPresetOptions = {}): Detec
   const edges = shortEdges(opts);
   if (edges.length !== 1) throw new Error(`detectionEvalTransform: one shortEdge expected, got ${JSON.stringify(edges)}`);
   const maxSize = opts.maxSize ?? 1333;
-  const kernel = opts.kernel ?? 'bilinear';
+  const base = jobBase(opts);
   return async (record) => {
-    const s = await loadDetectionSample(record);
-    const size = resizeShortestEdgeSize(s.image.height, s.image.width, edges[0], maxSize);
-    return normalizeSample(resize(s, size, kernel), opts);
+    const size = outputSize(record, edges[0], maxSize);
+    return runJob({ ...base, ...recordFields(record), ...size, flip: false, jitter: null }, record.target, opts.pool);
   };
+}
+
+/** The job fields fixed by the preset's options. */
+function jobBase(opts: DetectionPresetOptions): Pick<DetectionImageJob, 'kernel' | 'resample' | 'mean' | 'std'> {
+  const resample = opts.resample ?? 'pillow';
+  if (resample !== 'pillow' && resample !== 'sharp') {
+    throw new Error(`detection preset: resample must be 'pillow' or 'sharp', got ${JSON.stringify(resample)}`);
+  }
+  const kernel = opts.kernel ?? 'bilinear';
+  if (kernel !== 'bilinear' && kernel !== 'bicubic') {
+    throw new Error(`detection preset: kernel must be 'bilinear' or 'bicubic', got ${JSON.stringify(kernel)}`);
+  }
+  const std = opts.std ?? IMAGENET_STD;
+  if (std.some((v) => !(v > 0))) throw new Error(`normalize: std must be > 0, got ${JSON.stringify(std)}`);
+  return { kernel, resample, mean: opts.mean ?? IMAGENET_MEAN, std };
+}
+
+function recordFields(r: DetectionRecord): Pick<DetectionImageJob, 'file' | 'imageId' | 'source' | 'expectedHeight' | 'expectedWidth'> {
+  return { file: r.file, imageId: r.imageId, source: r.source, expectedHeight: r.height, expectedWidth: r.width };
+}
+
+/** detectron2 `ResizeShortestEdge` output size from the record's (annotated) size; checked after decoding. */
+function outputSize(r: DetectionRecord, edge: number, maxSize: number): ImageSize {
+  if (!(Number.isInteger(r.height) && Number.isInteger(r.width) && r.height > 0 && r.width > 0)) {
+    throw new Error(`image '${r.file}' (image id ${JSON.stringify(r.imageId)} in '${r.source}'): the annotation ` +
+      `gives size ${r.height}x${r.width} (HxW), expected positive integers`);
+  }
+  return resizeShortestEdgeSize(r.height, r.width, edge, maxSize);
 }
 
 /**

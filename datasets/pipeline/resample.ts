@@ -85,6 +85,19 @@ function precomputeCoeffs(inSize: number, outSize: number, span: Span, filter: (
   return { ksize, xmin, count, kk };
 }
 
+/**
+ * Pillow's fixed-point filter taps for resampling one axis of `inSize` pixels to `outSize` (all outputs).
+ * @returns per output o: first input index `xmin[o]`, tap count `count[o]`, and the 22-bit fixed-point weights
+ * `kk[o * ksize + t]` (t < count[o]).
+ * Reference: Pillow `Resample.c` `precompute_coeffs` + `normalize_coeffs_8bpc`.
+ */
+export function pillowCoefficients(
+  inSize: number, outSize: number, kernel: Exclude<ResizeKernel, 'nearest'>,
+): { ksize: number; xmin: Int32Array; count: Int32Array; kk: Int32Array } {
+  const [filter, support] = kernel === 'bilinear' ? [bilinearFilter, 1] : [bicubicFilter, 2];
+  return precomputeCoeffs(inSize, outSize, { start: 0, size: outSize }, filter, support);
+}
+
 function clip8(v: number): number {
   if (v >= 1 << (PRECISION_BITS + 8)) return 255;
   if (v <= 0) return 0;
