@@ -15,11 +15,11 @@
  * mmsegmentation `mmseg/evaluation/metrics/iou_metric.py` (`aAcc`, `mIoU`, `mAcc`, NaN classes left out of means).
  * No tensors here: plain typed arrays; PNGs are read as indices with `datasets/pipeline/png_index.ts`.
  */
-import { promises as fs } from 'fs';
+import { existsSync, promises as fs } from 'fs';
 import * as path from 'path';
 import { inflateSync } from 'zlib';
 import { decodeIndexPng, readPngHeader } from '../pipeline/png_index';
-import { VOC_SEG_CLASSES } from './segmentation';
+import { rerootPath, VOC_SEG_CLASSES } from './segmentation';
 
 /** Options of `SegmentationConfusion`. */
 export interface SegmentationMetricOptions {
@@ -51,6 +51,26 @@ export interface SegmentationMetrics {
   numImages: number;
 }
 
+/**
+ * A ground-truth pixel whose value is neither a class in 0..K-1 nor the ignore index: the dataset's class count or
+ * void value differ from the evaluator's (CamVid labels 0..11 with void 11 read with VOC's K = 21 / 255, say).
+ */
+export class GroundTruthValueError extends Error {
+  constructor(
+    /** The image's name or file, as given to `update`. */
+    readonly image: string,
+    /** The offending value. */
+    readonly value: number,
+    /** Row-major index of its first pixel. */
+    readonly pixel: number,
+    readonly numClasses: number,
+    readonly ignoreIndex: number,
+  ) {
+    super(`${image}: ground-truth value ${value} at pixel ${pixel} is neither a class in 0..${numClasses - 1} nor the ignore index ${ignoreIndex}`);
+    this.name = 'GroundTruthValueError';
+  }
+}
+
 /** A label image: row-major class indices. */
 export type LabelArray = Uint8Array | Uint16Array | Uint8ClampedArray | Int32Array | ArrayLike<number>;
 
@@ -69,6 +89,8 @@ export class SegmentationConfusion {
   /** Per-image counts of (gt, pred) byte pairs, [256 * 256], allocated on first use. */
   private pairHistogram?: Int32Array;
   private images = 0;
+  private ignored = 0;
+  private gtMax = -1;
 
   /** @throws Error when `numClasses` is not an integer in 1..65535 or `ignoreIndex` is a class index. */
   constructor(opts: SegmentationMetricOptions) {
@@ -90,8 +112,8 @@ export class SegmentationConfusion {
    * @param gt [H * W] ground-truth classes, row-major: 0..K-1 or `ignoreIndex`.
    * @param pred [H * W] predicted classes, row-major; values outside 0..K-1 count as "no class".
    * @param name the image's name or file, for error messages.
-   * @throws Error naming the image when the lengths differ or a ground-truth value is neither a class nor the
-   *   ignore index (nothing is added then).
+   * @throws Error naming the image when the lengths differ; GroundTruthValueError when a ground-truth value is
+   *   neither a class nor the ignore index (nothing is added then).
    */
   update(gt: LabelArray, pred: LabelArray, name = 'image'): void {
     const n = gt.length;
@@ -105,19 +127,34 @@ export class SegmentationConfusion {
       this.updateBytes(gt, pred, name);
       return;
     }
+    let ignored = 0;
+    let gtMax = this.gtMax;
     for (let i = 0; i < n; i++) {
       const g = gt[i];
-      if (g === ignore) continue;
-      if (!(g >= 0 && g < k)) {
-        const bad = g;
-        throw new Error(`${name}: ground-truth value ${bad} at pixel ${i} is neither a class in 0..${k - 1} nor the ignore index ${ignore}`);
+      if (g === ignore) {
+        ignored++;
+        continue;
       }
+      if (!(g >= 0 && g < k)) throw new GroundTruthValueError(name, g, i, k, ignore);
+      if (g > gtMax) gtMax = g;
       const p = pred[i];
       s[g * k1 + (p >= 0 && p < k ? p : k)]++;
     }
     const c = this.counts;
     for (let j = 0; j < s.length; j++) c[j] += s[j];
     this.images++;
+    this.ignored += ignored;
+    this.gtMax = gtMax;
+  }
+
+  /** Ground-truth pixels with the ignore index seen so far (left out of every metric). */
+  get ignoredPixels(): number {
+    return this.ignored;
+  }
+
+  /** The largest ground-truth class value seen so far (ignored pixels excluded); -1 before any class pixel. */
+  get maxGroundTruthClass(): number {
+    return this.gtMax;
   }
 
   /**
@@ -147,26 +184,33 @@ export class SegmentationConfusion {
     }
     const s = this.scratch;
     let seen = 0;
+    let gtMax = this.gtMax;
     for (let g = 0; g < Math.min(k, 256); g++) {
       const r = g * k1;
       const h = g << 8;
+      let row = 0;
       for (let p = 0; p < 256; p++) {
         const v = hist[h + p];
         s[r + (p < k ? p : k)] += v;
-        seen += v;
+        row += v;
       }
+      if (row > 0 && g > gtMax) gtMax = g;
+      seen += row;
     }
+    let ignored = 0;
     if (this.ignoreIndex >= k && this.ignoreIndex <= 255) {
-      for (let p = 0, h = this.ignoreIndex << 8; p < 256; p++) seen += hist[h + p];
+      for (let p = 0, h = this.ignoreIndex << 8; p < 256; p++) ignored += hist[h + p];
     }
-    if (seen !== n) {
+    if (seen + ignored !== n) {
       let i = 0;
       while (i < n && (gt[i] < k || gt[i] === this.ignoreIndex)) i++;
-      throw new Error(`${name}: ground-truth value ${gt[i]} at pixel ${i} is neither a class in 0..${k - 1} nor the ignore index ${this.ignoreIndex}`);
+      throw new GroundTruthValueError(name, gt[i], i, k, this.ignoreIndex);
     }
     const c = this.counts;
     for (let j = 0; j < s.length; j++) c[j] += s[j];
     this.images++;
+    this.ignored += ignored;
+    this.gtMax = gtMax;
   }
 
   /** Add another accumulator's counts (e.g. from a worker). @throws Error when K or the ignore index differ. */
@@ -176,6 +220,8 @@ export class SegmentationConfusion {
     }
     for (let j = 0; j < this.counts.length; j++) this.counts[j] += other.counts[j];
     this.images += other.images;
+    this.ignored += other.ignored;
+    this.gtMax = Math.max(this.gtMax, other.gtMax);
   }
 
   /** The metrics of everything accumulated so far. */
@@ -226,6 +272,8 @@ export class SegmentationConfusion {
   reset(): void {
     this.counts.fill(0);
     this.images = 0;
+    this.ignored = 0;
+    this.gtMax = -1;
   }
 }
 
@@ -266,10 +314,61 @@ export interface SegmentationFolderOptions extends SegmentationMetricOptions {
   gtDir: string;
   /** Predicted label PNGs `<predDir>/<name>.png` (palette or grayscale index PNGs, not colours). */
   predDir: string;
-  /** A file with one image name a line (VOC `ImageSets/Segmentation/val.txt`). Default: every `.png` in `gtDir`, sorted. */
+  /**
+   * A list file, one image a line: a name (VOC `ImageSets/Segmentation/val.txt`: `<gtDir>/<name>.png`,
+   * `<predDir>/<name>.png`), or an `image mask` path pair (CamVid/SegNet `val.txt`, `images/x.png labels/x.png`):
+   * the ground truth is `<gtDir>/<mask file name>`, else the longest trailing part of the mask path found under
+   * `gtDir` (foreign absolute paths re-rooted), and the prediction `<predDir>/<image file stem>.png` (the name
+   * `resvision eval --out` writes). Default: every `.png` in `gtDir`, sorted.
+   */
   listFile?: string;
   /** Files read ahead of decoding. Default 8. */
   readAhead?: number;
+}
+
+/** One image of a segmentation list: its name and the ground-truth and prediction files. */
+export interface SegmentationListEntry {
+  name: string;
+  gt: string;
+  pred: string;
+}
+
+/**
+ * Read a segmentation list file (see `SegmentationFolderOptions.listFile`: names, or `image mask` path pairs;
+ * blank lines skipped).
+ * @returns one entry per line, in order.
+ * @throws Error naming the file (and line) when it cannot be read, names no image, has a line of more than two
+ *   fields, or a pair whose mask is found neither as `<gtDir>/<file name>` nor under `gtDir`.
+ */
+export async function readSegmentationList(listFile: string, gtDir: string, predDir: string): Promise<SegmentationListEntry[]> {
+  let text: string;
+  try {
+    text = await fs.readFile(listFile, 'utf-8');
+  } catch (e) {
+    throw new Error(`cannot read list file '${listFile}': ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const out: SegmentationListEntry[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const tokens = lines[i].trim().split(/\s+/).filter((t) => t.length > 0);
+    if (tokens.length === 0) continue;
+    if (tokens.length === 1) {
+      out.push({ name: tokens[0], gt: path.join(gtDir, `${tokens[0]}.png`), pred: path.join(predDir, `${tokens[0]}.png`) });
+    } else if (tokens.length === 2) {
+      const [image, mask] = tokens;
+      const name = path.basename(image.replace(/\\/g, '/')).replace(/\.[^.]*$/, '');
+      const byName = path.join(gtDir, path.basename(mask.replace(/\\/g, '/')));
+      const gt = existsSync(byName) ? byName : rerootPath(gtDir, mask);
+      if (!gt) {
+        throw new Error(`list file '${listFile}', line ${i + 1}: ground truth '${mask}' found neither as '${byName}' nor under '${gtDir}'`);
+      }
+      out.push({ name, gt, pred: path.join(predDir, `${name}.png`) });
+    } else {
+      throw new Error(`list file '${listFile}', line ${i + 1}: expected a name or an 'image mask' pair, got ${tokens.length} fields`);
+    }
+  }
+  if (out.length === 0) throw new Error(`list file '${listFile}' names no image`);
+  return out;
 }
 
 /**
@@ -277,25 +376,19 @@ export interface SegmentationFolderOptions extends SegmentationMetricOptions {
  * over all images, see `SegmentationConfusion`). PNG samples are read as indices (palette indices, gray levels):
  * PIL's `np.array(Image.open(f))`, as the VOC devkit and torchvision read VOC masks.
  *
- * @returns the metrics and the image names in evaluation order.
+ * @returns the metrics, the image names in evaluation order, the ground-truth pixels with the ignore index and the
+ *   largest ground-truth class value seen (to spot a void value read as a class).
  * @throws Error naming the file when the list is empty or unreadable, a prediction is missing, a PNG cannot be
- *   decoded or is not single-channel, a prediction's size differs from its ground truth's, or a ground-truth value
- *   is neither a class nor the ignore index.
+ *   decoded or is not single-channel, a prediction's size differs from its ground truth's;
+ *   GroundTruthValueError (naming the file) when a ground-truth value is neither a class nor the ignore index.
  * Reference: VOC devkit `VOCevalseg.m` (reads `SegmentationClass/<id>.png` and the results' `<id>.png`).
  */
 export async function evaluateSegmentationFolders(
   opts: SegmentationFolderOptions,
-): Promise<{ metrics: SegmentationMetrics; names: string[] }> {
-  let names: string[];
+): Promise<{ metrics: SegmentationMetrics; names: string[]; ignoredPixels: number; maxGroundTruthClass: number }> {
+  let files: SegmentationListEntry[];
   if (opts.listFile) {
-    let text: string;
-    try {
-      text = await fs.readFile(opts.listFile, 'utf-8');
-    } catch (e) {
-      throw new Error(`cannot read list file '${opts.listFile}': ${e instanceof Error ? e.message : String(e)}`);
-    }
-    names = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
-    if (names.length === 0) throw new Error(`list file '${opts.listFile}' names no image`);
+    files = await readSegmentationList(opts.listFile, opts.gtDir, opts.predDir);
   } else {
     let entries: string[];
     try {
@@ -303,8 +396,9 @@ export async function evaluateSegmentationFolders(
     } catch (e) {
       throw new Error(`cannot list ground-truth folder '${opts.gtDir}': ${e instanceof Error ? e.message : String(e)}`);
     }
-    names = entries.filter((f) => f.toLowerCase().endsWith('.png')).map((f) => f.slice(0, -4)).sort();
+    const names = entries.filter((f) => f.toLowerCase().endsWith('.png')).map((f) => f.slice(0, -4)).sort();
     if (names.length === 0) throw new Error(`ground-truth folder '${opts.gtDir}' holds no .png file`);
+    files = names.map((n) => ({ name: n, gt: path.join(opts.gtDir, `${n}.png`), pred: path.join(opts.predDir, `${n}.png`) }));
   }
   const readFile = async (file: string, what: string): Promise<Uint8Array> => {
     try {
@@ -316,11 +410,6 @@ export async function evaluateSegmentationFolders(
       throw new Error(`cannot read ${what} '${file}': ${e instanceof Error ? e.message : String(e)}`);
     }
   };
-  const files = names.map((n) => ({
-    name: n,
-    gt: path.join(opts.gtDir, `${n}.png`),
-    pred: path.join(opts.predDir, `${n}.png`),
-  }));
   const load = (f: (typeof files)[number]): Promise<[Uint8Array, Uint8Array]> =>
     Promise.all([readFile(f.gt, 'ground truth'), readFile(f.pred, 'prediction')]);
   const ahead = Math.max(1, opts.readAhead ?? 8);
@@ -345,7 +434,7 @@ export async function evaluateSegmentationFolders(
     }
     conf.update(gt.data, pred.data, `ground truth '${f.gt}'`);
   }
-  return { metrics: conf.compute(), names };
+  return { metrics: conf.compute(), names: files.map((f) => f.name), ignoredPixels: conf.ignoredPixels, maxGroundTruthClass: conf.maxGroundTruthClass };
 }
 
 /**

@@ -12,6 +12,7 @@ import { encode } from 'fast-png';
 import { deflateSync } from 'zlib';
 import { decodeIndexPng } from '../../../datasets/pipeline/png_index';
 import {
+  GroundTruthValueError,
   SegmentationConfusion,
   SegmentationMetrics,
   decodeLabelPng,
@@ -124,6 +125,35 @@ describe('SegmentationConfusion', () => {
     expect(c.compute().numImages).to.equal(0);
     expect(() => new SegmentationConfusion({ numClasses: 0 })).to.throw(/numClasses/);
     expect(() => new SegmentationConfusion({ numClasses: 3, ignoreIndex: 2 })).to.throw(/ignoreIndex/);
+  });
+
+  it('the ground-truth value error is a GroundTruthValueError carrying image, value and pixel (both paths)', () => {
+    const c = new SegmentationConfusion({ numClasses: 11 });
+    for (const gt of [new Uint8Array([0, 10, 11, 11]), [0, 10, 11, 11]]) {
+      let err: unknown;
+      try {
+        c.update(gt, new Uint8Array(4), 'camvid.png');
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(GroundTruthValueError);
+      const g = err as GroundTruthValueError;
+      expect([g.image, g.value, g.pixel, g.numClasses, g.ignoreIndex]).to.deep.equal(['camvid.png', 11, 2, 11, 255]);
+    }
+  });
+
+  it('ignoredPixels and maxGroundTruthClass count over images, both paths, merge and reset', () => {
+    const a = new SegmentationConfusion({ numClasses: 12, ignoreIndex: 255 });
+    expect([a.ignoredPixels, a.maxGroundTruthClass]).to.deep.equal([0, -1]);
+    a.update(new Uint8Array([0, 255, 3, 255]), new Uint8Array(4)); // 8-bit path: 2 ignored, max 3
+    a.update([11, 255, 1], [0, 0, 0]); // generic path: 1 ignored, max 11
+    expect([a.ignoredPixels, a.maxGroundTruthClass]).to.deep.equal([3, 11]);
+    const b = new SegmentationConfusion({ numClasses: 12, ignoreIndex: 255 });
+    b.update(new Uint8Array([255, 2]), new Uint8Array(2));
+    a.merge(b);
+    expect([a.ignoredPixels, a.maxGroundTruthClass]).to.deep.equal([4, 11]);
+    a.reset();
+    expect([a.ignoredPixels, a.maxGroundTruthClass]).to.deep.equal([0, -1]);
   });
 });
 
