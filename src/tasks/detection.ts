@@ -21,15 +21,17 @@ import { collateDetection, DetectionBatch, detectionCollate, disposeDetectionBat
 import { formatIssue, type DatasetIssue } from '../../datasets/dataset_issues';
 import { DataLoader } from '../../datasets/loader';
 import { decodeImage } from '../../datasets/pipeline/decode';
+import { ImageWorkerPool } from '../../datasets/pipeline/image_worker_pool';
 import {
   detectionDataset,
   detectionEvalTransform,
   detectionTrainTransform,
   type DetectionRecord,
+  type DetectionTransform,
 } from '../../datasets/pipeline/detection_presets';
 import { normalizeSample } from '../../datasets/pipeline/normalize';
 import { resize, resizeShortestEdgeSize } from '../../datasets/pipeline/transforms';
-import type { DetectionTarget } from '../../datasets/types';
+import type { DetectionSample, DetectionTarget } from '../../datasets/types';
 import { vocToCoco, writeJsonAtomic } from '../../datasets/voc/convert_voc2coco';
 import { scanVocDetection, vocGroundTruth, type VocDetectionOptions } from '../../datasets/voc/detection';
 import { evaluateVocDetection, type VocDetection, type VocDetectionResult, type VocImageGt } from '../../datasets/voc/voc_ap';
@@ -318,18 +320,47 @@ export async function evaluateDetector(
   model: RetinaNet,
   cfg: DetectionConfig,
   split: DetectionSplit,
-  opts: { quiet?: boolean } = {},
+  opts: { quiet?: boolean; pool?: ImageWorkerPool } = {},
 ): Promise<DetectionMetrics> {
   if (split.classes.length !== model.numClasses) {
     throw new Error(`evaluateDetector: the split has ${split.classes.length} classes but the model ${model.numClasses}`);
   }
-  const loader = new DataLoader(
-    detectionDataset(split.records, detectionEvalTransform({ shortEdge: cfg.data.evalShortEdge, maxSize: cfg.data.evalMaxSize })),
-    { batchSize: cfg.train.batchSize, collate: detectionCollate({ sizeDivisibility: 32 }), shuffle: false, concurrency: cfg.train.numWorkers },
-  );
+  const ownPool = opts.pool ? undefined : new ImageWorkerPool({ threads: cfg.train.numWorkers });
+  try {
+    return await evaluateWithPool(model, cfg, split, opts.pool ?? ownPool!, opts.quiet);
+  } finally {
+    await ownPool?.close();
+  }
+}
+
+/**
+ * The loader of the detection tasks: images decoded, resized, mirrored and normalized on `pool`'s threads
+ * (`train.numWorkers` of them), twice as many images in flight as threads (torch's `prefetch_factor` 2).
+ */
+function detectionLoader(
+  records: readonly DetectionRecord[],
+  transform: DetectionTransform,
+  cfg: DetectionConfig,
+  opts: { shuffle: boolean },
+): DataLoader<DetectionSample<Float32Array>, DetectionBatch> {
+  return new DataLoader(detectionDataset(records, transform), {
+    batchSize: cfg.train.batchSize,
+    collate: detectionCollate({ sizeDivisibility: 32 }),
+    shuffle: opts.shuffle,
+    dropLast: opts.shuffle,
+    seed: cfg.train.seed,
+    concurrency: 2 * cfg.train.numWorkers,
+  });
+}
+
+async function evaluateWithPool(
+  model: RetinaNet, cfg: DetectionConfig, split: DetectionSplit, pool: ImageWorkerPool, quiet: boolean | undefined,
+): Promise<DetectionMetrics> {
+  const loader = detectionLoader(split.records,
+    detectionEvalTransform({ shortEdge: cfg.data.evalShortEdge, maxSize: cfg.data.evalMaxSize, pool }), cfg, { shuffle: false });
   const results: CocoDetectionResult[] = [];
   const vocDets: VocDetection[] = [];
-  const progress = startTaskProgress('eval', split.records.length, { quiet: opts.quiet, unit: 'images' });
+  const progress = startTaskProgress('eval', split.records.length, { quiet, unit: 'images' });
   let done = 0;
   for await (const batch of loader.epoch(0)) {
     let dets: Detections[];
@@ -434,12 +465,13 @@ export async function trainDetection(
   const run: DetectionRunConfig = { ...cfg, classes: train.classes, categoryIds: train.categoryIds };
   const model = buildDetector(cfg, train.classes.length);
   const d = cfg.data;
-  const trainLoader = new DataLoader(
-    detectionDataset(train.records, detectionTrainTransform({ shortEdge: d.trainShortEdge, maxSize: d.trainMaxSize, flipProbability: d.flipProbability })),
-    { batchSize: cfg.train.batchSize, collate: detectionCollate({ sizeDivisibility: 32 }), shuffle: true, dropLast: true, seed: cfg.train.seed, concurrency: cfg.train.numWorkers },
-  );
+  const pool = new ImageWorkerPool({ threads: cfg.train.numWorkers });
+  const trainLoader = detectionLoader(train.records,
+    detectionTrainTransform({ shortEdge: d.trainShortEdge, maxSize: d.trainMaxSize, flipProbability: d.flipProbability, pool }),
+    cfg, { shuffle: true });
   if (trainLoader.batchesPerEpoch === 0) {
     model.dispose();
+    await pool.close();
     throw new Error(`split ${d.trainSplit} of ${d.root}: ${train.records.length} images are fewer than one batch of ${cfg.train.batchSize}`);
   }
   const o = cfg.optimizer;
@@ -464,7 +496,7 @@ export async function trainDetection(
       ? {
         everyIters: cfg.train.evalEvery,
         run: async () => {
-          lastMetrics = await evaluateDetector(model, cfg, val, { quiet: true });
+          lastMetrics = await evaluateDetector(model, cfg, val, { quiet: true, pool });
           return loggedMetrics(lastMetrics);
         },
       }
@@ -485,6 +517,7 @@ export async function trainDetection(
     trainer.dispose();
     optimizer.dispose();
     model.dispose();
+    await pool.close();
   }
 }
 
