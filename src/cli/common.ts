@@ -1,5 +1,10 @@
-/** Helpers shared by subcommands: backend start-up and config loading with one-line errors. */
-import { Command } from 'commander';
+/**
+ * Helpers shared by subcommands: backend start-up, checks of the input paths a command was given (before any
+ * slow start-up, each with what to do), and the one-line form of every error the CLI prints.
+ */
+import { Command, CommanderError } from 'commander';
+import * as fs from 'fs';
+import * as path from 'path';
 import { BackendChoice, BackendInfo, selectBackend } from '../engine/backend';
 
 /** Select the backend given by the global `--backend` option and say which one runs, on stderr. */
@@ -8,4 +13,93 @@ export async function startBackend(program: Command, opts: { quiet?: boolean } =
   const info = await selectBackend(choice);
   if (!opts.quiet) process.stderr.write(`backend: ${info.name} (${info.packageName} ${info.version})\n`);
   return info;
+}
+
+/** What an input-path option must name, and what to do when it does not. */
+interface InputPathRule {
+  kind: 'file' | 'folder';
+  /** What the path should be, told to the user after "not found". */
+  hint: string;
+}
+
+/**
+ * Input-path options of the subcommands, by option name (camelCase, as commander stores them). Output options
+ * (`--out`, `--output-dir`) are not here: they are created.
+ */
+export const INPUT_PATH_OPTIONS: Readonly<Record<string, InputPathRule>> = {
+  data: {
+    kind: 'folder',
+    hint: 'give the dataset root (VOC: Annotations/, JPEGImages/, ImageSets/Main/; COCO: annotations/ and the image folders; ImageFolder: one folder per class), e.g. --data examples/bccd',
+  },
+  weights: {
+    kind: 'file',
+    hint: 'give a torchvision/timm state dict (.pth or .safetensors); the README section "Weights from PyTorch" shows how to save one',
+  },
+  checkpoint: {
+    kind: 'file',
+    hint: 'give a .safetensors checkpoint that `resvision train` wrote into its train.outputDir (e.g. runs/quickstart/model_0000150.safetensors)',
+  },
+  resume: { kind: 'file', hint: 'give a checkpoint of the run, or pass --resume alone to continue from <outputDir>/last_checkpoint' },
+  images: { kind: 'folder', hint: 'give a folder of images (searched recursively)' },
+  gt: { kind: 'folder', hint: 'give the folder of ground-truth label PNGs (VOC SegmentationClass)' },
+  pred: { kind: 'folder', hint: 'give the folder of predicted label PNGs (what `resvision eval --out` writes)' },
+  list: { kind: 'file', hint: 'give a list of image names, one a line (VOC ImageSets/Segmentation/val.txt), or leave --list out' },
+  params: { kind: 'file', hint: 'give a JSON file of COCOeval parameters, or leave --params out' },
+};
+
+/** `"X"` or, for a relative path, `"X" (relative to CWD)`. */
+function describePath(p: string): string {
+  return path.isAbsolute(p) ? p : `${p} (relative to ${process.cwd()})`;
+}
+
+/**
+ * Check that the input paths given to `command` exist and are of the right kind, before the backend starts.
+ * @throws Error, one line: the option, the path, and what to give instead.
+ */
+export function checkInputPaths(command: Command): void {
+  const opts = command.opts<Record<string, unknown>>();
+  for (const [name, rule] of Object.entries(INPUT_PATH_OPTIONS)) {
+    const v = opts[name];
+    if (typeof v !== 'string') continue;
+    const flag = `--${name}`;
+    if (!fs.existsSync(v)) throw new Error(`${flag} ${describePath(v)}: ${rule.kind} not found; ${rule.hint}`);
+    const isDir = fs.statSync(v).isDirectory();
+    if (rule.kind === 'folder' && !isDir) throw new Error(`${flag} ${v}: is a file, expected a folder; ${rule.hint}`);
+    if (rule.kind === 'file' && isDir) throw new Error(`${flag} ${v}: is a folder, expected a file; ${rule.hint}`);
+  }
+}
+
+/** `resvision` or `resvision <sub>` for a command of the tree. */
+export function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/**
+ * Make `command`'s argument errors (unknown command or option, missing argument) one line on stderr that says
+ * where to look: `resvision train: unknown option '--foo'; see \`resvision train --help\``. Commander's own
+ * suggestion ("Did you mean train?") stays on that line.
+ */
+export function oneLineArgumentErrors(command: Command): void {
+  const where = commandPath(command);
+  command.showHelpAfterError(false).configureOutput({
+    outputError: (str, write) => {
+      const text = str
+        .trim()
+        .replace(/^error:\s*/, '')
+        .split('\n')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .join(' ')
+        .replace(/\.$/, '');
+      write(`${where}: ${text}; see \`${where} --help\`\n`);
+    },
+  });
+}
+
+/** The line the CLI prints for an error thrown by a command (its message, first line kept whole). */
+export function formatCliError(e: unknown): string {
+  if (e instanceof CommanderError) return '';
+  return `resvision: ${e instanceof Error ? e.message : String(e)}`;
 }

@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { BACKEND_CHOICES } from '../engine/backend';
 import { packageVersion } from '../engine/package_info';
 import { registerCheckData } from './check_data';
+import { checkInputPaths, formatCliError, oneLineArgumentErrors } from './common';
 import { registerConvert } from './convert';
 import { registerDoctor } from './doctor';
 import { registerEval } from './eval';
@@ -13,10 +14,14 @@ import { registerEvalCoco } from './eval_coco';
 import { registerEvalSeg } from './eval_seg';
 import { registerExportWeights } from './export_weights';
 import { registerFeatures } from './features';
+import { registerPlotCurves } from './plot_curves';
 import { registerPredict } from './predict';
 import { registerTrain } from './train';
 
-/** Build the command tree (exported for tests). */
+/**
+ * Build the command tree (exported for tests). Every input path a subcommand is given is checked before its
+ * action runs ({@link checkInputPaths}), and argument errors print one line naming the `--help` to read.
+ */
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -24,7 +29,7 @@ export function buildProgram(): Command {
     .description('ResNet backbones, classification, detection and segmentation on TensorFlow.js, with COCO and VOC evaluators')
     .version(packageVersion())
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_CHOICES]).default('auto'))
-    .showHelpAfterError();
+    .hook('preAction', (_program, action) => checkInputPaths(action));
   registerTrain(program);
   registerEval(program);
   registerPredict(program);
@@ -34,7 +39,10 @@ export function buildProgram(): Command {
   registerExportWeights(program);
   registerConvert(program);
   registerCheckData(program);
+  registerPlotCurves(program);
   registerDoctor(program);
+  oneLineArgumentErrors(program);
+  for (const c of program.commands) oneLineArgumentErrors(c);
   return program;
 }
 
@@ -45,7 +53,8 @@ export async function main(argv: string[]): Promise<void> {
 
 if (require.main === module) {
   main(process.argv).catch((e: unknown) => {
-    process.stderr.write(`resvision: ${e instanceof Error ? e.message : String(e)}\n`);
+    const line = formatCliError(e);
+    if (line) process.stderr.write(`${line}\n`);
     process.exit(1);
   });
 }
