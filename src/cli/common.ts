@@ -45,6 +45,7 @@ export const INPUT_PATH_OPTIONS: Readonly<Record<string, InputPathRule>> = {
   pred: { kind: 'folder', hint: 'give the folder of predicted label PNGs (what `resvision eval --out` writes)' },
   list: { kind: 'file', hint: 'give a list of image names, one a line (VOC ImageSets/Segmentation/val.txt), or leave --list out' },
   params: { kind: 'file', hint: 'give a JSON file of COCOeval parameters, or leave --params out' },
+  config: { kind: 'file', hint: 'give a config file; the bundled ones are in configs/<task>/*.json' },
 };
 
 /** `"X"` or, for a relative path, `"X" (relative to CWD)`. */
