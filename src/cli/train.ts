@@ -14,26 +14,36 @@ export function registerTrain(program: Command): void {
     .option('--weights <file>', 'override model.weights (torchvision/timm .safetensors or .pth)')
     .option('--output-dir <dir>', 'override train.outputDir')
     .option('--max-iter <n>', 'override schedule.maxIter', (v) => parseInt(v, 10))
+    .option('--no-eval', 'no evaluation during training nor after the last step (train.evalEvery 0; segmentation: train.evalAtEnd false)')
     .option('--quiet', 'no progress bar')
-    .action(async (configFile: string, o: { resume?: string | boolean; data?: string; weights?: string; outputDir?: string; maxIter?: number; quiet?: boolean }) => {
-      const cfg = loadConfig(configFile);
-      if (o.data) cfg.data.root = o.data;
-      if (o.weights) cfg.model.weights = o.weights;
-      if (o.outputDir) cfg.train.outputDir = o.outputDir;
-      if (o.maxIter !== undefined) {
-        if (!(Number.isInteger(o.maxIter) && o.maxIter > 0)) throw new Error('--max-iter must be a positive integer');
-        cfg.schedule.maxIter = o.maxIter;
-      }
-      await startBackend(program);
-      process.stderr.write(`config: ${JSON.stringify(cfg)}\n`);
-      const t0 = performance.now();
-      const r = await taskRunner(cfg).train(cfg, { resume: o.resume, quiet: o.quiet });
-      const minutes = (performance.now() - t0) / 60000;
-      if (r.report) process.stdout.write(`${r.report}\n`);
-      process.stdout.write(
-        `${r.status === 'completed' ? 'done' : 'interrupted'}: ${r.iterations} iterations in ${minutes.toFixed(1)} min; ` +
-          `checkpoint ${r.lastCheckpoint ?? '(none)'}; log ${cfg.train.outputDir}/metrics.jsonl\n`,
-      );
-      if (r.status === 'interrupted') process.exitCode = 130;
-    });
+    .action(
+      async (
+        configFile: string,
+        o: { resume?: string | boolean; data?: string; weights?: string; outputDir?: string; maxIter?: number; eval: boolean; quiet?: boolean },
+      ) => {
+        const cfg = loadConfig(configFile);
+        if (o.data) cfg.data.root = o.data;
+        if (o.weights) cfg.model.weights = o.weights;
+        if (o.outputDir) cfg.train.outputDir = o.outputDir;
+        if (o.maxIter !== undefined) {
+          if (!(Number.isInteger(o.maxIter) && o.maxIter > 0)) throw new Error('--max-iter must be a positive integer');
+          cfg.schedule.maxIter = o.maxIter;
+        }
+        if (!o.eval) {
+          cfg.train.evalEvery = 0;
+          if (cfg.task === 'segmentation') cfg.train.evalAtEnd = false;
+        }
+        await startBackend(program);
+        process.stderr.write(`config: ${JSON.stringify(cfg)}\n`);
+        const t0 = performance.now();
+        const r = await taskRunner(cfg).train(cfg, { resume: o.resume, quiet: o.quiet });
+        const minutes = (performance.now() - t0) / 60000;
+        if (r.report) process.stdout.write(`${r.report}\n`);
+        process.stdout.write(
+          `${r.status === 'completed' ? 'done' : 'interrupted'}: ${r.iterations} iterations in ${minutes.toFixed(1)} min; ` +
+            `checkpoint ${r.lastCheckpoint ?? '(none)'}; log ${cfg.train.outputDir}/metrics.jsonl\n`,
+        );
+        if (r.status === 'interrupted') process.exitCode = 130;
+      },
+    );
 }

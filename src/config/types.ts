@@ -206,9 +206,21 @@ export interface SegmentationEvalConfig {
   slidingWindow: { cropSize: number; stride: number } | null;
 }
 
+/** Loop settings of a segmentation run: the shared ones plus the choice to skip the evaluation after the last step. */
+export interface SegmentationTrainConfig extends TrainConfig {
+  /**
+   * Evaluate on `data.valSplit` after the last step (default true; it runs after the final checkpoint is written).
+   * `false` skips it (a whole-image pass over CamVid's val at the original size takes tens of minutes on a CPU);
+   * the periodic evaluations every `evalEvery` iterations still run. `resvision train --no-eval` turns off both.
+   */
+  evalAtEnd?: boolean;
+}
+
 /** A semantic segmentation run: `resvision train configs/segmentation/*.json` (FCN or DeepLabV3 on a dilated ResNet). */
 export interface SegmentationConfig {
   task: 'segmentation';
+  /** What the config is for and which data it expects (free text, shown by nothing; for readers of the file). */
+  description?: string;
   model: {
     /** torchvision model name (`fcn_resnet50`, `deeplabv3_resnet101`, ...). */
     name: SegmentationModelName;
@@ -232,9 +244,10 @@ export interface SegmentationConfig {
   /** Pixel cross-entropy (ignore index 255 after reading masks); `auxWeight` scales the auxiliary head's loss. */
   loss: { auxWeight: number; classWeights: number[] | null };
   eval: SegmentationEvalConfig;
+  /** SGD for every parameter; the auxiliary head's group steps with 10x the learning rate (torchvision's reference). */
   optimizer: OptimizerConfig;
   schedule: ScheduleConfig;
-  train: TrainConfig;
+  train: SegmentationTrainConfig;
 }
 
 /** Every config kind, discriminated by `task`. */

@@ -105,12 +105,18 @@ export interface LegendEntry {
   label: number;
   /** Text shown next to the swatch, e.g. `person 23.4%`. */
   text: string;
+  /** The class is left uncoloured in the overlay (`transparentClasses`): its swatch is an empty outlined square. */
+  clear?: boolean;
 }
+
+/** Grey of the legend strip below the picture (RGB). */
+export const LEGEND_BACKGROUND = { r: 32, g: 32, b: 32 } as const;
 
 /**
  * Write a colourised overlay picture: {@link overlayMask} of the image, with a legend strip below it (one colour
- * swatch and text per entry), as PNG (`.png`) or JPEG quality 90 (`.jpg`, `.jpeg`); written to a temporary name,
- * then renamed.
+ * swatch with a white outline and text per entry; `clear` entries an empty outline), as PNG (`.png`) or JPEG
+ * quality 90 (`.jpg`, `.jpeg`); written to a temporary name, then renamed. The legend starts at x = 6 and y = H + 5,
+ * swatches are `row - 4` pixels square with `row = round(1.6 · max(12, round(min(H, W) / 30)))`.
  * @param image [H * W * 3] uint8 RGB (the image the mask belongs to, EXIF-oriented).
  * @param mask [H * W] uint8 class indices.
  * @param legend entries to list below the image (none: no strip).
@@ -148,21 +154,26 @@ export async function writeOverlay(
   const parts = items.map(({ x: lx, y: ly, e }) => {
     const [r, g, b] = [cmap[3 * e.label], cmap[3 * e.label + 1], cmap[3 * e.label + 2]];
     const top = height + 3 + ly;
+    // Every swatch has a 2 px white outline on whole-pixel edges, so dark colours (VOC class 0 is black) stay visible
+    // on the grey strip; an uncoloured class shows the strip through its outline.
+    const fill = e.clear ? 'none' : `rgb(${r},${g},${b})`;
     return (
-      `<rect x="${lx}" y="${top + 2}" width="${row - 4}" height="${row - 4}" fill="rgb(${r},${g},${b})" stroke="#ffffff"/>` +
+      `<rect x="${lx}" y="${top + 2}" width="${row - 4}" height="${row - 4}" fill="${fill}" stroke="#ffffff" stroke-width="2"/>` +
       `<text x="${lx + row + 2}" y="${top + Math.round(row * 0.72)}" font-family="DejaVu Sans, sans-serif" font-size="${fontSize}" ` +
       `fill="#ffffff">${escapeXml(e.text)}</text>`
     );
   });
   const total = height + stripHeight;
   let pipe = sharp(Buffer.from(blended.buffer, blended.byteOffset, blended.length), { raw: { width, height, channels: 3 } })
-    .extend({ bottom: stripHeight, background: { r: 32, g: 32, b: 32 } });
+    .extend({ bottom: stripHeight, background: LEGEND_BACKGROUND });
   if (parts.length > 0) {
     const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${total}">${parts.join('')}</svg>`;
     // extend and composite in one pipeline would composite before extending: materialise the extended image first.
     const extended = await pipe.raw().toBuffer({ resolveWithObject: true });
     pipe = sharp(extended.data, { raw: { width, height: total, channels: 3 } }).composite([{ input: Buffer.from(svg), top: 0, left: 0 }]);
   }
+  // The SVG composite adds an alpha channel: keep the picture RGB.
+  pipe = pipe.removeAlpha();
   pipe = ext === '.png' ? pipe.png() : pipe.jpeg({ quality: 90 });
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   try {

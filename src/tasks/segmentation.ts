@@ -36,11 +36,11 @@ import { scaledLr } from '../config/load';
 import type { SegmentationConfig } from '../config/types';
 import { loadCheckpoint, restoreModel } from '../engine/checkpoint';
 import { LrSchedule } from '../engine/lr_schedule';
-import { SgdOptimizer, weightDecayGroups } from '../engine/optimizer';
+import { SgdOptimizer, weightDecayGroups, withLrMult, type ParamGroup } from '../engine/optimizer';
 import { startTaskProgress } from '../engine/task_progress';
-import { safetensorsCheckpointIO, skippingBatchSource, Trainer, TrainingCheckpointMeta, TrainResult } from '../engine/trainer';
+import { isOutOfMemoryError, safetensorsCheckpointIO, skippingBatchSource, Trainer, TrainingCheckpointMeta, TrainResult } from '../engine/trainer';
 import { loadTorchvisionWeights, WeightFamily } from '../weights/torchvision';
-import { writeOverlay, writePaletteMask } from './overlay';
+import { writeOverlay, writePaletteMask, type LegendEntry } from './overlay';
 import type { TaskRunner } from './task';
 
 /** The resolved config stored in a segmentation checkpoint: the config plus the class names it was trained with. */
@@ -147,6 +147,44 @@ export async function loadSegmentationInitialWeights(model: SegmentationModel, c
       process.stderr.write(`${weights}: ${reinit.join(', ')} not loaded (another class count); trained from their initialization\n`);
     }
   }
+}
+
+/**
+ * Learning-rate multiplier of the auxiliary head's parameters (`aux_classifier.*`): torchvision's segmentation
+ * reference trains them with `lr * 10` (`references/segmentation/train.py`, `params_to_optimize`), the backbone and
+ * the main classifier with `lr`; the poly schedule scales every group alike.
+ */
+export const AUX_LR_MULT = 10;
+
+/**
+ * The optimizer's parameter groups of a segmentation model: the weight-decay groups of `optimizer.weightDecay` /
+ * `normWeightDecay`, each split so that the auxiliary head's parameters get {@link AUX_LR_MULT}.
+ * @returns groups for `new SgdOptimizer(groups, ...)`; variables owned by the model.
+ * Reference: torchvision `references/segmentation/train.py` (`params_to_optimize`).
+ */
+export function segmentationParamGroups(model: SegmentationModel, cfg: SegmentationConfig): ParamGroup[] {
+  const o = cfg.optimizer;
+  const groups = weightDecayGroups(model, { weightDecay: o.weightDecay, normWeightDecay: o.normWeightDecay ?? undefined });
+  return withLrMult(groups, (name) => name.startsWith('aux_classifier.'), AUX_LR_MULT);
+}
+
+/**
+ * Replace a wasm out-of-memory abort (see `isOutOfMemoryError`) by a one-line error saying what to lower; other
+ * errors pass unchanged.
+ * @param what `training` (names `train.batchSize` and `data.trainCropSize`) or `evaluation` (names
+ *   `data.evalShortEdge` and `eval.slidingWindow`).
+ */
+export function explainOutOfMemory(e: unknown, cfg: SegmentationConfig, what: 'training' | 'evaluation'): unknown {
+  if (!isOutOfMemoryError(e)) return e;
+  const hint =
+    what === 'training'
+      ? `lower train.batchSize (now ${cfg.train.batchSize}) or data.trainCropSize (now ${cfg.data.trainCropSize})`
+      : `set data.evalShortEdge (now ${cfg.data.evalShortEdge ?? 'null: the original size'}) lower or use eval.slidingWindow`;
+  const err = new Error(
+    `out of memory during ${what} of ${cfg.model.name} (output stride ${cfg.model.outputStride}): the wasm heap is limited to 4 GB; ${hint}`,
+  );
+  (err as Error & { cause?: unknown }).cause = e;
+  return err;
 }
 
 /** The engine schedule of a config (base LR from the linear scaling rule). */
@@ -357,11 +395,15 @@ export async function trainSegmentation(
   const runConfig: SegmentationRunConfig = { ...cfg, classes };
   const model = buildSegmentationModel(cfg);
   const o = cfg.optimizer;
-  const optimizer = new SgdOptimizer(
-    weightDecayGroups(model, { weightDecay: o.weightDecay, normWeightDecay: o.normWeightDecay ?? undefined }),
-    { lr: scaledLr(cfg), momentum: o.momentum, nesterov: o.nesterov, weightDecayMode: o.weightDecayMode },
-  );
+  const optimizer = new SgdOptimizer(segmentationParamGroups(model, cfg), {
+    lr: scaledLr(cfg),
+    momentum: o.momentum,
+    nesterov: o.nesterov,
+    weightDecayMode: o.weightDecayMode,
+  });
   let lastMetrics: SegmentationMetrics | undefined;
+  /** True from the start of an evaluation pass until it returns (an error inside leaves it set). */
+  let evaluating = false;
   const trainer = new Trainer<SegmentationBatch>({
     model,
     computeLosses: (batch, ctx) => {
@@ -383,8 +425,11 @@ export async function trainSegmentation(
       cfg.train.evalEvery > 0
         ? {
             everyIters: cfg.train.evalEvery,
+            atEnd: cfg.train.evalAtEnd ?? true,
             run: async () => {
+              evaluating = true;
               lastMetrics = await evaluateSegmentationRecords(model, cfg, valRecords, { quiet: true });
+              evaluating = false;
               const pct = (v: number | null): number => (v === null ? NaN : 100 * v);
               return { mIoUPercent: pct(lastMetrics.mIoU), aAccPercent: pct(lastMetrics.aAcc), mAccPercent: pct(lastMetrics.mAcc) };
             },
@@ -394,15 +439,25 @@ export async function trainSegmentation(
     config: runConfig,
     architecture: `${cfg.model.name} (output stride ${cfg.model.outputStride}${cfg.model.aux ? ', aux' : ''})`,
   });
+  let failed: unknown;
   try {
     if (opts.resume) await trainer.resume(typeof opts.resume === 'string' ? opts.resume : undefined);
     else await loadSegmentationInitialWeights(model, cfg);
     const result = await trainer.train();
     return { result, metrics: lastMetrics, classes };
+  } catch (e) {
+    failed = e;
+    // Out of memory in a training step or in an evaluation pass: the message says which settings to lower.
+    throw explainOutOfMemory(e, cfg, evaluating ? 'evaluation' : 'training');
   } finally {
-    trainer.dispose();
-    optimizer.dispose();
-    model.dispose();
+    try {
+      trainer.dispose();
+      optimizer.dispose();
+      model.dispose();
+    } catch (e) {
+      // After a wasm abort the backend cannot free anything; keep the first error.
+      if (failed === undefined) throw e;
+    }
   }
 }
 
@@ -458,9 +513,35 @@ export interface SegmentationPrediction {
 }
 
 /**
+ * The legend of an overlay: one entry per class, in the given order, with its share in percent to one decimal
+ * (`Road 41.3%`); classes whose share prints as 0.0% (absent, or a few stray pixels) are left out, and the
+ * `transparent` classes (drawn uncoloured) are marked `clear`.
+ * @param classes name, index and share (0..1) of the classes predicted.
+ */
+export function segmentationLegend(
+  classes: readonly { className: string; label: number; fraction: number }[],
+  transparent: readonly number[],
+): LegendEntry[] {
+  return classes
+    .map((c) => ({ label: c.label, text: `${c.className} ${(100 * c.fraction).toFixed(1)}%`, clear: transparent.includes(c.label) }))
+    .filter((e) => !e.text.endsWith(' 0.0%'));
+}
+
+/**
+ * The overlay file of an input image: `<stem>_overlay.jpg` for a JPEG input, `<stem>_overlay.png` for anything
+ * else (PNG inputs stay lossless).
+ */
+export function overlayFileName(imageFile: string): string {
+  const ext = path.extname(imageFile).toLowerCase();
+  const stem = path.basename(imageFile).slice(0, path.basename(imageFile).length - ext.length);
+  return `${stem}_overlay${ext === '.jpg' || ext === '.jpeg' ? '.jpg' : '.png'}`;
+}
+
+/**
  * Segment image files with the config's inference options; with `outDir`, write `<outDir>/<stem>.png` (VOC palette
- * PNG of class indices) and `<outDir>/<stem>_overlay.jpg` (class colours blended over the image, classes named
- * `background` left clear, with a legend of the classes present).
+ * PNG of class indices) and the overlay {@link overlayFileName} (class colours blended over the image, classes named
+ * `background` left clear, with a legend of the classes whose share shows as at least 0.1%; a clear class's swatch
+ * is an empty outline).
  * @throws Error naming the file for a missing or unreadable image.
  */
 export async function predictSegmentation(
@@ -487,9 +568,9 @@ export async function predictSegmentation(
     if (outDir) {
       const stem = path.basename(file).replace(/\.[^.]*$/, '');
       pred.maskFile = path.join(outDir, `${stem}.png`);
-      pred.overlayFile = path.join(outDir, `${stem}_overlay.jpg`);
+      pred.overlayFile = path.join(outDir, overlayFileName(file));
       writePaletteMask(pred.maskFile, mask, image.height, image.width);
-      const legend = present.map((c) => ({ label: c.label, text: `${c.className} ${(100 * c.fraction).toFixed(1)}%` }));
+      const legend = segmentationLegend(present, transparent);
       await writeOverlay(pred.overlayFile, image.data, mask, image.height, image.width, legend, { transparentClasses: transparent });
     }
     out.push(pred);
@@ -511,17 +592,29 @@ export const segmentationTask: TaskRunner<SegmentationConfig> = {
   async evaluate(cfg, checkpoint, opts) {
     const records = await scanSegmentationSplit(cfg, cfg.data.valSplit);
     const { model, classes } = await loadSegmentationCheckpoint(cfg, checkpoint);
+    let failed: unknown;
     try {
       const m = await evaluateSegmentationRecords(model, cfg, records, { quiet: opts.quiet, outDir: opts.outDir });
       return formatSegmentationMetrics(m, classes);
+    } catch (e) {
+      failed = e;
+      throw explainOutOfMemory(e, cfg, 'evaluation');
     } finally {
-      model.dispose();
+      try {
+        model.dispose();
+      } catch (e) {
+        if (failed === undefined) throw e;
+      }
     }
   },
   async predict(cfg, checkpoint, images, opts) {
     const { model, classes } = await loadSegmentationCheckpoint(cfg, checkpoint);
+    let failed: unknown;
     try {
-      const preds = await predictSegmentation(model, cfg, classes, images, opts.outDir);
+      const preds = await predictSegmentation(model, cfg, classes, images, opts.outDir).catch((e: unknown) => {
+        failed = e;
+        throw explainOutOfMemory(e, cfg, 'evaluation');
+      });
       if (opts.json) return JSON.stringify(preds, null, 2);
       return preds
         .map((p) =>
@@ -533,7 +626,11 @@ export const segmentationTask: TaskRunner<SegmentationConfig> = {
         )
         .join('\n');
     } finally {
-      model.dispose();
+      try {
+        model.dispose();
+      } catch (e) {
+        if (failed === undefined) throw e;
+      }
     }
   },
 };

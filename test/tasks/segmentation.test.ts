@@ -24,8 +24,22 @@ import { buildProgram } from '../../src/cli/main';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
 import { readJsonl } from '../../src/engine/logger';
 import type { SegmentationConfig } from '../../src/config/types';
-import { encodePaletteMask, overlayMask } from '../../src/tasks/overlay';
-import { evaluateSegmentationRecords, inferSegmentation, scanSegmentationSplit, trainSegmentation } from '../../src/tasks/segmentation';
+import { loadConfig, validateConfig } from '../../src/config/load';
+import { SgdOptimizer } from '../../src/engine/optimizer';
+import { isOutOfMemoryError } from '../../src/engine/trainer';
+import { encodePaletteMask, LEGEND_BACKGROUND, overlayMask, writeOverlay } from '../../src/tasks/overlay';
+import {
+  AUX_LR_MULT,
+  buildSegmentationModel,
+  evaluateSegmentationRecords,
+  explainOutOfMemory,
+  inferSegmentation,
+  overlayFileName,
+  scanSegmentationSplit,
+  segmentationLegend,
+  segmentationParamGroups,
+  trainSegmentation,
+} from '../../src/tasks/segmentation';
 import { expectNoLeak, seededFloats } from '../helpers/tensors';
 
 const FIXTURE = path.resolve(__dirname, '../fixtures/coco_images');
@@ -199,10 +213,33 @@ describe('segmentation task (CLI) on two real photographs', function () {
     expect((p.classes as { className: string }[]).map((c) => c.className).sort()).to.deep.equal(
       [...new Set(gt.mask)].map((k) => CLASSES[k]).sort(),
     );
+    // A PNG input gets a PNG overlay.
+    expect(p.overlayFile).to.equal(path.join(outDir, `${ids[0]}_overlay.png`));
     const overlay = await sharp(p.overlayFile).metadata();
-    expect(overlay.format).to.equal('jpeg');
+    expect(overlay.format).to.equal('png');
     expect(overlay.width).to.equal(meta.width);
     expect(overlay.height!).to.be.greaterThan(meta.height!); // legend strip below the picture
+  });
+
+  it('train --no-eval: the final checkpoint is written and no evaluation runs', async () => {
+    const out = await runCli(['train', cfgFile, '--quiet', '--no-eval', '--max-iter', '2', '--output-dir', path.join(dir, 'noeval')]);
+    expect(out).to.not.match(/mIoU/);
+    expect(out).to.match(/done: 2 iterations/);
+    const records = readJsonl(path.join(dir, 'noeval', 'metrics.jsonl'));
+    expect(records.map((r) => r.type)).to.deep.equal(['train', 'train', 'checkpoint']);
+    expect(records[2]).to.deep.include({ file: 'model_0000002.safetensors', reason: 'final' });
+  });
+
+  it('train.evalAtEnd false: periodic evaluations run, the one after the last step does not; the schema checks the key', async () => {
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    cfg.train = { ...cfg.train, evalEvery: 1, evalAtEnd: false, outputDir: path.join(dir, 'noend') };
+    const file = path.join(dir, 'cfg_noend.json');
+    fs.writeFileSync(file, JSON.stringify(cfg));
+    await runCli(['train', file, '--quiet', '--max-iter', '2']);
+    const records = readJsonl(path.join(dir, 'noend', 'metrics.jsonl'));
+    expect(records.map((r) => `${r.type}@${r.iteration}`)).to.deep.equal(['train@0', 'eval@0', 'train@1', 'checkpoint@1']);
+    expect(() => validateConfig({ ...cfg, train: { ...cfg.train, evalAtEnd: 'no' } }, 'x.json')).to.throw(/\/train\/evalAtEnd: must be boolean/);
+    expect(() => validateConfig({ ...cfg, description: 3 }, 'x.json')).to.throw(/\/description: must be string/);
   });
 
   it('DeepLabV3 refuses batch size 1 in training (one value per channel in its image-pooling BatchNorm)', async () => {
@@ -334,5 +371,113 @@ describe('overlay and palette masks', () => {
     const out = overlayMask(image, mask, 2, 2, { opacity: 0.5, transparentClasses: [0] });
     // class 1 (128,0,0): (10+128)/2=69, 20/2=10, 30/2=15; class 15 (192,128,128): 196, 64, 89.
     expect(Array.from(out)).to.deep.equal([100, 100, 100, 69, 10, 15, 196, 64, 89, 7, 7, 7]);
+  });
+});
+
+describe('segmentationParamGroups', () => {
+  it('the auxiliary head steps with 10x the learning rate (torchvision reference), the rest with 1x', () => {
+    const cfg = loadConfig(path.resolve(__dirname, '../../configs/segmentation/fcn_r50_d8_camvid.json'));
+    if (cfg.task !== 'segmentation') throw new Error('not a segmentation config');
+    const model = buildSegmentationModel(cfg);
+    try {
+      const groups = segmentationParamGroups(model, cfg);
+      const opt = new SgdOptimizer(groups, { lr: 0.01 });
+      const boosted = opt.parameterNames().filter((n) => opt.lrMultOf(n) !== 1);
+      // torchvision FCNHead(1024, K): 0 = Conv2d 3x3 without bias, 1 = BatchNorm2d, 4 = Conv2d 1x1 with bias.
+      expect(boosted).to.deep.equal([
+        'aux_classifier.0.weight', 'aux_classifier.1.weight', 'aux_classifier.1.bias', 'aux_classifier.4.weight', 'aux_classifier.4.bias',
+      ]);
+      expect(boosted.map((n) => opt.lrMultOf(n))).to.deep.equal([10, 10, 10, 10, 10]);
+      expect(AUX_LR_MULT).to.equal(10);
+      expect(opt.parameterNames()).to.have.length(model.trainableParameters().length);
+      expect(opt.weightDecayOf('aux_classifier.4.weight')).to.equal(cfg.optimizer.weightDecay);
+      opt.dispose();
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+describe('out-of-memory errors', () => {
+  it('a wasm memory that cannot grow is recognised, and explained in one line naming the settings to lower', () => {
+    // Node's WebAssembly global (the DOM lib, which types it, is not in this project's tsconfig).
+    const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => { grow(pages: number): number } } })
+      .WebAssembly;
+    let grow: unknown;
+    try {
+      new wasm.Memory({ initial: 1, maximum: 2 }).grow(4);
+    } catch (e) {
+      grow = e;
+    }
+    expect(grow).to.be.instanceOf(RangeError);
+    expect(isOutOfMemoryError(grow)).to.equal(true);
+    expect(isOutOfMemoryError(new Error('Aborted(OOM)'))).to.equal(true);
+    expect(isOutOfMemoryError(new Error('mask x.png: class 12 at pixel 3 is not in 0..10 nor 255'))).to.equal(false);
+    const cfg = loadConfig(path.resolve(__dirname, '../../configs/segmentation/fcn_r50_d8_camvid.json'));
+    if (cfg.task !== 'segmentation') throw new Error('not a segmentation config');
+    const t = explainOutOfMemory(grow, cfg, 'training') as Error;
+    expect(t.message).to.equal(
+      `out of memory during training of fcn_resnet50 (output stride 8): the wasm heap is limited to 4 GB; lower train.batchSize (now ${cfg.train.batchSize}) ` +
+        `or data.trainCropSize (now ${cfg.data.trainCropSize})`,
+    );
+    expect(t.message).to.not.contain('\n');
+    expect((explainOutOfMemory(grow, cfg, 'evaluation') as Error).message).to.match(
+      /during evaluation .*; set data.evalShortEdge \(now null: the original size\) lower or use eval.slidingWindow$/,
+    );
+    const other = new Error('unrelated');
+    expect(explainOutOfMemory(other, cfg, 'training')).to.equal(other);
+  });
+});
+
+describe('overlay files', () => {
+  it('overlayFileName: JPEG inputs keep JPEG, PNG and other inputs get PNG', () => {
+    expect(['a/x.jpg', 'x.JPEG', 'y.png', 'z.webp', 'noext'].map(overlayFileName)).to.deep.equal([
+      'x_overlay.jpg', 'x_overlay.jpg', 'y_overlay.png', 'z_overlay.png', 'noext_overlay.png',
+    ]);
+  });
+
+  it('segmentationLegend: shares to one decimal, classes printing as 0.0% left out, transparent classes clear', () => {
+    const present = [
+      { className: 'background', label: 0, fraction: 0.6 },
+      { className: 'Road', label: 3, fraction: 0.3995 },
+      { className: 'Pole', label: 2, fraction: 0.0005 }, // (100 * 0.0005).toFixed(1) = '0.1'
+      { className: 'Car', label: 8, fraction: 0.0004 }, // '0.0': left out
+      { className: 'Sky', label: 1, fraction: 0 },
+    ];
+    expect(segmentationLegend(present, [0])).to.deep.equal([
+      { label: 0, text: 'background 60.0%', clear: true },
+      { label: 3, text: 'Road 40.0%', clear: false },
+      { label: 2, text: 'Pole 0.1%', clear: false },
+    ]);
+  });
+
+  it('legend swatches: 2 px white outline on whole pixels, fill = class colour, a clear class shows the strip grey', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rv-overlay-'));
+    try {
+      const [h, w] = [40, 120];
+      const image = new Uint8Array(h * w * 3).fill(90);
+      const mask = new Uint8Array(h * w);
+      mask.fill(1, 0, (h * w) / 2);
+      const file = path.join(dir, 'o.png');
+      await writeOverlay(file, image, mask, h, w, [{ label: 0, text: 'background', clear: true }, { label: 1, text: 'aeroplane' }], { transparentClasses: [0] });
+      const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
+      // fontSize = max(12, round(40 / 30)) = 12, row = round(19.2) = 19. Entry 1: swatch rect x = 6, y = 40 + 3 + 2 = 45,
+      // 15 x 15; the 2 px stroke centred on its edges covers columns 5..6 and rows 44..45 fully. Its width
+      // 19 + ceil(0.6 * 12 * 10) + 16 = 107 puts entry 2 at x = 113, whose width 19 + ceil(0.6 * 12 * 9) + 16 = 100
+      // overflows 120: it wraps to x = 6, y = 19 (rect y = 64). Strip: 19 + 19 + 6 = 44 rows.
+      expect([info.width, info.height]).to.deep.equal([w, h + 44]);
+      const c = info.channels;
+      const px = (x: number, y: number): number[] => Array.from(data.subarray((y * w + x) * c, (y * w + x) * c + 3));
+      expect(px(5, 52)).to.deep.equal([255, 255, 255]); // left outline of the clear swatch
+      expect(px(6, 44)).to.deep.equal([255, 255, 255]); // top outline
+      expect(px(13, 52)).to.deep.equal([LEGEND_BACKGROUND.r, LEGEND_BACKGROUND.g, LEGEND_BACKGROUND.b]); // clear inside
+      expect(px(5, 71)).to.deep.equal([255, 255, 255]); // outline of the class-1 swatch
+      expect(px(13, 71)).to.deep.equal([128, 0, 0]); // VOC colour of class 1
+      // Picture: class 1 blended 50/50 with (128, 0, 0): (90 + 128) / 2 = 109, 45, 45; class 0 left as is.
+      expect(px(0, 0)).to.deep.equal([109, 45, 45]);
+      expect(px(0, h - 1)).to.deep.equal([90, 90, 90]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
