@@ -25,6 +25,16 @@ const LOG = [
   { type: 'eval', iteration: 29, metrics: { AP: 6, AP50: 15.5, APs: -1, vocMAP50: 14 } },
 ];
 
+/** The error a promise rejects with, or undefined when it resolves. */
+async function rejection(p: Promise<unknown>): Promise<Error | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    return e as Error;
+  }
+}
+
 describe('plot-curves', function () {
   this.timeout(60_000);
   let dir: string;
@@ -100,13 +110,11 @@ describe('plot-curves', function () {
   it('an .svg output keeps the vector drawing; other extensions and logs without training records are refused', async () => {
     const r = await plotCurves(path.join(runDir, 'metrics.jsonl'), path.join(dir, 'c.svg'), { title: 'x' });
     expect(fs.readFileSync(r.out, 'utf8')).to.match(/^<svg[\s\S]*<\/svg>$/);
-    let err: Error | undefined;
-    await plotCurves(runDir, path.join(dir, 'c.jpg')).catch((e: Error) => (err = e));
-    expect(err?.message).to.equal(`--out ${path.join(dir, 'c.jpg')}: the picture must end in .png or .svg`);
+    expect((await rejection(plotCurves(runDir, path.join(dir, 'c.jpg'))))?.message).to.equal(
+      `--out ${path.join(dir, 'c.jpg')}: the picture must end in .png or .svg`,
+    );
     const evalOnly = path.join(dir, 'eval_only.jsonl');
     fs.writeFileSync(evalOnly, JSON.stringify(LOG[2]) + '\n');
-    err = undefined;
-    await plotCurves(evalOnly, path.join(dir, 'e.png')).catch((e: Error) => (err = e));
-    expect(err?.message).to.equal(`${evalOnly} holds no training record (type "train" with losses): was the run stopped before its first logged step?`);
+    expect((await rejection(plotCurves(evalOnly, path.join(dir, 'e.png'))))?.message).to.equal(`${evalOnly} holds no training record (type "train" with losses): was the run stopped before its first logged step?`);
   });
 });
