@@ -92,6 +92,7 @@ export const trainSchema = obj({
 
 export const classificationSchema = obj({
   task: { const: 'classification' },
+  description: { type: 'string' },
   model: obj({
     backbone: backboneSchema,
     numClasses: { oneOf: [posInt, { type: 'null' }] },
@@ -143,6 +144,7 @@ export const detectionDataSchema = {
 
 export const detectionSchema = obj({
   task: { const: 'detection' },
+  description: { type: 'string' },
   model: obj({
     backbone: backboneSchema,
     fpn: obj({ inLevels: levelList(['C2', 'C3', 'C4', 'C5']), channels: posInt, p6p7Source: { enum: ['P5', 'C5'] } }),

@@ -67,6 +67,8 @@ export interface ClassificationDataConfig {
 /** A classification run: `resvision train configs/classification/*.json`. */
 export interface ClassificationConfig {
   task: 'classification';
+  /** What the config is for and which data it expects (free text, shown by nothing; for readers of the file). */
+  description?: string;
   model: {
     backbone: BackboneConfig;
     /** Number of classes K; null takes the number of class folders found in the training split. */
@@ -129,6 +131,8 @@ export type DetectionDataConfig = CocoDetectionDataConfig | VocDetectionDataConf
 /** A detection run: `resvision train configs/detection/*.json` (RetinaNet on a ResNet + FPN). */
 export interface DetectionConfig {
   task: 'detection';
+  /** What the config is for and which data it expects (free text, shown by nothing; for readers of the file). */
+  description?: string;
   model: {
     /** The ResNet; its `outLevels` come from `fpn.inLevels`. */
     backbone: BackboneConfig;
