@@ -1,0 +1,109 @@
+/**
+ * `npm run quickstart` (scripts/quickstart.ts) and its bundled data: the `examples/bccd` lists name existing,
+ * disjoint images whose XML objects are what the detection adapter reads (counts taken from the XML text with a
+ * regular expression, not from our parser); a 2-iteration quickstart run ends with pycocotools' 12 lines, the drawn
+ * picture and the curve; a second run finds the finished run and evaluates it instead of training. The runs are
+ * processes started as `npm run quickstart` starts them (tsx), so that image worker threads load TypeScript too. The learning
+ * itself is covered by test/tasks/detection.test.ts; the full quickstart's time and AP are in the README.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import sharp from 'sharp';
+import { finalCheckpoint, QUICKSTART_CONFIG, QUICKSTART_IMAGE, quickstartConfig } from '../../scripts/quickstart';
+import { loadDetectionSplit } from '../../src/tasks/detection';
+
+const REPO = path.resolve(__dirname, '../..');
+const BCCD = path.join(REPO, 'examples/bccd');
+
+function listed(split: string): string[] {
+  return fs.readFileSync(path.join(BCCD, 'ImageSets/Main', `${split}.txt`), 'utf8').split('\n').filter(Boolean);
+}
+
+/** Objects per class in the XMLs of `ids`, counted in the raw text. */
+function xmlCounts(ids: string[]): Record<string, number> {
+  const counts: Record<string, number> = { RBC: 0, WBC: 0, Platelets: 0 };
+  for (const id of ids) {
+    const xml = fs.readFileSync(path.join(BCCD, 'Annotations', `${id}.xml`), 'utf8');
+    for (const m of xml.matchAll(/<object>[\s\S]*?<name>(\w+)<\/name>/g)) counts[m[1]]++;
+  }
+  return counts;
+}
+
+describe('quickstart', function () {
+  this.timeout(600_000);
+
+  it('examples/bccd: 64 train and 24 test images, disjoint, each with its JPEG, XML and the licence', () => {
+    const train = listed('train');
+    const test = listed('test');
+    expect([train.length, test.length]).to.deep.equal([64, 24]);
+    expect(train.filter((id) => test.includes(id))).to.deep.equal([]);
+    for (const id of [...train, ...test]) {
+      expect(fs.existsSync(path.join(BCCD, 'JPEGImages', `${id}.jpg`)), id).to.equal(true);
+      expect(fs.existsSync(path.join(BCCD, 'Annotations', `${id}.xml`)), id).to.equal(true);
+    }
+    expect(fs.readFileSync(path.join(BCCD, 'LICENSE'), 'utf8')).to.contain('Copyright (c) 2017 shenggan');
+    expect(fs.readdirSync(path.join(BCCD, 'JPEGImages')).sort()).to.deep.equal([...train, ...test].map((id) => `${id}.jpg`).sort());
+  });
+
+  it('the quickstart config reads both splits with every XML object, in the config class order', async () => {
+    const cfg = quickstartConfig();
+    expect(cfg.data.root).to.equal(BCCD);
+    for (const split of ['train', 'test']) {
+      const s = await loadDetectionSplit(cfg, split, cfg.data.classes, split === 'train' ? 'train' : 'eval');
+      expect(s.classes).to.deep.equal(['RBC', 'WBC', 'Platelets']);
+      expect(s.issues, JSON.stringify(s.issues)).to.deep.equal([]);
+      const got: Record<string, number> = { RBC: 0, WBC: 0, Platelets: 0 };
+      for (const r of s.records) for (const l of r.target.labels) got[s.classes[l]]++;
+      expect(got).to.deep.equal(xmlCounts(listed(split)));
+    }
+  });
+
+  describe('a 2-iteration run, as `npm run quickstart -- --max-iter 2` runs it (tsx)', () => {
+    let dir: string;
+    let out: string;
+    let text = '';
+    before(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rv-quickstart-'));
+      out = path.join(dir, 'run');
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    /** `tsx scripts/quickstart.ts ARGS` from the repository root; returns stdout, asserting exit code 0. */
+    function quickstart(args: string[]): string {
+      const p = spawnSync(path.join(REPO, 'node_modules', '.bin', 'tsx'), ['scripts/quickstart.ts', ...args], { cwd: REPO, encoding: 'utf8' });
+      expect(p.status, p.stderr).to.equal(0);
+      return p.stdout;
+    }
+
+    it('trains, then prints the 12 COCO lines, the per-class table and where the checkpoint, picture and curve are', async () => {
+      text = quickstart(['--max-iter', '2', '--output-dir', out, '--backend', 'wasm', '--quiet']);
+      const ckpt = path.join(out, 'model_0000002.safetensors');
+      expect(ckpt).to.equal(finalCheckpoint(quickstartConfig({ outputDir: out, maxIter: 2 })));
+      expect(fs.existsSync(ckpt)).to.equal(true);
+      const lines = text.split('\n');
+      expect(lines.filter((l) => l.startsWith(' Average Precision'))).to.have.length(6);
+      expect(lines.filter((l) => l.startsWith(' Average Recall'))).to.have.length(6);
+      expect(text).to.contain('split test: 24 images');
+      expect(text).to.match(/\nRBC +[\d.na/ ]+\nWBC +[\d.na/ ]+\nPlatelets +[\d.na/ ]+\nVOC mAP@0\.5 \(3 classes\): [\d.]+%\n/);
+      const picture = path.join(out, 'predictions', path.basename(QUICKSTART_IMAGE));
+      const curve = path.join(out, 'curve.png');
+      expect(text).to.contain(`picture:    ${picture} (`);
+      expect(text).to.contain(`curve:      ${curve} (`);
+      expect(text).to.contain(`npx resvision train ${QUICKSTART_CONFIG}`);
+      const pic = await sharp(picture).metadata();
+      expect([pic.format, pic.width, pic.height]).to.deep.equal(['jpeg', 640, 480]);
+      expect((await sharp(curve).metadata()).format).to.equal('png');
+      expect(fs.existsSync(path.join(out, 'predictions', 'detections.json'))).to.equal(true);
+    });
+
+    it('run again: evaluates the finished run instead of training, with the same 12 lines', () => {
+      const again = quickstart(['--max-iter', '2', '--output-dir', out, '--backend', 'wasm', '--quiet']);
+      expect(again).to.contain('already holds the finished run: evaluating');
+      const avg = (s: string) => s.split('\n').filter((l) => l.startsWith(' Average'));
+      expect(avg(again)).to.deep.equal(avg(text));
+    });
+  });
+});
