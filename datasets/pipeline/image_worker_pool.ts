@@ -15,6 +15,7 @@
  */
 import * as os from 'os';
 import * as path from 'path';
+import { pathToFileURL } from 'url';
 import { Piscina } from 'piscina';
 import type { DetectionImageJob } from './detection_presets';
 
@@ -29,6 +30,18 @@ export interface ImageWorkerPoolOptions {
 /** The worker entry next to this module: `.ts` when running from sources (tsx), `.js` from `dist/`. */
 function workerFile(): string {
   return path.join(__dirname, `detection_worker${path.extname(__filename)}`);
+}
+
+/**
+ * Node options of the threads: the parent's, plus tsx's loader when running from TypeScript sources and the parent
+ * registered tsx in-process (mocha's `require: tsx/cjs`) rather than through its command line (`npx tsx`).
+ */
+function workerExecArgv(): string[] {
+  const argv = [...process.execArgv];
+  if (path.extname(__filename) === '.ts' && !argv.some((a) => a.includes('tsx'))) {
+    argv.push('--import', pathToFileURL(require.resolve('tsx')).href);
+  }
+  return argv;
 }
 
 /**
@@ -52,7 +65,7 @@ export class ImageWorkerPool {
       minThreads: 0,
       maxThreads: threads,
       idleTimeout: opts.idleTimeoutMs ?? 2000,
-      // Node passes the parent's execArgv (tsx's loader hooks under `npx tsx`) to each thread by default.
+      execArgv: workerExecArgv(),
     });
   }
 
