@@ -40,6 +40,8 @@ describe('quickstart', function () {
     const test = listed('test');
     expect([train.length, test.length]).to.deep.equal([64, 24]);
     expect(train.filter((id) => test.includes(id))).to.deep.equal([]);
+    // val.txt repeats train.txt: these are BCCD's `val` images, for configs written for the full BCCD layout.
+    expect(listed('val')).to.deep.equal(train);
     for (const id of [...train, ...test]) {
       expect(fs.existsSync(path.join(BCCD, 'JPEGImages', `${id}.jpg`)), id).to.equal(true);
       expect(fs.existsSync(path.join(BCCD, 'Annotations', `${id}.xml`)), id).to.equal(true);
