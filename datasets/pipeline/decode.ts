@@ -151,3 +151,32 @@ export async function decodeImage(
   if (spec.postCrop) meta = cropMeta(meta, spec.postCrop);
   return { image: { data: pixels, height: win.height, width: win.width }, meta };
 }
+
+/**
+ * Decode a file to 8-bit RGB HWC with EXIF orientation applied, in one libvips call that also reads the file (no
+ * header probe, no JS-side read): the detection pipeline's decode, which checks the size against the annotation
+ * afterwards. Same conversions as `decodeImage`.
+ * @param file - path of an image file.
+ * @returns [H, W, 3] uint8 RGB (a view on sharp's output buffer; caller owns).
+ * @throws ImageDecodeError for missing, empty, unreadable, truncated or non-image files.
+ * Reference: torchvision `datasets/folder.py` `pil_loader`; sharp `rotate`, `raw`.
+ */
+export async function decodeRgb(file: string): Promise<RgbImage<Uint8Array>> {
+  let out: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    out = await sharp(file, { failOn: 'warning' }).rotate().removeAlpha().toColourspace('srgb')
+      .raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    let reason = firstLine(e);
+    try {
+      const st = await fs.stat(file);
+      if (st.size === 0) reason = 'file is empty';
+    } catch (se) {
+      reason = `cannot read file (${firstLine(se)})`;
+    }
+    throw new ImageDecodeError(file, reason);
+  }
+  const { data, info } = out;
+  if (info.channels !== 3) throw new ImageDecodeError(file, `decoder returned ${info.channels} channels, expected 3`);
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), height: info.height, width: info.width };
+}

@@ -14,7 +14,7 @@
 import type { SeedSequence } from '../../src/engine/seed';
 import type { DetectionSample, DetectionTarget, ImageSample, RgbImage } from '../types';
 import type { MapDataset } from '../loader';
-import { decodeImage } from './decode';
+import { decodeImage, decodeRgb } from './decode';
 import { flipMeta, identityMeta, resizeMeta } from './geometry';
 import type { ImageWorkerPool } from './image_worker_pool';
 import { IMAGENET_MEAN, IMAGENET_STD, type NormalizeOptions } from './normalize';
@@ -227,7 +227,7 @@ export interface DetectionImageJob {
  * `check_image_size`); `ImageDecodeError` when the file cannot be decoded.
  */
 export async function runDetectionImageJob(job: DetectionImageJob): Promise<Float32Array> {
-  const { image } = await decodeImage(job.file);
+  const image = await decodeRgb(job.file);
   if (image.height !== job.expectedHeight || image.width !== job.expectedWidth) {
     throw new Error(`image '${job.file}' (image id ${JSON.stringify(job.imageId)} in '${job.source}') is ` +
       `${image.height}x${image.width} (HxW) after decoding, but the annotation says ` +

@@ -80,6 +80,13 @@ export function resizeFlipNormalize(image: RgbImage<Uint8Array>, opts: ResizeFli
     tmp = new Uint8Array(inH * rowLen);
     const ch = pillowCoefficients(inW, outW, kernel);
     const { xmin, count, kk, ksize } = ch;
+    // Outputs with two non-negative taps summing to at most 1 (+ rounding) need no clipping (see the vertical pass).
+    const twoTapsSafe = new Uint8Array(outW);
+    for (let o = 0; o < outW; o++) {
+      const k0 = kk[o * ksize];
+      const k1 = kk[o * ksize + 1];
+      twoTapsSafe[o] = count[o] === 2 && k0 >= 0 && k1 >= 0 && k0 + k1 <= (1 << PRECISION_BITS) + 2 ? 1 : 0;
+    }
     for (let y = 0; y < inH; y++) {
       const s0 = y * inW * 3;
       let d = y * rowLen;
@@ -87,12 +94,12 @@ export function resizeFlipNormalize(image: RgbImage<Uint8Array>, opts: ResizeFli
         const n = count[o];
         let s = s0 + xmin[o] * 3;
         const kb = o * ksize;
-        if (n === 2) {
+        if (n === 2 && twoTapsSafe[o] === 1) {
           const k0 = kk[kb];
           const k1 = kk[kb + 1];
-          tmp[d] = clip8(HALF + src[s] * k0 + src[s + 3] * k1);
-          tmp[d + 1] = clip8(HALF + src[s + 1] * k0 + src[s + 4] * k1);
-          tmp[d + 2] = clip8(HALF + src[s + 2] * k0 + src[s + 5] * k1);
+          tmp[d] = (HALF + src[s] * k0 + src[s + 3] * k1) >> PRECISION_BITS;
+          tmp[d + 1] = (HALF + src[s + 1] * k0 + src[s + 4] * k1) >> PRECISION_BITS;
+          tmp[d + 2] = (HALF + src[s + 2] * k0 + src[s + 5] * k1) >> PRECISION_BITS;
         } else {
           let a0 = HALF;
           let a1 = HALF;
@@ -133,14 +140,17 @@ export function resizeFlipNormalize(image: RgbImage<Uint8Array>, opts: ResizeFli
     const n = cv.count[o];
     const kb = o * cv.ksize;
     const r0 = cv.xmin[o] * rowLen;
-    if (n === 2) {
+    if (n === 2 && cv.kk[kb] >= 0 && cv.kk[kb + 1] >= 0 && cv.kk[kb] + cv.kk[kb + 1] <= (1 << PRECISION_BITS) + 2) {
+      // Two non-negative taps summing to at most 1 (+ rounding): the sum stays in [0, 255.5 * 2^22), so clip8 is
+      // the shift alone.
       const k0 = cv.kk[kb];
       const k1 = cv.kk[kb + 1];
-      const r1 = r0 + rowLen;
-      for (let i = 0; i < rowLen; i += 3, d += step) {
-        out[d] = lut[clip8(HALF + tmp[r0 + i] * k0 + tmp[r1 + i] * k1)];
-        out[d + 1] = lut[256 + clip8(HALF + tmp[r0 + i + 1] * k0 + tmp[r1 + i + 1] * k1)];
-        out[d + 2] = lut[512 + clip8(HALF + tmp[r0 + i + 2] * k0 + tmp[r1 + i + 2] * k1)];
+      let a = r0;
+      let b = r0 + rowLen;
+      for (let x = 0; x < outW; x++, a += 3, b += 3, d += step) {
+        out[d] = lut[(HALF + tmp[a] * k0 + tmp[b] * k1) >> PRECISION_BITS];
+        out[d + 1] = lut[256 + ((HALF + tmp[a + 1] * k0 + tmp[b + 1] * k1) >> PRECISION_BITS)];
+        out[d + 2] = lut[512 + ((HALF + tmp[a + 2] * k0 + tmp[b + 2] * k1) >> PRECISION_BITS)];
       }
     } else {
       for (let i = 0; i < rowLen; i += 3, d += step) {
