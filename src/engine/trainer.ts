@@ -232,6 +232,32 @@ export function stepSeed(seed: number, it: number): number {
   return new SeedSequence((Math.imul(seed | 0, 0x9e3779b1) ^ it) | 0).next();
 }
 
+/** Size of the wasm backend's heap in bytes, when the active backend is tfjs-backend-wasm; else null. */
+export function wasmHeapBytes(): number | null {
+  try {
+    const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+    return b.wasm?.HEAPU8?.byteLength ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Heap size above which a reasonless wasm abort is taken for a failed allocation (3 GiB of the 4 GiB limit). */
+const ABORT_AS_OOM_HEAP_BYTES = 3 * 2 ** 30;
+
+/**
+ * Whether `e` says that memory ran out: V8 refusing an allocation (`RangeError: Array buffer allocation failed`,
+ * `WebAssembly.Memory.grow(): Maximum memory size exceeded`), an emscripten abort naming OOM or "Cannot enlarge
+ * memory", or the bare `Aborted()` of tfjs-backend-wasm's release build (malloc aborts when the heap cannot grow
+ * past the 4 GB of wasm32; the build prints no reason) while the heap is above 3 GiB or of unknown size.
+ * @param heapBytes the wasm heap size in bytes, null when unknown; default {@link wasmHeapBytes}.
+ */
+export function isOutOfMemoryError(e: unknown, heapBytes: number | null = wasmHeapBytes()): boolean {
+  const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  if (/\bOOM\b|out of memory|Cannot enlarge memory|Memory\.grow|Maximum memory size exceeded|allocation failed/i.test(text)) return true;
+  return /Aborted\(\)/.test(text) && (heapBytes === null || heapBytes >= ABORT_AS_OOM_HEAP_BYTES);
+}
+
 /** Name of the checkpoint file written after `nextIteration` steps (detectron2's `model_%07d`). */
 export function checkpointFileName(nextIteration: number): string {
   return `model_${String(nextIteration).padStart(7, '0')}.safetensors`;

@@ -360,11 +360,14 @@ export interface TrainSegmentationOptions {
 }
 
 /**
- * Train a segmentation model as the config says, evaluating mIoU on `data.valSplit` every `train.evalEvery`
- * iterations and at the end, writing checkpoints and `metrics.jsonl` to `train.outputDir`.
+ * Train a segmentation model as the config says (SGD over {@link segmentationParamGroups}: the auxiliary head at 10x
+ * the learning rate), evaluating mIoU on `data.valSplit` every `train.evalEvery` iterations and, unless
+ * `train.evalAtEnd` is false, after the last step (once the final checkpoint is written), writing checkpoints and
+ * `metrics.jsonl` to `train.outputDir`.
  * @returns how training ended and the last validation metrics.
  * @throws Error for a DeepLabV3 model with `train.batchSize` 1 (its image-pooling BatchNorm sees one value per
- *   channel; torch raises too), missing data, fewer images than a batch, weights that do not fit, a non-finite loss.
+ *   channel; torch raises too), missing data, fewer images than a batch, weights that do not fit, a non-finite loss;
+ *   a one-line error naming the settings to lower when the wasm heap runs out ({@link explainOutOfMemory}).
  */
 export async function trainSegmentation(
   cfg: SegmentationConfig,
@@ -620,7 +623,8 @@ export const segmentationTask: TaskRunner<SegmentationConfig> = {
         .map((p) =>
           [
             `${p.file} (${p.width}x${p.height})`,
-            ...p.classes.map((c) => `  ${(100 * c.fraction).toFixed(2).padStart(6)}%  ${c.className}`),
+            // A class with a few stray pixels shows as <0.01%, not as 0.00%.
+            ...p.classes.map((c) => `  ${(100 * c.fraction < 0.005 ? '<0.01' : (100 * c.fraction).toFixed(2)).padStart(6)}%  ${c.className}`),
             ...(p.maskFile ? [`  mask ${p.maskFile}`, `  overlay ${p.overlayFile}`] : []),
           ].join('\n'),
         )

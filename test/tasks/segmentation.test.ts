@@ -412,6 +412,9 @@ describe('out-of-memory errors', () => {
     expect(grow).to.be.instanceOf(RangeError);
     expect(isOutOfMemoryError(grow)).to.equal(true);
     expect(isOutOfMemoryError(new Error('Aborted(OOM)'))).to.equal(true);
+    // tfjs-backend-wasm's release build aborts without a reason: out of memory when the heap is near its 4 GB limit.
+    const bare = new Error('Aborted(). Build with -sASSERTIONS for more info.');
+    expect([isOutOfMemoryError(bare, 4 * 2 ** 30 - 65536), isOutOfMemoryError(bare, 2 ** 30), isOutOfMemoryError(bare, null)]).to.deep.equal([true, false, true]);
     expect(isOutOfMemoryError(new Error('mask x.png: class 12 at pixel 3 is not in 0..10 nor 255'))).to.equal(false);
     const cfg = loadConfig(path.resolve(__dirname, '../../configs/segmentation/fcn_r50_d8_camvid.json'));
     if (cfg.task !== 'segmentation') throw new Error('not a segmentation config');
