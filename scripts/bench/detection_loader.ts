@@ -65,17 +65,24 @@ async function records(files: string[]): Promise<DetectionRecord[]> {
   return out;
 }
 
-const rate = (n: number, ms: number) => ({ seconds: +(ms / 1000).toFixed(3), imagesPerSecond: +(n / (ms / 1000)).toFixed(1) });
+/** Wall-clock rate, and CPU time per image (user + system of every thread of this process: main, worker threads,
+ * libuv and libvips), which does not depend on what else the machine runs. */
+function rate(n: number, ms: number, cpu0: NodeJS.CpuUsage) {
+  const cpu = process.cpuUsage(cpu0);
+  return { seconds: +(ms / 1000).toFixed(3), imagesPerSecond: +(n / (ms / 1000)).toFixed(1),
+    cpuMsPerImage: +((cpu.user + cpu.system) / 1000 / n).toFixed(1) };
+}
 
 /** One image after the other on the main thread; a float32 tensor [1, H, W, 3] made from each. */
 async function singleStream(recs: DetectionRecord[], run: (r: DetectionRecord) => Promise<{ data: Float32Array; height: number; width: number }>) {
   for (const r of recs.slice(0, 2)) await run(r); // warm-up
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (const r of recs) {
     const img = await run(r);
     tf.tensor4d(img.data, [1, img.height, img.width, 3]).dispose();
   }
-  return rate(recs.length, performance.now() - t0);
+  return rate(recs.length, performance.now() - t0, c0);
 }
 
 async function loaderRun(recs: DetectionRecord[], resample: DetectionResample, pool: ImageWorkerPool | undefined, concurrency: number) {
@@ -84,8 +91,9 @@ async function loaderRun(recs: DetectionRecord[], resample: DetectionResample, p
     { batchSize: 2, collate: (s) => collateDetection(s), concurrency, shuffle: true, seed: 0 });
   for await (const b of loader.epoch(0)) disposeDetectionBatch(b); // warm-up epoch
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for await (const b of loader.epoch(1)) disposeDetectionBatch(b);
-  return { ...rate(recs.length, performance.now() - t0), batchSize: 2, concurrency, workerThreads: pool?.threads ?? 0 };
+  return { ...rate(recs.length, performance.now() - t0, c0), batchSize: 2, concurrency, workerThreads: pool?.threads ?? 0 };
 }
 
 /** Grey-level difference of the sharp resampler from Pillow's, per value (|a - b| * 255 * std, rounded). */
@@ -170,6 +178,8 @@ async function main(): Promise<void> {
     const best = ours.dataLoader.pillow.pool.imagesPerSecond;
     const tvSingle = (tv as { singleProcess?: { imagesPerSecond: number } } | null)?.singleProcess?.imagesPerSecond;
     const tvLoader = (tv as { dataLoader?: { imagesPerSecond: number } } | null)?.dataLoader?.imagesPerSecond;
+    const tvSingleCpu = (tv as { singleProcess?: { cpuMsPerImage: number } } | null)?.singleProcess?.cpuMsPerImage;
+    const tvLoaderCpu = (tv as { dataLoader?: { cpuMsPerImage: number } } | null)?.dataLoader?.cpuMsPerImage;
     results[name] = {
       resvision: ours,
       torchvision: tv,
@@ -178,6 +188,11 @@ async function main(): Promise<void> {
         pillowPoolVsTorchvisionDataLoader: tvLoader ? +(best / tvLoader).toFixed(2) : null,
         sharpPoolVsTorchvisionSingleProcess: tvSingle ? +(ours.dataLoader.sharp.pool.imagesPerSecond / tvSingle).toFixed(2) : null,
         sharpPoolVsTorchvisionDataLoader: tvLoader ? +(ours.dataLoader.sharp.pool.imagesPerSecond / tvLoader).toFixed(2) : null,
+      },
+      // Images per CPU-second, ours (pillow, pool) over torchvision's: the throughput ratio on equally free cores.
+      cpuEfficiency: {
+        pillowPoolVsTorchvisionSingleProcess: tvSingleCpu ? +(tvSingleCpu / ours.dataLoader.pillow.pool.cpuMsPerImage).toFixed(2) : null,
+        pillowPoolVsTorchvisionDataLoader: tvLoaderCpu ? +(tvLoaderCpu / ours.dataLoader.pillow.pool.cpuMsPerImage).toFixed(2) : null,
       },
       loadAverage: { before: loadBefore, after: load() },
     };
