@@ -17,6 +17,11 @@ function obj(properties: Record<string, unknown>, required: string[] = Object.ke
   return { type: 'object', properties, required, additionalProperties: false };
 }
 
+/** A task schema that also accepts an optional top-level free-text `description`. */
+function describable<T extends { properties: Record<string, unknown> }>(schema: T): T {
+  return { ...schema, properties: { ...schema.properties, description: { type: 'string' } } };
+}
+
 export const backboneSchema = obj(
   {
     name: { enum: BACKBONE_NAMES },
@@ -90,9 +95,8 @@ export const trainSchema = obj({
   outputDir: str,
 });
 
-export const classificationSchema = obj({
+export const classificationSchema = describable(obj({
   task: { const: 'classification' },
-  description: { type: 'string' },
   model: obj({
     backbone: backboneSchema,
     numClasses: { oneOf: [posInt, { type: 'null' }] },
@@ -110,7 +114,7 @@ export const classificationSchema = obj({
   optimizer: optimizerSchema,
   schedule: scheduleSchema,
   train: trainSchema,
-});
+}));
 
 const levelList = (levels: string[]) => ({ type: 'array', items: { enum: levels }, minItems: 1, uniqueItems: true });
 const detectionDataCommon = {
@@ -142,9 +146,8 @@ export const detectionDataSchema = {
   ],
 };
 
-export const detectionSchema = obj({
+export const detectionSchema = describable(obj({
   task: { const: 'detection' },
-  description: { type: 'string' },
   model: obj({
     backbone: backboneSchema,
     fpn: obj({ inLevels: levelList(['C2', 'C3', 'C4', 'C5']), channels: posInt, p6p7Source: { enum: ['P5', 'C5'] } }),
@@ -173,7 +176,7 @@ export const detectionSchema = obj({
   optimizer: optimizerSchema,
   schedule: scheduleSchema,
   train: trainSchema,
-});
+}));
 
 const segmentationSplitSchema = obj({ list: { oneOf: [str, { type: 'null' }] }, imagesDir: str, masksDir: str });
 

@@ -14,6 +14,10 @@ import { buildDetector, detectionSchedule } from '../../src/tasks/detection';
 
 const DIR = path.resolve(__dirname, '../../configs/detection');
 const FILES = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+/** The reference 1x recipes (torchvision / detectron2 RetinaNet, ImageNet-initialized backbone, batch 16). */
+const REFERENCE = ['retinanet_r50_fpn.json', 'retinanet_r101_fpn.json'];
+/** Configs sized for a 2-core CPU without pretrained weights: trainable BatchNorm, small inputs and batches. */
+const CPU_SIZED = ['retinanet_r101_fpn_bccd.json', 'retinanet_r18_fpn_bccd_quickstart.json', 'retinanet_r18_fpn_cocotiny.json'];
 
 function load(name: string): DetectionConfig {
   const cfg = loadConfig(path.join(DIR, name));
@@ -38,8 +42,8 @@ function diffKeys(a: unknown, b: unknown): string[] {
 describe('configs/detection', function () {
   this.timeout(120_000);
 
-  it('the folder holds the R50, R101 and BCCD configs', () => {
-    expect(FILES).to.deep.equal(['retinanet_r101_fpn.json', 'retinanet_r101_fpn_bccd.json', 'retinanet_r50_fpn.json']);
+  it('the folder holds the R50 and R101 reference configs and the CPU-sized BCCD, COCO and quickstart configs', () => {
+    expect(FILES).to.deep.equal([...REFERENCE, ...CPU_SIZED].sort());
   });
 
   for (const file of FILES) {
@@ -71,19 +75,32 @@ describe('configs/detection', function () {
     expect([a.model.backbone.name, b.model.backbone.name]).to.deep.equal(['resnet50', 'resnet101']);
   });
 
-  it('the BCCD config differs from R101 only in data, loop settings and schedule length', () => {
+  it('the BCCD config keeps R101\'s architecture and post-processing; it trains BatchNorm and every stage, at batch 1', () => {
     const a = JSON.parse(fs.readFileSync(path.join(DIR, 'retinanet_r101_fpn.json'), 'utf8'));
     const b = JSON.parse(fs.readFileSync(path.join(DIR, 'retinanet_r101_fpn_bccd.json'), 'utf8'));
     const keys = diffKeys(a, b);
-    const allowed = /^(data\.|train\.(batchSize|numWorkers|logEvery|evalEvery|checkpointEvery|outputDir)$|schedule\.(maxIter|warmup\.iters)$)/;
+    const allowed =
+      /^(description|data\.|model\.backbone\.(normLayer|frozenStages)$|optimizer\.(baseLr|baseBatchSize|gradClipNorm)$|train\.(batchSize|numWorkers|logEvery|evalEvery|checkpointEvery|outputDir)$|schedule\.(maxIter|warmup\.iters|warmup\.factor)$)/;
     expect(keys.filter((k) => !allowed.test(k))).to.deep.equal([]);
     expect(b.data.format).to.equal('voc');
     expect(b.data.classes).to.deep.equal(['RBC', 'WBC', 'Platelets']);
-    expect(b.data.evalShortEdge).to.equal(384);
+    expect(b.data.evalShortEdge).to.equal(256);
+    const bccd = load('retinanet_r101_fpn_bccd.json');
+    expect([bccd.model.backbone.normLayer, bccd.model.backbone.frozenStages, bccd.train.batchSize]).to.deep.equal(['batch', 0, 1]);
+    expect(scaledLr(bccd)).to.equal(0.005);
+  });
+
+  it('CPU-sized configs train BatchNorm (FrozenBatchNorm2d without ImageNet statistics is an identity) and clip gradients', () => {
+    for (const file of CPU_SIZED) {
+      const cfg = load(file);
+      expect([cfg.model.backbone.normLayer, cfg.model.backbone.frozenStages], file).to.deep.equal(['batch', 0]);
+      expect(cfg.optimizer.gradClipNorm, file).to.equal(10);
+      expect(cfg.description, file).to.be.a('string');
+    }
   });
 
   it('reference 1x values: frozen BN, stem + layer1 frozen, lr 0.01 at batch 16 scaled linearly, warmup, steps at 2/3 and 8/9', () => {
-    for (const file of FILES) {
+    for (const file of REFERENCE) {
       const cfg = load(file);
       expect(cfg.model.backbone.normLayer, file).to.equal('frozen');
       expect(cfg.model.backbone.frozenStages, file).to.equal(1);
@@ -103,8 +120,6 @@ describe('configs/detection', function () {
     expect(learningRateAt(s, 80001)).to.be.closeTo(0.0001, 1e-12);
     // Warmup: linear from factor 0.001 at iteration 0 over 1000 iterations.
     expect(learningRateAt(s, 0)).to.be.closeTo(0.01 * 0.001, 1e-15);
-    const bccd = load('retinanet_r101_fpn_bccd.json');
-    expect(scaledLr(bccd)).to.equal(0.01 * 2 / 16);
   });
 
   it('validation: a VOC-only key in COCO data and an unknown key are errors naming the path', () => {
