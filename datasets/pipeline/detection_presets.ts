@@ -7,6 +7,12 @@
  * Also here: the photometric jitter (brightness, contrast, saturation) shared with the segmentation presets, as
  * torchvision's `ColorJitter` on uint8 tensors (`transforms/_functional_tensor.py`).
  *
+ * How a sample is made: the transform draws every random choice first (short edge, jitter, flip), on the calling
+ * thread and in a fixed order, and describes the pixel work as a plain-data `DetectionImageJob`; the job (decode,
+ * jitter, then `resizeFlipNormalize`: resample, mirror and normalize in one pass) runs on the calling thread or on
+ * an `ImageWorkerPool`. Boxes and `ImageMeta` are computed on the calling thread from the record's size. So the
+ * output for a seed is the same wherever and in whatever order jobs run.
+ *
  * Reference: detectron2 `data/detection_utils.py` (`build_augmentation`: `ResizeShortestEdge(min_size_train,
  * max_size_train, sample_style='choice')` + `RandomFlip`; test: `ResizeShortestEdge(min_size_test, max_size_test)`;
  * `check_image_size`), torchvision `references/detection/presets.py`, `transforms/transforms.py` (`ColorJitter`).
