@@ -96,7 +96,7 @@ describe('configs/segmentation', function () {
       'train.outputDir',
     ]);
     const camvid = differingKeys(base, load('fcn_r50_d8_camvid.json'));
-    expect(camvid.filter((k) => !k.startsWith('data.'))).to.deep.equal(['model.numClasses', 'schedule.maxIter', 'train.batchSize', 'train.outputDir']);
+    expect(camvid.filter((k) => !k.startsWith('data.'))).to.deep.equal(['description', 'model.numClasses', 'schedule.maxIter', 'train.batchSize', 'train.outputDir']);
   });
 
   it('the reference recipe is torchvision references/segmentation: SGD 0.9, wd 1e-4, poly 0.9, crop 480, aux 0.5', () => {
