@@ -12,7 +12,8 @@
  * end). Running it again after it finished evaluates the finished run again instead of training anew (delete the
  * output folder to train again); after an interruption (Ctrl-C) it resumes the run.
  *
- * Options: `--output-dir DIR` (default `runs/quickstart`), `--max-iter N` (a shorter run), `--backend NAME`.
+ * Options: `--output-dir DIR` (default `runs/quickstart`), `--max-iter N` (a shorter run), `--weights FILE` (ImageNet
+ * ResNet-18 weights, torchvision names, to start from), `--backend NAME`.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -36,6 +37,8 @@ export interface QuickstartOptions {
   outputDir?: string;
   /** Override `schedule.maxIter` (a shorter run; the learning-rate milestone scales with it). */
   maxIter?: number;
+  /** Initial weights (`model.weights`): a torchvision/timm ResNet-18 state dict, `.pth` or `.safetensors`. */
+  weights?: string;
   /** Backend (default `auto`). */
   backend?: BackendChoice;
   /** No progress bars. */
@@ -59,11 +62,15 @@ export interface QuickstartResult {
 }
 
 /** The quickstart config with the output folder, the iteration count and the paths resolved against the repository. */
-export function quickstartConfig(opts: Pick<QuickstartOptions, 'outputDir' | 'maxIter'> = {}): DetectionConfig {
+export function quickstartConfig(opts: Pick<QuickstartOptions, 'outputDir' | 'maxIter' | 'weights'> = {}): DetectionConfig {
   const cfg = loadConfig(path.join(REPO, QUICKSTART_CONFIG));
   if (cfg.task !== 'detection') throw new Error(`${QUICKSTART_CONFIG}: expected a detection config, got task ${cfg.task}`);
   cfg.data.root = path.resolve(REPO, cfg.data.root);
   cfg.train.outputDir = path.resolve(opts.outputDir ?? path.join(REPO, cfg.train.outputDir));
+  if (opts.weights !== undefined) {
+    if (!fs.existsSync(opts.weights)) throw new Error(`--weights ${opts.weights}: file not found; give a torchvision ResNet-18 state dict (.pth or .safetensors)`);
+    cfg.model.weights = path.resolve(opts.weights);
+  }
   if (opts.maxIter !== undefined) {
     if (!(Number.isInteger(opts.maxIter) && opts.maxIter > 0)) throw new Error(`--max-iter must be a positive integer, got ${opts.maxIter}`);
     cfg.schedule.maxIter = opts.maxIter;
@@ -105,7 +112,7 @@ export async function runQuickstart(opts: QuickstartOptions = {}): Promise<Quick
   } else {
     const resume = fs.existsSync(path.join(out, LAST_CHECKPOINT_FILE));
     write(
-      `${resume ? 'resuming' : 'training'} a ResNet-18 RetinaNet from scratch on ${shown(cfg.data.root)} ` +
+      `${resume ? 'resuming' : 'training'} a ResNet-18 RetinaNet ${cfg.model.weights ? `from ${shown(cfg.model.weights)}` : 'from scratch'} on ${shown(cfg.data.root)} ` +
         `(${cfg.data.trainSplit} split, classes ${cfg.data.classes?.join(', ')}) for ${cfg.schedule.maxIter} iterations of ` +
         `${cfg.train.batchSize} images, evaluating COCO mAP on the ${cfg.data.valSplit} split every ${cfg.train.evalEvery}; ` +
         `output ${shown(out)}\n`,
@@ -168,9 +175,10 @@ function parseArgs(argv: string[]): QuickstartOptions {
     };
     if (a === '--output-dir') o.outputDir = value();
     else if (a === '--max-iter') o.maxIter = Number(value());
+    else if (a === '--weights') o.weights = value();
     else if (a === '--backend') o.backend = value() as BackendChoice;
     else if (a === '--quiet') o.quiet = true;
-    else throw new Error(`unknown option ${a}; the options are --output-dir DIR, --max-iter N, --backend auto|tensorflow|wasm|cpu, --quiet`);
+    else throw new Error(`unknown option ${a}; the options are --output-dir DIR, --max-iter N, --weights FILE, --backend auto|tensorflow|wasm|cpu, --quiet`);
   }
   return o;
 }
