@@ -1,8 +1,9 @@
 /**
  * The detection path end to end, as a user runs it: a ResNet-18 RetinaNet learns the three BCCD fixture images
- * (MIT, real blood-cell photographs) through `resvision train` and reaches COCO AP50 >= 0.75 on them; `eval` writes
- * COCO results with the dataset's category ids and prints pycocotools' 12 lines (and VOC AP); `predict` draws boxes
- * and writes the detections JSON; COCO-format data maps category ids with holes back; bad data fails clearly.
+ * (MIT, real blood-cell photographs) through `resvision train` and reaches COCO AP50 and VOC mAP50 >= 0.9 on them;
+ * `eval` writes COCO results with the dataset's category ids and prints pycocotools' 12 lines (and VOC AP); `predict`
+ * draws boxes and writes the detections JSON; COCO-format data maps category ids with holes back; bad data fails
+ * clearly.
  *
  * The learning test is a sanity overfit shrunk to fit a 2-core CPU in about three minutes: it keeps the WBC class
  * only (one-class detector, K = 1). The 4 WBCs are large (~30-50 px at this size), few per image and isolated, so a
@@ -12,6 +13,16 @@
  * by the other tests. Images at shorter side 96 (128x96), an FPN/head width of 64 channels, anchor sizes halved,
  * trainable BatchNorm (no pretrained weights here: FrozenBatchNorm2d with its initial statistics is an identity and an
  * untrained ResNet then has exploding features, which is why torchvision uses BatchNorm2d without weights).
+ *
+ * What decides the result (AP50 at iterations 30/60/90/120/150, same seed, lr 0.1, drop at 72):
+ * - gradient clip 10, foreground IoU 0.5: 3.4/14.2/38.5/65.8/83.2. The loss spiked (10^2-10^4) with clip 10 at
+ *   lr 0.1 (milestone 0.8, focal alpha 0.5) and 0.2, and with clip 100 at lr 0.04; GIoU box loss learned slower.
+ * - clip 2: 4.7/26.3/53.7/75.2/85.6, no spike; clip 0.5: 11.2/82.3/81.4/91.7/91.7.
+ * - clip 1: 15.7/77.7/75.2/67.0/67.0, the loss stalls at 0.28 with every box the same size (the regression
+ *   branch outputs nearly constant deltas), and shifted duplicates score like the true boxes.
+ * - clip 1 and foreground IoU 0.6 (this test): 3.0/100/90.1/85.6/95.0, loss 0.07 at 150.
+ * With 4 ground-truth boxes AP50 moves in large steps (one shifted duplicate ranked above a true box costs ~5-10
+ * points), so it is not monotone in the iteration; the result is deterministic for the seed.
  */
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
@@ -36,16 +47,26 @@ const OVERFIT_LR = 0.1;
 const OVERFIT_MILESTONE = 0.48;
 /** Shorter side of the learning test's inputs (the 640x480 images become 128x96). */
 const OVERFIT_SHORT_EDGE = 96;
-/** Gradient-norm clip of the learning test (a larger one lets the from-scratch loss spike at this learning rate). */
-const OVERFIT_CLIP = 10;
+/**
+ * Gradient-norm clip of the learning test. The pre-clip norm is about 0.5-2 on ordinary steps; from scratch, rare
+ * steps reach 10^3-10^4. A clip of 10 let those through (with momentum, up to ten ordinary steps' worth for several
+ * iterations) and the loss spiked to 10^2-10^4; at 1 ordinary steps are barely touched.
+ */
+const OVERFIT_CLIP = 1;
+/**
+ * IoU at or above which an anchor is foreground in the learning test (torchvision: 0.5). At 0.6 anchors that only
+ * half cover a WBC are ignored instead of being taught to score high, so fewer shifted duplicates outrank the
+ * well-placed boxes (they are not suppressed by NMS at IoU 0.5).
+ */
+const OVERFIT_FG_IOU = 0.6;
 /** The learning test keeps one class, WBC: one to two large isolated cells per image (see the header). */
 const OVERFIT_CLASSES = ['WBC'] as const;
 /**
- * AP50 (percent) the learning test requires. Measured with this schedule: COCO AP50 83.2, VOC mAP50 83.0 at
- * iteration 150 (65.8 at 120, 72.8 at 140). A 0.9 overfit within the CI budget is not reached from random
- * initialization yet (no pretrained weights on the test machines); the bound checks that the loop learns.
+ * AP50 (percent) the learning test requires (COCO AP50 and VOC mAP50). Measured with this schedule: COCO AP50 95.05,
+ * VOC mAP50 95.0, COCO AP 77.2 at iteration 150, identical in repeated runs; the whole file took 153 s of CPU, and
+ * the training test 265-295 s of wall time with three such runs and other jobs sharing the 2 cores.
  */
-const OVERFIT_MIN_AP50 = 75;
+const OVERFIT_MIN_AP50 = 90;
 
 /** IoU of two xyxy boxes in continuous pixels (torchvision `box_iou`: no +1 on widths). */
 function iou(a: readonly number[], b: readonly number[]): number {
@@ -91,11 +112,12 @@ function bccdRoot(dir: string, keep?: readonly string[]): string {
 }
 
 /** The small config of these tests, from the R50 config with the changes the header lists. */
-function smallConfig(dir: string, data: Record<string, unknown>, over: { maxIter: number; lr: number; outputDir: string; clip?: number; milestone?: number }): DetectionConfig {
+function smallConfig(dir: string, data: Record<string, unknown>, over: { maxIter: number; lr: number; outputDir: string; clip?: number; milestone?: number; fgIou?: number }): DetectionConfig {
   const cfg = JSON.parse(fs.readFileSync(path.join(REPO, 'configs/detection/retinanet_r50_fpn.json'), 'utf8'));
   cfg.model.backbone = { name: 'resnet18', normLayer: 'batch', frozenStages: 0, zeroInitResidual: false, replaceStrideWithDilation: [false, false, false] };
   cfg.model.fpn.channels = 64;
   cfg.model.anchors.sizes = cfg.model.anchors.sizes.map((l: number[]) => l.map((v) => Math.round(v / 2)));
+  if (over.fgIou !== undefined) cfg.model.matcher.fgIouThresh = over.fgIou;
   cfg.data = data;
   cfg.predict.scoreThresh = 0.3;
   cfg.optimizer = { ...cfg.optimizer, baseLr: over.lr, baseBatchSize: 3, gradClipNorm: over.clip ?? 10 };
@@ -120,7 +142,7 @@ describe('detection task (CLI)', function () {
 
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rv-det-'));
-    const cfg = smallConfig(dir, vocData(bccdRoot(dir, OVERFIT_CLASSES), OVERFIT_SHORT_EDGE, [...OVERFIT_CLASSES]), { maxIter: OVERFIT_ITERS, lr: OVERFIT_LR, clip: OVERFIT_CLIP, milestone: OVERFIT_MILESTONE, outputDir: path.join(dir, 'run') });
+    const cfg = smallConfig(dir, vocData(bccdRoot(dir, OVERFIT_CLASSES), OVERFIT_SHORT_EDGE, [...OVERFIT_CLASSES]), { maxIter: OVERFIT_ITERS, lr: OVERFIT_LR, clip: OVERFIT_CLIP, milestone: OVERFIT_MILESTONE, fgIou: OVERFIT_FG_IOU, outputDir: path.join(dir, 'run') });
     cfgFile = path.join(dir, 'cfg.json');
     fs.writeFileSync(cfgFile, JSON.stringify(cfg));
     ckpt = path.join(dir, 'run', `model_${String(OVERFIT_ITERS).padStart(7, '0')}.safetensors`);
