@@ -63,8 +63,9 @@ const OVERFIT_FG_IOU = 0.6;
 const OVERFIT_CLASSES = ['WBC'] as const;
 /**
  * AP50 (percent) the learning test requires (COCO AP50 and VOC mAP50). Measured with this schedule: COCO AP50 95.05,
- * VOC mAP50 95.0, COCO AP 77.2 at iteration 150, identical in repeated runs; the whole file took 153 s of CPU, and
- * the training test 265-295 s of wall time with three such runs and other jobs sharing the 2 cores.
+ * VOC mAP50 95.0, COCO AP 77.2 at iteration 150, identical in three runs. Time: the training test 138 s wall, the
+ * whole file 148 s wall and 147 s CPU, with another job on the second core (load average 2.6); 265-295 s when three
+ * runs of this file shared the 2 cores with other jobs.
  */
 const OVERFIT_MIN_AP50 = 90;
 
