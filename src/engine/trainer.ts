@@ -249,13 +249,14 @@ const ABORT_AS_OOM_HEAP_BYTES = 3 * 2 ** 30;
  * Whether `e` says that memory ran out: V8 refusing an allocation (`RangeError: Array buffer allocation failed`,
  * `WebAssembly.Memory.grow(): Maximum memory size exceeded`), an emscripten abort naming OOM or "Cannot enlarge
  * memory", or the bare `Aborted()` of tfjs-backend-wasm's release build (malloc aborts when the heap cannot grow
- * past the 4 GB of wasm32; the build prints no reason) while the heap is above 3 GiB or of unknown size.
+ * past the 4 GB of wasm32; the build prints no reason) or a `memory access out of bounds` trap (a kernel writing
+ * through the null pointer a failed allocation returned) while the heap is above 3 GiB or of unknown size.
  * @param heapBytes the wasm heap size in bytes, null when unknown; default {@link wasmHeapBytes}.
  */
 export function isOutOfMemoryError(e: unknown, heapBytes: number | null = wasmHeapBytes()): boolean {
   const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   if (/\bOOM\b|out of memory|Cannot enlarge memory|Memory\.grow|Maximum memory size exceeded|allocation failed/i.test(text)) return true;
-  return /Aborted\(\)/.test(text) && (heapBytes === null || heapBytes >= ABORT_AS_OOM_HEAP_BYTES);
+  return /Aborted\(\)|memory access out of bounds/.test(text) && (heapBytes === null || heapBytes >= ABORT_AS_OOM_HEAP_BYTES);
 }
 
 /** Name of the checkpoint file written after `nextIteration` steps (detectron2's `model_%07d`). */

@@ -45,7 +45,7 @@ import { loadCheckpoint, restoreModel } from '../engine/checkpoint';
 import { LrSchedule } from '../engine/lr_schedule';
 import { SgdOptimizer, weightDecayGroups } from '../engine/optimizer';
 import { startTaskProgress } from '../engine/task_progress';
-import { safetensorsCheckpointIO, skippingBatchSource, Trainer, TrainingCheckpointMeta, TrainResult } from '../engine/trainer';
+import { isOutOfMemoryError, safetensorsCheckpointIO, skippingBatchSource, Trainer, TrainingCheckpointMeta, TrainResult } from '../engine/trainer';
 import { loadTorchvisionWeights, WeightLoadReport } from '../weights/torchvision';
 import { drawDetections } from './draw';
 import type { TaskRunner } from './task';
@@ -513,12 +513,30 @@ export async function trainDetection(
     }
     const result = await trainer.train();
     return { result, metrics: lastMetrics, run };
+  } catch (e) {
+    throw explainDetectionOutOfMemory(e, cfg);
   } finally {
     trainer.dispose();
     optimizer.dispose();
     model.dispose();
     await pool.close();
   }
+}
+
+/**
+ * Replace a wasm out-of-memory failure (see `isOutOfMemoryError`) by a one-line error naming the settings that set
+ * the memory of a detection step; other errors pass unchanged. The classification head's outputs and focal-loss
+ * terms are [N, R, K] float32 (R anchors over all levels), so the batch size, the input size and the class count
+ * all scale it.
+ */
+export function explainDetectionOutOfMemory(e: unknown, cfg: DetectionConfig): unknown {
+  if (!isOutOfMemoryError(e)) return e;
+  const err = new Error(
+    `out of memory in RetinaNet ${cfg.model.backbone.name} (the wasm heap is limited to 4 GB): lower train.batchSize ` +
+      `(now ${cfg.train.batchSize}) or data.trainShortEdge / data.trainMaxSize (now [${cfg.data.trainShortEdge.join(', ')}] / ${cfg.data.trainMaxSize})`,
+  );
+  (err as Error & { cause?: unknown }).cause = e;
+  return err;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

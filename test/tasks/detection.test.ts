@@ -34,8 +34,8 @@ import { buildProgram } from '../../src/cli/main';
 import { validateConfig } from '../../src/config/load';
 import type { DetectionConfig } from '../../src/config/types';
 import { readJsonl } from '../../src/engine/logger';
-import { NonFiniteLossError } from '../../src/engine/trainer';
-import { loadDetectionSplit, trainDetection } from '../../src/tasks/detection';
+import { isOutOfMemoryError, NonFiniteLossError } from '../../src/engine/trainer';
+import { explainDetectionOutOfMemory, loadDetectionSplit, trainDetection } from '../../src/tasks/detection';
 
 const REPO = path.resolve(__dirname, '../..');
 const BCCD = path.join(REPO, 'test/fixtures/bccd/BCCD');
@@ -275,5 +275,22 @@ describe('detection task: data checks and COCO category ids', function () {
     await trainDetection(cfg, { quiet: true }).catch((e: unknown) => (err = e));
     expect(err).to.be.instanceOf(NonFiniteLossError);
     expect((err as Error).message).to.match(/^loss '(classification|boxRegression)' is (NaN|Infinity|-Infinity) at iteration [1-3] .*training stopped before the update/);
+  });
+
+  it('out of memory: a trap or allocation failure near the 4 GB wasm heap becomes one line naming batch size and input size', () => {
+    // A failed malloc inside tfjs-backend-wasm surfaces as a bare abort or as an out-of-bounds trap (the kernel
+    // writes through the null pointer); both count as out of memory only with the heap near its limit.
+    const trap = new Error('memory access out of bounds');
+    expect([isOutOfMemoryError(trap, 4 * 2 ** 30 - 65536), isOutOfMemoryError(trap, 2 ** 30)]).to.deep.equal([true, false]);
+    const cfg = smallConfig(dir, cocoData(null), { maxIter: 1, lr: 0.01, outputDir: path.join(dir, 'r4') });
+    const alloc = new RangeError('Array buffer allocation failed');
+    const explained = explainDetectionOutOfMemory(alloc, cfg) as Error;
+    expect(explained.message).to.equal(
+      `out of memory in RetinaNet resnet18 (the wasm heap is limited to 4 GB): lower train.batchSize (now 3) or ` +
+        `data.trainShortEdge / data.trainMaxSize (now [${cfg.data.trainShortEdge.join(', ')}] / ${cfg.data.trainMaxSize})`,
+    );
+    expect(explained.message).to.not.contain('\n');
+    const other = new Error('x.jpg: not an image');
+    expect(explainDetectionOutOfMemory(other, cfg)).to.equal(other);
   });
 });
