@@ -5,7 +5,8 @@
  * and PIL. Each side reports the best of `--repeat` full passes. The two mIoUs are printed too: they must agree.
  *
  * With `--model-latency`, also times one eval-mode forward of DeepLabV3-ResNet-50 (K = 21, random weights, no aux)
- * on a [1, 512, 512, 3] input on the active backend (wasm unless `--backend`), best of 3 after one warm-up.
+ * on a [1, 512, 512, 3] input on the active backend (wasm unless `--backend`), best of 3 after one warm-up, beside
+ * torchvision's deeplabv3_resnet50 (scripts/bench/deeplabv3_torch.py, 2 threads) when /usr/bin/python3 has torch.
  *
  * Usage: npx tsx scripts/bench/eval_seg.ts [--gt DIR --pred DIR [--list FILE]] [--repeat 20] [--model-latency]
  *        [--backend wasm|cpu|tensorflow]
@@ -20,6 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import { evaluateSegmentationFolders } from '../../datasets/voc/miou';
 import { deeplabv3Resnet50 } from '../../heads/segmentation/model';
 import { BackendChoice, selectBackend } from '../../src/engine/backend';
+import { pythonReference } from './common';
 
 const REPO = path.resolve(__dirname, '..', '..');
 
@@ -45,7 +47,10 @@ async function modelLatency(backend: string): Promise<Record<string, unknown>> {
     x.dispose();
     model.dispose();
   }
-  return { model: 'deeplabv3_resnet50', input: [1, 512, 512, 3], backend: info.name, bestSeconds: Math.min(...times), seconds: times };
+  const ours = { model: 'deeplabv3_resnet50', input: [1, 512, 512, 3], backend: info.name, bestSeconds: Math.min(...times), seconds: times };
+  const reference = pythonReference(path.join(__dirname, 'deeplabv3_torch.py'), ['512', '3', '2']);
+  const ratio = typeof reference.bestSeconds === 'number' ? ours.bestSeconds / reference.bestSeconds : null;
+  return { ...ours, reference, ratio };
 }
 
 async function main(): Promise<void> {
