@@ -113,7 +113,7 @@ export function decodeIndexPng(bytes: Uint8Array, file: string): IndexImage {
   if (hdr.colorType !== 0 && hdr.colorType !== 3) {
     const names: Record<number, string> = { 2: 'RGB', 4: 'gray+alpha', 6: 'RGBA' };
     throw new Error(`mask '${file}' is a ${names[hdr.colorType] ?? `colour type ${hdr.colorType}`} PNG, expected ` +
-      'a palette or grayscale PNG holding one class index per pixel (read colour masks with a colormap)');
+      'a palette or grayscale PNG holding one class index per pixel (convert colour masks to class indices first; training reads VOC colour masks with data.maskEncoding "rgb")');
   }
   if (hdr.interlace === 1 && hdr.bitDepth < 8) {
     throw new Error(`mask '${file}': Adam7-interlaced PNGs with ${hdr.bitDepth}-bit samples are not supported; ` +

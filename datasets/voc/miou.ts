@@ -291,7 +291,8 @@ function meanDefined(values: (number | null)[]): number | null {
 
 /**
  * The metrics as a text table: one row per class (`class`, `IoU`, `Acc` in percent with 2 decimals, `n/a` for
- * null), then aAcc, mIoU and mAcc.
+ * null), then aAcc, mIoU and mAcc, how many classes the means average, and the count of ground-truth pixels whose
+ * prediction is outside 0..K-1 when there are any.
  * @param classNames K names; default the 21 VOC names when K = 21, else `class_<k>`.
  * @throws Error when `classNames` does not have K entries.
  */
@@ -305,6 +306,12 @@ export function formatSegmentationMetrics(m: SegmentationMetrics, classNames?: r
   for (let j = 0; j < k; j++) lines.push(`${names[j].padEnd(nameW)}  ${pct(m.IoU[j]).padStart(6)}  ${pct(m.Acc[j]).padStart(6)}`);
   lines.push('');
   lines.push(`aAcc ${pct(m.aAcc)}  mIoU ${pct(m.mIoU)}  mAcc ${pct(m.mAcc)}  (${m.numImages} images, percent)`);
+  const defined = m.IoU.filter((v) => v !== null).length;
+  lines.push(`mIoU averages ${defined} of ${k} classes (n/a: a class absent from both ground truth and prediction)`);
+  const outOfRange = m.gtPixelsWithOutOfRangePrediction.reduce((a, b) => a + b, 0);
+  if (outOfRange > 0) {
+    lines.push(`${outOfRange} ground-truth pixels have a predicted value outside 0..${k - 1}: counted as wrong for their class`);
+  }
   return lines.join('\n');
 }
 
@@ -353,7 +360,9 @@ export async function readSegmentationList(listFile: string, gtDir: string, pred
     const tokens = lines[i].trim().split(/\s+/).filter((t) => t.length > 0);
     if (tokens.length === 0) continue;
     if (tokens.length === 1) {
-      out.push({ name: tokens[0], gt: path.join(gtDir, `${tokens[0]}.png`), pred: path.join(predDir, `${tokens[0]}.png`) });
+      // VOC lists hold bare ids; accept an id written with its image extension too.
+      const name = tokens[0].replace(/\.(jpe?g|png)$/i, '');
+      out.push({ name, gt: path.join(gtDir, `${name}.png`), pred: path.join(predDir, `${name}.png`) });
     } else if (tokens.length === 2) {
       const [image, mask] = tokens;
       const name = path.basename(image.replace(/\\/g, '/')).replace(/\.[^.]*$/, '');
@@ -400,6 +409,20 @@ export async function evaluateSegmentationFolders(
     if (names.length === 0) throw new Error(`ground-truth folder '${opts.gtDir}' holds no .png file`);
     files = names.map((n) => ({ name: n, gt: path.join(opts.gtDir, `${n}.png`), pred: path.join(opts.predDir, `${n}.png`) }));
   }
+  const missingGt = files.filter((f) => !existsSync(f.gt));
+  if (missingGt.length === files.length) {
+    throw new Error(
+      `ground truth: none of the ${files.length} label PNGs is in '${opts.gtDir}' (first: '${files[0].gt}'); --gt must be the ` +
+        `folder of label PNGs (VOC: SegmentationClass/)`,
+    );
+  }
+  const missingPred = files.filter((f) => existsSync(f.gt) && !existsSync(f.pred));
+  if (missingPred.length > 0) {
+    throw new Error(
+      `${missingPred.length} of ${files.length} predictions are missing in '${opts.predDir}' (first: '${missingPred[0].pred}'); ` +
+        (opts.listFile ? 'every image of the list needs one' : 'to evaluate a subset, pass --list FILE naming the images predicted'),
+    );
+  }
   const readFile = async (file: string, what: string): Promise<Uint8Array> => {
     try {
       const b = await fs.readFile(file);
@@ -430,7 +453,10 @@ export async function evaluateSegmentationFolders(
     const gt = decodeLabelPng(gtBytes, f.gt);
     const pred = decodeLabelPng(predBytes, f.pred);
     if (gt.height !== pred.height || gt.width !== pred.width) {
-      throw new Error(`prediction '${f.pred}' is ${pred.height}x${pred.width} (HxW), its ground truth '${f.gt}' ${gt.height}x${gt.width}`);
+      throw new Error(
+        `prediction '${f.pred}' is ${pred.height}x${pred.width} (HxW), its ground truth '${f.gt}' ${gt.height}x${gt.width}: ` +
+          'write predictions at the ground truth\'s size (as `resvision eval --out` does)',
+      );
     }
     conf.update(gt.data, pred.data, `ground truth '${f.gt}'`);
   }

@@ -81,7 +81,7 @@ export function segmentationClassNames(cfg: SegmentationConfig): string[] {
 export async function scanSegmentationSplit(cfg: SegmentationConfig, split: string): Promise<SegmentationRecord[]> {
   const s = cfg.data.splits[split];
   if (!s) throw new Error(`split '${split}' is not in data.splits (${Object.keys(cfg.data.splits).join(', ')})`);
-  if (!fs.existsSync(cfg.data.root)) throw new Error(`data folder not found: ${cfg.data.root} (set data.root in the config)`);
+  if (!fs.existsSync(cfg.data.root)) throw new Error(`data folder not found: ${cfg.data.root} (pass --data ROOT, or set data.root in the config)`);
   const set = await scanVocSegmentation(cfg.data.root, {
     splitFile: s.list ?? undefined,
     imagesDir: s.imagesDir,

@@ -88,14 +88,20 @@ describe('eval-seg CLI', () => {
     expect(m.IoU.map((v) => v === null)).to.deep.equal(expected.IoU.map((v) => v === null));
   });
 
-  it('a missing prediction is an error naming the file', async () => {
+  it('a missing prediction is an error naming the count, the first file and --list', async () => {
     const pred = path.join(dir, 'pred_missing');
     fs.mkdirSync(pred);
     for (const f of fs.readdirSync(path.join(FIXTURE, 'pred'))) {
       if (f !== '2008_000011.png') fs.copyFileSync(path.join(FIXTURE, 'pred', f), path.join(pred, f));
     }
     const msg = await errorOf(['--gt', path.join(FIXTURE, 'gt'), '--pred', pred]);
-    expect(msg).to.equal(`prediction '${path.join(pred, '2008_000011.png')}' is missing`);
+    expect(msg).to.equal(
+      `1 of 5 predictions are missing in '${pred}' (first: '${path.join(pred, '2008_000011.png')}'); ` +
+        'to evaluate a subset, pass --list FILE naming the images predicted',
+    );
+    // --gt pointing at a folder without the label PNGs (here: the predictions' parent) says what --gt must be.
+    const wrongGt = await errorOf(['--gt', dir, '--pred', path.join(FIXTURE, 'pred'), '--list', path.join(FIXTURE, 'list.txt')]);
+    expect(wrongGt).to.match(/^ground truth: none of the \d+ label PNGs is in '.*' \(first: '.*'\); --gt must be the folder of label PNGs \(VOC: SegmentationClass\/\)$/);
   });
 
   it('a prediction of another size is an error naming both files and sizes', async () => {
@@ -106,7 +112,8 @@ describe('eval-seg CLI', () => {
     fs.writeFileSync(path.join(pred, '2010_000003.png'), encode({ width: 80, height: 63, data: new Uint8Array(80 * 63), channels: 1, depth: 8 }));
     const msg = await errorOf([...base.slice(0, 2), '--pred', pred]);
     expect(msg).to.equal(
-      `prediction '${path.join(pred, '2010_000003.png')}' is 63x80 (HxW), its ground truth '${path.join(FIXTURE, 'gt', '2010_000003.png')}' 64x80`,
+      `prediction '${path.join(pred, '2010_000003.png')}' is 63x80 (HxW), its ground truth '${path.join(FIXTURE, 'gt', '2010_000003.png')}' 64x80: ` +
+        "write predictions at the ground truth's size (as `resvision eval --out` does)",
     );
   });
 
@@ -174,7 +181,8 @@ describe('eval-seg CLI on CamVid-style data', () => {
     // Same counts as above; classes 3..10 are absent and never predicted (n/a, left out of the means).
     expect(lines[1].split(/\s+/)).to.deep.equal(['Sky', '75.00', '100.00']);
     expect(lines[4].split(/\s+/)).to.deep.equal(['Road', 'n/a', 'n/a']);
-    expect(lines.at(-1)).to.equal(`aAcc ${(700 / 9).toFixed(2)}  mIoU ${((100 * (3 / 4 + 1 / 2 + 2 / 3)) / 3).toFixed(2)}  mAcc ${((100 * (1 + 4 / 3)) / 3).toFixed(2)}  (2 images, percent)`);
+    expect(lines.at(-1)).to.equal('mIoU averages 3 of 11 classes (n/a: a class absent from both ground truth and prediction)');
+    expect(lines.at(-2)).to.equal(`aAcc ${(700 / 9).toFixed(2)}  mIoU ${((100 * (3 / 4 + 1 / 2 + 2 / 3)) / 3).toFixed(2)}  mAcc ${((100 * (1 + 4 / 3)) / 3).toFixed(2)}  (2 images, percent)`);
     expect(await errorOf(['--gt', gt, '--pred', pred, '--config', path.resolve(__dirname, '..', '..', 'configs', 'detection', 'retinanet_r50_fpn.json')])).to.match(
       /a detection config; eval-seg needs a segmentation config/,
     );
