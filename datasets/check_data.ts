@@ -10,6 +10,7 @@
  *
  * Reference: COCO area ranges of pycocotools `cocoeval.py` (`small < 32², medium < 96²`) for the instance histogram.
  */
+import { existsSync } from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import { Coco } from './coco/coco';
@@ -107,12 +108,25 @@ function promote(issues: DatasetIssue[]): DatasetIssue[] {
   return issues.map((i) => (i.code === 'box-outside-image' || i.code === 'degenerate-box' ? { ...i, severity: 'error' } : i));
 }
 
+/**
+ * The image folder of a COCO instances file when none is given: `ROOT/<split>/` for the standard layout
+ * `ROOT/annotations/instances_<split>.json` when that folder exists, else the JSON's folder.
+ */
+export function defaultCocoImagesDir(annFile: string): string {
+  const m = /^instances_(.+)\.json$/.exec(path.basename(annFile));
+  if (m) {
+    const candidate = path.join(path.dirname(path.dirname(annFile)), m[1]);
+    if (existsSync(candidate)) return candidate;
+  }
+  return path.dirname(annFile);
+}
+
 async function checkCoco(root: string, opts: CheckDataOptions): Promise<CheckReport> {
   const annFile = path.resolve(opts.annotationFile ?? root);
   if (!annFile.endsWith('.json')) {
     throw new Error(`check-data coco: give the instances JSON (as the root or --annotations), got '${annFile}'`);
   }
-  const imagesDir = path.resolve(opts.imagesDir ?? path.dirname(annFile));
+  const imagesDir = path.resolve(opts.imagesDir ?? defaultCocoImagesDir(annFile));
   const coco = Coco.fromFile(annFile);
   const ds = new CocoDetection(coco, imagesDir, { collectIssues: true });
   const issues = promote(ds.issues);

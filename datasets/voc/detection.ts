@@ -133,6 +133,15 @@ export async function listVocIds(
 ): Promise<{ ids: { id: string; line: number }[]; listFile: string }> {
   if (opts.splitFile || opts.split) {
     const listFile = opts.splitFile ? path.resolve(root, opts.splitFile) : path.join(root, 'ImageSets', sub, `${opts.split}.txt`);
+    if (!opts.splitFile && !(await exists(listFile))) {
+      const dir = path.dirname(listFile);
+      const splits = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.txt')).map((n) => n.slice(0, -4)).sort();
+      throw new Error(
+        splits.length > 0
+          ? `split '${opts.split}' not found: no '${listFile}'; the splits of '${dir}' are ${splits.join(', ')}`
+          : `split '${opts.split}' not found: no '${listFile}' (is '${root}' the VOC root holding ImageSets/, Annotations/ and JPEGImages/?)`,
+      );
+    }
     return { ids: await readIdList(listFile), listFile };
   }
   let names: string[];
@@ -140,7 +149,8 @@ export async function listVocIds(
     names = await fs.readdir(listDir);
   } catch (e) {
     throw new Error(`cannot list '${listDir}' (no split given, so every '${ext}' file there is used): ` +
-      `${e instanceof Error ? e.message : String(e)}`);
+      `${e instanceof Error ? e.message : String(e)}; for other folder names pass --annotations-dir/--images-dir ` +
+      '(data.annotationsDir/imagesDir in a config)');
   }
   const ids = names.filter((n) => n.toLowerCase().endsWith(ext) && !n.startsWith('.')).map((n) => n.slice(0, -ext.length)).sort();
   return { ids: ids.map((id) => ({ id, line: 0 })), listFile: listDir };
@@ -260,7 +270,7 @@ export async function scanVocDetection(root: string, opts: VocDetectionOptions =
         const skip = (opts.unknownClasses ?? 'error') === 'skip';
         log.add({ code: 'unknown-class', severity: skip ? 'warning' : 'error', file: ann.xmlFile, record,
           message: `class '${o.name}' is not in the class list (${classes.length} classes${spec === 'voc' ? ', VOC' : ''}); ` +
-            `${skip ? 'skipped' : "use classes: 'found' or an explicit list, or unknownClasses: 'skip'"}` });
+            `${skip ? 'skipped' : "pass --classes found or the class list (data.classes in a config), or skip unknown classes (unknownClasses: 'skip')"}` });
         if (!skip) bad = true;
         return;
       }

@@ -61,7 +61,7 @@ export function registerCheckData(program: Command): void {
     .argument('<root>', 'COCO: the instances JSON; VOC: the dataset root')
     .addOption(new Option('--format <format>', 'dataset format').choices(['coco', 'voc', 'voc-seg']).makeOptionMandatory())
     .option('--annotations <file>', 'COCO instances JSON (default: <root>)')
-    .option('--images-dir <dir>', 'image folder (COCO: default the JSON folder; VOC: JPEGImages)')
+    .option('--images-dir <dir>', 'image folder (COCO: default ROOT/<split>/ for ROOT/annotations/instances_<split>.json, else the JSON folder; VOC: JPEGImages)')
     .option('--annotations-dir <dir>', 'VOC annotation folder (default Annotations)')
     .option('--masks-dir <dir>', 'VOC segmentation mask folder (default SegmentationClass)')
     .option('--split <name>', 'ImageSets/{Main,Segmentation}/<name>.txt (default: every file of the folder)')

@@ -13,8 +13,15 @@ export function registerPredict(program: Command): void {
     .requiredOption('--checkpoint <file>', 'checkpoint written by `resvision train`')
     .option('--out <dir>', 'write pictures and prediction files to this folder')
     .option('--json', 'print JSON instead of text')
-    .action(async (configFile: string, images: string[], o: { checkpoint: string; out?: string; json?: boolean }) => {
+    .option('--score-thresh <t>', 'detection: keep boxes with score >= t (default: predict.scoreThresh of the config)')
+    .action(async (configFile: string, images: string[], o: { checkpoint: string; out?: string; json?: boolean; scoreThresh?: string }) => {
       const cfg = loadConfig(configFile);
+      if (o.scoreThresh !== undefined) {
+        const t = Number(o.scoreThresh);
+        if (cfg.task !== 'detection') throw new Error(`--score-thresh applies to detection configs; ${configFile} is a ${cfg.task} config`);
+        if (!(t >= 0 && t <= 1)) throw new Error(`--score-thresh: expected a number in [0, 1], got '${o.scoreThresh}'`);
+        cfg.predict = { ...cfg.predict, scoreThresh: t };
+      }
       await startBackend(program, { quiet: o.json });
       process.stdout.write(`${await taskRunner(cfg).predict(cfg, o.checkpoint, images, { outDir: o.out, json: o.json })}\n`);
     });

@@ -651,11 +651,14 @@ export async function predictDetection(
   return out;
 }
 
-/** Text listing of predictions: per image its file, then one line per detection. */
-export function formatPredictions(preds: readonly ImagePrediction[]): string {
+/**
+ * Text listing of predictions: per image its file, then one line per detection.
+ * @param scoreThresh the score threshold the detections passed, named on each image's line.
+ */
+export function formatPredictions(preds: readonly ImagePrediction[], scoreThresh: number): string {
   return preds
     .map((p) => [
-      `${p.file}: ${p.detections.length} detection(s)${p.output ? ` → ${p.output}` : ''}`,
+      `${p.file}: ${p.detections.length} detection(s) with score >= ${scoreThresh}${p.output ? ` → ${p.output}` : ''}`,
       ...p.detections.map((d) => `  ${d.className.padEnd(12)} ${d.score.toFixed(3)}  [${d.boxXyxy.map((v) => v.toFixed(1)).join(', ')}]`),
     ].join('\n'))
     .join('\n');
@@ -701,7 +704,7 @@ export const detectionTask: TaskRunner<DetectionConfig> = {
     const { model, classes, categoryIds } = await loadDetectorCheckpoint(cfg, checkpoint);
     try {
       const preds = await predictDetection(model, cfg, classes, categoryIds, images, opts.outDir);
-      return opts.json ? JSON.stringify(preds, null, 2) : formatPredictions(preds);
+      return opts.json ? JSON.stringify(preds, null, 2) : formatPredictions(preds, cfg.predict.scoreThresh);
     } finally {
       model.dispose();
     }
