@@ -91,10 +91,19 @@ describe('configs/detection', function () {
   });
 
   it('CPU-sized configs train BatchNorm (FrozenBatchNorm2d without ImageNet statistics is an identity) and clip gradients', () => {
+    // From scratch, rare steps have gradient norms of 10^3-10^4. The quickstart clips at 1 with foreground IoU 0.6, as
+    // the detection learning test does (test/tasks/detection.test.ts: at 10 the loss spiked, at 1 with IoU 0.5 it
+    // stalled with shifted duplicate boxes); the longer BCCD and COCO runs clip at 10.
+    const clip: Record<string, [number, number]> = {
+      'retinanet_r101_fpn_bccd.json': [10, 0.5],
+      'retinanet_r18_fpn_bccd_quickstart.json': [1, 0.6],
+      'retinanet_r18_fpn_cocotiny.json': [10, 0.5],
+    };
+    expect(Object.keys(clip).sort()).to.deep.equal(CPU_SIZED);
     for (const file of CPU_SIZED) {
       const cfg = load(file);
       expect([cfg.model.backbone.normLayer, cfg.model.backbone.frozenStages], file).to.deep.equal(['batch', 0]);
-      expect(cfg.optimizer.gradClipNorm, file).to.equal(10);
+      expect([cfg.optimizer.gradClipNorm, cfg.model.matcher.fgIouThresh], file).to.deep.equal(clip[file]);
       expect(cfg.description, file).to.be.a('string');
     }
   });
