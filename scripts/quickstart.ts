@@ -4,8 +4,7 @@
  * 1. Train a ResNet-18 RetinaNet from scratch on the 64 training images of `examples/bccd` (blood-cell photographs,
  *    Pascal VOC layout) with `configs/detection/retinanet_r18_fpn_bccd_quickstart.json`, evaluating COCO mAP on the
  *    24 test images during training and at the end. The config's `data.classes` (white blood cells only) is a subset
- *    of the sample's three classes: the run reads `<output>/data/`, a copy of the sample whose annotations keep the
- *    objects of those classes only (written by {@link writeClassSubset}).
+ *    of the sample's three classes; `data.unknownClasses: "skip"` leaves the other objects out.
  * 2. Draw the trained detector's boxes on a test image.
  * 3. Draw the training curves from the run's `metrics.jsonl`.
  * 4. Print pycocotools' 12 summary lines, the per-class AP and where the checkpoint, the picture and the curve are.
@@ -82,37 +81,6 @@ export function quickstartConfig(opts: Pick<QuickstartOptions, 'outputDir' | 'ma
   return cfg;
 }
 
-/**
- * Write a Pascal VOC copy of `root` to `dir` whose annotation XMLs keep only the `<object>` elements of `classes`
- * (images and `ImageSets/` copied as they are), replacing what `dir` held. Written to `<dir>.tmp-<pid>`, then renamed.
- * Training on a class subset needs it: an object of a class outside `data.classes` is an error of the VOC reader.
- * @returns `dir`, absolute.
- * @throws Error naming the folder when `root` lacks `Annotations/`, `JPEGImages/` or `ImageSets/`.
- */
-export function writeClassSubset(root: string, dir: string, classes: readonly string[]): string {
-  for (const sub of ['Annotations', 'JPEGImages', 'ImageSets']) {
-    if (!fs.existsSync(path.join(root, sub))) throw new Error(`${root}: no ${sub}/ folder (expected a Pascal VOC layout)`);
-  }
-  const out = path.resolve(dir);
-  const tmp = `${out}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.cpSync(path.join(root, 'JPEGImages'), path.join(tmp, 'JPEGImages'), { recursive: true });
-  fs.cpSync(path.join(root, 'ImageSets'), path.join(tmp, 'ImageSets'), { recursive: true });
-  fs.mkdirSync(path.join(tmp, 'Annotations'));
-  const keep = new Set(classes);
-  for (const f of fs.readdirSync(path.join(root, 'Annotations'))) {
-    const xml = fs.readFileSync(path.join(root, 'Annotations', f), 'utf8');
-    const kept = xml.replace(/[ \t]*<object>[\s\S]*?<\/object>\s*/g, (o) => {
-      const name = /<name>\s*([^<]*?)\s*<\/name>/.exec(o);
-      return name && keep.has(name[1]) ? o : '';
-    });
-    fs.writeFileSync(path.join(tmp, 'Annotations', f), kept);
-  }
-  fs.rmSync(out, { recursive: true, force: true });
-  fs.renameSync(tmp, out);
-  return out;
-}
-
 /** The checkpoint a finished run of `cfg` ends with (`model_<maxIter, 7 digits>.safetensors`). */
 export function finalCheckpoint(cfg: DetectionConfig): string {
   return path.join(cfg.train.outputDir, `model_${String(cfg.schedule.maxIter).padStart(7, '0')}.safetensors`);
@@ -134,8 +102,6 @@ export async function runQuickstart(opts: QuickstartOptions = {}): Promise<Quick
   const cfg = quickstartConfig(opts);
   const out = cfg.train.outputDir;
   const ckpt = finalCheckpoint(cfg);
-  const source = cfg.data.root;
-  if (cfg.data.classes) cfg.data.root = writeClassSubset(source, path.join(out, 'data'), cfg.data.classes);
   const info = await selectBackend(opts.backend ?? 'auto');
   write(`backend: ${info.name} (${info.packageName} ${info.version}, ${info.threads} thread${info.threads === 1 ? '' : 's'})\n`);
 
@@ -147,8 +113,8 @@ export async function runQuickstart(opts: QuickstartOptions = {}): Promise<Quick
   } else {
     const resume = fs.existsSync(path.join(out, LAST_CHECKPOINT_FILE));
     write(
-      `${resume ? 'resuming' : 'training'} a ResNet-18 RetinaNet ${cfg.model.weights ? `from ${shown(cfg.model.weights)}` : 'from scratch'} on ${shown(source)} ` +
-        `(${cfg.data.trainSplit} split, classes ${cfg.data.classes?.join(', ')}, read from ${shown(cfg.data.root)}) for ${cfg.schedule.maxIter} iterations of ` +
+      `${resume ? 'resuming' : 'training'} a ResNet-18 RetinaNet ${cfg.model.weights ? `from ${shown(cfg.model.weights)}` : 'from scratch'} on ${shown(cfg.data.root)} ` +
+        `(${cfg.data.trainSplit} split, classes ${cfg.data.classes?.join(', ')}; objects of other classes skipped) for ${cfg.schedule.maxIter} iterations of ` +
         `${cfg.train.batchSize} images, evaluating COCO mAP on the ${cfg.data.valSplit} split every ${cfg.train.evalEvery}; ` +
         `output ${shown(out)}\n`,
     );

@@ -141,7 +141,10 @@ export const detectionDataSchema = {
     },
     {
       if: { properties: { format: { const: 'voc' } } },
-      then: obj({ format: { const: 'voc' }, ...detectionDataCommon, annotationsDir: str, imagesDir: str, imageExt: str, use07Metric: bool }),
+      then: obj(
+        { format: { const: 'voc' }, ...detectionDataCommon, annotationsDir: str, imagesDir: str, imageExt: str, use07Metric: bool, unknownClasses: { enum: ['error', 'skip'] } },
+        ['format', ...Object.keys(detectionDataCommon), 'annotationsDir', 'imagesDir', 'imageExt', 'use07Metric'],
+      ),
     },
   ],
 };

@@ -123,6 +123,11 @@ export interface VocDetectionDataConfig extends DetectionDataCommonConfig {
   imageExt: string;
   /** VOC AP variant reported next to COCO mAP: true = VOC2007 11-point, false = VOC2010+ all-point. */
   use07Metric: boolean;
+  /**
+   * Objects of classes outside `classes`: `error` (default) names the file and the object; `skip` leaves them out of
+   * training and of the ground truth (train a detector of a class subset, as mmdetection's dataset `classes`).
+   */
+  unknownClasses?: 'error' | 'skip';
 }
 
 /** Detection data, discriminated by `format`. */

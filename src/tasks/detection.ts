@@ -232,10 +232,12 @@ export async function loadDetectionSplit(
         imageExt: d.imageExt,
         split,
         classes: classes ? [...classes] : 'found',
-        unknownClasses: 'error',
+        unknownClasses: d.unknownClasses ?? 'error',
         degenerateBoxes: 'drop',
       };
       const set = await scanVocDetection(d.root, opts);
+      // Objects of other classes skipped on request are not problems of the data: not reported one by one.
+      const issues = opts.unknownClasses === 'skip' ? set.issues.filter((i) => i.code !== 'unknown-class') : set.issues;
       let records: DetectionRecord[] = set.records;
       if (purpose === 'train' && d.filterEmpty) records = records.filter((r) => r.target.labels.length > 0);
       const gtJson = await vocToCoco(d.root, { ...opts, classes: set.classes });
@@ -252,7 +254,7 @@ export async function loadDetectionSplit(
         cocoImageIds: records.map((r) => idOf.get(r.imageId as string)!),
         categoryIds: set.classes.map((_, i) => i + 1),
         voc: { gt: vocGroundTruth(set), imageIds: vocIds, use07Metric: d.use07Metric },
-        issues: set.issues,
+        issues,
       };
     }
     default: {
