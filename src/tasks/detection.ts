@@ -412,13 +412,17 @@ export function formatDetectionMetrics(m: DetectionMetrics, split: string): stri
   const w = Math.max(5, ...m.perClass.map((c) => c.className.length));
   const pct = (v: number) => (v < 0 || Number.isNaN(v) ? '   n/a' : (100 * v).toFixed(2).padStart(6));
   const out = [`split ${split}: ${m.images} images, ${m.results.length} detections`, ...m.lines, ''];
-  const header = m.voc ? `${'class'.padEnd(w)}  AP (COCO)  AP50 (VOC)` : `${'class'.padEnd(w)}  AP (COCO)`;
+  // Per-class values in percent (the 12 lines above are pycocotools' fractions).
+  const header = m.voc ? `${'class'.padEnd(w)}  COCO AP %  VOC AP50 %` : `${'class'.padEnd(w)}  COCO AP %`;
   out.push(header);
   m.perClass.forEach((c, k) => {
-    const voc = m.voc ? `  ${pct(m.voc.perClass[k].ap).padStart(9)}` : '';
+    const voc = m.voc ? `  ${pct(m.voc.perClass[k].ap).padStart(10)}` : '';
     out.push(`${c.className.padEnd(w)}  ${pct(c.ap).padStart(9)}${voc}`);
   });
-  if (m.voc) out.push(`VOC mAP@0.5 (${m.voc.perClass.length} classes): ${pct(m.voc.mAP).trim()}%`);
+  if (m.voc) {
+    const n = m.voc.perClass.length;
+    out.push(`VOC mAP@0.5 (${n} ${n === 1 ? 'class' : 'classes'}): ${pct(m.voc.mAP).trim()}%`);
+  }
   return out.join('\n');
 }
 

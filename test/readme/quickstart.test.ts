@@ -100,7 +100,7 @@ describe('quickstart', function () {
       expect(lines.filter((l) => l.startsWith(' Average Precision'))).to.have.length(6);
       expect(lines.filter((l) => l.startsWith(' Average Recall'))).to.have.length(6);
       expect(text).to.contain('split test: 24 images');
-      expect(text).to.match(/\nclass +AP \(COCO\) +AP50 \(VOC\)\nWBC +[\d.na/ ]+\nVOC mAP@0\.5 \(1 classes\): [\d.]+%\n/);
+      expect(text).to.match(/\nclass +COCO AP % +VOC AP50 %\nWBC +[\d.na/ ]+\nVOC mAP@0\.5 \(1 class\): [\d.]+%\n/);
       const picture = path.join(out, 'predictions', path.basename(QUICKSTART_IMAGE));
       const curve = path.join(out, 'curve.png');
       expect(text).to.contain(`picture:    ${picture} (`);

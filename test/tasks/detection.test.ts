@@ -174,7 +174,7 @@ describe('detection task (CLI)', function () {
     const outDir = path.join(dir, 'eval');
     const out = await runCli(['eval', cfgFile, '--checkpoint', ckpt, '--out', outDir, '--quiet']);
     expect(out.split('\n').filter((l) => l.startsWith(' Average'))).to.have.length(12);
-    expect(out).to.match(/VOC mAP@0\.5 \(1 classes\): [\d.]+%/);
+    expect(out).to.match(/\nclass +COCO AP % +VOC AP50 %\nWBC +[\d.]+ +[\d.]+\nVOC mAP@0\.5 \(1 class\): [\d.]+%/);
     const results = JSON.parse(fs.readFileSync(path.join(outDir, 'results_all.json'), 'utf8'));
     const gt = JSON.parse(fs.readFileSync(path.join(outDir, 'gt_all_coco.json'), 'utf8'));
     expect(gt.images.map((i: { file_name: string }) => i.file_name)).to.deep.equal(['BloodImage_00147.jpg', 'BloodImage_00249.jpg', 'BloodImage_00338.jpg']);
