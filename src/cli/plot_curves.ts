@@ -111,7 +111,11 @@ export function curvesSpec(curves: TrainingCurves, opts: { title?: string } = {}
       color: { field: 'series', type: 'nominal', title: legend },
     },
   });
-  const panels = [panel(curves.losses, 'training loss', 'loss', 'loss term', false)];
+  // Loss curves get point marks only when a series is too short to draw a line (a run of one or two logged steps).
+  const lossCounts = new Map<string, number>();
+  for (const p of curves.losses) lossCounts.set(p.series, (lossCounts.get(p.series) ?? 0) + 1);
+  const shortLosses = [...lossCounts.values()].some((n) => n < 3);
+  const panels = [panel(curves.losses, 'training loss', 'loss', 'loss term', shortLosses)];
   if (curves.metrics.length > 0) panels.push(panel(curves.metrics, 'evaluation', 'percent', 'metric', true));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',

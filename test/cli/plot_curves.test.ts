@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
 import { buildProgram } from '../../src/cli/main';
-import { plotCurves, renderCurvesSvg, resolveMetricsFile, trainingCurves } from '../../src/cli/plot_curves';
+import { curvesSpec, plotCurves, renderCurvesSvg, resolveMetricsFile, trainingCurves } from '../../src/cli/plot_curves';
 import { readJsonl } from '../../src/engine/logger';
 
 /** A detection run's log: two logged windows, an eval with an undefined APs, a checkpoint, then a resume that logs
@@ -72,6 +72,15 @@ describe('plot-curves', function () {
   it('trainingCurves: --metrics keeps the named eval keys only', () => {
     const c = trainingCurves(readJsonl(path.join(runDir, 'metrics.jsonl')), { metrics: ['AP50'] });
     expect(c.metrics.map((p) => `${p.series}@${p.iteration}`)).to.deep.equal(['AP50@19', 'AP50@29']);
+  });
+
+  it('curvesSpec: loss series of one or two logged steps get point marks (a line needs two points), longer ones do not', () => {
+    const lossMark = (n: number) => {
+      const losses = Array.from({ length: n }, (_, i) => ({ iteration: 10 * i + 9, series: 'total', value: 1 / (i + 1) }));
+      const spec = curvesSpec({ losses, metrics: [] }) as { vconcat: { mark: { point: boolean } }[] };
+      return spec.vconcat[0].mark.point;
+    };
+    expect([lossMark(1), lossMark(2), lossMark(3), lossMark(30)]).to.deep.equal([true, true, false, false]);
   });
 
   it('resolveMetricsFile: a run folder gives its metrics.jsonl, a file itself; a missing path says what to pass', () => {
