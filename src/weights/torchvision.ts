@@ -251,6 +251,31 @@ function guessPrefix(fileKeys: string[], modelNames: string[]): string | undefin
 }
 
 /**
+ * Name the torchvision ResNet whose stage depths and block type a state dict's keys show (`layer<i>.<j>.conv3` means
+ * bottleneck blocks), e.g. `resnet50 (blocks 3, 4, 6, 3, bottleneck)`; undefined when the keys hold no ResNet
+ * stages. Keys may carry a prefix (`backbone.body.`). Wide and ResNeXt variants share resnet50/101's depths.
+ */
+export function resnetDepthOf(keys: Iterable<string>): string | undefined {
+  const blocks = [0, 0, 0, 0];
+  let bottleneck = false;
+  for (const k of keys) {
+    const m = /(?:^|\.)layer([1-4])\.(\d+)\.conv([123])\.weight$/.exec(k);
+    if (!m) continue;
+    const stage = Number(m[1]) - 1;
+    blocks[stage] = Math.max(blocks[stage], Number(m[2]) + 1);
+    if (m[3] === '3') bottleneck = true;
+  }
+  if (blocks.every((b) => b === 0)) return undefined;
+  const names: Record<string, string> = {
+    '2,2,2,2,basic': 'resnet18', '3,4,6,3,basic': 'resnet34', '3,4,6,3,bottleneck': 'resnet50',
+    '3,4,23,3,bottleneck': 'resnet101', '3,8,36,3,bottleneck': 'resnet152',
+  };
+  const kind = bottleneck ? 'bottleneck' : 'basic';
+  const name = names[`${blocks.join(',')},${kind}`] ?? 'ResNet';
+  return `${name} (blocks ${blocks.join(', ')}, ${kind})`;
+}
+
+/**
  * Load torchvision (or timm) weights into a model whose state names follow torchvision's: a `ResNet` backbone or
  * a `ResNetClassifier`. The file is a safetensors file or a `torch.save` archive of a state dict (also nested
  * under `state_dict`/`model`). Convolution kernels are transposed OIHW → HWIO, Linear weights `[out, in]` →
@@ -328,6 +353,8 @@ async function loadFromSource(model: Module, source: WeightSource, opts: LoadTor
       );
     }
     for (const r of reasons) parts.push(`the file holds ${r}`);
+    const depth = resnetDepthOf(source.keys());
+    if (depth && (report.missing.length || report.unexpected.length)) parts.push(`the file's ResNet layers are those of a ${depth}`);
     const hint = fileNames.size === 0 && !prefix ? guessPrefix(source.keys(), entries.map((e) => e.name)) : undefined;
     if (hint) parts.push(`its keys look prefixed: pass prefix '${hint}'`);
     throw new Error(`${file}: weights do not match the model (${table.family} name table, strict): ${parts.join('; ')}`);

@@ -12,6 +12,7 @@ import { SafetensorsEntry, SafetensorsFile, writeSafetensors } from '../../src/w
 import {
   RESNET_NAME_TABLE,
   exportTorchvisionWeights,
+  resnetDepthOf,
   layoutOf,
   loadTorchvisionWeights,
   torchShape,
@@ -53,6 +54,22 @@ async function errorOf(p: Promise<unknown>): Promise<string> {
 }
 
 describe('torchvision weights', () => {
+  it('resnetDepthOf names the ResNet whose stage depths and block type the keys show (prefixes allowed)', () => {
+    const names = (name: string, prefix = '') => {
+      const m = buildBackbone(name);
+      try {
+        return m.stateEntries().map((e) => `${prefix}${e.name}`);
+      } finally {
+        m.dispose();
+      }
+    };
+    expect(resnetDepthOf(names('resnet18'))).to.equal('resnet18 (blocks 2, 2, 2, 2, basic)');
+    expect(resnetDepthOf(names('resnet34'))).to.equal('resnet34 (blocks 3, 4, 6, 3, basic)');
+    expect(resnetDepthOf(names('resnet101', 'backbone.body.'))).to.equal('resnet101 (blocks 3, 4, 23, 3, bottleneck)');
+    expect(resnetDepthOf(names('wide_resnet50_2'))).to.equal('resnet50 (blocks 3, 4, 6, 3, bottleneck)');
+    expect(resnetDepthOf(['fc.weight', 'conv1.weight'])).to.equal(undefined);
+  });
+
   let dir: string;
   let small: ResNetClassifier;
   before(() => {
