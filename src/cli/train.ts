@@ -34,7 +34,12 @@ export function registerTrain(program: Command): void {
           if (cfg.task === 'segmentation') cfg.train.evalAtEnd = false;
         }
         await startBackend(program);
-        process.stderr.write(`config: ${JSON.stringify(cfg)}\n`);
+        // One line a person can read; the whole resolved config goes into every checkpoint's meta.
+        const model = cfg.task === 'segmentation' ? cfg.model.name : cfg.model.backbone.name;
+        process.stderr.write(
+          `config: ${configFile} (${cfg.task}, ${model}; data ${cfg.data.root}; ${cfg.schedule.maxIter} iterations of ` +
+            `${cfg.train.batchSize} images; output ${cfg.train.outputDir}; the resolved config is stored in each checkpoint)\n`,
+        );
         const t0 = performance.now();
         const r = await taskRunner(cfg).train(cfg, { resume: o.resume, quiet: o.quiet });
         const minutes = (performance.now() - t0) / 60000;
