@@ -118,7 +118,11 @@ export async function selectBackend(
   }
   if (!selected) {
     const lines = attempts.map((a) => `  ${a.candidate}: ${a.reason}`).join('\n');
-    throw new Error(`backend '${choice}' is not available:\n${lines}`);
+    const hint =
+      choice === 'tensorflow'
+        ? '\ninstall one of them (npm install @tensorflow/tfjs-node, or @tensorflow/tfjs-node-gpu with CUDA 11.2 and cuDNN 8.1); `resvision doctor` prints the exact command'
+        : '';
+    throw new Error(`backend '${choice}' is not available:\n${lines}${hint}`);
   }
   if (opts.probeAll) {
     const tried = new Set(attempts.map((a) => a.candidate));

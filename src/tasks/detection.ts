@@ -190,7 +190,9 @@ export async function loadDetectionSplit(
   purpose: 'train' | 'eval',
 ): Promise<DetectionSplit> {
   const d = cfg.data;
-  if (!fs.existsSync(d.root)) throw new Error(`data root not found: ${d.root} (set data.root in the config or pass --data)`);
+  if (!fs.existsSync(d.root)) {
+    throw new Error(`data root not found: ${d.root} (${path.resolve(d.root)}; relative paths start at the current folder): pass --data ROOT or set data.root in the config`);
+  }
   switch (d.format) {
     case 'coco': {
       const annFile = path.join(d.root, d.annotationsDir, `instances_${split}.json`);

@@ -598,7 +598,8 @@ export const segmentationTask: TaskRunner<SegmentationConfig> = {
     let failed: unknown;
     try {
       const m = await evaluateSegmentationRecords(model, cfg, records, { quiet: opts.quiet, outDir: opts.outDir });
-      return formatSegmentationMetrics(m, classes);
+      const table = formatSegmentationMetrics(m, classes);
+      return opts.outDir ? `${table}\nwrote ${records.length} prediction PNGs (VOC palette, class indices) to ${opts.outDir}` : table;
     } catch (e) {
       failed = e;
       throw explainOutOfMemory(e, cfg, 'evaluation');

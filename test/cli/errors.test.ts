@@ -108,7 +108,10 @@ describe('CLI errors on the README path', function () {
   it("a config whose data.root is missing (a clone without ../shared): names the root and both ways to fix it", async () => {
     const file = editedConfig('no_data.json', (c) => (c.data.root = path.join(dir, 'BCCD')));
     const r = await runCli(['train', file, '--output-dir', path.join(dir, 'run_no_data')]);
-    expect(r.errorLine).to.equal(`resvision: data root not found: ${path.join(dir, 'BCCD')} (set data.root in the config or pass --data)`);
+    expect(r.errorLine).to.equal(
+      `resvision: data root not found: ${path.join(dir, 'BCCD')} (${path.join(dir, 'BCCD')}; relative paths start at the current folder): ` +
+        'pass --data ROOT or set data.root in the config',
+    );
   });
 
   it('unknown model name in a config: the JSON path and the valid names', async () => {
