@@ -1,6 +1,7 @@
 /**
  * A progress bar for loops other than training (evaluation, feature extraction, prediction): a label, a count with
- * a total, items per second and ETA (cli-progress), on stderr and only when it is a terminal.
+ * a total, items per second and ETA (cli-progress) on stderr when it is a terminal; otherwise (a log file, CI) the
+ * same as a plain line every 30 s, as the training loop's `LineProgress`.
  */
 import * as cliProgress from 'cli-progress';
 
@@ -12,14 +13,20 @@ export interface TaskProgress {
 }
 
 /**
- * Start a bar.
+ * Start a bar (a terminal) or periodic lines (anything else).
  * @param label what is counted, e.g. `eval` or `features`.
  * @param total number of items (images or batches).
  * @param opts.quiet show nothing.
+ * @param opts.stream where to write (default stderr); opts.everySec the period of the plain lines (default 30 s).
  */
-export function startTaskProgress(label: string, total: number, opts: { quiet?: boolean; unit?: string } = {}): TaskProgress {
-  const stream = process.stderr;
-  if (opts.quiet || !stream.isTTY) return { update: () => {}, stop: () => {} };
+export function startTaskProgress(
+  label: string,
+  total: number,
+  opts: { quiet?: boolean; unit?: string; stream?: NodeJS.WritableStream & { isTTY?: boolean }; everySec?: number } = {},
+): TaskProgress {
+  const stream = opts.stream ?? process.stderr;
+  if (opts.quiet) return { update: () => {}, stop: () => {} };
+  if (!stream.isTTY) return lineTaskProgress(label, total, stream, opts.unit ?? '', opts.everySec ?? 30);
   const bar = new cliProgress.SingleBar(
     {
       stream,
@@ -39,5 +46,23 @@ export function startTaskProgress(label: string, total: number, opts: { quiet?: 
     stop() {
       bar.stop();
     },
+  };
+}
+
+/** Plain progress lines: `label done/total unit | rate/s | ETA`, at most one per `everySec` seconds. */
+function lineTaskProgress(label: string, total: number, stream: NodeJS.WritableStream, unit: string, everySec: number): TaskProgress {
+  const t0 = performance.now();
+  let last = t0;
+  return {
+    update(done: number) {
+      const now = performance.now();
+      if (now - last < everySec * 1000 || done >= total) return;
+      last = now;
+      const rate = done / Math.max((now - t0) / 1000, 1e-9);
+      const eta = rate > 0 ? (total - done) / rate : NaN;
+      const etaText = Number.isFinite(eta) ? `${Math.floor(eta / 60)}m${String(Math.round(eta % 60)).padStart(2, '0')}s` : '-';
+      stream.write(`${label} ${done}/${total}${unit ? ` ${unit}` : ''} | ${rate.toFixed(2)}/s | ETA ${etaText}\n`);
+    },
+    stop() {},
   };
 }
