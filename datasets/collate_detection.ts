@@ -45,6 +45,40 @@ export function paddedBatchSize(sizes: readonly { height: number; width: number 
   };
 }
 
+/** Check that every image is normalized float32 of its stated size; the error names the file. */
+function checkImages(images: readonly RgbImage[], metas: readonly ImageMeta[], what: string): void {
+  if (images.length === 0) throw new Error(`${what}: empty sample list`);
+  for (let n = 0; n < images.length; n++) {
+    const img = images[n];
+    if (!(img.data instanceof Float32Array)) {
+      throw new Error(`${what}: '${metas[n].file}' is not normalized (uint8); apply normalizeSample`);
+    }
+    if (img.data.length !== img.height * img.width * 3) {
+      throw new Error(`${what}: '${metas[n].file}' has ${img.data.length} values for ${img.height}x${img.width}x3`);
+    }
+  }
+}
+
+/**
+ * Write the images top-left aligned into `out` ([N, height, width, 3], any prior content) and set every other
+ * value to `pad`: each value of `out` is written once (no zero-fill pass before the copy).
+ */
+function writePadded(out: Float32Array, images: readonly RgbImage[], height: number, width: number, pad: number): void {
+  const per = height * width * 3;
+  const outRow = width * 3;
+  for (let n = 0; n < images.length; n++) {
+    const { data, height: h, width: w } = images[n];
+    const row = w * 3;
+    const base = n * per;
+    for (let y = 0; y < h; y++) {
+      const d = base + y * outRow;
+      out.set(data.subarray(y * row, y * row + row), d);
+      if (row < outRow) out.fill(pad, d + row, d + outRow);
+    }
+    if (h < height) out.fill(pad, base + h * outRow, base + per);
+  }
+}
+
 /**
  * Copy normalized images into one zero-padded [N, H, W, 3] buffer (top-left aligned) and pad their metas.
  * @returns the buffer (float32, new) and the padded metas.
@@ -53,25 +87,38 @@ export function paddedBatchSize(sizes: readonly { height: number; width: number 
 export function padImages(
   images: readonly RgbImage[], metas: readonly ImageMeta[], what: string, opts: BatchPadOptions = {},
 ): { data: Float32Array; height: number; width: number; metas: ImageMeta[] } {
-  if (images.length === 0) throw new Error(`${what}: empty sample list`);
+  checkImages(images, metas, what);
   const { height, width } = paddedBatchSize(images, opts.sizeDivisibility ?? 32);
-  const per = height * width * 3;
-  const data = new Float32Array(images.length * per);
-  const pad = opts.padValue ?? 0;
-  if (pad !== 0) data.fill(pad);
-  const out: ImageMeta[] = [];
-  images.forEach((img, n) => {
-    if (!(img.data instanceof Float32Array)) {
-      throw new Error(`${what}: '${metas[n].file}' is not normalized (uint8); apply normalizeSample`);
-    }
-    if (img.data.length !== img.height * img.width * 3) {
-      throw new Error(`${what}: '${metas[n].file}' has ${img.data.length} values for ${img.height}x${img.width}x3`);
-    }
-    const row = img.width * 3;
-    for (let y = 0; y < img.height; y++) data.set(img.data.subarray(y * row, (y + 1) * row), n * per + y * width * 3);
-    out.push(padBottomRightMeta(metas[n], height, width));
-  });
-  return { data, height, width, metas: out };
+  const data = new Float32Array(images.length * height * width * 3);
+  writePadded(data, images, height, width, opts.padValue ?? 0);
+  return { data, height, width, metas: metas.map((m) => padBottomRightMeta(m, height, width)) };
+}
+
+/** The parts of the wasm backend (`@tensorflow/tfjs-backend-wasm` `BackendWasm`) that let a tensor be filled in place. */
+interface WasmHeapBackend {
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+}
+
+/**
+ * A new uninitialized float32 tensor in the wasm backend's heap and a view of its values, so the batch is written
+ * there directly (the generic path builds the batch in a JS buffer that `tf.tensor` then copies into the heap:
+ * one full copy of the batch more). Null on other backends.
+ * Reference: `tfjs-backend-wasm` `BackendWasm.makeOutput` / `typedArrayFromHeap` (as its `Fill` kernel uses them).
+ */
+function wasmTensorInPlace(shape: [number, number, number, number]): { tensor: tf.Tensor4D; values: Float32Array } | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  const backend = tf.backend() as unknown as Partial<WasmHeapBackend>;
+  if (typeof backend.makeOutput !== 'function' || typeof backend.typedArrayFromHeap !== 'function') return null;
+  const info = backend.makeOutput(shape, 'float32');
+  const tensor = tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor4D;
+  // Taken after the allocation: a heap growth during `makeOutput` replaces the heap's ArrayBuffer.
+  const values = backend.typedArrayFromHeap(info);
+  if (values.length !== shape[0] * shape[1] * shape[2] * shape[3]) {
+    tensor.dispose();
+    return null;
+  }
+  return { tensor, values };
 }
 
 /**
@@ -81,11 +128,26 @@ export function padImages(
  * @throws when the list is empty or a sample is not normalized (naming the file).
  */
 export function collateDetection(samples: readonly DetectionSample[], opts: BatchPadOptions = {}): DetectionBatch {
-  const { data, height, width, metas } = padImages(samples.map((s) => s.image), samples.map((s) => s.meta), 'collateDetection', opts);
+  const images = samples.map((s) => s.image);
+  const metas = samples.map((s) => s.meta);
+  checkImages(images, metas, 'collateDetection');
+  const { height, width } = paddedBatchSize(images, opts.sizeDivisibility ?? 32);
+  const padded = metas.map((m) => padBottomRightMeta(m, height, width));
+  const shape: [number, number, number, number] = [samples.length, height, width, 3];
+  const inPlace = wasmTensorInPlace(shape);
+  let tensor: tf.Tensor4D;
+  if (inPlace) {
+    writePadded(inPlace.values, images, height, width, opts.padValue ?? 0);
+    tensor = inPlace.tensor;
+  } else {
+    const data = new Float32Array(shape[0] * height * width * 3);
+    writePadded(data, images, height, width, opts.padValue ?? 0);
+    tensor = tf.tensor4d(data, shape, 'float32');
+  }
   return {
-    images: tf.tensor4d(data, [samples.length, height, width, 3], 'float32'),
+    images: tensor,
     targets: samples.map((s) => s.target),
-    metas,
+    metas: padded,
   };
 }
 

@@ -4,7 +4,8 @@
  * `detection_worker.ts` (under tsx) or `detection_worker.js` (compiled `dist/`), whichever sits next to this file.
  *
  * What crosses threads: a `DetectionImageJob` (plain data: file path, output size, the random draws already made
- * on the main thread) in, the normalized float32 pixels out (moved, not copied). Every random draw happens on the
+ * on the main thread) in, the normalized float32 pixels out (written by the worker into a `SharedArrayBuffer`, so
+ * neither copied nor turned into new external memory on the main thread). Every random draw happens on the
  * main thread before the job is sent, so the output for a seed does not depend on which thread finishes first.
  *
  * The pool owns its threads: call `close()` when done (idle threads also end after `idleTimeoutMs`, so a forgotten
@@ -71,7 +72,8 @@ export class ImageWorkerPool {
 
   /**
    * Run a detection image job on a worker thread.
-   * @returns the [job.height, job.width, 3] float32 pixels (moved from the worker; caller owns).
+   * @returns the [job.height, job.width, 3] float32 pixels (a view of a `SharedArrayBuffer` the worker wrote and no
+   * longer references; caller owns).
    * @throws the worker's error, whose message names the file (and image id when the size check fails); an error
    * when the pool was closed.
    */

@@ -47,6 +47,40 @@ export function normalizeTable(opts: NormalizeOptions = {}): Float32Array {
   return lut;
 }
 
+/** Allocator of the float32 images this module returns, on the current thread (see `setFloat32OutputAllocator`). */
+let allocateFloat32: (length: number) => Float32Array = (length) => new Float32Array(length);
+
+/**
+ * Choose where the float32 images of `resizeFlipNormalize`, `resizeFlipNormalizeSharp` and `flipNormalizeWindow`
+ * are allocated on the calling thread. `ImageWorkerPool`'s threads allocate them in a `SharedArrayBuffer`: the
+ * main thread then receives a view of the same memory, while a transferred `ArrayBuffer` would become 10 MB of new
+ * external memory per image on the main thread, each accounted and swept by its garbage collector (measured with
+ * `scripts/bench/detection_loader.ts`: 4-9 ms of main-thread GC per 800 px image).
+ * @param alloc - returns a zero-filled Float32Array of exactly `length` values; null restores `new Float32Array`.
+ */
+export function setFloat32OutputAllocator(alloc: ((length: number) => Float32Array) | null): void {
+  allocateFloat32 = alloc ?? ((length) => new Float32Array(length));
+}
+
+/** Per-thread scratch for the horizontal pass's uint8 rows: it never leaves `resizeFlipNormalize`, so each call
+ * reuses it (grown when too small) instead of allocating a new buffer per image. */
+let scratch = new Uint8Array(0);
+
+/** The last normalization table and the mean/std it was made for (the presets pass the same arrays every call). */
+let lastLut: { mean: readonly number[]; std: readonly number[]; lut: Float32Array } | null = null;
+
+function cachedNormalizeTable(opts: NormalizeOptions): Float32Array {
+  const mean = opts.mean ?? IMAGENET_MEAN;
+  const std = opts.std ?? IMAGENET_STD;
+  if (lastLut && lastLut.mean.length === mean.length && lastLut.std.length === std.length &&
+      lastLut.mean.every((v, i) => v === mean[i]) && lastLut.std.every((v, i) => v === std[i])) {
+    return lastLut.lut;
+  }
+  const lut = normalizeTable({ mean, std });
+  lastLut = { mean: [...mean], std: [...std], lut };
+  return lut;
+}
+
 function clip8(v: number): number {
   return v >= MAX_ACC ? 255 : v <= 0 ? 0 : v >> PRECISION_BITS;
 }
@@ -70,14 +104,15 @@ export function resizeFlipNormalize(image: RgbImage<Uint8Array>, opts: ResizeFli
     if (!(Number.isInteger(v) && v > 0)) throw new Error(`resizeFlipNormalize: output ${what} must be a positive integer, got ${v}`);
   }
   const kernel = opts.kernel ?? 'bilinear';
-  const lut = normalizeTable(opts);
+  const lut = cachedNormalizeTable(opts);
   const flip = opts.flip ?? false;
   const rowLen = outW * 3;
 
   // Horizontal pass over every source row (Pillow skips it when the width is unchanged).
   let tmp: Uint8Array;
   if (outW !== inW) {
-    tmp = new Uint8Array(inH * rowLen);
+    if (scratch.length < inH * rowLen) scratch = new Uint8Array(inH * rowLen);
+    tmp = scratch;
     const ch = pillowCoefficients(inW, outW, kernel);
     const { xmin, count, kk, ksize } = ch;
     // Outputs with two non-negative taps summing to at most 1 (+ rounding) need no clipping (see the vertical pass).
@@ -121,7 +156,7 @@ export function resizeFlipNormalize(image: RgbImage<Uint8Array>, opts: ResizeFli
   }
 
   // Vertical pass, fused with the mirror and the normalization table.
-  const out = new Float32Array(outH * rowLen);
+  const out = allocateFloat32(outH * rowLen);
   const cv = outH !== inH ? pillowCoefficients(inH, outH, kernel) : null;
   for (let o = 0; o < outH; o++) {
     const d0 = o * rowLen;
@@ -187,7 +222,7 @@ export function flipNormalizeWindow(
     throw new Error(`flipNormalizeWindow: ${src.length} values cannot hold ${height} rows of ${width} px at stride ${stride}`);
   }
   const rowLen = width * 3;
-  const out = new Float32Array(height * rowLen);
+  const out = allocateFloat32(height * rowLen);
   const step = flip ? -3 : 3;
   for (let y = 0; y < height; y++) {
     let s = y * stride * 3;
