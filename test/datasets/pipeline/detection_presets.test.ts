@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import * as path from 'path';
 import { SeedSequence } from '../../../src/engine/seed';
@@ -95,6 +96,39 @@ describe('detection presets', () => {
   it('filterTarget keeps the flags aligned', () => {
     const t = filterTarget(record.target, (i) => i === 1);
     expect([Array.from(t.boxes), Array.from(t.labels), Array.from(t.difficult!)]).to.deep.equal([[0, 0, 60, 40], [0], [1]]);
+  });
+
+  it('collateDetection: padValue and sizeDivisibility, same values on wasm (written in place) and cpu', async () => {
+    // Image 0: 1x2 px values 1..6; image 1: 2x1 px values 7..12; sizeDivisibility 3 → padded 3x3, pad -1.
+    const mk = (data: number[], h: number, w: number, file: string): DetectionSample => ({
+      image: { data: Float32Array.from(data), height: h, width: w }, meta: identityMeta(file, h, w),
+      target: { boxes: new Float32Array(0), labels: new Int32Array(0) } });
+    const samples = [mk([1, 2, 3, 4, 5, 6], 1, 2, 'a.png'), mk([7, 8, 9, 10, 11, 12], 2, 1, 'b.png')];
+    const P = [-1, -1, -1];
+    const expected = [
+      [[[1, 2, 3], [4, 5, 6], P], [P, P, P], [P, P, P]],
+      [[[7, 8, 9], P, P], [[10, 11, 12], P, P], [P, P, P]],
+    ];
+    const prev = tf.getBackend();
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend);
+      try {
+        await expectNoLeak(() => {
+          const batch = collateDetection(samples, { sizeDivisibility: 3, padValue: -1 });
+          try {
+            expect(batch.images.shape).to.deep.equal([2, 3, 3, 3]);
+            expect(batch.images.arraySync()).to.deep.equal(expected);
+            expect(batch.metas[1].padding).to.deep.equal({ top: 0, bottom: 1, left: 0, right: 2 });
+          } finally {
+            disposeDetectionBatch(batch);
+          }
+        });
+      } finally {
+        await tf.setBackend(prev);
+      }
+    }
+    expect(() => collateDetection([{ ...samples[0], image: { data: new Uint8Array(6), height: 1, width: 2 } }]))
+      .to.throw(/'a\.png' is not normalized/);
   });
 
   it('collateDetection: pad to a multiple of 32, valid regions kept, boxes map back; no leak', async () => {

@@ -46,6 +46,9 @@ describe('ImageWorkerPool (detection pixel work on worker threads)', function ()
         const [a, b] = await Promise.all([here(r, new SeedSequence(seed)), there(r, new SeedSequence(seed))]);
         expect([b.image.height, b.image.width, b.meta.flipped]).to.deep.equal([a.image.height, a.image.width, a.meta.flipped]);
         expect(b.image.data.every((v, i) => v === a.image.data[i])).to.equal(true);
+        // Written by the worker in shared memory: no copy and no transferred ArrayBuffer on this thread.
+        expect(b.image.data.buffer).to.be.instanceOf(SharedArrayBuffer);
+        expect(b.image.data.length).to.equal(b.image.height * b.image.width * 3);
         expect(Array.from(b.target.boxes)).to.deep.equal(Array.from(a.target.boxes));
       }
     });
