@@ -81,6 +81,21 @@ function cachedNormalizeTable(opts: NormalizeOptions): Float32Array {
   return lut;
 }
 
+/** Pillow's taps for the last few (input size, output size, filter) of this thread: detection datasets repeat a
+ * handful of image sizes, and the taps are read only. */
+const coefficientCache = new Map<string, ReturnType<typeof pillowCoefficients>>();
+
+function cachedCoefficients(inSize: number, outSize: number, kernel: Exclude<ResizeKernel, 'nearest'>): ReturnType<typeof pillowCoefficients> {
+  const key = `${inSize},${outSize},${kernel}`;
+  let c = coefficientCache.get(key);
+  if (!c) {
+    if (coefficientCache.size >= 16) coefficientCache.delete(coefficientCache.keys().next().value!);
+    c = pillowCoefficients(inSize, outSize, kernel);
+    coefficientCache.set(key, c);
+  }
+  return c;
+}
+
 function clip8(v: number): number {
   return v >= MAX_ACC ? 255 : v <= 0 ? 0 : v >> PRECISION_BITS;
 }
@@ -113,7 +128,7 @@ export function resizeFlipNormalize(image: RgbImage<Uint8Array>, opts: ResizeFli
   if (outW !== inW) {
     if (scratch.length < inH * rowLen) scratch = new Uint8Array(inH * rowLen);
     tmp = scratch;
-    const ch = pillowCoefficients(inW, outW, kernel);
+    const ch = cachedCoefficients(inW, outW, kernel);
     const { xmin, count, kk, ksize } = ch;
     // Outputs with two non-negative taps summing to at most 1 (+ rounding) need no clipping (see the vertical pass).
     const twoTapsSafe = new Uint8Array(outW);
@@ -157,7 +172,7 @@ export function resizeFlipNormalize(image: RgbImage<Uint8Array>, opts: ResizeFli
 
   // Vertical pass, fused with the mirror and the normalization table.
   const out = allocateFloat32(outH * rowLen);
-  const cv = outH !== inH ? pillowCoefficients(inH, outH, kernel) : null;
+  const cv = outH !== inH ? cachedCoefficients(inH, outH, kernel) : null;
   for (let o = 0; o < outH; o++) {
     const d0 = o * rowLen;
     // Output pixel x of this row is written at x (or W-1-x when mirrored): step +3 or -3 floats per pixel.
