@@ -112,7 +112,11 @@ async function tensorsOf(file: string): Promise<Map<string, Uint8Array>> {
 /** The numbers of a `formatSegmentationMetrics` table (class names dropped). */
 function tableNumbers(text: string): string[] {
   const start = text.indexOf('class ');
-  return text.slice(start).split('\n').filter((l) => /\d/.test(l)).map((l) => l.replace(/^\S+( \S+)*? {2,}/, '').trim());
+  return text
+    .slice(start)
+    .split('\n')
+    .filter((l) => /\d/.test(l) && !l.startsWith('wrote '))
+    .map((l) => l.replace(/^\S+( \S+)*? {2,}/, '').trim());
 }
 
 describe('segmentation task (CLI) on two real photographs', function () {
@@ -180,6 +184,7 @@ describe('segmentation task (CLI) on two real photographs', function () {
       'eval-seg', '--gt', path.join(dir, 'voc', 'SegmentationClass'), '--pred', predDir,
       '--list', path.join(dir, 'voc', 'ImageSets', 'Segmentation', 'val.txt'), '--num-classes', '3',
     ]);
+    expect(out.trimEnd().split('\n').at(-1)).to.equal(`wrote ${ids.length} prediction PNGs (VOC palette, class indices) to ${predDir}`);
     expect(tableNumbers(seg)).to.deep.equal(tableNumbers(out));
     // 3 class rows, the means, and how many classes the means average.
     expect(tableNumbers(out)).to.have.length(5);
