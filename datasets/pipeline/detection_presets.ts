@@ -308,8 +308,9 @@ export interface DetectionPresetOptions extends NormalizeOptions {
   /**
    * Resampler, default `pillow`: Pillow's arithmetic bit for bit (torchvision's pixels), fused with the mirror and
    * the normalization in one pass. It is the default because it is both exact and the cheaper of the two: about
-   * 25-31 ms of CPU per 640 px JPEG → 800 px float image (decode and tensor included) against 39 ms for `sharp`
-   * (`scripts/bench/detection_loader.ts`; torchvision's PIL + ToTensor + Normalize took 18-19 ms in the same run).
+   * 22-28 ms of CPU per 640 px JPEG → 800 px float image in a padded batch (decode and tensor included) against
+   * 28-34 ms for `sharp` (`scripts/bench/detection_loader.ts`, 2 worker threads; torchvision's PIL + ToTensor +
+   * Normalize took 19-21 ms in the same runs).
    * `sharp` resamples with libvips (`resizeFlipNormalizeSharp`: within one grey level of Pillow on enlargements,
    * mean 0.1 on bccd and coco-tiny; reductions use libvips' own antialiased filter and differ more), an option for
    * comparison and for pipelines that want libvips' threads to do the resampling.
