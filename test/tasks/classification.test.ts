@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import { buildProgram } from '../../src/cli/main';
+import { runCli } from '../helpers/cli';
 import { decodeNpyFloat32 } from '../../src/engine/npy';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
 import { readJsonl } from '../../src/engine/logger';
@@ -20,21 +20,6 @@ import { loadTorchvisionWeights } from '../../src/weights/torchvision';
 import { classificationEvalTransform } from '../../datasets/pipeline';
 import { seededFloats } from '../helpers/tensors';
 
-/** Run the CLI and capture what it prints on stdout. */
-async function runCli(args: string[]): Promise<string> {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  const werr = process.stderr.write.bind(process.stderr);
-  (process.stdout as { write: unknown }).write = (c: string | Uint8Array) => (chunks.push(String(c)), true);
-  (process.stderr as { write: unknown }).write = () => true;
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'resvision', '--backend', 'wasm', ...args]);
-  } finally {
-    (process.stdout as { write: unknown }).write = write;
-    (process.stderr as { write: unknown }).write = werr;
-  }
-  return chunks.join('');
-}
 
 async function makeImageFolder(root: string): Promise<void> {
   // Two classes told apart by colour; per-pixel noise makes every image different.

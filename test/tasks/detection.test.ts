@@ -30,7 +30,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import { buildProgram } from '../../src/cli/main';
+import { runCli } from '../helpers/cli';
 import { validateConfig } from '../../src/config/load';
 import type { DetectionConfig } from '../../src/config/types';
 import { readJsonl } from '../../src/engine/logger';
@@ -77,21 +77,6 @@ function iou(a: readonly number[], b: readonly number[]): number {
   return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
 }
 
-/** Run the CLI and capture what it prints on stdout. */
-async function runCli(args: string[]): Promise<string> {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  const werr = process.stderr.write.bind(process.stderr);
-  (process.stdout as { write: unknown }).write = (c: string | Uint8Array) => (chunks.push(String(c)), true);
-  (process.stderr as { write: unknown }).write = () => true;
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'resvision', '--backend', 'wasm', ...args]);
-  } finally {
-    (process.stdout as { write: unknown }).write = write;
-    (process.stderr as { write: unknown }).write = werr;
-  }
-  return chunks.join('');
-}
 
 /**
  * A VOC root with the fixture's three images, listed in `ImageSets/Main/all.txt`; with `keep`, the XMLs hold only the

@@ -20,7 +20,7 @@ import { normalizeImage } from '../../datasets/pipeline/normalize';
 import { decodeRgbPng, readLabelMask, vocColormap } from '../../datasets/pipeline/png_index';
 import { SegmentationConfusion } from '../../datasets/voc/miou';
 import type { SegmentationModel } from '../../heads/segmentation/model';
-import { buildProgram } from '../../src/cli/main';
+import { runCli } from '../helpers/cli';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
 import { readJsonl } from '../../src/engine/logger';
 import type { SegmentationConfig } from '../../src/config/types';
@@ -48,21 +48,6 @@ const CLASSES = ['background', 'stop sign', 'toilet'];
 /** COCO category id → our class index. */
 const COCO_TO_CLASS: Record<number, number> = { 13: 1, 70: 2 };
 
-/** Run the CLI and capture what it prints on stdout. */
-async function runCli(args: string[]): Promise<string> {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  const werr = process.stderr.write.bind(process.stderr);
-  (process.stdout as { write: unknown }).write = (c: string | Uint8Array) => (chunks.push(String(c)), true);
-  (process.stderr as { write: unknown }).write = () => true;
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'resvision', '--backend', 'wasm', ...args]);
-  } finally {
-    (process.stdout as { write: unknown }).write = write;
-    (process.stderr as { write: unknown }).write = werr;
-  }
-  return chunks.join('');
-}
 
 /**
  * A VOC-layout tree from the two fixture photographs: for each, the square window of twice the object's larger box
