@@ -55,7 +55,7 @@ export interface VocClassResult {
   npos: number;
   /** `[D]` float64 cumulative recall after each detection, highest score first. */
   recall: Float64Array;
-  /** `[D]` float64 cumulative precision after each detection. */
+  /** `[D]` float64 cumulative precision after each detection, `tp / max(tp + fp, eps)` (0 before any TP or FP). */
   precision: Float64Array;
 }
 
@@ -65,6 +65,9 @@ export interface VocDetectionResult {
   /** Mean of the per-class APs, a fraction 0..1. */
   mAP: number;
 }
+
+/** `np.finfo(np.float64).eps`. */
+const FLOAT64_EPS = 2.220446049250313e-16;
 
 /** numpy `maximum`: NaN if either argument is NaN. */
 function npMaximum(a: number, b: number): number {
@@ -219,7 +222,9 @@ export function evaluateVocDetection(
       ctp += tp[d];
       cfp += fp[d];
       recall[d] = ctp / npos;
-      precision[d] = ctp / (ctp + cfp);
+      // voc_eval.py: tp / np.maximum(tp + fp, eps). Detections on difficult objects count as neither, so the
+      // leading ones can leave tp + fp = 0: precision 0 there, not 0/0.
+      precision[d] = ctp / Math.max(ctp + cfp, FLOAT64_EPS);
     }
     perClass.push({ className, ap: vocAp(recall, precision, opts.use07Metric), npos, recall, precision });
   }

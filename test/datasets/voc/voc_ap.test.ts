@@ -69,6 +69,32 @@ describe('evaluateVocDetection', () => {
     expect(evaluateVocDetection(img, d, { classNames: ['a'], use07Metric: false, iouThreshold: 0.34 }).mAP).to.equal(0);
   });
 
+  /*
+   * Top detection on a difficult object only (neither TP nor FP): voc_eval.py divides by max(tp + fp, eps).
+   *   A [10,10,59,59] difficult 0; B [100,100,149,149] difficult 1. Detections: B 0.9, A 0.8.
+   *   cum tp 0,1; fp 0,0 → precision 0/eps = 0, 1/1 = 1; recall 0, 1.
+   *   11-point: max precision over recall >= t is 1 for every t → ap += 1/11 eleven times (1 up to the running sum).
+   *   All-point: envelope [1,1,1,0] over recall steps 0→0 and 0→1 → 1.
+   */
+  it('difficult-only top detection: precision 0 not NaN, AP 1 under both rules (devkit eps)', () => {
+    const img: VocImageGt[] = [{
+      imageId: 'x',
+      objects: [
+        { className: 'a', boxXyxy: [10, 10, 59, 59], difficult: false },
+        { className: 'a', boxXyxy: [100, 100, 149, 149], difficult: true },
+      ],
+    }];
+    const d: VocDetection[] = [
+      { imageId: 'x', className: 'a', score: 0.9, boxXyxy: [100, 100, 149, 149] },
+      { imageId: 'x', className: 'a', score: 0.8, boxXyxy: [10, 10, 59, 59] },
+    ];
+    const r07 = evaluateVocDetection(img, d, { classNames: ['a'], use07Metric: true });
+    expect(Array.from(r07.perClass[0].precision)).to.deep.equal([0, 1]);
+    expect(Array.from(r07.perClass[0].recall)).to.deep.equal([0, 1]);
+    expect(r07.perClass[0].ap).to.be.closeTo(1, 1e-15);
+    expect(evaluateVocDetection(img, d, { classNames: ['a'], use07Metric: false }).perClass[0].ap).to.equal(1);
+  });
+
   it('rejects a detection on an image outside the set, naming the record', () => {
     expect(() =>
       evaluateVocDetection(images, [{ imageId: 'Z', className: 'cat', score: 1, boxXyxy: [0, 0, 1, 1] }], { classNames: ['cat'], use07Metric: false }),
