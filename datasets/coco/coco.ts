@@ -3,9 +3,12 @@
  * results with pycocotools' `loadRes` semantics.
  *
  * Reference: pycocotools `PythonAPI/pycocotools/coco.py` (class `COCO`). Differences, all on input pycocotools
- * would crash on or silently misuse: results are validated record by record (type, finite non-negative box sizes,
- * known category, segmentation size equal to its image's, non-empty list) and the errors name the record index and
- * the field; input objects are never modified (pycocotools writes `id`, `area`, ... into them).
+ * would crash on or silently misuse: results are validated record by record (type, finite box values, known image
+ * and category, segmentation size equal to its image's) and the errors name the record index and the field; input
+ * objects are never modified (pycocotools writes `id`, `area`, ... into them). Input pycocotools evaluates in a
+ * surprising way is evaluated its way and reported in {@link Coco.warnings}: annotation id 0 or repeated ids, a
+ * missing `iscrowd` (a KeyError there; 0 here), an empty results list (an IndexError there; no detections here),
+ * boxes with a width or height <= 0 and boxes far past their image (likely xyxy written as xywh).
  */
 
 import * as fs from 'node:fs';
@@ -37,6 +40,62 @@ function isFiniteNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
+/**
+ * Whether a polygon coordinate lies within `[-margin, size + margin]`: the image extended by `margin` pixels (its
+ * larger side) on both ends. Points that far out change nothing a sane annotation needs, and the bound keeps
+ * `rleFrPoly`'s work (one point per 1/5 pixel of outline) proportional to the image size.
+ */
+function polygonCoordinateInBounds(v: number, size: number, margin: number): boolean {
+  return v >= -margin && v <= size + margin;
+}
+
+/** How many ids a message lists before "...". */
+const IDS_SHOWN = 5;
+
+/** Annotations whose id pycocotools mishandles: id 0 (never a match) or an id shared with another annotation. */
+export interface AnnotationIdProblems {
+  /** Annotations with id 0 or with an id that another annotation also has. */
+  count: number;
+  /** The distinct offending ids in file order. */
+  ids: number[];
+}
+
+/**
+ * Finds annotation ids that make pycocotools' numbers differ from a file with unique ids: `COCO.anns` is a dict by
+ * id (the last annotation with an id wins, and `COCOeval._prepare` loads annotations by id, so a repeated id
+ * evaluates the last box several times), and `accumulate` reads a matched ground-truth id of 0 as "unmatched".
+ * @param annotations the `annotations` of a dataset.
+ * @returns the count and the distinct ids (both 0 / empty when every id is unique and non-zero).
+ * Reference: pycocotools `coco.py` `createIndex`, `loadAnns`; `cocoeval.py` `evaluateImg`, `accumulate` (`dtm == 0`).
+ */
+export function findAnnotationIdProblems(annotations: readonly CocoAnnotationJson[]): AnnotationIdProblems {
+  const seen = new Map<number, number>();
+  for (const a of annotations) seen.set(a.id, (seen.get(a.id) ?? 0) + 1);
+  let count = 0;
+  const ids: number[] = [];
+  for (const [id, n] of seen) {
+    if (id === 0 || n > 1) {
+      count += n;
+      ids.push(id);
+    }
+  }
+  return { count, ids };
+}
+
+/**
+ * The one-line warning about {@link findAnnotationIdProblems}, or undefined when there is nothing to say.
+ * @param source the annotation file, named in the line.
+ */
+export function annotationIdWarning(source: string, annotations: readonly CocoAnnotationJson[]): string | undefined {
+  const { count, ids } = findAnnotationIdProblems(annotations);
+  if (count === 0) return undefined;
+  const shown = ids.slice(0, IDS_SHOWN).join(', ') + (ids.length > IDS_SHOWN ? ', ...' : '');
+  return `${source}: ${count} annotation(s) have id 0 or an id another annotation also has (ids ${shown}); ` +
+    'the numbers follow pycocotools, which keeps only the last annotation of each id and never counts a match to id 0, ' +
+    'so they differ from those of the same file with unique ids; fix the file: give every annotation a unique id >= 1 ' +
+    '(e.g. renumber them 1..N)';
+}
+
 /** A loaded COCO dataset (ground truth or results) with its indexes. */
 export class Coco {
   /** The dataset as loaded (annotations of a results object are the filled-in records). Not copied. */
@@ -53,17 +112,27 @@ export class Coco {
   readonly catToImgs = new Map<number, number[]>();
   /** Where the dataset came from, used in error messages. */
   readonly source: string;
+  /** Where `images` came from (the ground-truth file for results), so image defects are not blamed on results. */
+  readonly imagesSource: string;
+  /**
+   * Input evaluated the way pycocotools evaluates it although it is probably a mistake, one line each (file named):
+   * annotation id 0 or repeated ids, annotations without `iscrowd`; for results, an empty list, boxes with a width or
+   * height <= 0, many boxes past their image. Callers print them.
+   */
+  readonly warnings: string[] = [];
 
   /**
    * Indexes a dataset (pycocotools `COCO.createIndex`).
    * @param dataset an instances object; kept by reference, not modified.
    * @param source a name for error messages (a file path).
+   * @param imagesSource where `images` came from, when not from `source` (results share the ground truth's).
    * @throws if `images`, `annotations` or `categories` is present but not an array, or a record is not an object
    *   with a numeric `id` (and `image_id`, `category_id` for annotations).
    */
-  constructor(dataset: CocoDatasetJson, source = '<memory>') {
+  constructor(dataset: CocoDatasetJson, source = '<memory>', imagesSource = source) {
     if (!isObject(dataset)) throw new Error(`${source}: annotation file must hold a JSON object, got ${typeof dataset}`);
     this.source = source;
+    this.imagesSource = imagesSource;
     for (const key of ['images', 'annotations', 'categories'] as const) {
       const v = (dataset as unknown as Record<string, unknown>)[key];
       if (v !== undefined && !Array.isArray(v)) throw new Error(`${source}: "${key}" must be an array`);
@@ -75,12 +144,14 @@ export class Coco {
       categories: dataset.categories ?? [],
     };
     const { images, annotations, categories } = this.dataset;
+    let noCrowdFlag = 0;
     for (let i = 0; i < annotations.length; i++) {
       const ann = annotations[i];
       if (!isObject(ann)) throw new Error(`${source}: annotations[${i}] is not an object`);
       for (const f of ['id', 'image_id', 'category_id'] as const) {
         if (!isFiniteNumber(ann[f])) throw new Error(`${source}: annotations[${i}].${f} must be a number, got ${JSON.stringify(ann[f])}`);
       }
+      if (ann.iscrowd === undefined) noCrowdFlag++;
       let list = this.imgToAnns.get(ann.image_id);
       if (!list) this.imgToAnns.set(ann.image_id, (list = []));
       list.push(ann);
@@ -102,6 +173,12 @@ export class Coco {
         if (!list) this.catToImgs.set(ann.category_id, (list = []));
         list.push(ann.image_id);
       }
+    }
+    const idWarning = annotationIdWarning(source, annotations);
+    if (idWarning) this.warnings.push(idWarning);
+    if (noCrowdFlag > 0) {
+      this.warnings.push(`${source}: ${noCrowdFlag} of ${annotations.length} annotation(s) have no "iscrowd"; taken as 0 ` +
+        '(not a crowd region); pycocotools stops with a KeyError on such a file');
     }
   }
 
@@ -215,10 +292,13 @@ export class Coco {
    * `frPyObjects` does; uncompressed RLE keeps its own size; compressed RLE is parsed.
    * @param ann an annotation of this dataset.
    * @returns a new RLE.
-   * @throws if the image is unknown, or the segmentation is missing or malformed (naming the annotation id).
+   * @throws naming the annotation and image ids if the image is unknown, or the segmentation is missing or malformed:
+   *   a polygon coordinate farther than max(width, height) outside the image (the rasteriser's work grows with the
+   *   outline's length), RLE counts that do not sum to height*width (the RLE loops would not end). An image without
+   *   integer height/width is named with the file that holds the images.
    */
   annToRle(ann: CocoAnnotationJson): Rle {
-    const where = `${this.source}: annotation id ${ann.id}`;
+    const where = `${this.source}: annotation id ${ann.id} (image id ${ann.image_id})`;
     const segm = ann.segmentation;
     if (segm === undefined || segm === null) throw new Error(`${where}: no segmentation`);
     if (Array.isArray(segm)) {
@@ -227,7 +307,8 @@ export class Coco {
       const h = img.height;
       const w = img.width;
       if (!Number.isInteger(h) || !Number.isInteger(w) || h < 0 || w < 0) {
-        throw new Error(`${this.source}: image id ${img.id}: height/width must be non-negative integers`);
+        throw new Error(`${this.imagesSource}: image id ${img.id}: height/width must be non-negative integers, got ` +
+          `${JSON.stringify(h)}/${JSON.stringify(w)}`);
       }
       if (segm.length === 0) throw new Error(`${where}: segmentation is an empty polygon list`);
       for (let i = 0; i < segm.length; i++) {
@@ -235,17 +316,35 @@ export class Coco {
         if (!Array.isArray(poly) || !poly.every(isFiniteNumber)) {
           throw new Error(`${where}: segmentation[${i}] must be a list of finite numbers`);
         }
+        // rleFrPoly traces the outline point by point on a 5x grid: bound that work by the image size.
+        const m = Math.max(w, h);
+        const bad = poly.findIndex((v, j) => !polygonCoordinateInBounds(v, j % 2 === 0 ? w : h, m));
+        if (bad >= 0) {
+          const [axis, size] = bad % 2 === 0 ? ['x', w] : ['y', h];
+          throw new Error(`${where}: segmentation[${i}][${bad}] = ${poly[bad]} (${axis}) lies far outside the ${w}x${h} (WxH) ` +
+            `image (polygon coordinates must be within ${-m}..${size + m}); fix the annotation`);
+        }
       }
       const asBoxes = segm[0].length === 4;
       const parts = segm.map((p) => (asBoxes ? rleFrBbox(p, h, w) : rleFrPoly(p, h, w)));
       return rleMerge(parts, false);
     }
     if (!isObject(segm)) throw new Error(`${where}: segmentation must be polygons or an RLE object`);
+    let rle: Rle;
     try {
-      return rleFromJson(segm as CocoRleJson);
+      rle = rleFromJson(segm as CocoRleJson);
     } catch (e) {
       throw new Error(`${where}: segmentation: ${(e as Error).message}`);
     }
+    // The RLE loops of maskApi.c (merge, IoU) stop only when both count lists are used up at the same pixel:
+    // counts that do not cover height*width exactly would never finish.
+    let total = 0;
+    for (let j = 0; j < rle.counts.length; j++) total += rle.counts[j];
+    if (total !== rle.h * rle.w) {
+      throw new Error(`${where}: segmentation RLE counts sum to ${total}, expected height*width = ` +
+        `${rle.h}*${rle.w} = ${rle.h * rle.w}`);
+    }
+    return rle;
   }
 
   /**
@@ -253,12 +352,17 @@ export class Coco {
    * record, as there: with a non-empty `bbox`, every record gets `area = w*h`, `iscrowd = 0` and, if it has no
    * segmentation, the box polygon `[[x1,y1, x1,y2, x2,y2, x2,y1]]`; with `segmentation` (RLE), `area` and (if
    * absent) `bbox` come from the RLE. Ids are 1..N in record order.
+   * Evaluated as pycocotools evaluates them, with a line in `warnings` of the returned object: an empty list (no
+   * detections; pycocotools stops with an IndexError), boxes with a width or height <= 0 (kept as written: their
+   * IoU is 0 with everything and their area `w*h` may be negative, as pycocotools computes it), and at least 10% of
+   * the boxes running more than 1 pixel past their image's right or bottom edge (likely xyxy written as xywh).
    * @param results an array of result records, or a path to a JSON file holding one.
    * @returns a new `Coco` sharing this dataset's images and a copy of its categories.
-   * @throws naming the record index and field: an empty list, a record that is not an object, an `image_id` not
-   *   in the ground truth, a `category_id` not in its categories, a missing or non-finite `score`, a box that is not
-   *   4 finite numbers or has a negative width/height, a segmentation that is not an RLE or whose size differs from
-   *   its image's; also keypoint and caption results, which are not supported.
+   * @throws naming the record index and field: a record that is not an object, a `category_id` not in the ground
+   *   truth's categories, a missing or non-finite `score`, a box that is not 4 finite numbers, a segmentation that is
+   *   not an RLE or whose size differs from its image's; one error listing every `image_id` not in the ground truth
+   *   (count and the first ten, saying so when they are strings and the ground truth's are numbers); also keypoint
+   *   and caption results, which are not supported.
    * Records are copied with the fields the evaluation uses (`image_id`, `category_id`, `bbox`, `score`,
    * `segmentation`) plus the filled-in ones; other fields are not carried over, and the input is not modified.
    */
@@ -273,7 +377,14 @@ export class Coco {
       }
     }
     if (!Array.isArray(results)) throw new Error(`${source}: results must be an array of objects`);
-    if (results.length === 0) throw new Error(`${source}: results list is empty`);
+    const categories = structuredClone(this.dataset.categories);
+    if (results.length === 0) {
+      const empty = new Coco({ images: [...this.dataset.images], categories, annotations: [] }, source, this.imagesSource);
+      empty.warnings.push(`${source}: the results list is empty; evaluated as no detections (AP and AR 0 where the ground ` +
+        'truth has objects)');
+      return empty;
+    }
+    this.checkResultImageIds(results, source);
     const first = results[0];
     if (!isObject(first)) throw new Error(`${source}: results[0] is not an object`);
     let kind: 'bbox' | 'segm';
@@ -284,13 +395,15 @@ export class Coco {
     else throw new Error(`${source}: results[0] has neither "bbox" nor "segmentation"`);
 
     const anns: CocoAnnotationJson[] = new Array(results.length);
+    let nonPositive = 0;
+    let firstNonPositive = '';
+    let pastImage = 0;
+    let firstPastImage = '';
     for (let i = 0; i < results.length; i++) {
       const r = results[i] as CocoResultJson;
       const where = `${source}: results[${i}]`;
       if (!isObject(r)) throw new Error(`${where} is not an object`);
-      if (!isFiniteNumber(r.image_id)) throw new Error(`${where}.image_id must be a number, got ${JSON.stringify(r.image_id)}`);
-      const img = this.imgs.get(r.image_id);
-      if (!img) throw new Error(`${where}.image_id ${r.image_id} is not in the ground truth (results do not correspond to this set)`);
+      const img = this.imgs.get(r.image_id) as CocoImageJson; // checked by checkResultImageIds
       if (!isFiniteNumber(r.category_id)) throw new Error(`${where}.category_id must be a number, got ${JSON.stringify(r.category_id)}`);
       if (!this.cats.has(r.category_id)) throw new Error(`${where}.category_id ${r.category_id} is not a ground-truth category`);
       if (!isFiniteNumber(r.score)) throw new Error(`${where}.score must be a finite number, got ${JSON.stringify(r.score)}`);
@@ -299,7 +412,15 @@ export class Coco {
         if (!Array.isArray(bb) || bb.length !== 4 || !bb.every(isFiniteNumber)) {
           throw new Error(`${where}.bbox must be [x, y, w, h] of 4 finite numbers, got ${JSON.stringify(bb)}`);
         }
-        if (bb[2] < 0 || bb[3] < 0) throw new Error(`${where}.bbox has a negative width or height: ${JSON.stringify(bb)}`);
+        if (!(bb[2] > 0 && bb[3] > 0)) {
+          if (nonPositive++ === 0) {
+            const side = bb[2] <= 0 ? `${bb[2] < 0 ? 'negative' : 'zero'} width` : `${bb[3] < 0 ? 'negative' : 'zero'} height`;
+            firstNonPositive = `results[${i}].bbox has a ${side}: ${JSON.stringify(bb)}`;
+          }
+        }
+        if (bb[0] + bb[2] > img.width + 1 || bb[1] + bb[3] > img.height + 1) {
+          if (pastImage++ === 0) firstPastImage = `results[${i}].bbox ${JSON.stringify(bb)} on the ${img.width}x${img.height} image ${img.id}`;
+        }
         let segmentation = r.segmentation;
         if (segmentation === undefined) {
           const x1 = bb[0];
@@ -353,13 +474,60 @@ export class Coco {
         };
       }
     }
-    return new Coco(
-      {
-        images: [...this.dataset.images],
-        categories: structuredClone(this.dataset.categories),
-        annotations: anns,
-      },
-      source,
-    );
+    const out = new Coco({ images: [...this.dataset.images], categories, annotations: anns }, source, this.imagesSource);
+    const n = results.length;
+    if (nonPositive > 0) {
+      out.warnings.push(`${source}: ${nonPositive} of ${n} boxes have a width or height <= 0 (first: ${firstNonPositive}); ` +
+        'evaluated as pycocotools does, without normalising them: IoU 0 with every ground truth. Likely cause: boxes ' +
+        'converted to [x, y, w, h] twice, or corners swapped; COCO results hold [x, y, width, height] (xywh)');
+    }
+    if (pastImage > 0 && pastImage >= 0.1 * n) {
+      out.warnings.push(`${source}: ${pastImage} of ${n} boxes run more than 1 pixel past their image's right or bottom ` +
+        `edge (first: ${firstPastImage}). Likely cause: boxes written as [x1, y1, x2, y2] (xyxy); COCO results hold ` +
+        '[x, y, width, height] (xywh). Evaluated as written');
+    }
+    return out;
+  }
+
+  /**
+   * pycocotools' `assert set(annsImgIds) == (set(annsImgIds) & set(self.getImgIds()))`, with a message that lists
+   * every offender: the count of records, the distinct ids (first ten), and whether they are strings standing for
+   * the ground truth's numbers.
+   * @throws when a record's `image_id` is not an image of this ground truth, or a record is not an object.
+   */
+  private checkResultImageIds(results: readonly unknown[], source: string): void {
+    let records = 0;
+    let firstIndex = -1;
+    const unknown: unknown[] = [];
+    const seen = new Set<unknown>();
+    let strings = 0;
+    let stringsKnown = 0;
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i];
+      if (!isObject(r)) throw new Error(`${source}: results[${i}] is not an object`);
+      const id = r.image_id;
+      if (typeof id === 'number' && this.imgs.has(id)) continue;
+      if (records++ === 0) firstIndex = i;
+      if (typeof id === 'string') {
+        strings++;
+        if (id.trim() !== '' && this.imgs.has(Number(id))) stringsKnown++;
+      }
+      if (!seen.has(id)) {
+        seen.add(id);
+        unknown.push(id);
+      }
+    }
+    if (records === 0) return;
+    const shown = unknown.slice(0, 10).map((v) => JSON.stringify(v) ?? String(v)).join(', ') + (unknown.length > 10 ? ', ...' : '');
+    const firstId = (results[firstIndex] as Record<string, unknown>).image_id;
+    let msg = `${source}: results[${firstIndex}].image_id ${JSON.stringify(firstId) ?? 'undefined'} is not in the ground truth ` +
+      `'${this.source}'; ${records} of ${results.length} results have such an image_id (${unknown.length} distinct: ${shown}); ` +
+      'the results do not correspond to this set';
+    if (strings > 0) {
+      msg += `; ${strings} of these image_id values are strings` +
+        (stringsKnown > 0 ? ` (${stringsKnown} name a ground-truth image as text)` : '') +
+        ', but the ground truth\'s ids are numbers: write them as JSON numbers';
+    }
+    throw new Error(msg);
   }
 }

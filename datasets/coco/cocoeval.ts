@@ -10,7 +10,8 @@
  * - precision at recall thresholds uses `searchsorted(rc, recThrs, 'left')` and stays 0 beyond the last recall;
  * - `np.linspace` arithmetic for the default IoU and recall thresholds, `np.spacing(1)` in the precision
  *   denominator, numpy's pairwise summation in the means, Python's round-half-even in the printed numbers;
- * - a matched ground truth whose id is 0 counts as unmatched in `accumulate` (`dtm == 0` tests the id).
+ * - a matched ground truth whose id is 0 counts as unmatched in `accumulate` (`dtm == 0` tests the id);
+ * - annotations are looked up by id in `_prepare`, so ground truths sharing an id all evaluate as the last of them.
  * Implementation: plain typed arrays, one pass per (image, category) pair; no per-detection objects.
  */
 
@@ -329,18 +330,25 @@ export class CocoEval {
     const segm = p.iouType === 'segm';
 
     // ---- _prepare: select annotations of evaluated images/categories, grouped by (image, category) ----
+    // As cocoeval.py: `loadAnns(getAnnIds(imgIds, catIds))` walks the evaluated images in order and each image's
+    // annotations in file order, then looks every annotation up *by id*, so a repeated id yields the last annotation
+    // with that id each time; `_gts[image_id, category_id]` groups them by the looked-up annotation's own fields.
     const select = (coco: Coco) => {
-      const anns = coco.dataset.annotations;
       const keys: number[] = [];
       const picked: CocoAnnotationJson[] = [];
-      for (let j = 0; j < anns.length; j++) {
-        const a = anns[j];
-        const i = imgIndex.get(a.image_id);
-        if (i === undefined) continue;
-        const k = catIndex.get(a.category_id);
-        if (k === undefined) continue;
-        keys.push(i * Kc + k);
-        picked.push(a);
+      for (let i0 = 0; i0 < I; i0++) {
+        const list = coco.imgToAnns.get(imgIds[i0]);
+        if (!list) continue;
+        for (const orig of list) {
+          if (p.useCats && !catIndex.has(orig.category_id)) continue;
+          const a = coco.anns.get(orig.id) as CocoAnnotationJson;
+          const i = imgIndex.get(a.image_id);
+          if (i === undefined) continue;
+          const k = catIndex.get(a.category_id);
+          if (k === undefined) continue;
+          keys.push(i * Kc + k);
+          picked.push(a);
+        }
       }
       // counting sort by (image, category), stable in file order
       const nKeys = I * Kc;
@@ -368,7 +376,10 @@ export class CocoEval {
     for (let j = 0; j < nG; j++) {
       const a = gtSel.picked[j];
       const where = `${gtSrc}: annotation id ${a.id}`;
-      if (typeof a.area !== 'number' || Number.isNaN(a.area)) throw new Error(`${where}: "area" must be a number`);
+      if (typeof a.area !== 'number' || Number.isNaN(a.area)) {
+        throw new Error(`${where}: "area" must be a number, got ${JSON.stringify(a.area) ?? 'nothing'} (the ground truth's ` +
+          'area, in pixels², decides its small/medium/large range)');
+      }
       this.gtArea[j] = a.area;
       const crowd = a.iscrowd === undefined ? 0 : a.iscrowd;
       if (typeof crowd !== 'number' && typeof crowd !== 'boolean') throw new Error(`${where}: "iscrowd" must be 0 or 1`);

@@ -28,6 +28,11 @@ export interface EvalCocoResult {
   params: Record<string, unknown>;
   /** The text report (12 lines, optional per-category table). */
   text: string;
+  /**
+   * Input evaluated as pycocotools evaluates it but probably wrong (annotation id 0 or repeated ids, missing
+   * `iscrowd`, an empty results list, boxes of size <= 0 or past the image), one line each, naming the file.
+   */
+  warnings: string[];
 }
 
 /**
@@ -70,6 +75,7 @@ export function evaluateCocoFiles(gtPath: string, resultsPath: string, opts: Eva
     perCategoryAp: rows.map((r) => ({ categoryId: r.categoryId, ap: r.ap })),
     params: opts.params ?? {},
     text: out.join('\n'),
+    warnings: [...gt.warnings, ...dt.warnings],
   };
 }
 
@@ -109,10 +115,11 @@ export function registerEvalCoco(program: Command): void {
         params.maxDets = list;
       }
       const r = evaluateCocoFiles(gtPath, resultsPath, { iouType: opts.iouType, perClass: Boolean(opts.perClass), params });
+      for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
       if (Object.keys(params).length > 0) process.stdout.write(`Params overrides: ${JSON.stringify(params)}\n`);
       process.stdout.write(`${r.text}\n`);
       if (opts.json) {
-        const { text: _text, ...numbers } = r;
+        const { text: _text, warnings: _warnings, ...numbers } = r;
         process.stdout.write(`${JSON.stringify(numbers)}\n`);
       }
     });

@@ -66,12 +66,10 @@ describe('Coco.loadRes', () => {
   });
 
   const bad: [string, unknown, RegExp][] = [
-    ['an empty list', [], /results list is empty/],
     ['a non-array', { image_id: 7 }, /must be an array/],
     ['an image not in the ground truth', [{ image_id: 3, category_id: 5, bbox: [0, 0, 1, 1], score: 1 }], /results\[0\]\.image_id 3 is not in the ground truth/],
     ['an unknown category', [{ image_id: 7, category_id: 5, bbox: [0, 0, 1, 1], score: 1 }, { image_id: 7, category_id: 9, bbox: [0, 0, 1, 1], score: 1 }], /results\[1\]\.category_id 9/],
     ['a NaN box value', [{ image_id: 7, category_id: 5, bbox: [0, NaN, 1, 1], score: 1 }], /results\[0\]\.bbox must be/],
-    ['a negative width', [{ image_id: 7, category_id: 5, bbox: [0, 0, -1, 1], score: 1 }], /results\[0\]\.bbox has a negative width/],
     ['a string score', [{ image_id: 7, category_id: 5, bbox: [0, 0, 1, 1], score: '0.5' }], /results\[0\]\.score must be a finite number/],
     ['a record of the wrong type', [{ image_id: 7, category_id: 5, bbox: [0, 0, 1, 1], score: 1 }, 'x'], /results\[1\] is not an object/],
     ['a segmentation of another size', [{ image_id: 7, category_id: 5, segmentation: { size: [3, 4], counts: '<' }, score: 1 }], /results\[0\]\.segmentation\.size \[3, 4\] differs from image 7/],
@@ -82,6 +80,80 @@ describe('Coco.loadRes', () => {
       expect(() => gt().loadRes(input)).to.throw(re);
     });
   }
+
+  it('an empty list is no detections, with a warning naming the file', () => {
+    const res = gt().loadRes([]);
+    expect(res.dataset.annotations).to.have.length(0);
+    expect(res.getImgIds()).to.deep.equal([7, 2]);
+    expect(res.warnings).to.have.length(1);
+    expect(res.warnings[0]).to.match(/^<results>: the results list is empty; evaluated as no detections/);
+  });
+
+  it('image ids not in the ground truth: one error with the count and the first ten distinct ids', () => {
+    const recs = Array.from({ length: 13 }, (_, i) => ({ image_id: 100 + i, category_id: 5, bbox: [0, 0, 1, 1], score: 1 }));
+    recs.push({ image_id: 100, category_id: 5, bbox: [0, 0, 1, 1], score: 1 }, { image_id: 7, category_id: 5, bbox: [0, 0, 1, 1], score: 1 });
+    expect(() => gt().loadRes(recs)).to.throw(
+      "<results>: results[0].image_id 100 is not in the ground truth 'gt.json'; 14 of 15 results have such an image_id " +
+        '(13 distinct: 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, ...); the results do not correspond to this set',
+    );
+  });
+
+  it('image ids written as strings: said so, with how many name a ground-truth image', () => {
+    const recs = [
+      { image_id: '7', category_id: 5, bbox: [0, 0, 1, 1], score: 1 },
+      { image_id: '2', category_id: 5, bbox: [0, 0, 1, 1], score: 1 },
+      { image_id: 'x', category_id: 5, bbox: [0, 0, 1, 1], score: 1 },
+    ];
+    expect(() => gt().loadRes(recs)).to.throw(
+      '<results>: results[0].image_id "7" is not in the ground truth \'gt.json\'; 3 of 3 results have such an image_id ' +
+        '(3 distinct: "7", "2", "x"); the results do not correspond to this set; 3 of these image_id values are strings ' +
+        "(2 name a ground-truth image as text), but the ground truth's ids are numbers: write them as JSON numbers",
+    );
+  });
+
+  it('boxes with w or h <= 0 are kept as written (area w*h), with one warning: count, first record, likely cause', () => {
+    const res = gt().loadRes([
+      { image_id: 7, category_id: 5, bbox: [0, 0, -1, 1], score: 1 },
+      { image_id: 7, category_id: 5, bbox: [0, 0, 1, 0], score: 1 },
+      { image_id: 7, category_id: 5, bbox: [0, 0, 1, 1], score: 1 },
+    ]);
+    expect(res.loadAnns([1, 2]).map((a) => a.area)).to.deep.equal([-1, 0]);
+    expect(res.warnings).to.have.length(1);
+    expect(res.warnings[0]).to.match(/^<results>: 2 of 3 boxes have a width or height <= 0 \(first: results\[0\]\.bbox has a negative width: \[0,0,-1,1\]\)/);
+    expect(res.warnings[0]).to.match(/IoU 0 with every ground truth\. Likely cause: boxes converted to \[x, y, w, h\] twice/);
+  });
+
+  it('many boxes past the image: a warning suggesting xyxy written as xywh; a few, none', () => {
+    // image 2 is 10x10: [5,5,9,9] read as xywh ends at 14 > 10 + 1.
+    const xyxy = gt().loadRes([
+      { image_id: 2, category_id: 5, bbox: [5, 5, 9, 9], score: 1 },
+      { image_id: 2, category_id: 5, bbox: [1, 1, 2, 2], score: 1 },
+    ]);
+    expect(xyxy.warnings).to.deep.equal([
+      "<results>: 1 of 2 boxes run more than 1 pixel past their image's right or bottom edge (first: results[0].bbox " +
+        '[5,5,9,9] on the 10x10 image 2). Likely cause: boxes written as [x1, y1, x2, y2] (xyxy); COCO results hold ' +
+        '[x, y, width, height] (xywh). Evaluated as written',
+    ]);
+    const few = gt().loadRes([
+      { image_id: 2, category_id: 5, bbox: [5, 5, 9, 9], score: 1 },
+      ...Array.from({ length: 10 }, () => ({ image_id: 2, category_id: 5, bbox: [1, 1, 2, 2], score: 1 })),
+    ]);
+    expect(few.warnings).to.deep.equal([]);
+  });
+});
+
+describe('Coco annotation id checks', () => {
+  it('id 0 and repeated ids: count, first few ids, how to fix; unique ids: no warning', () => {
+    const anns = [0, 3, 3, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9].map((id) => ({ id, image_id: 7, category_id: 5, bbox: [0, 0, 1, 1], area: 1, iscrowd: 0 }));
+    const c = new Coco({ images: [{ id: 7, width: 3, height: 4 }], categories: [{ id: 5 }], annotations: anns }, 'ids.json');
+    expect(c.warnings).to.deep.equal([
+      'ids.json: 11 annotation(s) have id 0 or an id another annotation also has (ids 0, 3, 5, 6, 7, ...); the numbers ' +
+        'follow pycocotools, which keeps only the last annotation of each id and never counts a match to id 0, so they ' +
+        'differ from those of the same file with unique ids; fix the file: give every annotation a unique id >= 1 ' +
+        '(e.g. renumber them 1..N)',
+    ]);
+    expect(gt().warnings).to.deep.equal([]);
+  });
 });
 
 describe('Coco.annToRle', () => {
@@ -100,5 +172,32 @@ describe('Coco.annToRle', () => {
     expect(Array.from(c.annToRle(c.anns.get(1)!).counts)).to.deep.equal([0, 2, 2, 2, 4, 2, 2, 2]);
     expect(Array.from(c.annToRle(c.anns.get(2)!).counts)).to.deep.equal([10, 2, 2, 2]);
     expect(Array.from(c.annToRle(c.anns.get(3)!).counts)).to.deep.equal([3, 13]);
+  });
+
+  const withSegm = (segmentation: unknown, image: object = { id: 1, width: 640, height: 480 }) =>
+    new Coco({ images: [image], categories: [{ id: 1 }], annotations: [{ id: 9, image_id: 1, category_id: 1, segmentation } as never] }, 'segm.json');
+
+  it('RLE counts that do not sum to height*width: an error naming the annotation and image (the RLE loops would never end)', () => {
+    const c = withSegm({ size: [4, 4], counts: [3, 12] });
+    expect(() => c.annToRle(c.anns.get(9)!)).to.throw('segm.json: annotation id 9 (image id 1): segmentation RLE counts sum to 15, expected height*width = 4*4 = 16');
+    const neg = withSegm({ size: [4, 4], counts: [3, -1, 14] });
+    expect(() => neg.annToRle(neg.anns.get(9)!)).to.throw(/annotation id 9 \(image id 1\): segmentation RLE counts sum to 4294967312/);
+  });
+
+  it('a polygon coordinate far outside the image (1.7e8): an error naming the annotation, before any rasterising', () => {
+    const c = withSegm([[0, 0, 170000000, 0, 10, 10]]);
+    expect(() => c.annToRle(c.anns.get(9)!)).to.throw(
+      'segm.json: annotation id 9 (image id 1): segmentation[0][2] = 170000000 (x) lies far outside the 640x480 (WxH) image ' +
+        '(polygon coordinates must be within -640..1280); fix the annotation',
+    );
+    // Within the bound (one image size beyond the edges), the polygon is rasterised as pycocotools does.
+    const ok = withSegm([[-640, -640, 1280, 0, 0, 1120]]);
+    expect(ok.annToRle(ok.anns.get(9)!).h).to.equal(480);
+  });
+
+  it("an image without a size is blamed on the ground truth, not on the results that point at it", () => {
+    const g = new Coco({ images: [{ id: 1 } as never], categories: [{ id: 1 }], annotations: [] }, 'gt.json');
+    const res = g.loadRes([{ image_id: 1, category_id: 1, bbox: [0, 0, 2, 2], score: 1 }]);
+    expect(() => res.annToRle(res.anns.get(1)!)).to.throw(/^gt\.json: image id 1: height\/width must be non-negative integers/);
   });
 });

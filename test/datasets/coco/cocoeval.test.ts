@@ -185,3 +185,102 @@ describe('CocoEval.evaluate/accumulate/summarize', () => {
     expect(stats[0]).to.equal(0);
   });
 });
+
+/** One 640x480 image, category 1; annotations given whole (ids included). */
+function gt640(annotations: CocoAnnotationJson[]): Coco {
+  return new Coco({ images: [{ id: 1, width: 640, height: 480 }], categories: [{ id: 1, name: 'a' }], annotations }, 'gt640.json');
+}
+const box50 = (id: number, x: number): CocoAnnotationJson => ({ id, image_id: 1, category_id: 1, bbox: [x, 0, 50, 50], area: 2500, iscrowd: 0 });
+
+describe('CocoEval on input pycocotools evaluates its own way', () => {
+  /*
+   * Two gts share id 1: [0,0,50,50] then [100,0,50,50]. pycocotools' `loadAnns(getAnnIds(...))` looks both up by id
+   * and gets the second box twice. Detections: exact copies of both boxes, scored 0.9 (first box) and 0.8.
+   *   0.9 on [0,0,50,50]: IoU 0 with both copies of [100,0,50,50] → FP; 0.8 on [100,0,50,50] → TP.
+   *   tp 0,1; fp 1,1; npig 2 → recall 0, 0.5; precision 0, 1/(2+eps) = 0.5 (2+eps rounds to 2).
+   *   Recall thresholds 0..0.5 (51 of 101) get the envelope 0.5, the rest 0 → AP = 0.5 * 51/101 at every IoU.
+   *   AR1: only the 0.9 detection → 0. AR10 = AR100 = 0.5. Areas 2500 are medium: small/large -1.
+   * pycocotools: AP 0.252475, AR1 0, AR100 0.5.
+   */
+  it('two gts with id 1: evaluated as the second box twice (AP 0.5*51/101, AR1 0, AR100 0.5)', () => {
+    const gt = gt640([box50(1, 0), box50(1, 100)]);
+    const { stats } = run(gt, [det(1, 1, [0, 0, 50, 50], 0.9), det(1, 1, [100, 0, 50, 50], 0.8)]);
+    const ap = (0.5 * 51) / 101;
+    expectStats(stats, [ap, ap, ap, -1, ap, -1, 0, 0.5, 0.5, -1, 0.5, -1]);
+    expect(formatFixedPython(stats[0], 6)).to.equal('0.252475');
+    expect(gt.warnings).to.have.length(1);
+    expect(gt.warnings[0]).to.match(/^gt640\.json: 2 annotation\(s\) have id 0 or an id another annotation also has \(ids 1\); the numbers follow pycocotools/);
+    expect(gt.warnings[0]).to.match(/give every annotation a unique id >= 1/);
+  });
+
+  it('a single gt of id 0 found exactly: all-zero stats as pycocotools (0 = unmatched), with the warning', () => {
+    const gt = gt640([box50(0, 0)]);
+    const { stats } = run(gt, [det(1, 1, [0, 0, 50, 50], 0.9)]);
+    expect(stats).to.deep.equal([0, 0, 0, -1, 0, -1, 0, 0, 0, -1, 0, -1]);
+    expect(gt.warnings[0]).to.match(/1 annotation\(s\) have id 0 .*\(ids 0\)/);
+  });
+
+  it('an empty results list evaluates as no detections: 0 where gt exists, -1 elsewhere', () => {
+    const gt = gt640([box50(1, 0)]);
+    const dt = gt.loadRes([]);
+    expect(dt.warnings).to.deep.equal(['<results>: the results list is empty; evaluated as no detections (AP and AR 0 where the ground truth has objects)']);
+    const E = new CocoEval(gt, dt, 'bbox');
+    E.evaluate();
+    E.accumulate();
+    expect(E.summarize().stats).to.deep.equal([0, 0, 0, -1, 0, -1, 0, 0, 0, -1, 0, -1]);
+  });
+
+  /*
+   * Boxes with w or h <= 0 are kept as written (maskApi.c bbIou: min(x+w, gx2) - max(x, gx) <= w <= 0 → IoU 0) and
+   * their area is w*h:
+   *   [50,50,-50,-50] (corners of the gt, swapped), 0.9: area +2500 (medium), IoU 0 → FP; exact box 0.8 → TP.
+   *     precision 0, 1/(2+eps) = 0.5; recall 0, 1 → AP 0.5; AR1 0 (the FP only), AR10 = AR100 = 1.
+   *   [0,0,-50,50], 0.9: area -2500 < 0 lies outside every area range, and an unmatched detection outside the range
+   *     is ignored (cocoeval.py evaluateImg) → neither TP nor FP; exact box 0.8 → TP.
+   *     precision 0/eps = 0, 1/(1+eps) = 1-2.2e-16 → AP 1 (to 1e-12); AR1 0 (the only detection kept is ignored).
+   */
+  it('negative-size boxes score as pycocotools: IoU 0, area w*h (swapped corners → FP; negative area → ignored)', () => {
+    const gt = gt640([box50(1, 0)]);
+    const swapped = run(gt, [det(1, 1, [50, 50, -50, -50], 0.9), det(1, 1, [0, 0, 50, 50], 0.8)]);
+    expectStats(swapped.stats, [0.5, 0.5, 0.5, -1, 0.5, -1, 0, 1, 1, -1, 1, -1]);
+    const negArea = run(gt, [det(1, 1, [0, 0, -50, 50], 0.9), det(1, 1, [0, 0, 50, 50], 0.8)]);
+    expectStats(negArea.stats, [1, 1, 1, -1, 1, -1, 0, 1, 1, -1, 1, -1]);
+  });
+
+  it('segm: a gt RLE whose counts do not sum to height*width is an error, not an endless loop', () => {
+    const gt = new Coco({
+      images: [{ id: 3, width: 4, height: 4 }],
+      categories: [{ id: 1 }],
+      annotations: [{ id: 8, image_id: 3, category_id: 1, segmentation: { size: [4, 4], counts: [2, 3] }, area: 3, iscrowd: 1 }],
+    }, 'rle.json');
+    const dt = gt.loadRes([{ image_id: 3, category_id: 1, segmentation: { size: [4, 4], counts: '22<' }, score: 1 } as never]);
+    const E = new CocoEval(gt, dt, 'segm');
+    expect(() => E.evaluate()).to.throw('rle.json: annotation id 8 (image id 3): segmentation RLE counts sum to 5, expected height*width = 4*4 = 16');
+  });
+
+  it('a gt without "area" is one error naming the gt file and annotation', () => {
+    const gt = new Coco({
+      images: [{ id: 1, width: 64, height: 64 }],
+      categories: [{ id: 1 }],
+      annotations: [{ id: 4, image_id: 1, category_id: 1, bbox: [0, 0, 5, 5], iscrowd: 0 }],
+    }, 'noarea.json');
+    const E = new CocoEval(gt, gt.loadRes([det(1, 1, [0, 0, 5, 5], 0.9)]), 'bbox');
+    expect(() => E.evaluate()).to.throw(/^noarea\.json: annotation id 4: "area" must be a number, got nothing/);
+  });
+
+  it('a gt without "iscrowd" is taken as 0 and said once', () => {
+    const gt = new Coco({
+      images: [{ id: 1, width: 64, height: 64 }],
+      categories: [{ id: 1 }],
+      annotations: [
+        { id: 1, image_id: 1, category_id: 1, bbox: [0, 0, 5, 5], area: 25 },
+        { id: 2, image_id: 1, category_id: 1, bbox: [10, 10, 5, 5], area: 25 },
+      ],
+    }, 'nocrowd.json');
+    expect(gt.warnings).to.deep.equal([
+      'nocrowd.json: 2 of 2 annotation(s) have no "iscrowd"; taken as 0 (not a crowd region); pycocotools stops with a KeyError on such a file',
+    ]);
+    // Both found exactly: AP 1 (to np.spacing(1)), so neither was taken as a crowd region.
+    expect(run(gt, [det(1, 1, [0, 0, 5, 5], 0.9), det(1, 1, [10, 10, 5, 5], 0.8)]).stats[0]).to.be.closeTo(1, 1e-12);
+  });
+});

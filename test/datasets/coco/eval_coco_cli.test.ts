@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import * as os from 'node:os';
+
 import { registerEvalCoco } from '../../../src/cli/eval_coco';
 import { formatFixedPython } from '../../../datasets/coco/cocoeval';
 
@@ -79,5 +81,56 @@ describe('eval-coco CLI', () => {
       err = e;
     }
     expect(String(err)).to.match(/Allowed choices are bbox, segm/);
+  });
+
+  describe('warnings on input pycocotools evaluates its own way (stderr, one line each)', () => {
+    let dir = '';
+    before(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evalcoco-'));
+      const box = (id: number, x: number) => ({ id, image_id: 1, category_id: 1, bbox: [x, 0, 50, 50], area: 2500, iscrowd: 0 });
+      const images = [{ id: 1, width: 640, height: 480, file_name: 'a.jpg' }];
+      const categories = [{ id: 1, name: 'a' }];
+      fs.writeFileSync(path.join(dir, 'dup.json'), JSON.stringify({ images, categories, annotations: [box(1, 0), box(1, 100)] }));
+      fs.writeFileSync(path.join(dir, 'dt.json'), JSON.stringify([
+        { image_id: 1, category_id: 1, bbox: [0, 0, 50, 50], score: 0.9 },
+        { image_id: 1, category_id: 1, bbox: [100, 0, 50, 50], score: 0.8 },
+      ]));
+      fs.writeFileSync(path.join(dir, 'empty.json'), '[]');
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    async function runWithStderr(args: string[]): Promise<{ out: string; err: string }> {
+      let err = '';
+      const write = process.stderr.write;
+      process.stderr.write = ((chunk: string) => {
+        err += chunk;
+        return true;
+      }) as typeof process.stderr.write;
+      try {
+        return { out: await runCli(args), err };
+      } finally {
+        process.stderr.write = write;
+      }
+    }
+
+    it('repeated annotation ids: pycocotools numbers (AP 0.252, AR1 0, AR100 0.5) and one warning line', async () => {
+      const gtFile = path.join(dir, 'dup.json');
+      const { out, err } = await runWithStderr(['eval-coco', gtFile, path.join(dir, 'dt.json'), '--iou-type', 'bbox']);
+      const lines = out.trimEnd().split('\n');
+      expect(lines[0].endsWith('= 0.252')).to.equal(true);
+      expect(lines[6].endsWith('= 0.000')).to.equal(true);
+      expect(lines[8].endsWith('= 0.500')).to.equal(true);
+      const warnings = err.trimEnd().split('\n');
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]).to.match(new RegExp(`^warning: ${gtFile.replace(/[.\\/]/g, '\\$&')}: 2 annotation\\(s\\) have id 0 or an id another annotation also has \\(ids 1\\); the numbers follow pycocotools`));
+    });
+
+    it('an empty results list scores 0 (-1 without ground truth) and names the file', async () => {
+      const dtFile = path.join(dir, 'empty.json');
+      const { out, err } = await runWithStderr(['eval-coco', path.join(dir, 'dup.json'), dtFile, '--iou-type', 'bbox']);
+      const values = out.trimEnd().split('\n').map((l) => l.slice(l.lastIndexOf('= ') + 2));
+      expect(values).to.deep.equal(['0.000', '0.000', '0.000', '-1.000', '0.000', '-1.000', '0.000', '0.000', '0.000', '-1.000', '0.000', '-1.000']);
+      expect(err).to.include(`warning: ${dtFile}: the results list is empty; evaluated as no detections`);
+    });
   });
 });
