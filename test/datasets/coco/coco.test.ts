@@ -174,8 +174,8 @@ describe('Coco.annToRle', () => {
     expect(Array.from(c.annToRle(c.anns.get(3)!).counts)).to.deep.equal([3, 13]);
   });
 
-  const withSegm = (segmentation: unknown, image: object = { id: 1, width: 640, height: 480 }) =>
-    new Coco({ images: [image], categories: [{ id: 1 }], annotations: [{ id: 9, image_id: 1, category_id: 1, segmentation } as never] }, 'segm.json');
+  const withSegm = (segmentation: unknown) =>
+    new Coco({ images: [{ id: 1, width: 640, height: 480 }], categories: [{ id: 1 }], annotations: [{ id: 9, image_id: 1, category_id: 1, segmentation } as never] }, 'segm.json');
 
   it('RLE counts that do not sum to height*width: an error naming the annotation and image (the RLE loops would never end)', () => {
     const c = withSegm({ size: [4, 4], counts: [3, 12] });
