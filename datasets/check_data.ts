@@ -16,6 +16,7 @@ import sharp from 'sharp';
 import { Coco } from './coco/coco';
 import { CocoDetection } from './coco/dataset';
 import { formatIssue, type DatasetIssue } from './dataset_issues';
+import { followsStoredPixels, orientationSwapsSides } from './pipeline/decode';
 import { readLabelMask } from './pipeline/png_index';
 import { scanVocDetection, type VocDetectionOptions } from './voc/detection';
 import { scanVocSegmentation, type VocSegmentationOptions } from './voc/segmentation';
@@ -55,6 +56,12 @@ export interface CheckSummary {
   imageSizes: { size: string; count: number }[];
   /** Instance boxes by COCO area range (pixels²): small < 32², medium < 96², large. Detection only. */
   instanceSizes?: { small: number; medium: number; large: number };
+  /**
+   * Images whose EXIF orientation tag rotates or mirrors them (2..8), how many of those swap width and height
+   * (5..8), and how many of these the annotation gives at the stored size (loading then follows the annotation and
+   * does not rotate them). Counted when image headers are read.
+   */
+  exifOrientation?: { tagged: number; swapsSides: number; annotatedAsStored: number };
 }
 
 /** What `checkData` found. */
@@ -72,20 +79,45 @@ async function forEachLimit<T>(items: readonly T[], limit: number, fn: (t: T) =>
   }));
 }
 
-/** Oriented size from the header, or an issue. */
-async function headerSize(file: string, record: string, issues: DatasetIssue[]): Promise<{ width: number; height: number } | null> {
+/** Oriented size and EXIF orientation (1..8, 1 when absent) from the header, or an issue. */
+async function headerSize(
+  file: string, record: string, issues: DatasetIssue[],
+): Promise<{ width: number; height: number; orientation: number } | null> {
   try {
     const md = await sharp(file).metadata();
     const width = md.autoOrient?.width ?? md.width;
     const height = md.autoOrient?.height ?? md.height;
     if (!width || !height) throw new Error('header has no size');
-    return { width, height };
+    return { width, height, orientation: md.orientation ?? 1 };
   } catch (e) {
     const missing = /no such file|ENOENT|missing/i.test(String(e));
     issues.push({ code: missing ? 'missing-file' : 'unreadable-file', severity: 'error', file, record,
       message: missing ? 'image does not exist' : `cannot read the image header: ${e instanceof Error ? e.message : String(e)}` });
     return null;
   }
+}
+
+/** Counts of EXIF orientation tags (see `CheckSummary.exifOrientation`). */
+function newOrientationCounts(): { tagged: number; swapsSides: number; annotatedAsStored: number } {
+  return { tagged: 0, swapsSides: 0, annotatedAsStored: 0 };
+}
+
+/**
+ * Whether a header's size agrees with the annotation's, as loading reads the image: oriented, or stored when the tag
+ * swaps sides and the annotation gives the stored size (`followsStoredPixels`). Counts the tag.
+ */
+function sizeAgrees(
+  s: { width: number; height: number; orientation: number },
+  annotated: { width: number; height: number },
+  counts: { tagged: number; swapsSides: number; annotatedAsStored: number },
+): boolean {
+  if (s.orientation >= 2 && s.orientation <= 8) counts.tagged++;
+  if (orientationSwapsSides(s.orientation)) counts.swapsSides++;
+  if (followsStoredPixels(s.orientation, s, annotated)) {
+    counts.annotatedAsStored++;
+    return true;
+  }
+  return s.width === annotated.width && s.height === annotated.height;
 }
 
 function sizeHistogram(sizes: { width: number; height: number }[]): { size: string; count: number }[] {
@@ -154,11 +186,12 @@ async function checkCoco(root: string, opts: CheckDataOptions): Promise<CheckRep
       }
     }
   }
+  const orientation = newOrientationCounts();
   if (opts.checkFiles ?? true) {
     await forEachLimit(ds.records, 8, async (r) => {
       const record = `image id ${r.imageId}`;
       const s = await headerSize(r.file, record, issues);
-      if (s && (s.width !== r.width || s.height !== r.height)) {
+      if (s && !sizeAgrees(s, r, orientation)) {
         issues.push({ code: 'size-mismatch', severity: 'error', file: r.file, record,
           message: `image is ${s.width}x${s.height} (WxH), '${annFile}' says ${r.width}x${r.height}` });
       }
@@ -167,6 +200,7 @@ async function checkCoco(root: string, opts: CheckDataOptions): Promise<CheckRep
   return finish({
     format: 'coco', source: annFile, images: ds.records.length, emptyImages: empty, instances, perClass,
     imageSizes: sizeHistogram(ds.records), instanceSizes: buckets,
+    ...((opts.checkFiles ?? true) ? { exifOrientation: orientation } : {}),
   }, issues);
 }
 
@@ -183,10 +217,11 @@ async function checkVoc(root: string, opts: CheckDataOptions): Promise<CheckRepo
     if (r.target.labels.length === 0) empty++;
     areaBuckets(r.target.boxes, buckets);
   }
+  const orientation = newOrientationCounts();
   if (opts.checkFiles ?? true) {
     await forEachLimit(set.records.filter((r) => !r.sizeFromImage), 8, async (r) => {
       const s = await headerSize(r.file, `id ${r.imageId}`, issues);
-      if (s && (s.width !== r.width || s.height !== r.height)) {
+      if (s && !sizeAgrees(s, r, orientation)) {
         issues.push({ code: 'size-mismatch', severity: 'error', file: r.xmlFile, record: `<size>`,
           message: `says ${r.width}x${r.height} (WxH) but the image '${r.file}' is ${s.width}x${s.height}` });
       }
@@ -195,6 +230,7 @@ async function checkVoc(root: string, opts: CheckDataOptions): Promise<CheckRepo
   return finish({
     format: 'voc', source: set.root, images: set.records.length, emptyImages: empty, instances, perClass,
     imageSizes: sizeHistogram(set.records), instanceSizes: buckets,
+    ...((opts.checkFiles ?? true) ? { exifOrientation: orientation } : {}),
   }, issues);
 }
 
@@ -286,6 +322,12 @@ export function formatCheckReport(report: CheckReport, maxIssues = 50): string {
   if (s.instanceSizes) {
     out.push(`instance sizes: small (< 32²) ${s.instanceSizes.small}, medium (< 96²) ${s.instanceSizes.medium}, ` +
       `large ${s.instanceSizes.large}`);
+  }
+  const o = s.exifOrientation;
+  if (o && o.tagged > 0) {
+    out.push(`EXIF orientation: ${o.tagged} image(s) carry a tag that rotates or mirrors them, ${o.swapsSides} swapping ` +
+      `width and height; ${o.annotatedAsStored} of these are annotated at their stored size and are read as stored ` +
+      '(not rotated), as PIL and torchvision read them');
   }
   out.push(`${report.errors} error(s), ${report.warnings} warning(s)`);
   return out.join('\n');

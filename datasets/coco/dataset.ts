@@ -27,7 +27,7 @@ import { IssueLog, type DatasetIssue } from '../dataset_issues';
 import type { MapDataset } from '../loader';
 import type { DetectionRecord, DetectionTransform } from '../pipeline/detection_presets';
 import type { DetectionSample } from '../types';
-import { Coco } from './coco';
+import { annotationIdWarning, Coco } from './coco';
 import { rleDecode } from './mask_api';
 import type { CocoAnnotationJson } from './types';
 
@@ -39,6 +39,14 @@ export interface CocoDetectionOptions {
   dropCrowd?: boolean;
   /** Collect error issues instead of throwing on the first (the data checker); bad annotations are left out. */
   collectIssues?: boolean;
+  /**
+   * Annotation id 0 and ids used by several annotations, which pycocotools evaluates its own way (the last
+   * annotation of an id stands for all of them; a match to id 0 counts as none): `error` (default) reports each
+   * such annotation as an error; `warn` keeps every annotation and reports one warning with the count, the first
+   * ids, that evaluation follows pycocotools, and how to fix the file (what an evaluation that matches pycocotools
+   * wants).
+   */
+  annotationIdProblems?: 'error' | 'warn';
 }
 
 /** A COCO image with its annotations. `target.boxes` are xyxy absolute pixels; labels contiguous. */
@@ -73,7 +81,7 @@ export class CocoDetection {
    * @throws `DatasetError` naming the file and the record for the first error unless `collectIssues`: an annotation
    * whose `category_id` is not among `categories`, whose `image_id` is not among `images`, whose `bbox` is not 4
    * finite numbers with w, h >= 0, or an image without positive integer `width`/`height` or `file_name`; also
-   * duplicate image or annotation ids.
+   * duplicate image ids, and annotation id 0 or duplicate annotation ids unless `annotationIdProblems: 'warn'`.
    */
   constructor(coco: Coco, imageRoot: string, opts: CocoDetectionOptions = {}) {
     this.coco = coco;
@@ -96,9 +104,19 @@ export class CocoDetection {
       if (seenImg.has(img.id)) log.add({ code: 'duplicate-id', severity: 'error', file: src, record: `image id ${img.id}`, message: 'image id appears twice' });
       seenImg.add(img.id);
     }
+    const idWarning = opts.annotationIdProblems === 'warn' ? annotationIdWarning(src, annotations) : undefined;
+    if (idWarning) {
+      log.add({ code: 'duplicate-id', severity: 'warning', file: src, record: 'annotation ids', message: idWarning.slice(src.length + 2) });
+    }
     const seenAnn = new Set<number>();
     for (const ann of annotations) {
-      if (seenAnn.has(ann.id)) log.add({ code: 'duplicate-id', severity: 'error', file: src, record: `annotation id ${ann.id}`, message: 'annotation id appears twice' });
+      if (opts.annotationIdProblems !== 'warn') {
+        if (seenAnn.has(ann.id)) log.add({ code: 'duplicate-id', severity: 'error', file: src, record: `annotation id ${ann.id}`, message: 'annotation id appears twice' });
+        if (ann.id === 0) {
+          log.add({ code: 'bad-record', severity: 'error', file: src, record: 'annotation id 0',
+            message: 'pycocotools never counts a match to annotation id 0 (0 means "unmatched" there); give every annotation a unique id >= 1' });
+        }
+      }
       seenAnn.add(ann.id);
       if (!coco.imgs.has(ann.image_id)) {
         log.add({ code: 'bad-record', severity: 'error', file: src, record: `annotation id ${ann.id}`,

@@ -5,6 +5,9 @@
  * Conversions (the result PIL's `Image.open(f).convert('RGB')` gives, as torchvision's `pil_loader` does):
  * - EXIF orientation 2..8 is applied (`sharp.rotate()` with no angle); sizes reported are after orientation.
  *   PIL does not apply EXIF orientation on `open`; torchvision users who want it call `ImageOps.exif_transpose`.
+ *   Exception, for annotated images: when the tag swaps width and height (5..8) and the annotation's size is the
+ *   stored one, the annotation was drawn on the stored pixels (as PIL and torchvision's `read_image` show them), so
+ *   the tag is not applied (`DecodeSpec.exifOrientation`, `decodeRgb`'s `annotatedSize`) and the caller warns.
  * - grayscale → R = G = B; palette → its colours; alpha dropped without compositing (as PIL's convert('RGB'));
  *   CMYK → sRGB through libvips' colour management; 16-bit → 8-bit (v16 / 257, rounded).
  * - GIF (and any multi-page input): the first frame is decoded, as PIL's `Image.open` does (frame 0).
@@ -40,6 +43,44 @@ export interface EncodedImage {
   height: number;
   /** W after EXIF orientation, pixels. */
   width: number;
+  /** EXIF orientation tag, 1..8 (1 when absent). 5..8 swap width and height. */
+  orientation: number;
+}
+
+/** Whether an EXIF orientation tag swaps width and height (5..8: a transpose, a rotation by 90° or 270°). */
+export function orientationSwapsSides(orientation: number | undefined): boolean {
+  return orientation !== undefined && orientation >= 5 && orientation <= 8;
+}
+
+/**
+ * Whether to decode an image as stored rather than EXIF-oriented, given the size its annotation states: yes when
+ * the tag swaps its sides and the annotation's (height, width) is the stored size, not the oriented one.
+ * @param orientation - the EXIF tag (1..8).
+ * @param oriented - H, W after orientation.
+ * @param annotated - H, W the annotation states.
+ */
+export function followsStoredPixels(
+  orientation: number,
+  oriented: { height: number; width: number },
+  annotated: { height: number; width: number },
+): boolean {
+  return orientationSwapsSides(orientation) && oriented.height !== oriented.width &&
+    annotated.height === oriented.width && annotated.width === oriented.height;
+}
+
+const warnedOrientation = new Set<string>();
+
+/**
+ * Warn, once per dataset (`source`), that an image's EXIF orientation was not applied because its annotation
+ * matches the stored pixels (one `console.warn` line naming the first file). Later calls for the same source are
+ * silent. In a worker thread the "once" holds per thread.
+ */
+export function warnExifOrientationIgnored(source: string, file: string, orientation: number): void {
+  if (warnedOrientation.has(source)) return;
+  warnedOrientation.add(source);
+  console.warn(`warning: '${source}': image '${file}' has EXIF orientation ${orientation} (width and height swapped), ` +
+    'but the annotation gives the stored size: the annotation is followed and the image used as stored, not rotated, as ' +
+    "PIL and torchvision's read_image read it (said once for this dataset; `resvision check-data` counts such images)");
 }
 
 /** What `decodeImage` does after orientation, in this order; every step is optional. */
@@ -52,6 +93,11 @@ export interface DecodeSpec {
   postCrop?: CropWindow;
   /** Resampling filter for `resize` (default `bilinear`). */
   kernel?: ResizeKernel;
+  /**
+   * `apply` (default): EXIF orientation is applied and windows refer to the oriented image; `ignore`: the image is
+   * used as stored (windows refer to the stored pixels).
+   */
+  exifOrientation?: 'apply' | 'ignore';
 }
 
 function firstLine(e: unknown): string {
@@ -83,7 +129,7 @@ export async function readImageFile(file: string): Promise<EncodedImage> {
   const height = md.autoOrient?.height ?? md.height;
   const width = md.autoOrient?.width ?? md.width;
   if (!height || !width) throw new ImageDecodeError(file, `header has no size (format ${md.format})`);
-  return { file, bytes, format: String(md.format), height, width };
+  return { file, bytes, format: String(md.format), height, width, orientation: md.orientation ?? 1 };
 }
 
 function checkWindow(file: string, what: string, win: CropWindow, height: number, width: number): void {
@@ -111,9 +157,11 @@ export async function decodeImage(
 ): Promise<{ image: RgbImage<Uint8Array>; meta: ImageMeta }> {
   const enc = typeof input === 'string' ? await readImageFile(input) : input;
   const { file } = enc;
-  let meta = identityMeta(file, enc.height, enc.width);
+  const stored = spec.exifOrientation === 'ignore' && orientationSwapsSides(enc.orientation);
+  let meta = stored ? identityMeta(file, enc.width, enc.height) : identityMeta(file, enc.height, enc.width);
   // failOn 'warning': truncated or corrupt pixel data is an error, not a grey half image.
-  let pipe = sharp(enc.bytes, { failOn: 'warning' }).rotate();
+  let pipe = sharp(enc.bytes, { failOn: 'warning' });
+  if (spec.exifOrientation !== 'ignore') pipe = pipe.rotate();
   if (spec.crop) {
     checkWindow(file, 'crop', spec.crop, meta.height, meta.width);
     pipe = pipe.extract(spec.crop);
@@ -157,15 +205,37 @@ export async function decodeImage(
  * header probe, no JS-side read): the detection pipeline's decode, which checks the size against the annotation
  * afterwards. Same conversions as `decodeImage`.
  * @param file - path of an image file.
+ * @param annotatedSize - the size the annotation states: when the oriented image has it with sides swapped and the
+ *   EXIF tag swaps sides, the stored pixels are returned instead (`exifOrientationIgnored` holds the tag).
  * @returns [H, W, 3] uint8 RGB (a view on sharp's output buffer; caller owns).
  * @throws ImageDecodeError for missing, empty, unreadable, truncated or non-image files.
  * Reference: torchvision `datasets/folder.py` `pil_loader`; sharp `rotate`, `raw`.
  */
-export async function decodeRgb(file: string): Promise<RgbImage<Uint8Array>> {
+export async function decodeRgb(
+  file: string,
+  annotatedSize?: { height: number; width: number },
+): Promise<RgbImage<Uint8Array> & { exifOrientationIgnored?: number }> {
+  const image = await decodeRgbOnce(file, true);
+  if (annotatedSize && image.height === annotatedSize.width && image.width === annotatedSize.height &&
+    image.height !== image.width) {
+    // Sides swapped relative to the annotation: if the EXIF tag did it, decode the stored pixels instead.
+    let orientation = 1;
+    try {
+      orientation = (await sharp(file).metadata()).orientation ?? 1;
+    } catch (e) {
+      throw new ImageDecodeError(file, firstLine(e));
+    }
+    if (orientationSwapsSides(orientation)) return { ...(await decodeRgbOnce(file, false)), exifOrientationIgnored: orientation };
+  }
+  return image;
+}
+
+async function decodeRgbOnce(file: string, orient: boolean): Promise<RgbImage<Uint8Array>> {
   let out: { data: Buffer; info: sharp.OutputInfo };
   try {
-    out = await sharp(file, { failOn: 'warning' }).rotate().removeAlpha().toColourspace('srgb')
-      .raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    let pipe = sharp(file, { failOn: 'warning' });
+    if (orient) pipe = pipe.rotate();
+    out = await pipe.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (e) {
     let reason = firstLine(e);
     try {

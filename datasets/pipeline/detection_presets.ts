@@ -20,7 +20,7 @@
 import type { SeedSequence } from '../../src/engine/seed';
 import type { DetectionSample, DetectionTarget, ImageSample, RgbImage } from '../types';
 import type { MapDataset } from '../loader';
-import { decodeImage, decodeRgb } from './decode';
+import { decodeImage, decodeRgb, followsStoredPixels, readImageFile, warnExifOrientationIgnored } from './decode';
 import { flipMeta, identityMeta, resizeMeta } from './geometry';
 import type { ImageWorkerPool } from './image_worker_pool';
 import { IMAGENET_MEAN, IMAGENET_STD, type NormalizeOptions } from './normalize';
@@ -48,13 +48,17 @@ export interface DetectionRecord {
 }
 
 /**
- * Decode a record's image (RGB uint8, EXIF-oriented) and pair it with its target; no geometric change.
+ * Decode a record's image (RGB uint8, EXIF-oriented unless the tag swaps sides and the annotation gives the stored
+ * size: then as stored, with a warning once per dataset) and pair it with its target; no geometric change.
  * @returns image [H, W, 3] uint8, target in the same pixels (the record's arrays, not copied), identity meta.
  * @throws naming the file and image id when the decoded size differs from the annotation's (detectron2
  * `check_image_size`); `ImageDecodeError` when the file cannot be decoded.
  */
 export async function loadDetectionSample(record: DetectionRecord): Promise<DetectionSample<Uint8Array>> {
-  const { image, meta } = await decodeImage(record.file);
+  const enc = await readImageFile(record.file);
+  const stored = followsStoredPixels(enc.orientation, enc, record);
+  if (stored) warnExifOrientationIgnored(record.source, record.file, enc.orientation);
+  const { image, meta } = await decodeImage(enc, { exifOrientation: stored ? 'ignore' : 'apply' });
   if (image.height !== record.height || image.width !== record.width) {
     throw new Error(`image '${record.file}' (image id ${JSON.stringify(record.imageId)} in '${record.source}') is ` +
       `${image.height}x${image.width} (HxW) after decoding, but the annotation says ${record.height}x${record.width}`);
@@ -233,7 +237,8 @@ export interface DetectionImageJob {
  * `check_image_size`); `ImageDecodeError` when the file cannot be decoded.
  */
 export async function runDetectionImageJob(job: DetectionImageJob): Promise<Float32Array> {
-  const image = await decodeRgb(job.file);
+  const image = await decodeRgb(job.file, { height: job.expectedHeight, width: job.expectedWidth });
+  if (image.exifOrientationIgnored !== undefined) warnExifOrientationIgnored(job.source, job.file, image.exifOrientationIgnored);
   if (image.height !== job.expectedHeight || image.width !== job.expectedWidth) {
     throw new Error(`image '${job.file}' (image id ${JSON.stringify(job.imageId)} in '${job.source}') is ` +
       `${image.height}x${image.width} (HxW) after decoding, but the annotation says ` +

@@ -201,6 +201,7 @@ export async function loadDetectionSplit(
       const ds = CocoDetection.fromFile(annFile, imageDir, {
         dropCrowd: purpose === 'train',
         filterEmpty: purpose === 'train' && d.filterEmpty,
+        annotationIdProblems: 'warn', // evaluated as pycocotools does, with one warning line
       });
       const names = classes ? [...classes] : ds.classes;
       const runLabel = new Map(names.map((n, i) => [n, i] as const));

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { promises as fs } from 'fs';
 import * as path from 'path';
+import sharp from 'sharp';
 import { checkData } from '../../datasets/check_data';
 import { runCheckData } from '../../src/cli/check_data';
 import { makeTempDir, removeDir, writeSolidJpeg } from './pipeline/make_images';
@@ -58,6 +59,31 @@ describe('checkData', () => {
     expect(r.summary.imageSizes).to.deep.equal([{ size: '5x4', count: 4 }]);
     // Areas: 2*2 = 4, 1*1 = 1, 5*4 = 20 → all small (< 32²).
     expect(r.summary.instanceSizes).to.deep.equal({ small: 3, medium: 0, large: 0 });
+  });
+
+  it('COCO: annotation id 0 and repeated ids are errors; EXIF tags counted, stored-size annotation accepted', async () => {
+    const sub = path.join(dir, 'ids');
+    await fs.mkdir(sub, { recursive: true });
+    // 'rot.jpg' is stored 6x4 (WxH) with orientation 6 (oriented 4x6); the JSON gives the stored size.
+    await sharp({ create: { width: 6, height: 4, channels: 3, background: { r: 0, g: 0, b: 0 } } }).jpeg()
+      .withMetadata({ orientation: 6 }).toFile(path.join(sub, 'rot.jpg'));
+    await writeSolidJpeg(path.join(sub, 'a.jpg'), 4, 6, [0, 0, 0]);
+    const box = (id: number, image_id: number) => ({ id, image_id, category_id: 1, bbox: [0, 0, 2, 2], area: 4, iscrowd: 0 });
+    await fs.writeFile(path.join(sub, 'instances.json'), JSON.stringify({
+      images: [{ id: 1, file_name: 'rot.jpg', width: 6, height: 4 }, { id: 2, file_name: 'a.jpg', width: 6, height: 4 }],
+      categories: [{ id: 1, name: 'cat' }],
+      annotations: [box(0, 1), box(5, 1), box(5, 2)],
+    }));
+    const r = await checkData(path.join(sub, 'instances.json'), { format: 'coco' });
+    expect(r.issues.map((i) => `${i.severity} ${i.code} ${i.record}`)).to.deep.equal([
+      'error bad-record annotation id 0',
+      'error duplicate-id annotation id 5',
+    ]);
+    expect(r.issues[0].message).to.match(/pycocotools never counts a match to annotation id 0/);
+    expect(r.summary.exifOrientation).to.deep.equal({ tagged: 1, swapsSides: 1, annotatedAsStored: 1 });
+    const { text } = await runCheckData(path.join(sub, 'instances.json'), { format: 'coco', maxIssues: '50' });
+    expect(text).to.include('EXIF orientation: 1 image(s) carry a tag that rotates or mirrors them, 1 swapping width and ' +
+      'height; 1 of these are annotated at their stored size and are read as stored (not rotated), as PIL and torchvision read them');
   });
 
   it('VOC segmentation: size mismatch and unknown class values', async () => {

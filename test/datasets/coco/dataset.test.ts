@@ -3,6 +3,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { Coco } from '../../../datasets/coco/coco';
 import { CocoDetection } from '../../../datasets/coco/dataset';
+import { formatIssue } from '../../../datasets/dataset_issues';
 import type { CocoDatasetJson } from '../../../datasets/coco/types';
 import { loadDetectionSample } from '../../../datasets/pipeline/detection_presets';
 import { makeTempDir, removeDir, writeSolidJpeg } from '../pipeline/make_images';
@@ -99,6 +100,24 @@ describe('CocoDetection', () => {
     expect(() => new CocoDetection(new Coco(badBox, 'b.json'), dir)).to.throw(/b\.json \(annotation id 10 \(image id 5\)\): bbox must be/);
     const collected = new CocoDetection(new Coco(badBox, 'b.json'), dir, { collectIssues: true });
     expect(collected.issues.filter((i) => i.severity === 'error').length).to.equal(1);
+  });
+
+  it("annotationIdProblems 'warn': every annotation kept, one warning line (count, ids, pycocotools, the fix)", () => {
+    const dup = generated();
+    dup.annotations.push({ ...dup.annotations[0] }, { ...dup.annotations[2], id: 0 });
+    const ds = new CocoDetection(new Coco(dup, 'd.json'), dir, { annotationIdProblems: 'warn' });
+    expect(ds.records[0].annotationIds).to.deep.equal([10, 11, 12, 10, 0]);
+    const idIssues = ds.issues.filter((i) => i.code === 'duplicate-id');
+    expect(idIssues).to.have.length(1);
+    expect(formatIssue(idIssues[0])).to.equal(
+      'warning [duplicate-id] d.json (annotation ids): 3 annotation(s) have id 0 or an id another annotation also has ' +
+        '(ids 10, 0); the numbers follow pycocotools, which keeps only the last annotation of each id and never counts ' +
+        'a match to id 0, so they differ from those of the same file with unique ids; fix the file: give every ' +
+        'annotation a unique id >= 1 (e.g. renumber them 1..N)',
+    );
+    // Default: each is an error (the data checker collects them).
+    const strict = new CocoDetection(new Coco(dup, 'd.json'), dir, { collectIssues: true });
+    expect(strict.issues.filter((i) => i.severity === 'error').map((i) => i.record)).to.deep.equal(['annotation id 10', 'annotation id 0']);
   });
 
   it('width/height checked against the decoded image, naming the file and image id', async () => {

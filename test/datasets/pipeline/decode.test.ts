@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
-import { decodeImage, ImageDecodeError, readImageFile } from '../../../datasets/pipeline/decode';
+import { decodeImage, decodeRgb, ImageDecodeError, readImageFile } from '../../../datasets/pipeline/decode';
+import { loadDetectionSample } from '../../../datasets/pipeline/detection_presets';
 import { makeTempDir, patternImage, removeDir, writePng } from './make_images';
 
 /** Max |a - b| between a decoded pixel and an expected colour. */
@@ -54,6 +55,44 @@ describe('decodeImage', () => {
     expect([image.height, image.width]).to.deep.equal([4, 4]);
     for (let i = 0; i < 16; i++) expect(colourDiff(image.data, i, [0, 0, 255])).to.be.at.most(8);
     expect(meta.cropXyxy).to.deep.equal([2, 10, 6, 14]);
+  });
+
+  describe('EXIF orientation that swaps sides, annotation giving the stored size', () => {
+    // orient6.jpg from the first test: stored 16x8 (WxH), left half red, right half blue; oriented 8x16.
+    const checkStored = (data: Uint8Array) => {
+      for (const [x, rgb] of [[2, [255, 0, 0]], [13, [0, 0, 255]]] as const) expect(colourDiff(data, 4 * 16 + x, [...rgb])).to.be.at.most(8);
+    };
+
+    it('decodeRgb follows the annotation: stored pixels, not rotated (as PIL / torchvision read_image)', async () => {
+      const file = path.join(dir, 'orient6.jpg');
+      const stored = await decodeRgb(file, { height: 8, width: 16 });
+      expect([stored.height, stored.width, stored.exifOrientationIgnored]).to.deep.equal([8, 16, 6]);
+      checkStored(stored.data);
+      const oriented = await decodeRgb(file, { height: 16, width: 8 });
+      expect([oriented.height, oriented.width, oriented.exifOrientationIgnored]).to.deep.equal([16, 8, undefined]);
+    });
+
+    it('loadDetectionSample decodes the stored pixels and warns once per dataset', async () => {
+      const file = path.join(dir, 'orient6.jpg');
+      const record = { file, imageId: 1, height: 8, width: 16, source: `${dir}/instances.json`,
+        target: { boxes: new Float32Array(0), labels: new Int32Array(0) } };
+      const warned: string[] = [];
+      const warn = console.warn;
+      console.warn = (msg: string) => void warned.push(msg);
+      try {
+        const a = await loadDetectionSample(record);
+        await loadDetectionSample({ ...record, imageId: 2 });
+        expect([a.image.height, a.image.width]).to.deep.equal([8, 16]);
+        checkStored(a.image.data);
+      } finally {
+        console.warn = warn;
+      }
+      expect(warned).to.deep.equal([
+        `warning: '${dir}/instances.json': image '${file}' has EXIF orientation 6 (width and height swapped), but the ` +
+          'annotation gives the stored size: the annotation is followed and the image used as stored, not rotated, as PIL ' +
+          "and torchvision's read_image read it (said once for this dataset; `resvision check-data` counts such images)",
+      ]);
+    });
   });
 
   it('grayscale PNG (1 channel, values v) → R = G = B = v exactly', async () => {
