@@ -19,7 +19,7 @@
  * `voc_eval.py` `parse_rec`.
  */
 import { promises as fs } from 'fs';
-import { XMLParser } from 'fast-xml-parser';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 
 /** The 20 Pascal VOC object classes, in the devkit's order (label i = index i; background not counted). */
 export const VOC_CLASSES: readonly string[] = [
@@ -89,10 +89,21 @@ function flag(v: unknown): boolean {
  * @param xml - file contents.
  * @param xmlFile - path, for error messages.
  * @returns the annotation with the XML's own values (no coordinate conversion).
- * @throws naming the file and the object index: not a VOC `<annotation>`, an object without `<name>` or
- * `<bndbox>`, a coordinate that is missing or not a finite number.
+ * @throws naming the file and the object index: not well-formed XML (with the validator's line and column; a file
+ * cut short is one), not a VOC `<annotation>`, an object without `<name>` or `<bndbox>`, a coordinate that is
+ * missing or not a finite number.
  */
 export function parseVocXml(xml: string, xmlFile: string): VocXmlAnnotation {
+  // XMLParser is lenient: a file cut short parses into the objects before the cut, silently. Validate first.
+  const valid = XMLValidator.validate(xml);
+  if (valid !== true) {
+    const { msg, line, col } = valid.err;
+    const open = /^Invalid '\[([\s\S]*)\]' found\.$/.exec(msg) ?? /^Unclosed tag '([^']*)'\.$/.exec(msg);
+    const what = open
+      ? `tags never closed: ${open[1].split(',').map((t) => `<${t.trim().replace(/^"|"$/g, '')}>`).join(', ')} (the file ends early?)`
+      : msg.replace(/\s+/g, ' ');
+    throw new Error(`VOC XML '${xmlFile}': not well-formed XML at line ${line}, column ${col}: ${what}`);
+  }
   let doc: Record<string, unknown>;
   try {
     doc = parser.parse(xml) as Record<string, unknown>;

@@ -3,9 +3,9 @@ import { Command } from 'commander';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { CocoDetection } from '../../../datasets/coco/dataset';
-import { vocToCoco } from '../../../datasets/voc/convert_voc2coco';
+import { convertVocToCoco, vocToCoco } from '../../../datasets/voc/convert_voc2coco';
 import { registerConvert } from '../../../src/cli/convert';
-import { makeTempDir, removeDir } from '../pipeline/make_images';
+import { makeTempDir, removeDir, writeSolidJpeg } from '../pipeline/make_images';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const FIXTURE = path.join(repoRoot, 'test', 'fixtures', 'bccd');
@@ -54,6 +54,22 @@ describe('vocToCoco', () => {
     // xyxy = [xmin - 1, ymin - 1, xmax, ymax], the VOC adapter's boxes.
     expect(Array.from(ds.records[1].target.boxes)).to.deep.equal([69, 328, 277, 480, 163, 19, 362, 205, 277, 267, 311, 298]);
     expect(Array.from(ds.records[1].target.labels)).to.deep.equal([2, 2, 0]);
+  });
+
+  it('a truncated XML fails the conversion, naming the file, line and column; nothing is written', async () => {
+    const root = path.join(tmp, 'cut');
+    for (const d of ['Annotations', 'JPEGImages']) await fs.mkdir(path.join(root, d), { recursive: true });
+    await writeSolidJpeg(path.join(root, 'JPEGImages', 'x.jpg'), 48, 64, [0, 0, 0]);
+    const o = (i: number) => `<object><name>cat</name><bndbox><xmin>${i + 1}</xmin><ymin>1</ymin><xmax>${i + 5}</xmax><ymax>9</ymax></bndbox></object>\n`;
+    const full = `<annotation><size><width>64</width><height>48</height></size>\n${Array.from({ length: 20 }, (_, i) => o(i)).join('')}</annotation>`;
+    const xmlFile = path.join(root, 'Annotations', 'x.xml');
+    await fs.writeFile(xmlFile, full.slice(0, full.indexOf('<object>', full.indexOf('<xmin>2</xmin>'))));
+    const out = path.join(tmp, 'cut.json');
+    await convertVocToCoco(root, out, { classes: 'found' }).then(
+      () => expect.fail('should throw'),
+      (e: Error) => expect(e.message).to.equal(`error [unreadable-file] ${xmlFile} (id x): VOC XML '${xmlFile}': not well-formed ` +
+        'XML at line 1, column 1: tags never closed: <annotation> (the file ends early?)'));
+    expect(await fs.stat(out).catch(() => null)).to.equal(null);
   });
 
   it('zero-extent box: area 1 when kept (1 px), absent when dropped', async () => {

@@ -50,7 +50,29 @@ describe('parseVocXml', () => {
     expect(() => parseVocXml(xml('<object><name>cat</name></object>'), 'f.xml')).to.throw(/f\.xml': object 0 \('cat'\) has no <bndbox>/);
     expect(() => parseVocXml('<foo/>', 'g.xml')).to.throw(/g\.xml': no <annotation>/);
   });
+
+  it('a file cut in the middle (2 of 20 boxes complete) is an error with the parser\'s line and column, not 2 boxes', () => {
+    const full = twentyBoxes();
+    // Cut inside object 1's closing </ymin> (line 4: two spaces, then 59 characters up to '</ymi').
+    const cut = full.slice(0, full.indexOf('<ymin>', full.indexOf('<xmin>2</xmin>')) + 12);
+    expect(cut.endsWith('<xmin>2</xmin><ymin>1</ymi')).to.equal(true);
+    expect(() => parseVocXml(cut, 'cut.xml')).to.throw(
+      "VOC XML 'cut.xml': not well-formed XML at line 4, column 61: Closing tag 'ymi' doesn't have proper closing.");
+    // Cut between tags: the validator names the elements left open.
+    expect(() => parseVocXml(full.slice(0, full.indexOf('<xmin>3</xmin>')), 'cut2.xml')).to.throw(
+      "VOC XML 'cut2.xml': not well-formed XML at line 1, column 1: tags never closed: <annotation>, <object>, <bndbox> (the file ends early?)");
+    expect(() => parseVocXml(full.replace('</xmax>', '</xm>'), 'tag.xml')).to.throw(
+      "VOC XML 'tag.xml': not well-formed XML at line 3, column 70: Expected closing tag 'xmax' (opened in line 3, col 63) " +
+        "instead of closing tag 'xm'.");
+    expect(parseVocXml(full, 'full.xml').objects).to.have.length(20);
+  });
 });
+
+/** A VOC XML with 20 cats, one object a line (line 3 is object 0). */
+function twentyBoxes(): string {
+  const o = (i: number) => `  <object><name>cat</name><bndbox><xmin>${i + 1}</xmin><ymin>1</ymin><xmax>${i + 5}</xmax><ymax>9</ymax></bndbox></object>\n`;
+  return `<annotation>\n  <filename>x.jpg</filename><size><width>64</width><height>48</height></size>\n${Array.from({ length: 20 }, (_, i) => o(i)).join('')}</annotation>\n`;
+}
 
 describe('vocBoxToXyxy / vocBoxFromXyxy', () => {
   it('detectron2 convention: [xmin-1, ymin-1, xmax, ymax]; a full-image VOC box is [0, 0, W, H]', () => {
@@ -127,6 +149,21 @@ describe('scanVocDetection (generated tree)', () => {
       (e: Error) => expect(e.message).to.match(/missing-file.*zz\.xml \(id zz\): annotation file does not exist/));
     const collected = await scanVocDetection(root, { split: 'missing', collectIssues: true });
     expect(collected.records.length).to.equal(1);
+  });
+
+  it('a truncated XML stops loading (naming the file, line, column); collected as an unreadable-file error', async () => {
+    const full = twentyBoxes();
+    await fs.writeFile(path.join(root, 'Annotations', 't.xml'), full.slice(0, full.indexOf('<xmin>3</xmin>')));
+    await fs.copyFile(path.join(root, 'JPEGImages', 'a.jpg'), path.join(root, 'JPEGImages', 't.jpg'));
+    await fs.writeFile(path.join(root, 'ImageSets', 'Main', 't.txt'), 'a\nt\n');
+    const tFile = path.join(root, 'Annotations', 't.xml');
+    await scanVocDetection(root, { split: 't' }).then(
+      () => expect.fail('should throw'),
+      (e: Error) => expect(e.message).to.equal(`error [unreadable-file] ${tFile} (id t): VOC XML '${tFile}': not well-formed XML ` +
+        'at line 1, column 1: tags never closed: <annotation>, <object>, <bndbox> (the file ends early?)'));
+    const collected = await scanVocDetection(root, { split: 't', collectIssues: true });
+    expect(collected.records.map((r) => r.imageId)).to.deep.equal(['a']);
+    expect(collected.issues.filter((i) => i.severity === 'error').map((i) => `${i.code} ${path.basename(i.file)}`)).to.deep.equal(['unreadable-file t.xml']);
   });
 
   it('a decoded size different from <size> is an error naming the file and id', async () => {
