@@ -54,23 +54,60 @@ export interface PngHeader {
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /**
- * Read the IHDR chunk of a PNG held in memory.
- * @throws naming `file` when the bytes are not a PNG (JPEG masks are rejected here: lossy compression changes indices).
+ * Default pixel limit of a label PNG: twice PIL's `Image.MAX_IMAGE_PIXELS` (89,478,485). PIL warns
+ * (`DecompressionBombWarning`) above `MAX_IMAGE_PIXELS` and refuses (`DecompressionBombError`) above twice that; we
+ * warn above half the limit and refuse above it. A few kilobytes of deflate can claim gigabytes of pixels.
  */
-export function readPngHeader(bytes: Uint8Array, file: string): PngHeader {
+export const DEFAULT_MAX_LABEL_PNG_PIXELS = 2 * 89_478_485;
+
+/** Files already warned about by `checkPngPixelLimit`. */
+const warnedLarge = new Set<string>();
+
+/**
+ * Check a PNG's declared size before any pixel is inflated: refuse above `maxPixels`, warn (process warning
+ * `DecompressionBombWarning`, as PIL; once per file) above half of it.
+ * @throws naming the file, its size and the limit, and how to raise it.
+ * Reference: Pillow `Image._decompression_bomb_check`.
+ */
+export function checkPngPixelLimit(hdr: PngHeader, file: string, maxPixels = DEFAULT_MAX_LABEL_PNG_PIXELS): void {
+  const pixels = hdr.width * hdr.height;
+  if (pixels > maxPixels) {
+    throw new Error(`mask '${file}': ${hdr.width}x${hdr.height} (WxH) = ${pixels} pixels exceeds the limit of ${maxPixels} ` +
+      'pixels (a possible decompression bomb; the limit is checked on the PNG header before decoding): raise the limit ' +
+      '(eval-seg --max-mask-pixels, `maxPixels` of the mask options) if the file is genuine');
+  }
+  if (pixels > maxPixels / 2 && !warnedLarge.has(file)) {
+    warnedLarge.add(file); // once per file, as Python's default warnings filter does per location
+    process.emitWarning(`mask '${file}': ${hdr.width}x${hdr.height} (WxH) = ${pixels} pixels is more than half the limit ` +
+      `of ${maxPixels} pixels (a possible decompression bomb)`, 'DecompressionBombWarning');
+  }
+}
+
+/**
+ * Read the IHDR chunk of a PNG held in memory, and check its size against `maxPixels` (`checkPngPixelLimit`).
+ * @param maxPixels - refuse images of more pixels (default {@link DEFAULT_MAX_LABEL_PNG_PIXELS}).
+ * @throws naming `file` when the bytes are not a PNG (JPEG masks are rejected here: lossy compression changes
+ * indices), when the header declares a zero width or height, or more than `maxPixels` pixels.
+ */
+export function readPngHeader(bytes: Uint8Array, file: string, maxPixels = DEFAULT_MAX_LABEL_PNG_PIXELS): PngHeader {
   if (bytes.length < 33 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) {
     throw new Error(`mask '${file}' is not a PNG file (label masks must be lossless PNGs with one index per pixel)`);
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const type = String.fromCharCode(bytes[12], bytes[13], bytes[14], bytes[15]);
   if (type !== 'IHDR') throw new Error(`mask '${file}': first PNG chunk is '${type}', expected IHDR`);
-  return {
+  const hdr = {
     width: dv.getUint32(16),
     height: dv.getUint32(20),
     bitDepth: bytes[24],
     colorType: bytes[25],
     interlace: bytes[28],
   };
+  if (hdr.width === 0 || hdr.height === 0) {
+    throw new Error(`mask '${file}': PNG header declares a ${hdr.width}x${hdr.height} (WxH) image (zero is invalid)`);
+  }
+  checkPngPixelLimit(hdr, file, maxPixels);
+  return hdr;
 }
 
 /** Unpack rows of `depth`-bit samples (depth 1, 2, 4; rows padded to whole bytes) into one byte per sample. */
@@ -108,8 +145,8 @@ function decodeOrThrow(bytes: Uint8Array, file: string): ReturnType<typeof decod
  * image of fewer than 8 bits per sample (not supported).
  * Reference: PIL `Image.open` of a mode `P` / `L` / `I;16` PNG followed by `np.array`.
  */
-export function decodeIndexPng(bytes: Uint8Array, file: string): IndexImage {
-  const hdr = readPngHeader(bytes, file);
+export function decodeIndexPng(bytes: Uint8Array, file: string, maxPixels = DEFAULT_MAX_LABEL_PNG_PIXELS): IndexImage {
+  const hdr = readPngHeader(bytes, file, maxPixels);
   if (hdr.colorType !== 0 && hdr.colorType !== 3) {
     const names: Record<number, string> = { 2: 'RGB', 4: 'gray+alpha', 6: 'RGBA' };
     throw new Error(`mask '${file}' is a ${names[hdr.colorType] ?? `colour type ${hdr.colorType}`} PNG, expected ` +
@@ -148,13 +185,13 @@ export function decodeIndexPng(bytes: Uint8Array, file: string): IndexImage {
  * PNGs are expanded to their colours. For colour-coded label masks.
  * @throws when the file is not a PNG or is grayscale.
  */
-export function decodeRgbPng(bytes: Uint8Array, file: string): RgbMaskImage {
-  const hdr = readPngHeader(bytes, file);
+export function decodeRgbPng(bytes: Uint8Array, file: string, maxPixels = DEFAULT_MAX_LABEL_PNG_PIXELS): RgbMaskImage {
+  const hdr = readPngHeader(bytes, file, maxPixels);
   if (hdr.colorType === 0 || hdr.colorType === 4) {
     throw new Error(`mask '${file}' is a grayscale PNG, expected an RGB colour mask`);
   }
   if (hdr.colorType === 3) {
-    const idx = decodeIndexPng(bytes, file);
+    const idx = decodeIndexPng(bytes, file, maxPixels);
     const out = new Uint8Array(idx.height * idx.width * 3);
     const pal = idx.palette ?? [];
     for (let i = 0; i < idx.data.length; i++) {
@@ -237,6 +274,11 @@ export interface LabelMaskOptions {
    * naming the file and the value. Default: not checked.
    */
   numClasses?: number;
+  /**
+   * Refuse masks of more pixels, read from the PNG header before decoding (decompression bombs); warn above half.
+   * Default {@link DEFAULT_MAX_LABEL_PNG_PIXELS} (PIL's rule).
+   */
+  maxPixels?: number;
 }
 
 /** A label mask in the project's convention (see `SegmentationTarget`). */
@@ -274,13 +316,13 @@ function lookupColors(rgb: RgbMaskImage, cmap: Uint8Array, numColors: number, fi
  * @param bytes - the PNG file's bytes.
  * @param file - path, for error messages.
  * @returns a new `[H * W]` uint8 mask.
- * @throws naming the file: not a PNG, wrong colour type for the encoding, colour outside the colormap, a value that
- * does not fit 0..255 after mapping, or a class >= `numClasses` (other than 255).
+ * @throws naming the file: not a PNG, more pixels than `maxPixels`, wrong colour type for the encoding, colour outside
+ * the colormap, a value that does not fit 0..255 after mapping, or a class >= `numClasses` (other than 255).
  */
 export function labelMaskFromPng(bytes: Uint8Array, file: string, opts: LabelMaskOptions = {}): LabelMask {
   const encoding = opts.encoding ?? { kind: 'auto' };
   const ignoreIndex = opts.ignoreIndex ?? IGNORE_LABEL;
-  const hdr = readPngHeader(bytes, file);
+  const hdr = readPngHeader(bytes, file, opts.maxPixels);
   const isIndexFile = hdr.colorType === 0 || hdr.colorType === 3;
   let kind: 'index' | 'rgb';
   switch (encoding.kind) {
@@ -301,13 +343,13 @@ export function labelMaskFromPng(bytes: Uint8Array, file: string, opts: LabelMas
   let width: number;
   let source: LabelMask['source'];
   if (kind === 'index') {
-    const idx = decodeIndexPng(bytes, file);
+    const idx = decodeIndexPng(bytes, file, opts.maxPixels);
     raw = idx.data;
     height = idx.height;
     width = idx.width;
     source = idx.kind;
   } else {
-    const rgb = decodeRgbPng(bytes, file);
+    const rgb = decodeRgbPng(bytes, file, opts.maxPixels);
     const cmap = (encoding.kind === 'rgb' && encoding.colormap) || vocColormap();
     const numColors = (encoding.kind === 'rgb' && encoding.numColors) || cmap.length / 3;
     raw = lookupColors(rgb, cmap, numColors, file);

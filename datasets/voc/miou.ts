@@ -18,7 +18,7 @@
 import { existsSync, promises as fs } from 'fs';
 import * as path from 'path';
 import { inflateSync } from 'zlib';
-import { decodeIndexPng, readPngHeader } from '../pipeline/png_index';
+import { DEFAULT_MAX_LABEL_PNG_PIXELS, decodeIndexPng, readPngHeader } from '../pipeline/png_index';
 import { rerootPath, VOC_SEG_CLASSES } from './segmentation';
 
 /** Options of `SegmentationConfusion`. */
@@ -331,6 +331,11 @@ export interface SegmentationFolderOptions extends SegmentationMetricOptions {
   listFile?: string;
   /** Files read ahead of decoding. Default 8. */
   readAhead?: number;
+  /**
+   * Refuse label PNGs of more pixels (checked on the header, before decoding; decompression bombs); warn above
+   * half. Default `DEFAULT_MAX_LABEL_PNG_PIXELS` (twice PIL's `MAX_IMAGE_PIXELS`).
+   */
+  maxPixels?: number;
 }
 
 /** One image of a segmentation list: its name and the ground-truth and prediction files. */
@@ -450,8 +455,8 @@ export async function evaluateSegmentationFolders(
     delete pending[i];
     if (i + ahead < files.length) queue(i + ahead);
     const f = files[i];
-    const gt = decodeLabelPng(gtBytes, f.gt);
-    const pred = decodeLabelPng(predBytes, f.pred);
+    const gt = decodeLabelPng(gtBytes, f.gt, opts.maxPixels);
+    const pred = decodeLabelPng(predBytes, f.pred, opts.maxPixels);
     if (gt.height !== pred.height || gt.width !== pred.width) {
       throw new Error(
         `prediction '${f.pred}' is ${pred.height}x${pred.width} (HxW), its ground truth '${f.gt}' ${gt.height}x${gt.width}: ` +
@@ -470,13 +475,16 @@ export async function evaluateSegmentationFolders(
  * the PNG row filters (None, Sub, Up, Average, Paeth with 1 byte per pixel) in one pass; every other layout goes
  * to `decodeIndexPng`.
  * @param bytes the file's bytes. @param file path, for error messages.
+ * @param maxPixels refuse images of more pixels, from the header, before inflating (default: PIL's rule).
  * @returns `[H * W]` samples (a new array) with H and W.
- * @throws Error naming the file when it is not a PNG, not single-channel, or corrupt.
+ * @throws Error naming the file when it is not a PNG, not single-channel, corrupt, or larger than `maxPixels`.
  * Reference: PNG specification (ISO/IEC 15948) sections 9 (filtering) and 11 (chunks).
  */
-export function decodeLabelPng(bytes: Uint8Array, file: string): { data: Uint8Array | Uint16Array; height: number; width: number } {
-  const hdr = readPngHeader(bytes, file);
-  if (hdr.bitDepth !== 8 || (hdr.colorType !== 0 && hdr.colorType !== 3) || hdr.interlace !== 0) return decodeIndexPng(bytes, file);
+export function decodeLabelPng(
+  bytes: Uint8Array, file: string, maxPixels = DEFAULT_MAX_LABEL_PNG_PIXELS,
+): { data: Uint8Array | Uint16Array; height: number; width: number } {
+  const hdr = readPngHeader(bytes, file, maxPixels);
+  if (hdr.bitDepth !== 8 || (hdr.colorType !== 0 && hdr.colorType !== 3) || hdr.interlace !== 0) return decodeIndexPng(bytes, file, maxPixels);
   const { width, height } = hdr;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const idat: Uint8Array[] = [];

@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import * as fs from 'fs';
 import { evaluateSegmentationFolders, formatSegmentationMetrics, GroundTruthValueError } from '../../datasets/voc/miou';
 import { VOC_SEG_CLASSES } from '../../datasets/voc/segmentation';
+import { DEFAULT_MAX_LABEL_PNG_PIXELS } from '../../datasets/pipeline/png_index';
 import { loadConfig } from '../config/load';
 
 function integerOption(name: string, min: number, max: number): (value: string) => number {
@@ -84,8 +85,17 @@ export function registerEvalSeg(program: Command): void {
     .option('--ignore-index <v>', 'ground-truth value of ignored pixels (default: the config, else 255)', integerOption('--ignore-index', -1, 65535))
     .option('--class-names <file|list>', 'class names: a file with one name a line, or a comma-separated list (default: the config, VOC for K = 21)')
     .option('--json', 'print the metrics as JSON instead of the table', false)
+    .option(
+      '--max-mask-pixels <n>',
+      'refuse label PNGs of more pixels, read from the PNG header before decoding (decompression bombs; default ' +
+        `${DEFAULT_MAX_LABEL_PNG_PIXELS}, twice PIL's MAX_IMAGE_PIXELS)`,
+      integerOption('--max-mask-pixels', 1, Number.MAX_SAFE_INTEGER),
+    )
     .action(
-      async (opts: { gt: string; pred: string; list?: string; config?: string; numClasses?: number; ignoreIndex?: number; classNames?: string; json: boolean }) => {
+      async (opts: {
+        gt: string; pred: string; list?: string; config?: string; numClasses?: number; ignoreIndex?: number; classNames?: string;
+        json: boolean; maxMaskPixels?: number;
+      }) => {
         const s = resolveEvalSegSettings(opts);
         let result: Awaited<ReturnType<typeof evaluateSegmentationFolders>>;
         try {
@@ -95,6 +105,7 @@ export function registerEvalSeg(program: Command): void {
             listFile: opts.list,
             numClasses: s.numClasses,
             ignoreIndex: s.ignoreIndex,
+            maxPixels: opts.maxMaskPixels,
           });
         } catch (e) {
           if (e instanceof GroundTruthValueError) {

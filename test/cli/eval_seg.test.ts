@@ -117,6 +117,13 @@ describe('eval-seg CLI', () => {
     );
   });
 
+  it('--max-mask-pixels: a label PNG above it is refused from its header, naming the file and the limit', async () => {
+    const gt = path.join(FIXTURE, 'gt', '2007_000000.png');
+    const msg = await errorOf([...base, '--list', path.join(FIXTURE, 'list.txt'), '--max-mask-pixels', '100']);
+    expect(msg).to.match(new RegExp(`^mask '${gt.replace(/[.\\/]/g, '\\$&')}': \\d+x\\d+ \\(WxH\\) = \\d+ pixels exceeds the limit of 100 pixels`));
+    expect(await errorOf([...base, '--max-mask-pixels', '0'])).to.match(/--max-mask-pixels must be an integer in 1\.\./);
+  });
+
   it('rejects a non-integer --num-classes and an --ignore-index that is a class', async () => {
     expect(await errorOf([...base, '--num-classes', '2.5'])).to.match(/--num-classes must be an integer/);
     expect(await errorOf([...base, '--ignore-index', '3'])).to.match(/ignoreIndex must be an integer outside 0\.\.20/);

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { decodeIndexPng, labelMaskFromPng, vocColormap } from '../../../datasets/pipeline/png_index';
+import * as zlib from 'zlib';
+import { DEFAULT_MAX_LABEL_PNG_PIXELS, decodeIndexPng, labelMaskFromPng, vocColormap } from '../../../datasets/pipeline/png_index';
+import { decodeLabelPng } from '../../../datasets/voc/miou';
 import { encodePng } from './png_writer';
 
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
@@ -84,5 +86,62 @@ describe('labelMaskFromPng', () => {
     expect(() => labelMaskFromPng(u8(rgba), 'a.png', { encoding: { kind: 'index' } })).to.throw(/a\.png.*RGBA PNG/);
     const jpegStart = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, ...new Array(40).fill(0)]);
     expect(() => labelMaskFromPng(jpegStart, 'm.jpg')).to.throw(/m\.jpg.*not a PNG/);
+  });
+});
+
+/**
+ * A PNG whose header declares `width` x `height` 8-bit grayscale pixels, with a tiny IDAT (one deflated empty
+ * stream): what a decompression bomb's header looks like. Only the header is ever read.
+ */
+function bombPng(width: number, height: number): Uint8Array {
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 0; // grayscale
+  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return u8(Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.alloc(0))), chunk('IEND', Buffer.alloc(0))]));
+}
+
+describe('label PNG pixel limit (decompression bombs)', () => {
+  it('46000x46000 (2.1e9 pixels) is refused from the header, before decoding, by every label-PNG reader', () => {
+    const bomb = bombPng(46000, 46000);
+    const msg = "mask 'bomb.png': 46000x46000 (WxH) = 2116000000 pixels exceeds the limit of 178956970 pixels (a possible " +
+      'decompression bomb; the limit is checked on the PNG header before decoding): raise the limit (eval-seg ' +
+      '--max-mask-pixels, `maxPixels` of the mask options) if the file is genuine';
+    expect(DEFAULT_MAX_LABEL_PNG_PIXELS).to.equal(2 * 89478485);
+    expect(() => labelMaskFromPng(bomb, 'bomb.png')).to.throw(msg); // training (segmentation presets)
+    expect(() => decodeLabelPng(bomb, 'bomb.png')).to.throw(msg); // eval-seg
+    expect(() => decodeIndexPng(bomb, 'bomb.png')).to.throw(msg);
+  });
+
+  it('configurable: refused above maxPixels, a DecompressionBombWarning above half of it, silent below', async () => {
+    const png = u8(encodePng({ width: 3, height: 3, colorType: 0, bitDepth: 8, samples: [0, 1, 2, 0, 1, 2, 0, 1, 2] }));
+    expect(() => labelMaskFromPng(png, 'p.png', { maxPixels: 8 })).to.throw(/^mask 'p\.png': 3x3 \(WxH\) = 9 pixels exceeds the limit of 8 pixels/);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      expect(Array.from(labelMaskFromPng(png, 'p.png', { maxPixels: 17 }).mask)).to.deep.equal([0, 1, 2, 0, 1, 2, 0, 1, 2]);
+      labelMaskFromPng(png, 'p.png', { maxPixels: 18 });
+      await new Promise((r) => setImmediate(r)); // process warnings are emitted on the next tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => `${w.name}: ${w.message}`)).to.deep.equal([
+      "DecompressionBombWarning: mask 'p.png': 3x3 (WxH) = 9 pixels is more than half the limit of 17 pixels (a possible decompression bomb)",
+    ]);
+  });
+
+  it('a header declaring zero width is an error naming the file', () => {
+    expect(() => labelMaskFromPng(bombPng(0, 5), 'z.png')).to.throw("mask 'z.png': PNG header declares a 0x5 (WxH) image (zero is invalid)");
   });
 });
