@@ -35,7 +35,7 @@ import { validateConfig } from '../../src/config/load';
 import type { DetectionConfig } from '../../src/config/types';
 import { readJsonl } from '../../src/engine/logger';
 import { isOutOfMemoryError, NonFiniteLossError } from '../../src/engine/trainer';
-import { explainDetectionOutOfMemory, loadDetectionSplit, trainDetection } from '../../src/tasks/detection';
+import { explainDetectionOutOfMemory, formatSplitIssues, loadDetectionSplit, trainDetection } from '../../src/tasks/detection';
 
 const REPO = path.resolve(__dirname, '../..');
 const BCCD = path.join(REPO, 'test/fixtures/bccd/BCCD');
@@ -222,6 +222,22 @@ describe('detection task: data checks and COCO category ids', function () {
     expect(deg).to.have.length(1);
     expect(deg[0].file).to.match(/BloodImage_00338\.xml$/);
     expect(deg[0].record).to.equal("object 12 ('RBC')");
+  });
+
+  it('COCO data with repeated annotation ids: listed, with one warning line saying the numbers follow pycocotools', async () => {
+    const root = path.join(dir, 'dupids');
+    fs.mkdirSync(root, { recursive: true });
+    const box = (id: number, x: number) => ({ id, image_id: 1, category_id: 1, bbox: [x, 0, 50, 50], area: 2500, iscrowd: 0 });
+    fs.writeFileSync(path.join(root, 'instances_val.json'), JSON.stringify({
+      images: [{ id: 1, file_name: 'a.jpg', width: 640, height: 480 }], categories: [{ id: 1, name: 'a' }], annotations: [box(1, 0), box(1, 100)],
+    }));
+    const data = { ...cocoData(null), root, trainSplit: 'val', valSplit: 'val', imagesDir: '.' };
+    const cfg = smallConfig(dir, data, { maxIter: 1, lr: 0.01, outputDir: path.join(dir, 'r5') });
+    const split = await loadDetectionSplit(cfg, 'val', null, 'eval');
+    expect(split.records[0].target.labels).to.have.length(2);
+    const report = formatSplitIssues('val', split.issues).split('\n');
+    expect(report).to.have.length(2);
+    expect(report[1]).to.match(/^ {2}warning \[duplicate-id\] .*instances_val\.json \(annotation ids\): 2 annotation\(s\) have id 0 or an id another annotation also has \(ids 1\); the numbers follow pycocotools/);
   });
 
   it('COCO data: an annotation of a class outside the config is an error naming the file, annotation and category', async () => {
