@@ -22,6 +22,7 @@ import type {
   CocoResultJson,
   CocoRleJson,
 } from './types';
+import { briefJson } from '../brief_json';
 
 /** Filters of {@link Coco.getAnnIds}; an empty or missing filter is skipped, as in pycocotools. */
 export interface AnnIdFilter {
@@ -149,7 +150,7 @@ export class Coco {
       const ann = annotations[i];
       if (!isObject(ann)) throw new Error(`${source}: annotations[${i}] is not an object`);
       for (const f of ['id', 'image_id', 'category_id'] as const) {
-        if (!isFiniteNumber(ann[f])) throw new Error(`${source}: annotations[${i}].${f} must be a number, got ${JSON.stringify(ann[f])}`);
+        if (!isFiniteNumber(ann[f])) throw new Error(`${source}: annotations[${i}].${f} must be a number, got ${briefJson(ann[f])}`);
       }
       if (ann.iscrowd === undefined) noCrowdFlag++;
       let list = this.imgToAnns.get(ann.image_id);
@@ -308,7 +309,7 @@ export class Coco {
       const w = img.width;
       if (!Number.isInteger(h) || !Number.isInteger(w) || h < 0 || w < 0) {
         throw new Error(`${this.imagesSource}: image id ${img.id}: height/width must be non-negative integers, got ` +
-          `${JSON.stringify(h)}/${JSON.stringify(w)}`);
+          `${briefJson(h)}/${briefJson(w)}`);
       }
       if (segm.length === 0) throw new Error(`${where}: segmentation is an empty polygon list`);
       for (let i = 0; i < segm.length; i++) {
@@ -404,13 +405,13 @@ export class Coco {
       const where = `${source}: results[${i}]`;
       if (!isObject(r)) throw new Error(`${where} is not an object`);
       const img = this.imgs.get(r.image_id) as CocoImageJson; // checked by checkResultImageIds
-      if (!isFiniteNumber(r.category_id)) throw new Error(`${where}.category_id must be a number, got ${JSON.stringify(r.category_id)}`);
+      if (!isFiniteNumber(r.category_id)) throw new Error(`${where}.category_id must be a number, got ${briefJson(r.category_id)}`);
       if (!this.cats.has(r.category_id)) throw new Error(`${where}.category_id ${r.category_id} is not a ground-truth category`);
-      if (!isFiniteNumber(r.score)) throw new Error(`${where}.score must be a finite number, got ${JSON.stringify(r.score)}`);
+      if (!isFiniteNumber(r.score)) throw new Error(`${where}.score must be a finite number, got ${briefJson(r.score)}`);
       if (kind === 'bbox') {
         const bb = r.bbox;
         if (!Array.isArray(bb) || bb.length !== 4 || !bb.every(isFiniteNumber)) {
-          throw new Error(`${where}.bbox must be [x, y, w, h] of 4 finite numbers, got ${JSON.stringify(bb)}`);
+          throw new Error(`${where}.bbox must be [x, y, w, h] of 4 finite numbers, got ${briefJson(bb)}`);
         }
         if (!(bb[2] > 0 && bb[3] > 0)) {
           if (nonPositive++ === 0) {
@@ -450,6 +451,10 @@ export class Coco {
           rle = rleFromJson(segm as CocoRleJson);
         } catch (e) {
           throw new Error(`${where}.segmentation: ${(e as Error).message}`);
+        }
+        if (!Number.isInteger(img.height) || !Number.isInteger(img.width)) {
+          throw new Error(`${this.imagesSource}: image id ${img.id}: height/width must be non-negative integers, got ` +
+            `${briefJson(img.height)}/${briefJson(img.width)} (needed to check results[${i}].segmentation)`);
         }
         if (rle.h !== img.height || rle.w !== img.width) {
           throw new Error(
@@ -518,9 +523,9 @@ export class Coco {
       }
     }
     if (records === 0) return;
-    const shown = unknown.slice(0, 10).map((v) => JSON.stringify(v) ?? String(v)).join(', ') + (unknown.length > 10 ? ', ...' : '');
+    const shown = unknown.slice(0, 10).map((v) => briefJson(v, 40)).join(', ') + (unknown.length > 10 ? ', ...' : '');
     const firstId = (results[firstIndex] as Record<string, unknown>).image_id;
-    let msg = `${source}: results[${firstIndex}].image_id ${JSON.stringify(firstId) ?? 'undefined'} is not in the ground truth ` +
+    let msg = `${source}: results[${firstIndex}].image_id ${briefJson(firstId, 40)} is not in the ground truth ` +
       `'${this.source}'; ${records} of ${results.length} results have such an image_id (${unknown.length} distinct: ${shown}); ` +
       'the results do not correspond to this set';
     if (strings > 0) {

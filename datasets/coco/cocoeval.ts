@@ -19,6 +19,7 @@ import type { Coco } from './coco';
 import { rlePairIou, rleToBbox, type Rle } from './mask_api';
 import type { CocoAnnotationJson } from './types';
 import { pairwiseSum } from '../numpy_sum';
+import { briefJson } from '../brief_json';
 
 /** The kind of region compared by IoU. */
 export type IouType = 'bbox' | 'segm';
@@ -97,7 +98,7 @@ export function applyCocoEvalParamOverrides(params: CocoEvalParams, overrides: u
   }
   const numList = (key: string, v: unknown): number[] => {
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
-      throw new Error(`${source}: "${key}" must be a list of finite numbers, got ${JSON.stringify(v)}`);
+      throw new Error(`${source}: "${key}" must be a list of finite numbers, got ${briefJson(v)}`);
     }
     return [...v];
   };
@@ -117,7 +118,7 @@ export function applyCocoEvalParamOverrides(params: CocoEvalParams, overrides: u
       }
       case 'areaRng':
         if (!Array.isArray(v) || !v.every((r) => Array.isArray(r) && r.length === 2)) {
-          throw new Error(`${source}: "areaRng" must be a list of [lo, hi] pairs, got ${JSON.stringify(v)}`);
+          throw new Error(`${source}: "areaRng" must be a list of [lo, hi] pairs, got ${briefJson(v)}`);
         }
         params.areaRng = v.map((r, i) => numList(`areaRng[${i}]`, r) as [number, number]);
         break;
@@ -377,7 +378,7 @@ export class CocoEval {
       const a = gtSel.picked[j];
       const where = `${gtSrc}: annotation id ${a.id}`;
       if (typeof a.area !== 'number' || Number.isNaN(a.area)) {
-        throw new Error(`${where}: "area" must be a number, got ${JSON.stringify(a.area) ?? 'nothing'} (the ground truth's ` +
+        throw new Error(`${where}: "area" must be a number, got ${a.area === undefined ? 'nothing' : briefJson(a.area)} (the ground truth's ` +
           'area, in pixels², decides its small/medium/large range)');
       }
       this.gtArea[j] = a.area;

@@ -30,6 +30,7 @@ import type { DetectionSample } from '../types';
 import { annotationIdWarning, Coco } from './coco';
 import { rleDecode } from './mask_api';
 import type { CocoAnnotationJson } from './types';
+import { briefJson } from '../brief_json';
 
 /** Options of `CocoDetection`. */
 export interface CocoDetectionOptions {
@@ -129,7 +130,7 @@ export class CocoDetection {
       const record = `image id ${img.id}`;
       if (!(Number.isInteger(img.width) && Number.isInteger(img.height) && img.width > 0 && img.height > 0)) {
         log.add({ code: 'bad-record', severity: 'error', file: src, record,
-          message: `width/height must be positive integers, got ${JSON.stringify(img.width)}x${JSON.stringify(img.height)} (WxH)` });
+          message: `width/height must be positive integers, got ${briefJson(img.width)}x${briefJson(img.height)} (WxH)` });
         continue;
       }
       if (typeof img.file_name !== 'string' || img.file_name === '') {
@@ -155,7 +156,7 @@ export class CocoDetection {
         const bb = ann.bbox;
         if (!Array.isArray(bb) || bb.length !== 4 || !bb.every((v) => typeof v === 'number' && Number.isFinite(v)) || bb[2] < 0 || bb[3] < 0) {
           log.add({ code: 'bad-record', severity: 'error', file: src, record: arec,
-            message: `bbox must be [x, y, w, h] with finite numbers and w, h >= 0, got ${JSON.stringify(bb)}` });
+            message: `bbox must be [x, y, w, h] with finite numbers and w, h >= 0, got ${briefJson(bb)}` });
           continue;
         }
         const raw = [bb[0], bb[1], bb[0] + bb[2], bb[1] + bb[3]];

@@ -13,6 +13,7 @@
  */
 
 import type { CocoRleJson } from './types';
+import { briefJson } from '../brief_json';
 
 /** A run-length encoded binary mask of height `h` and width `w` (see the module docstring for the layout). */
 export interface Rle {
@@ -375,7 +376,7 @@ export function rleFrString(s: string, h: number, w: number): Rle {
 export function rleFromJson(obj: CocoRleJson): Rle {
   const size = obj.size;
   if (!Array.isArray(size) || size.length !== 2 || !size.every((v) => Number.isInteger(v) && v >= 0)) {
-    throw new Error(`RLE size must be [height, width] (non-negative integers), got ${JSON.stringify(size)}`);
+    throw new Error(`RLE size must be [height, width] (non-negative integers), got ${briefJson(size)}`);
   }
   const [h, w] = size;
   if (typeof obj.counts === 'string') return rleFrString(obj.counts, h, w);

@@ -142,6 +142,23 @@ describe('Coco.loadRes', () => {
   });
 });
 
+describe('Coco: messages on hostile values', () => {
+  it('a value nested 100000 levels deep is shown cut short, not a stack overflow', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100000; i++) deep = [deep];
+    const ds = { images: [], categories: [], annotations: [{ id: deep, image_id: 1, category_id: 1 }] };
+    expect(() => new Coco(ds as never, 'deep.json')).to.throw('deep.json: annotations[0].id must be a number, got [[[[...]]]]');
+    expect(() => gt().loadRes([{ image_id: 7, category_id: 5, bbox: deep, score: 1 }])).to.throw(
+      '<results>: results[0].bbox must be [x, y, w, h] of 4 finite numbers, got [[[[...]]]]');
+  });
+
+  it('segm results on an image without a size: the ground truth is named, not the results', () => {
+    const g = new Coco({ images: [{ id: 1 } as never], categories: [{ id: 1 }], annotations: [] }, 'gt.json');
+    expect(() => g.loadRes([{ image_id: 1, category_id: 1, segmentation: { size: [2, 2], counts: '04' }, score: 1 }])).to.throw(
+      'gt.json: image id 1: height/width must be non-negative integers, got undefined/undefined (needed to check results[0].segmentation)');
+  });
+});
+
 describe('Coco annotation id checks', () => {
   it('id 0 and repeated ids: count, first few ids, how to fix; unique ids: no warning', () => {
     const anns = [0, 3, 3, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9].map((id) => ({ id, image_id: 7, category_id: 5, bbox: [0, 0, 1, 1], area: 1, iscrowd: 0 }));
