@@ -185,6 +185,9 @@ export function rleToBbox(rle: Rle): [number, number, number, number] {
   return [xs, ys, (xe - xs + 1) >>> 0, (ye - ys + 1) >>> 0];
 }
 
+/** Most outline points `rleFrPoly` traces (two float64 arrays of this length: 2 GiB). */
+const RLE_FR_POLY_MAX_POINTS = 2 ** 27;
+
 /**
  * Rasterizes a polygon into an RLE exactly as maskApi.c `rleFrPoly`: vertices are scaled by 5 and rounded
  * (`(int)(5*v + .5)`), the boundary is traced densely on the upsampled grid, points on the y-boundary are kept
@@ -193,6 +196,8 @@ export function rleToBbox(rle: Rle): [number, number, number, number] {
  * @param h mask height in pixels.
  * @param w mask width in pixels.
  * @returns a new RLE of size h x w.
+ * @throws RangeError when the outline would take more than 2^27 points (vertices far outside the mask);
+ *   `Coco.annToRle` bounds coordinates by the image size first.
  */
 export function rleFrPoly(xy: ArrayLike<number>, h: number, w: number): Rle {
   const k = Math.floor(xy.length / 2);
@@ -205,6 +210,10 @@ export function rleFrPoly(xy: ArrayLike<number>, h: number, w: number): Rle {
   y[k] = y[0];
   let total = 0;
   for (let j = 0; j < k; j++) total += Math.max(Math.abs(x[j] - x[j + 1]), Math.abs(y[j] - y[j + 1])) + 1;
+  if (!(total <= RLE_FR_POLY_MAX_POINTS)) {
+    throw new RangeError(`rleFrPoly: the outline has ${total} points on the 5x grid, more than ${RLE_FR_POLY_MAX_POINTS} ` +
+      `(a vertex far outside the ${w}x${h} (WxH) mask, or a non-finite one?)`);
+  }
   // A degenerate (repeated) vertex gives s = 0/0 in maskApi.c; that point never reaches the output (its x equals
   // its neighbours'), so a plain array keeps the NaN harmlessly.
   const u = new Array<number>(total);

@@ -137,6 +137,12 @@ describe('rleFrPoly / rleFrBbox', () => {
   it('a polygon outside the image gives an empty mask [h*w]', () => {
     expect(Array.from(rleFrPoly([10, 10, 10, 12, 12, 12], 4, 4).counts)).to.deep.equal([16]);
   });
+
+  it('a vertex at 1.7e8 is a RangeError before any allocation (5*1.7e8 + 1 points > 2^27), not a heap abort', () => {
+    // On the 5x grid: (0,0)→(850000000,0) 850000001 points, →(50,50) 849999951, →(0,0) 51: 1700000003.
+    expect(() => rleFrPoly([0, 0, 1.7e8, 0, 10, 10], 480, 640)).to.throw(RangeError,
+      /^rleFrPoly: the outline has 1700000003 points on the 5x grid, more than 134217728 \(a vertex far outside the 640x480 \(WxH\) mask/);
+  });
 });
 
 describe('bboxIou / rleIou', () => {
