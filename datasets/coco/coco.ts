@@ -131,7 +131,10 @@ export class Coco {
    *   with a numeric `id` (and `image_id`, `category_id` for annotations).
    */
   constructor(dataset: CocoDatasetJson, source = '<memory>', imagesSource = source) {
-    if (!isObject(dataset)) throw new Error(`${source}: annotation file must hold a JSON object, got ${typeof dataset}`);
+    if (!isObject(dataset)) {
+      const got = Array.isArray(dataset) ? 'an array (a results list? the ground truth is the instances object)' : briefJson(dataset);
+      throw new Error(`${source}: annotation file must hold a JSON object {images, annotations, categories}, got ${got}`);
+    }
     this.source = source;
     this.imagesSource = imagesSource;
     for (const key of ['images', 'annotations', 'categories'] as const) {
@@ -377,7 +380,11 @@ export class Coco {
         throw new Error(`${source}: cannot read results file: ${(e as Error).message}`);
       }
     }
-    if (!Array.isArray(results)) throw new Error(`${source}: results must be an array of objects`);
+    if (!Array.isArray(results)) {
+      const gtLike = isObject(results) && 'annotations' in results && 'images' in results;
+      throw new Error(`${source}: results must be an array of objects, got ` +
+        (gtLike ? 'an instances object with "images" and "annotations" (a ground-truth file: are the two files swapped?)' : briefJson(results)));
+    }
     const categories = structuredClone(this.dataset.categories);
     if (results.length === 0) {
       const empty = new Coco({ images: [...this.dataset.images], categories, annotations: [] }, source, this.imagesSource);

@@ -152,6 +152,13 @@ describe('Coco: messages on hostile values', () => {
       '<results>: results[0].bbox must be [x, y, w, h] of 4 finite numbers, got [[[[...]]]]');
   });
 
+  it('ground truth and results swapped: each file is named with what it holds', () => {
+    expect(() => new Coco([{ image_id: 1 }] as never, 'dt.json')).to.throw(
+      'dt.json: annotation file must hold a JSON object {images, annotations, categories}, got an array (a results list? the ground truth is the instances object)');
+    expect(() => gt().loadRes({ images: [], annotations: [], categories: [] })).to.throw(
+      '<results>: results must be an array of objects, got an instances object with "images" and "annotations" (a ground-truth file: are the two files swapped?)');
+  });
+
   it('segm results on an image without a size: the ground truth is named, not the results', () => {
     const g = new Coco({ images: [{ id: 1 } as never], categories: [{ id: 1 }], annotations: [] }, 'gt.json');
     expect(() => g.loadRes([{ image_id: 1, category_id: 1, segmentation: { size: [2, 2], counts: '04' }, score: 1 }])).to.throw(
