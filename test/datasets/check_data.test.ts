@@ -86,6 +86,20 @@ describe('checkData', () => {
       'height; 1 of these are annotated at their stored size and are read as stored (not rotated), as PIL and torchvision read them');
   });
 
+  it('VOC: a truncated XML is an error naming the file, line and column (not its first boxes silently)', async () => {
+    const root = path.join(dir, 'voc-cut');
+    for (const d of ['Annotations', 'JPEGImages']) await fs.mkdir(path.join(root, d), { recursive: true });
+    await writeSolidJpeg(path.join(root, 'JPEGImages', 'x.jpg'), 48, 64, [0, 0, 0]);
+    const o = (i: number) => `<object><name>cat</name><bndbox><xmin>${i + 1}</xmin><ymin>1</ymin><xmax>${i + 5}</xmax><ymax>9</ymax></bndbox></object>\n`;
+    const full = `<annotation><size><width>64</width><height>48</height></size>\n${Array.from({ length: 20 }, (_, i) => o(i)).join('')}</annotation>`;
+    await fs.writeFile(path.join(root, 'Annotations', 'x.xml'), full.slice(0, full.indexOf('<xmin>3</xmin>')));
+    const r = await checkData(root, { format: 'voc' });
+    expect(r.errors).to.equal(1);
+    expect(r.summary.instances).to.equal(0);
+    expect(r.issues[0].code).to.equal('unreadable-file');
+    expect(r.issues[0].message).to.match(/x\.xml': not well-formed XML at line 1, column 1: tags never closed: <annotation>, <object>, <bndbox>/);
+  });
+
   it('VOC segmentation: size mismatch and unknown class values', async () => {
     const root = path.join(dir, 'seg');
     for (const d of ['JPEGImages', 'SegmentationClass']) await fs.mkdir(path.join(root, d), { recursive: true });

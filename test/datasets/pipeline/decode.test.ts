@@ -3,7 +3,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import { decodeImage, decodeRgb, ImageDecodeError, readImageFile } from '../../../datasets/pipeline/decode';
-import { loadDetectionSample } from '../../../datasets/pipeline/detection_presets';
+import { loadDetectionSample, runDetectionImageJob } from '../../../datasets/pipeline/detection_presets';
 import { makeTempDir, patternImage, removeDir, writePng } from './make_images';
 
 /** Max |a - b| between a decoded pixel and an expected colour. */
@@ -70,6 +70,29 @@ describe('decodeImage', () => {
       checkStored(stored.data);
       const oriented = await decodeRgb(file, { height: 16, width: 8 });
       expect([oriented.height, oriented.width, oriented.exifOrientationIgnored]).to.deep.equal([16, 8, undefined]);
+    });
+
+    it('the training decode (runDetectionImageJob) takes the stored pixels too, and warns once per dataset', async () => {
+      const file = path.join(dir, 'orient6.jpg');
+      const job = { file, imageId: 3, source: `${dir}/train.json`, expectedHeight: 8, expectedWidth: 16, height: 8, width: 16,
+        flip: false, jitter: null, kernel: 'bilinear' as const, resample: 'pillow' as const, mean: [0, 0, 0] as const, std: [1, 1, 1] as const };
+      const warned: string[] = [];
+      const warn = console.warn;
+      console.warn = (msg: string) => void warned.push(msg);
+      let px: Float32Array;
+      try {
+        px = await runDetectionImageJob(job);
+        await runDetectionImageJob({ ...job, imageId: 4 });
+      } finally {
+        console.warn = warn;
+      }
+      expect(px.length).to.equal(8 * 16 * 3);
+      // Same size in and out: pixels / 255; (x=2, y=4) red, (x=13, y=4) blue, within JPEG's few levels.
+      const at = (x: number, c: number) => px[(4 * 16 + x) * 3 + c] * 255;
+      expect([at(2, 0), at(13, 2)].every((v) => v > 247)).to.equal(true);
+      expect([at(2, 2), at(13, 0)].every((v) => v < 8)).to.equal(true);
+      expect(warned).to.have.length(1);
+      expect(warned[0]).to.match(/train\.json': image '.*orient6\.jpg' has EXIF orientation 6/);
     });
 
     it('loadDetectionSample decodes the stored pixels and warns once per dataset', async () => {
