@@ -50,6 +50,11 @@ function polygonCoordinateInBounds(v: number, size: number, margin: number): boo
   return v >= -margin && v <= size + margin;
 }
 
+/** Whether an image side is usable as a mask size: an integer in 0..2^31-1 (maskApi.c's `siz`). */
+function isImageSide(v: unknown): v is number {
+  return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 2 ** 31 - 1;
+}
+
 /** How many ids a message lists before "...". */
 const IDS_SHOWN = 5;
 
@@ -310,8 +315,8 @@ export class Coco {
       if (!img) throw new Error(`${where}: image_id ${ann.image_id} is not in the images list`);
       const h = img.height;
       const w = img.width;
-      if (!Number.isInteger(h) || !Number.isInteger(w) || h < 0 || w < 0) {
-        throw new Error(`${this.imagesSource}: image id ${img.id}: height/width must be non-negative integers, got ` +
+      if (!isImageSide(h) || !isImageSide(w)) {
+        throw new Error(`${this.imagesSource}: image id ${img.id}: height/width must be integers in 0..2^31-1, got ` +
           `${briefJson(h)}/${briefJson(w)}`);
       }
       if (segm.length === 0) throw new Error(`${where}: segmentation is an empty polygon list`);
@@ -413,7 +418,14 @@ export class Coco {
       if (!isObject(r)) throw new Error(`${where} is not an object`);
       const img = this.imgs.get(r.image_id) as CocoImageJson; // checked by checkResultImageIds
       if (!isFiniteNumber(r.category_id)) throw new Error(`${where}.category_id must be a number, got ${briefJson(r.category_id)}`);
-      if (!this.cats.has(r.category_id)) throw new Error(`${where}.category_id ${r.category_id} is not a ground-truth category`);
+      if (!this.cats.has(r.category_id)) {
+        if (this.cats.size === 0 || this.catIdsOfAnnotations().has(r.category_id)) {
+          throw new Error(`${this.source}: ` + (this.cats.size === 0 ? 'the ground truth has no "categories"'
+            : `ground-truth annotations use category_id ${r.category_id}, which its "categories" list lacks`) +
+            `; results[${i}] of '${source}' refers to it; fix the ground truth`);
+        }
+        throw new Error(`${where}.category_id ${r.category_id} is not a category of the ground truth '${this.source}'`);
+      }
       if (!isFiniteNumber(r.score)) throw new Error(`${where}.score must be a finite number, got ${briefJson(r.score)}`);
       if (kind === 'bbox') {
         const bb = r.bbox;
@@ -459,13 +471,13 @@ export class Coco {
         } catch (e) {
           throw new Error(`${where}.segmentation: ${(e as Error).message}`);
         }
-        if (!Number.isInteger(img.height) || !Number.isInteger(img.width)) {
-          throw new Error(`${this.imagesSource}: image id ${img.id}: height/width must be non-negative integers, got ` +
+        if (!isImageSide(img.height) || !isImageSide(img.width)) {
+          throw new Error(`${this.imagesSource}: image id ${img.id}: height/width must be integers in 0..2^31-1, got ` +
             `${briefJson(img.height)}/${briefJson(img.width)} (needed to check results[${i}].segmentation)`);
         }
         if (rle.h !== img.height || rle.w !== img.width) {
           throw new Error(
-            `${where}.segmentation.size [${rle.h}, ${rle.w}] differs from image ${img.id}'s [height, width] ` +
+            `${where}.segmentation.size [${rle.h}, ${rle.w}] differs from image ${img.id}'s [height, width] in '${this.imagesSource}' ` +
               `[${img.height}, ${img.width}]`,
           );
         }
@@ -501,10 +513,16 @@ export class Coco {
     return out;
   }
 
+  /** Category ids used by this dataset's annotations. */
+  private catIdsOfAnnotations(): Set<number> {
+    return new Set(this.dataset.annotations.map((a) => a.category_id));
+  }
+
   /**
    * pycocotools' `assert set(annsImgIds) == (set(annsImgIds) & set(self.getImgIds()))`, with a message that lists
    * every offender: the count of records, the distinct ids (first ten), and whether they are strings standing for
-   * the ground truth's numbers.
+   * the ground truth's numbers. When the ground truth itself is at fault (no images, or its own annotations use
+   * the missing ids), the message names the ground-truth file first.
    * @throws when a record's `image_id` is not an image of this ground truth, or a record is not an object.
    */
   private checkResultImageIds(results: readonly unknown[], source: string): void {
@@ -531,6 +549,15 @@ export class Coco {
     }
     if (records === 0) return;
     const shown = unknown.slice(0, 10).map((v) => briefJson(v, 40)).join(', ') + (unknown.length > 10 ? ', ...' : '');
+    // A ground truth whose own annotations use image ids its "images" list lacks is the file at fault.
+    const orphans = unknown.filter((id) => typeof id === 'number' && this.imgToAnns.has(id));
+    if (this.imgs.size === 0 || orphans.length > 0) {
+      throw new Error(`${this.source}: ` + (this.imgs.size === 0
+        ? 'the ground truth has no "images"'
+        : `ground-truth annotations use image ids that its "images" list lacks (${orphans.slice(0, 10).join(', ')}` +
+          `${orphans.length > 10 ? ', ...' : ''})`) +
+        `; the results '${source}' refer to them (${records} of ${results.length}); fix the ground truth`);
+    }
     const firstId = (results[firstIndex] as Record<string, unknown>).image_id;
     let msg = `${source}: results[${firstIndex}].image_id ${briefJson(firstId, 40)} is not in the ground truth ` +
       `'${this.source}'; ${records} of ${results.length} results have such an image_id (${unknown.length} distinct: ${shown}); ` +

@@ -162,7 +162,33 @@ describe('Coco: messages on hostile values', () => {
   it('segm results on an image without a size: the ground truth is named, not the results', () => {
     const g = new Coco({ images: [{ id: 1 } as never], categories: [{ id: 1 }], annotations: [] }, 'gt.json');
     expect(() => g.loadRes([{ image_id: 1, category_id: 1, segmentation: { size: [2, 2], counts: '04' }, score: 1 }])).to.throw(
-      'gt.json: image id 1: height/width must be non-negative integers, got undefined/undefined (needed to check results[0].segmentation)');
+      'gt.json: image id 1: height/width must be integers in 0..2^31-1, got undefined/undefined (needed to check results[0].segmentation)');
+  });
+});
+
+describe('Coco.loadRes: a ground truth at fault is named first', () => {
+  const base = () => ({
+    images: [{ id: 1, width: 8, height: 8 }],
+    categories: [{ id: 1 }],
+    annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [0, 0, 2, 2], area: 4, iscrowd: 0 }],
+  });
+  const res = (image_id: number, category_id: number) => [{ image_id, category_id, bbox: [0, 0, 2, 2], score: 1 }];
+
+  it('no images, or annotations on an image its list lacks: the ground truth is blamed', () => {
+    expect(() => new Coco({ ...base(), images: [] }, 'g.json').loadRes(res(1, 1))).to.throw(
+      "g.json: the ground truth has no \"images\"; the results '<results>' refer to them (1 of 1); fix the ground truth");
+    const lacks = base();
+    lacks.images[0].id = 2;
+    expect(() => new Coco(lacks, 'g.json').loadRes(res(1, 1))).to.throw(
+      "g.json: ground-truth annotations use image ids that its \"images\" list lacks (1); the results '<results>' refer to them (1 of 1); fix the ground truth");
+  });
+
+  it('no categories, or annotations of a category its list lacks: the ground truth is blamed; else the results', () => {
+    expect(() => new Coco({ ...base(), categories: [] }, 'g.json').loadRes(res(1, 1))).to.throw(
+      "g.json: the ground truth has no \"categories\"; results[0] of '<results>' refers to it; fix the ground truth");
+    expect(() => new Coco({ ...base(), categories: [{ id: 2 }] }, 'g.json').loadRes(res(1, 1))).to.throw(
+      "g.json: ground-truth annotations use category_id 1, which its \"categories\" list lacks; results[0] of '<results>' refers to it; fix the ground truth");
+    expect(() => new Coco(base(), 'g.json').loadRes(res(1, 3))).to.throw("<results>: results[0].category_id 3 is not a category of the ground truth 'g.json'");
   });
 });
 
@@ -222,6 +248,6 @@ describe('Coco.annToRle', () => {
   it("an image without a size is blamed on the ground truth, not on the results that point at it", () => {
     const g = new Coco({ images: [{ id: 1 } as never], categories: [{ id: 1 }], annotations: [] }, 'gt.json');
     const res = g.loadRes([{ image_id: 1, category_id: 1, bbox: [0, 0, 2, 2], score: 1 }]);
-    expect(() => res.annToRle(res.anns.get(1)!)).to.throw(/^gt\.json: image id 1: height\/width must be non-negative integers/);
+    expect(() => res.annToRle(res.anns.get(1)!)).to.throw(/^gt\.json: image id 1: height\/width must be integers in 0\.\.2\^31-1, got undefined\/undefined/);
   });
 });
