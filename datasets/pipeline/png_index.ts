@@ -13,6 +13,7 @@
  */
 import { promises as fs } from 'fs';
 import { decode as decodePng } from 'fast-png';
+import { crc32 } from 'zlib';
 import { IGNORE_LABEL } from '../types';
 
 /** The raw samples of a single-channel PNG (palette indices or gray levels). */
@@ -60,6 +61,12 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
  */
 export const DEFAULT_MAX_LABEL_PNG_PIXELS = 2 * 89_478_485;
 
+/** The 4-byte chunk type at `at`, non-printable bytes written `\xNN` (a corrupt file stays one readable line). */
+function chunkName(bytes: Uint8Array, at: number): string {
+  return String.fromCharCode(bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3])
+    .replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** Files already warned about by `checkPngPixelLimit`. */
 const warnedLarge = new Set<string>();
 
@@ -87,15 +94,18 @@ export function checkPngPixelLimit(hdr: PngHeader, file: string, maxPixels = DEF
  * Read the IHDR chunk of a PNG held in memory, and check its size against `maxPixels` (`checkPngPixelLimit`).
  * @param maxPixels - refuse images of more pixels (default {@link DEFAULT_MAX_LABEL_PNG_PIXELS}).
  * @throws naming `file` when the bytes are not a PNG (JPEG masks are rejected here: lossy compression changes
- * indices), when the header declares a zero width or height, or more than `maxPixels` pixels.
+ * indices), when the header's CRC is wrong, or it declares a zero width or height, or more than `maxPixels` pixels.
  */
 export function readPngHeader(bytes: Uint8Array, file: string, maxPixels = DEFAULT_MAX_LABEL_PNG_PIXELS): PngHeader {
   if (bytes.length < 33 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) {
     throw new Error(`mask '${file}' is not a PNG file (label masks must be lossless PNGs with one index per pixel)`);
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const type = String.fromCharCode(bytes[12], bytes[13], bytes[14], bytes[15]);
+  const type = chunkName(bytes, 12);
   if (type !== 'IHDR') throw new Error(`mask '${file}': first PNG chunk is '${type}', expected IHDR`);
+  if (crc32(bytes.subarray(12, 29)) !== dv.getUint32(29)) {
+    throw new Error(`mask '${file}': PNG chunk 'IHDR' at byte 8 has a wrong CRC (the file is corrupt)`);
+  }
   const hdr = {
     width: dv.getUint32(16),
     height: dv.getUint32(20),
@@ -127,7 +137,33 @@ function unpackSubByte(packed: Uint8Array, height: number, width: number, depth:
   return out;
 }
 
+/**
+ * The chunks of a PNG after the signature, up to IEND, each checked: inside the file, CRC-32 of type and data right
+ * (PIL checks every chunk's CRC: a flipped byte is an error, not different class indices).
+ * @returns `{type, data}` per chunk; `data` views `bytes`.
+ * @throws naming the file and the chunk's byte offset when a chunk runs past the end or its CRC is wrong.
+ * Reference: PNG specification (ISO/IEC 15948) section 5.3 (chunk layout, CRC).
+ */
+export function pngChunks(bytes: Uint8Array, file: string): { type: string; data: Uint8Array }[] {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: { type: string; data: Uint8Array }[] = [];
+  let pos = 8;
+  while (pos + 8 <= bytes.length) {
+    const len = dv.getUint32(pos);
+    const type = chunkName(bytes, pos + 4);
+    if (pos + 12 + len > bytes.length) throw new Error(`mask '${file}': PNG chunk '${type}' at byte ${pos} runs past the end of the file`);
+    if (crc32(bytes.subarray(pos + 4, pos + 8 + len)) !== dv.getUint32(pos + 8 + len)) {
+      throw new Error(`mask '${file}': PNG chunk '${type}' at byte ${pos} has a wrong CRC (the file is corrupt)`);
+    }
+    out.push({ type, data: bytes.subarray(pos + 8, pos + 8 + len) });
+    if (type === 'IEND') break;
+    pos += 12 + len;
+  }
+  return out;
+}
+
 function decodeOrThrow(bytes: Uint8Array, file: string): ReturnType<typeof decodePng> {
+  pngChunks(bytes, file);
   try {
     return decodePng(bytes);
   } catch (e) {

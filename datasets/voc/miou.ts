@@ -18,7 +18,7 @@
 import { existsSync, promises as fs } from 'fs';
 import * as path from 'path';
 import { inflateSync } from 'zlib';
-import { DEFAULT_MAX_LABEL_PNG_PIXELS, decodeIndexPng, readPngHeader } from '../pipeline/png_index';
+import { DEFAULT_MAX_LABEL_PNG_PIXELS, decodeIndexPng, pngChunks, readPngHeader } from '../pipeline/png_index';
 import { rerootPath, VOC_SEG_CLASSES } from './segmentation';
 
 /** Options of `SegmentationConfusion`. */
@@ -473,7 +473,7 @@ export async function evaluateSegmentationFolders(
  * `datasets/pipeline/png_index.ts` does, with a fast path for the layout of VOC masks and of most predictions:
  * 8-bit, palette or grayscale, not interlaced. That path inflates the IDAT stream with Node's zlib and undoes
  * the PNG row filters (None, Sub, Up, Average, Paeth with 1 byte per pixel) in one pass; every other layout goes
- * to `decodeIndexPng`.
+ * to `decodeIndexPng`. Chunk CRCs are checked on both paths (PIL checks them too).
  * @param bytes the file's bytes. @param file path, for error messages.
  * @param maxPixels refuse images of more pixels, from the header, before inflating (default: PIL's rule).
  * @returns `[H * W]` samples (a new array) with H and W.
@@ -486,17 +486,8 @@ export function decodeLabelPng(
   const hdr = readPngHeader(bytes, file, maxPixels);
   if (hdr.bitDepth !== 8 || (hdr.colorType !== 0 && hdr.colorType !== 3) || hdr.interlace !== 0) return decodeIndexPng(bytes, file, maxPixels);
   const { width, height } = hdr;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const idat: Uint8Array[] = [];
-  let pos = 8;
-  while (pos + 8 <= bytes.length) {
-    const len = dv.getUint32(pos);
-    const type = dv.getUint32(pos + 4);
-    if (pos + 12 + len > bytes.length) throw new Error(`mask '${file}': PNG chunk at byte ${pos} runs past the end of the file`);
-    if (type === 0x49444154) idat.push(bytes.subarray(pos + 8, pos + 8 + len)); // IDAT
-    else if (type === 0x49454e44) break; // IEND
-    pos += 12 + len;
-  }
+  for (const chunk of pngChunks(bytes, file)) if (chunk.type === 'IDAT') idat.push(chunk.data);
   let raw: Buffer;
   try {
     raw = inflateSync(idat.length === 1 ? idat[0] : Buffer.concat(idat));

@@ -145,3 +145,22 @@ describe('label PNG pixel limit (decompression bombs)', () => {
     expect(() => labelMaskFromPng(bombPng(0, 5), 'z.png')).to.throw("mask 'z.png': PNG header declares a 0x5 (WxH) image (zero is invalid)");
   });
 });
+
+describe('label PNG chunk CRCs (as PIL checks them)', () => {
+  // 3x2 grayscale; the IDAT starts after the signature (8) and IHDR (25 bytes): its data at 33 + 8 = 41.
+  const png = () => u8(encodePng({ width: 3, height: 2, colorType: 0, bitDepth: 8, samples: [0, 1, 2, 3, 4, 5] }));
+
+  it('one flipped byte in IDAT: an error naming the file and the chunk, on both decode paths', () => {
+    const bad = png();
+    expect(String.fromCharCode(...bad.subarray(37, 41))).to.equal('IDAT');
+    bad[42] ^= 1;
+    expect(() => decodeLabelPng(bad, 'c.png')).to.throw("mask 'c.png': PNG chunk 'IDAT' at byte 33 has a wrong CRC (the file is corrupt)");
+    expect(() => labelMaskFromPng(bad, 'c.png')).to.throw("mask 'c.png': PNG chunk 'IDAT' at byte 33 has a wrong CRC (the file is corrupt)");
+  });
+
+  it('a flipped byte in IHDR is a corrupt header, checked before the size limit', () => {
+    const bad = png();
+    bad[17] ^= 0x40; // width 3 → 0x40000003
+    expect(() => labelMaskFromPng(bad, 'h.png')).to.throw("mask 'h.png': PNG chunk 'IHDR' at byte 8 has a wrong CRC (the file is corrupt)");
+  });
+});
