@@ -5,8 +5,12 @@
  * have their image's size. Prints a summary: images, instances per class, image and instance size histograms.
  *
  * Severity: everything that would make a record unusable or silently wrong is an error (missing files, duplicate
- * ids, unknown categories, boxes of zero size or reaching outside the image, size mismatches, undecodable masks);
- * images without annotations are counted, not reported.
+ * ids, COCO annotation id 0, unknown categories, boxes of zero size or reaching outside the image, size mismatches,
+ * malformed XML, undecodable masks); images without annotations are counted, not reported.
+ *
+ * Image sizes are compared as loading reads the image: EXIF-oriented, or as stored when the orientation tag swaps
+ * width and height and the annotation gives the stored size (`followsStoredPixels`); the summary counts the images
+ * with an orientation tag.
  *
  * Reference: COCO area ranges of pycocotools `cocoeval.py` (`small < 32², medium < 96²`) for the instance histogram.
  */
