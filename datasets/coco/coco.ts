@@ -154,6 +154,7 @@ export class Coco {
     };
     const { images, annotations, categories } = this.dataset;
     let noCrowdFlag = 0;
+    let idProblems = false;
     for (let i = 0; i < annotations.length; i++) {
       const ann = annotations[i];
       if (!isObject(ann)) throw new Error(`${source}: annotations[${i}] is not an object`);
@@ -164,6 +165,7 @@ export class Coco {
       let list = this.imgToAnns.get(ann.image_id);
       if (!list) this.imgToAnns.set(ann.image_id, (list = []));
       list.push(ann);
+      if (ann.id === 0 || this.anns.has(ann.id)) idProblems = true;
       this.anns.set(ann.id, ann);
     }
     for (let i = 0; i < images.length; i++) {
@@ -183,8 +185,7 @@ export class Coco {
         list.push(ann.image_id);
       }
     }
-    const idWarning = annotationIdWarning(source, annotations);
-    if (idWarning) this.warnings.push(idWarning);
+    if (idProblems) this.warnings.push(annotationIdWarning(source, annotations) as string);
     if (noCrowdFlag > 0) {
       this.warnings.push(`${source}: ${noCrowdFlag} of ${annotations.length} annotation(s) have no "iscrowd"; taken as 0 ` +
         '(not a crowd region); pycocotools stops with a KeyError on such a file');
