@@ -5,15 +5,17 @@
  * Why not `decode.ts`: sharp (libvips) expands a palette PNG to its RGB colours, which loses the class index
  * whenever two indices share a colour or the palette is not VOC's. PIL's `Image.open(mask)` keeps mode `P` and
  * `np.array(img)` gives the indices, which is what torchvision's segmentation references and mmseg train on; this
- * module gives the same array. PNG decoding is fast-png's (pure JS); the IHDR fields are read here to reject the one
- * layout fast-png mis-decodes (Adam7-interlaced images of 1, 2 or 4 bits per sample).
+ * module gives the same array. 8-bit non-interlaced masks (VOC's, most predictions) are inflated with Node's zlib and
+ * unfiltered here; other layouts go to fast-png (pure JS), except the one it mis-decodes (Adam7-interlaced images of
+ * 1, 2 or 4 bits per sample). Every read checks the header's pixel count against a limit first and every chunk's
+ * CRC: this is the one label-PNG decoder, for training and for `eval-seg`.
  *
  * Reference: torchvision `references/segmentation/coco_utils.py`, `datasets/voc.py` (`VOCSegmentation` opens the
  * mask with PIL, mode P); the VOC devkit `VOClabelcolormap.m` (colormap); PNG specification (ISO/IEC 15948), IHDR.
  */
 import { promises as fs } from 'fs';
 import { decode as decodePng } from 'fast-png';
-import { crc32 } from 'zlib';
+import { crc32, inflateSync } from 'zlib';
 import { IGNORE_LABEL } from '../types';
 
 /** The raw samples of a single-channel PNG (palette indices or gray levels). */
@@ -172,6 +174,79 @@ function decodeOrThrow(bytes: Uint8Array, file: string): ReturnType<typeof decod
 }
 
 /**
+ * Decode the most common label-PNG layout (8-bit, palette or grayscale, not interlaced) directly: inflate the IDAT
+ * stream with Node's zlib and undo the PNG row filters (None, Sub, Up, Average, Paeth with 1 byte per pixel) in one
+ * pass. VOC masks and most predictions have this layout; it decodes several times faster than fast-png.
+ * @returns `[H * W]` samples and the palette's colours (palette PNGs).
+ * @throws naming the file for a corrupt chunk (CRC), stream or filter type.
+ * Reference: PNG specification (ISO/IEC 15948) sections 9 (filtering) and 11 (chunks).
+ */
+function decodeIndex8(bytes: Uint8Array, file: string, hdr: PngHeader): { data: Uint8Array; palette?: number[][] } {
+  const { width, height } = hdr;
+  const idat: Uint8Array[] = [];
+  let palette: number[][] | undefined;
+  for (const chunk of pngChunks(bytes, file)) {
+    if (chunk.type === 'IDAT') idat.push(chunk.data);
+    else if (chunk.type === 'PLTE') {
+      palette = [];
+      for (let i = 0; i + 2 < chunk.data.length; i += 3) palette.push([chunk.data[i], chunk.data[i + 1], chunk.data[i + 2]]);
+    }
+  }
+  let raw: Buffer;
+  try {
+    // Bounded: a stream inflating past the declared size is refused, not allocated.
+    raw = inflateSync(idat.length === 1 ? idat[0] : Buffer.concat(idat), { maxOutputLength: (width + 1) * height + 65536 });
+  } catch (e) {
+    throw new Error(`mask '${file}': cannot decode PNG (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const stride = width + 1;
+  if (raw.length < stride * height) throw new Error(`mask '${file}': image data holds ${raw.length} bytes, expected ${stride * height}`);
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const f = raw[y * stride];
+    const src = y * stride + 1;
+    const o = y * width;
+    const up = o - width;
+    switch (f) {
+      case 0:
+        out.set(raw.subarray(src, src + width), o);
+        break;
+      case 1: {
+        let left = 0;
+        for (let x = 0; x < width; x++) left = out[o + x] = (raw[src + x] + left) & 255;
+        break;
+      }
+      case 2:
+        if (y === 0) out.set(raw.subarray(src, src + width), o);
+        else for (let x = 0; x < width; x++) out[o + x] = (raw[src + x] + out[up + x]) & 255;
+        break;
+      case 3:
+        for (let x = 0; x < width; x++) {
+          const a = x > 0 ? out[o + x - 1] : 0;
+          const b = y > 0 ? out[up + x] : 0;
+          out[o + x] = (raw[src + x] + ((a + b) >> 1)) & 255;
+        }
+        break;
+      case 4:
+        for (let x = 0; x < width; x++) {
+          const a = x > 0 ? out[o + x - 1] : 0;
+          const b = y > 0 ? out[up + x] : 0;
+          const c = x > 0 && y > 0 ? out[up + x - 1] : 0;
+          const p = a + b - c;
+          const pa = Math.abs(p - a);
+          const pb = Math.abs(p - b);
+          const pc = Math.abs(p - c);
+          out[o + x] = (raw[src + x] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
+        }
+        break;
+      default:
+        throw new Error(`mask '${file}': row ${y} has PNG filter type ${f} (valid: 0..4)`);
+    }
+  }
+  return { data: out, palette: hdr.colorType === 3 ? palette : undefined };
+}
+
+/**
  * Decode a single-channel PNG to its raw samples: palette indices for a palette PNG (whatever its palette
  * colours are), gray levels for a grayscale PNG (8 or 16 bits, 1/2/4-bit unpacked).
  * @param bytes - the file's bytes.
@@ -191,6 +266,10 @@ export function decodeIndexPng(bytes: Uint8Array, file: string, maxPixels = DEFA
   if (hdr.interlace === 1 && hdr.bitDepth < 8) {
     throw new Error(`mask '${file}': Adam7-interlaced PNGs with ${hdr.bitDepth}-bit samples are not supported; ` +
       're-save it without interlacing');
+  }
+  if (hdr.bitDepth === 8 && hdr.interlace === 0) {
+    const fast = decodeIndex8(bytes, file, hdr);
+    return { data: fast.data, height: hdr.height, width: hdr.width, depth: 8, kind: hdr.colorType === 3 ? 'palette' : 'gray', palette: fast.palette };
   }
   const png = decodeOrThrow(bytes, file);
   const { width, height } = png;

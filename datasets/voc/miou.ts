@@ -17,8 +17,7 @@
  */
 import { existsSync, promises as fs } from 'fs';
 import * as path from 'path';
-import { inflateSync } from 'zlib';
-import { DEFAULT_MAX_LABEL_PNG_PIXELS, decodeIndexPng, pngChunks, readPngHeader } from '../pipeline/png_index';
+import { DEFAULT_MAX_LABEL_PNG_PIXELS, decodeIndexPng } from '../pipeline/png_index';
 import { rerootPath, VOC_SEG_CLASSES } from './segmentation';
 
 /** Options of `SegmentationConfusion`. */
@@ -469,74 +468,16 @@ export async function evaluateSegmentationFolders(
 }
 
 /**
- * Decode a label PNG to its samples (palette indices or gray levels), as `decodeIndexPng` of
- * `datasets/pipeline/png_index.ts` does, with a fast path for the layout of VOC masks and of most predictions:
- * 8-bit, palette or grayscale, not interlaced. That path inflates the IDAT stream with Node's zlib and undoes
- * the PNG row filters (None, Sub, Up, Average, Paeth with 1 byte per pixel) in one pass; every other layout goes
- * to `decodeIndexPng`. Chunk CRCs are checked on both paths (PIL checks them too).
+ * Decode a label PNG to its samples (palette indices or gray levels): `decodeIndexPng` of
+ * `datasets/pipeline/png_index.ts`, the one label-PNG decoder that training reads masks with too.
  * @param bytes the file's bytes. @param file path, for error messages.
  * @param maxPixels refuse images of more pixels, from the header, before inflating (default: PIL's rule).
  * @returns `[H * W]` samples (a new array) with H and W.
  * @throws Error naming the file when it is not a PNG, not single-channel, corrupt, or larger than `maxPixels`.
- * Reference: PNG specification (ISO/IEC 15948) sections 9 (filtering) and 11 (chunks).
  */
 export function decodeLabelPng(
   bytes: Uint8Array, file: string, maxPixels = DEFAULT_MAX_LABEL_PNG_PIXELS,
 ): { data: Uint8Array | Uint16Array; height: number; width: number } {
-  const hdr = readPngHeader(bytes, file, maxPixels);
-  if (hdr.bitDepth !== 8 || (hdr.colorType !== 0 && hdr.colorType !== 3) || hdr.interlace !== 0) return decodeIndexPng(bytes, file, maxPixels);
-  const { width, height } = hdr;
-  const idat: Uint8Array[] = [];
-  for (const chunk of pngChunks(bytes, file)) if (chunk.type === 'IDAT') idat.push(chunk.data);
-  let raw: Buffer;
-  try {
-    raw = inflateSync(idat.length === 1 ? idat[0] : Buffer.concat(idat));
-  } catch (e) {
-    throw new Error(`mask '${file}': cannot decode PNG (${e instanceof Error ? e.message : String(e)})`);
-  }
-  const stride = width + 1;
-  if (raw.length < stride * height) throw new Error(`mask '${file}': image data holds ${raw.length} bytes, expected ${stride * height}`);
-  const out = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++) {
-    const f = raw[y * stride];
-    const src = y * stride + 1;
-    const o = y * width;
-    const up = o - width;
-    switch (f) {
-      case 0:
-        out.set(raw.subarray(src, src + width), o);
-        break;
-      case 1: {
-        let left = 0;
-        for (let x = 0; x < width; x++) left = out[o + x] = (raw[src + x] + left) & 255;
-        break;
-      }
-      case 2:
-        if (y === 0) out.set(raw.subarray(src, src + width), o);
-        else for (let x = 0; x < width; x++) out[o + x] = (raw[src + x] + out[up + x]) & 255;
-        break;
-      case 3:
-        for (let x = 0; x < width; x++) {
-          const a = x > 0 ? out[o + x - 1] : 0;
-          const b = y > 0 ? out[up + x] : 0;
-          out[o + x] = (raw[src + x] + ((a + b) >> 1)) & 255;
-        }
-        break;
-      case 4:
-        for (let x = 0; x < width; x++) {
-          const a = x > 0 ? out[o + x - 1] : 0;
-          const b = y > 0 ? out[up + x] : 0;
-          const c = x > 0 && y > 0 ? out[up + x - 1] : 0;
-          const p = a + b - c;
-          const pa = Math.abs(p - a);
-          const pb = Math.abs(p - b);
-          const pc = Math.abs(p - c);
-          out[o + x] = (raw[src + x] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
-        }
-        break;
-      default:
-        throw new Error(`mask '${file}': row ${y} has PNG filter type ${f} (valid: 0..4)`);
-    }
-  }
-  return { data: out, height, width };
+  const { data, height, width } = decodeIndexPng(bytes, file, maxPixels);
+  return { data, height, width };
 }
