@@ -7,7 +7,10 @@
  *
  * Prints one JSON object (sizes in MB = 2^20 bytes; disk = the files' 512-byte blocks, folders not counted, so `du`
  * reports about 1% more).
- * Usage: npx tsx scripts/install_size.ts [--top 15] [--root DIR]   (DIR: the folder holding package.json, default the repo)
+ * With `--drop a,b --add c,d` it also prints the production closure with those direct dependencies swapped (an
+ * estimate from the packages installed here, e.g. `--drop @tensorflow/tfjs --add @tensorflow/tfjs-core,...`).
+ * Usage: npx tsx scripts/install_size.ts [--top 15] [--root DIR] [--drop A,B --add C,D]
+ *   (DIR: the folder holding package.json, default the repo)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -153,6 +156,14 @@ function main(): void {
       .slice(0, top)
       .map((p) => ({ name: p.name, diskMB: round1(p.diskBytes), files: p.files, production: production.has(p), at: path.relative(base, p.dir) })),
   };
+  const drop = arg('drop', '').split(',').filter(Boolean);
+  const add = arg('add', '').split(',').filter(Boolean);
+  if (drop.length + add.length > 0) {
+    const missing = add.filter((n) => !resolvePackage(n, base, base, packages));
+    if (missing.length > 0) throw new Error(`--add: not installed here, cannot estimate: ${missing.join(', ')}`);
+    const swapped = [...direct.filter((n) => !drop.includes(n)), ...add];
+    Object.assign(report, { productionIf: { drop, add, ...summary(closure(swapped, base, base, packages)) } });
+  }
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 

@@ -139,6 +139,16 @@ function main(): void {
       `E.evaluate(); E.accumulate(); process.stdout.write(E.summarize().lines.join('\\n'));`,
     ].join(' ');
     const library = { command: "node -e \"require('resvision/coco') ... evaluate, accumulate, summarize\" (same case)", ...timeProcess(process.execPath, ['-e', viaLibrary], runs) };
+    // What each heavy dependency costs to load on its own (a fresh process each), to see where a command's time goes.
+    const moduleLoads = [
+      ['commander', "require('commander')"],
+      ['@tensorflow/tfjs', "require('@tensorflow/tfjs')"],
+      ['@tensorflow/tfjs-core + tfjs-backend-cpu', "require('@tensorflow/tfjs-core'); require('@tensorflow/tfjs-backend-cpu')"],
+      ['@tensorflow/tfjs-backend-wasm (with tfjs-core)', "require('@tensorflow/tfjs-core'); require('@tensorflow/tfjs-backend-wasm')"],
+      ['sharp', "require('sharp')"],
+      ['vega + vega-lite (ES modules)', "Promise.all([import('vega'), import('vega-lite')])"],
+      ['resvision/coco (dist/src/coco.js)', `require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'coco.js'))})`],
+    ].map(([name, code]) => ({ module: name, ...timeProcess(process.execPath, ['-e', code], runs) }));
     let reference: Record<string, unknown>;
     if (spawnSync('python3', ['-c', 'import pycocotools'], { encoding: 'utf8' }).status === 0) {
       const ref = timeProcess('python3', [path.join(__dirname, 'cocoeval_reference.py'), example.gtPath, example.dtPath], runs);
@@ -154,6 +164,7 @@ function main(): void {
       floor: { command: 'node -e 0', ...floor },
       commands: rows,
       evalCocoViaLibraryEntry: library,
+      moduleLoads,
       evalCocoReference: reference,
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
