@@ -23,7 +23,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'resvision.js');
 
 /** A COCO-like bbox case: `nImages` images, 80 categories with ids 1..90 with holes, ~7.4 boxes and 50 detections per image. */
-function generateCase(dir: string, seed: number, nImages: number): { gtPath: string; dtPath: string; gtBoxes: number; detections: number } {
+export function generateCase(dir: string, seed: number, nImages: number): { gtPath: string; dtPath: string; gtBoxes: number; detections: number } {
   const rng = new SeedSequence(seed);
   const catIds = Array.from({ length: 90 }, (_, i) => i + 1).filter((id) => id % 9 !== 0).slice(0, 80);
   const images = [];
@@ -173,4 +173,4 @@ function main(): void {
   }
 }
 
-main();
+if (require.main === module) main();
