@@ -17,7 +17,8 @@ function mirrorOf(command: Command): string | undefined {
 async function resolveToFile(spec: string, mirror: string | undefined): Promise<string> {
   const r = await resolveWeights(spec, mirror ? { mirror } : {});
   const classes = r.categories ? `; ${r.categories.length} class names` : '';
-  process.stderr.write(`weights: ${spec} -> ${r.file} (${r.source === 'cache' ? 'cached' : 'downloaded'}${classes})\n`);
+  const how = { path: 'as given', cache: 'cached', 'torch-hub': "from torch.hub's cache", download: 'downloaded' }[r.source];
+  process.stderr.write(`weights: ${spec} -> ${r.file} (${how}${classes})\n`);
   return r.file;
 }
 

@@ -37,6 +37,12 @@ export interface WeightsFetchOptions {
    * `https://download.pytorch.org/models/` (a mirror for machines behind a proxy). Default: `RESVISION_WEIGHTS_MIRROR`.
    */
   mirror?: string | null;
+  /**
+   * torch.hub's checkpoint folder, where torchvision keeps the files it downloaded (checked against the same hash
+   * when it did): a `torchvision:` file found there is used rather than downloaded again. Null: not looked at.
+   * Default: `$TORCH_HOME/hub/checkpoints`, else `~/.cache/torch/hub/checkpoints` (torch.hub's `get_dir`).
+   */
+  torchHubDir?: string | null;
   /** Never download: a file not in the cache is an error saying where to put it. Default: `RESVISION_OFFLINE=1`. */
   offline?: boolean;
   /** Show a progress bar (cli-progress) on stderr. Default: when stderr is a terminal. */
@@ -53,8 +59,8 @@ export interface ResolvedWeights {
   spec: string;
   /** Local file to read (the cached download, or the path given). */
   file: string;
-  /** How the file was obtained. */
-  source: 'path' | 'cache' | 'download';
+  /** How the file was obtained: as given, from our cache, from torch.hub's checkpoint folder, or downloaded now. */
+  source: 'path' | 'cache' | 'torch-hub' | 'download';
   /** Where it was (or would be) downloaded from; absent for a path. */
   url?: string;
   /** torchvision's name of the weights (`DEFAULT` resolved), for a `torchvision:` spec. */
@@ -96,7 +102,8 @@ export function torchvisionWeightsName(name: string): TorchvisionWeightsName {
 /**
  * Resolve a weights spec to a local file, downloading it into the cache on first use.
  * - `torchvision:<builder>[.<member>|.DEFAULT]`: torchvision's published file, checked against the SHA-256 prefix in
- *   its name, cached as `<home>/weights/<file name>`; comes with its class names.
+ *   its name, cached as `<home>/weights/<file name>` (or taken from torch.hub's checkpoint folder when torchvision
+ *   already downloaded it there); comes with its class names.
  * - `http(s)://…[#sha256=<hex>]`: any file; with the fragment (8 to 64 hex digits) the file's SHA-256 must start
  *   with them. Cached as `<home>/weights/url/<hash of the URL>/<file name>`.
  * - anything else is a path, returned as given (the caller checks it exists).
@@ -114,6 +121,11 @@ export async function resolveWeights(spec: string, opts: WeightsFetchOptions = {
     const url = mirror ? `${mirror.replace(/\/+$/, '')}/${entry.fileName}` : `${TORCHVISION_BASE_URL}${entry.fileName}`;
     const hashPrefix = HASH_REGEX.exec(entry.fileName)?.[1] ?? '';
     const file = path.join(dir, entry.fileName);
+    const hubDir = opts.torchHubDir !== undefined ? opts.torchHubDir : path.join(process.env.TORCH_HOME ?? path.join(os.homedir(), '.cache', 'torch'), 'hub', 'checkpoints');
+    const hubFile = hubDir ? path.join(hubDir, entry.fileName) : null;
+    if (!fs.existsSync(file) && hubFile && fs.existsSync(hubFile)) {
+      return { spec, file: hubFile, source: 'torch-hub', url, name, categories: CATEGORIES[entry.categories] };
+    }
     const source = await fetchToCache(spec, url, file, hashPrefix, opts);
     return { spec, file, source, url, name, categories: CATEGORIES[entry.categories] };
   }

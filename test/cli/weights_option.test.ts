@@ -16,14 +16,16 @@ async function cliError(args: string[]): Promise<string> {
 
 describe('--weights by name (resolved before the path checks and the backend)', () => {
   let home: string;
-  const saved = { home: process.env.RESVISION_HOME, offline: process.env.RESVISION_OFFLINE };
+  const saved = { home: process.env.RESVISION_HOME, offline: process.env.RESVISION_OFFLINE, torch: process.env.TORCH_HOME };
   beforeEach(() => {
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'resvision-home-'));
     process.env.RESVISION_HOME = home;
     process.env.RESVISION_OFFLINE = '1';
+    // torch.hub's folder inside the temporary home too, so a file torchvision downloaded on this machine is not found.
+    process.env.TORCH_HOME = path.join(home, 'torch');
   });
   afterEach(() => {
-    for (const [k, v] of [['RESVISION_HOME', saved.home], ['RESVISION_OFFLINE', saved.offline]] as const) {
+    for (const [k, v] of [['RESVISION_HOME', saved.home], ['RESVISION_OFFLINE', saved.offline], ['TORCH_HOME', saved.torch]] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }

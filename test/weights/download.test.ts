@@ -56,7 +56,7 @@ describe('resolveWeights (a local HTTP server on 127.0.0.1, never the internet)'
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
   beforeEach(() => {
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'resvision-home-'));
-    opts = { home, mirror: null, offline: false, progress: false, log: () => undefined };
+    opts = { home, mirror: null, torchHubDir: null, offline: false, progress: false, log: () => undefined };
     requests.length = 0;
   });
   afterEach(() => fs.rmSync(home, { recursive: true, force: true }));
@@ -113,6 +113,19 @@ describe('resolveWeights (a local HTTP server on 127.0.0.1, never the internet)'
     }
     const seg = torchvisionWeightsName('deeplabv3_resnet101');
     expect(seg).to.equal('deeplabv3_resnet101.COCO_WITH_VOC_LABELS_V1');
+    expect(requests).to.deep.equal([]);
+  });
+
+  it("a file torchvision already downloaded into torch.hub's checkpoint folder is used; our own cache comes first", async () => {
+    const hubDir = path.join(home, 'torch', 'hub', 'checkpoints');
+    fs.mkdirSync(hubDir, { recursive: true });
+    fs.writeFileSync(path.join(hubDir, 'resnet34-b627a593.pth'), 'from torch.hub');
+    const fromHub = await resolveWeights('torchvision:resnet34', { ...opts, mirror: base, torchHubDir: hubDir });
+    expect(fromHub).to.include({ file: path.join(hubDir, 'resnet34-b627a593.pth'), source: 'torch-hub', name: 'resnet34.IMAGENET1K_V1' });
+    const ours = path.join(home, 'weights', 'resnet34-b627a593.pth');
+    fs.mkdirSync(path.dirname(ours), { recursive: true });
+    fs.writeFileSync(ours, 'ours');
+    expect(await resolveWeights('torchvision:resnet34', { ...opts, mirror: base, torchHubDir: hubDir })).to.include({ file: ours, source: 'cache' });
     expect(requests).to.deep.equal([]);
   });
 
