@@ -23,7 +23,7 @@ console.log(p.filename + ': ' + mb(p.size) + ' packed, ' + mb(p.unpackedSize) + 
 const top = {};
 for (const f of p.files) { const k = f.path.split('/').slice(0, f.path.startsWith('dist/') ? 2 : 1).join('/'); top[k] = (top[k] || 0) + 1; }
 console.log('  ' + Object.entries(top).map(([k, n]) => k + ' (' + n + ')').join(', '));
-for (const must of ['bin/resvision.js', 'dist/src/cli/main.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'README.md', 'LICENSE']) {
+for (const must of ['bin/resvision.js', 'dist/src/cli/main.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/coco.js', 'fonts/DejaVuSans.ttf', 'fonts/LICENSE-DejaVu.txt', 'README.md', 'LICENSE']) {
   if (!p.files.some((f) => f.path === must)) { console.error('missing from the package: ' + must); process.exit(1); }
 }
 for (const f of p.files) {
@@ -54,6 +54,7 @@ node -e "const b=require('fs').readFileSync('curve.png'); if (b.readUInt32BE(0)!
 echo "== the library: require() and import"
 node -e "const r = require('resvision'); for (const f of ['resnet50','selectBackend','loadTorchvisionWeights']) if (typeof r[f] !== 'function') { console.error('require: missing ' + f); process.exit(1); } console.log('require: ok')"
 node --input-type=module -e "import { resnet50, selectBackend } from 'resvision'; if (typeof resnet50 !== 'function' || typeof selectBackend !== 'function') process.exit(1); console.log('import: ok')"
+node -e "const c = require('resvision/coco'); if (typeof c.CocoEval !== 'function' || typeof c.Coco !== 'function') process.exit(1); const heavy = Object.keys(require.cache).filter((k) => /node_modules[\\/](@tensorflow|sharp)[\\/]/.test(k)); if (heavy.length) { console.error('resvision/coco loaded ' + heavy[0]); process.exit(1); } console.log('resvision/coco: ok, no tensor library loaded')"
 
 cd "$repo"
 echo "check_pack: ok in $(( $(date +%s) - start )) s ($tarball)"

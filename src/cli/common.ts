@@ -33,7 +33,7 @@ export const INPUT_PATH_OPTIONS: Readonly<Record<string, InputPathRule>> = {
   },
   weights: {
     kind: 'file',
-    hint: 'give a torchvision/timm state dict (.pth or .safetensors); the README section "Weights from PyTorch" shows how to save one',
+    hint: 'give a torchvision/timm state dict (.pth or .safetensors), or a name such as torchvision:resnet50.IMAGENET1K_V2; the README section "Weights from PyTorch" shows how to save one',
   },
   checkpoint: {
     kind: 'file',

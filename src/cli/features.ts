@@ -9,7 +9,7 @@ export function registerFeatures(program: Command): void {
     .command('features')
     .description('write pooled embeddings [N, C] float32 (.npy, readable by numpy.load) and a JSON index of the images')
     .requiredOption('--model <name>', `backbone: ${BACKBONE_NAMES.join(', ')}`)
-    .option('--weights <file>', 'torchvision/timm weights, .safetensors or .pth (default: random initialization)')
+    .option('--weights <file>', 'torchvision/timm weights: a .safetensors or .pth file, torchvision:<model>[.<weights>], or an https:// URL (default: random initialization)')
     .requiredOption('--images <dir>', 'folder searched recursively for images')
     .requiredOption('--out <file.npy>', 'output array; the index is written next to it as .json')
     .option('--resize <px>', 'shorter side before the center crop', (v) => parseInt(v, 10), 256)

@@ -17,6 +17,7 @@ import { registerFeatures } from './features';
 import { registerPlotCurves } from './plot_curves';
 import { registerPredict } from './predict';
 import { registerTrain } from './train';
+import { resolveWeightsOption } from './weights_option';
 
 /**
  * Build the command tree (exported for tests). Every input path a subcommand is given is checked before its
@@ -29,7 +30,11 @@ export function buildProgram(): Command {
     .description('ResNet backbones, classification, detection and segmentation on TensorFlow.js, with COCO and VOC evaluators')
     .version(packageVersion())
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_CHOICES]).default('auto'))
-    .hook('preAction', (_program, action) => checkInputPaths(action));
+    .option('--weights-mirror <url>', "base URL serving torchvision's weight files by name (default: RESVISION_WEIGHTS_MIRROR, else download.pytorch.org)")
+    .hook('preAction', async (_program, action) => {
+      await resolveWeightsOption(action);
+      checkInputPaths(action);
+    });
   registerTrain(program);
   registerEval(program);
   registerPredict(program);

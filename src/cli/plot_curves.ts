@@ -6,12 +6,13 @@
  *
  * The chart is a Vega-Lite specification (Satyanarayan et al. 2017, https://vega.github.io/vega-lite/) compiled and
  * rendered to SVG by Vega without a browser or canvas; sharp (librsvg) rasterizes the SVG to PNG. An `.svg` output
- * keeps the vector drawing. Text in the PNG needs a system font (any sans-serif fontconfig finds).
+ * keeps the vector drawing. Text is set in the bundled DejaVu Sans (src/engine/fonts.ts), so the PNG needs no system font.
  */
 import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
+import { BUNDLED_FONT_FAMILY, useBundledFont } from '../engine/fonts';
 import { LogRecord, readJsonl } from '../engine/logger';
 
 /** One point of a curve. */
@@ -124,6 +125,7 @@ export function curvesSpec(curves: TrainingCurves, opts: { title?: string } = {}
     padding: 12,
     vconcat: panels,
     resolve: { scale: { color: 'independent', x: 'shared' } },
+    config: { font: BUNDLED_FONT_FAMILY },
   };
 }
 
@@ -174,6 +176,7 @@ export async function plotCurves(
     throw new Error(`${source} holds no training record (type "train" with losses): was the run stopped before its first logged step?`);
   }
   const svg = await renderCurvesSvg(curves, { title: opts.title ?? path.basename(path.dirname(path.resolve(source))) });
+  if (ext === '.png') useBundledFont();
   const data = ext === '.svg' ? Buffer.from(svg) : await sharp(Buffer.from(svg), { density: 144 }).png().toBuffer();
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   const tmp = `${out}.tmp-${process.pid}`;

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../config/load';
 import { taskRunner } from '../tasks';
 import { startBackend } from './common';
+import { resolveConfigWeights } from './weights_option';
 
 export function registerTrain(program: Command): void {
   program
@@ -11,7 +12,7 @@ export function registerTrain(program: Command): void {
     .argument('<config>', 'JSON config file')
     .option('--resume [checkpoint]', 'continue from a checkpoint (default: <outputDir>/last_checkpoint)')
     .option('--data <root>', 'override data.root')
-    .option('--weights <file>', 'override model.weights (torchvision/timm .safetensors or .pth)')
+    .option('--weights <file>', 'override model.weights: a .safetensors or .pth file, torchvision:<model>[.<weights>], or an https:// URL')
     .option('--output-dir <dir>', 'override train.outputDir')
     .option('--max-iter <n>', 'override schedule.maxIter', (v) => parseInt(v, 10))
     .option('--no-eval', 'no evaluation during training nor after the last step (train.evalEvery 0; segmentation: train.evalAtEnd false)')
@@ -24,6 +25,7 @@ export function registerTrain(program: Command): void {
         const cfg = loadConfig(configFile);
         if (o.data) cfg.data.root = o.data;
         if (o.weights) cfg.model.weights = o.weights;
+        await resolveConfigWeights(cfg.model, program);
         if (o.outputDir) cfg.train.outputDir = o.outputDir;
         if (o.maxIter !== undefined) {
           if (!(Number.isInteger(o.maxIter) && o.maxIter > 0)) throw new Error('--max-iter must be a positive integer');

@@ -9,6 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
+import { useBundledFont } from '../engine/fonts';
 
 /** One box to draw, in the pixels of the image file (after EXIF orientation). */
 export interface DrawnBox {
@@ -92,6 +93,7 @@ export async function drawDetections(input: string, output: string, boxes: reado
   }
   const { width, height, channels } = oriented.info;
   const svg = Buffer.from(detectionOverlaySvg(width, height, boxes, opts));
+  useBundledFont();
   let pipe = sharp(oriented.data, { raw: { width, height, channels } }).composite([{ input: svg, top: 0, left: 0 }]);
   pipe = ext === '.png' ? pipe.png() : pipe.jpeg({ quality: 90 });
   const tmp = path.join(path.dirname(output), `.${path.basename(output)}.${process.pid}.tmp`);

@@ -12,6 +12,7 @@ import * as path from 'path';
 import { encode } from 'fast-png';
 import sharp from 'sharp';
 import { vocColormap } from '../../datasets/pipeline/png_index';
+import { useBundledFont } from '../engine/fonts';
 
 /** Write `bytes` to a temporary file next to `file`, then rename it to `file`. */
 function writeFileAtomic(file: string, bytes: Uint8Array): void {
@@ -170,6 +171,7 @@ export async function writeOverlay(
     const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${total}">${parts.join('')}</svg>`;
     // extend and composite in one pipeline would composite before extending: materialise the extended image first.
     const extended = await pipe.raw().toBuffer({ resolveWithObject: true });
+    useBundledFont();
     pipe = sharp(extended.data, { raw: { width, height: total, channels: 3 } }).composite([{ input: Buffer.from(svg), top: 0, left: 0 }]);
   }
   // The SVG composite adds an alpha channel: keep the picture RGB.

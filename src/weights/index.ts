@@ -28,3 +28,9 @@ export type {
   WeightLoadReport,
 } from './torchvision';
 export { float32Checksum, fmix32, fnv1a32, hashStateBytes, hashTensorValues, hashUniform } from './hash_init';
+export { CATEGORIES, COCO_CATEGORIES, IMAGENET_CATEGORIES, VOC_CATEGORIES } from './categories';
+export type { CategorySet } from './categories';
+export { TORCHVISION_BASE_URL, TORCHVISION_DEFAULT_WEIGHTS, TORCHVISION_WEIGHTS } from './torchvision_hub';
+export type { TorchvisionModelName, TorchvisionWeightsEntry, TorchvisionWeightsName } from './torchvision_hub';
+export { isRemoteWeightsSpec, resolveWeights, resvisionHome, torchvisionWeightsName } from './download';
+export type { ResolvedWeights, WeightsFetchOptions } from './download';

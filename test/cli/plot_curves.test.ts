@@ -95,6 +95,8 @@ describe('plot-curves', function () {
     for (const text of ['my_run', 'training loss', 'evaluation', 'boxRegression', 'classification', 'total', 'AP', 'AP50', 'vocMAP50', 'iteration', 'percent']) {
       expect(svg, text).to.contain(`>${text}</text>`);
     }
+    // Every text in the bundled font (src/engine/fonts.ts), so the PNG looks the same without system fonts.
+    expect([...new Set(svg.match(/font-family="[^"]*"/g))]).to.deep.equal(['font-family="DejaVu Sans"']);
   });
 
   it('CLI: --out curve.png writes a PNG at twice the SVG size, through a temporary file', async () => {

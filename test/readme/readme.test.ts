@@ -90,11 +90,19 @@ describe('README', function () {
         path.join(dir, 'tsconfig.json'),
         JSON.stringify({
           extends: '../../tsconfig.json',
-          compilerOptions: { noEmit: true, rootDir: '../..', types: ['node'], paths: { resvision: ['../../src/index.ts'] } },
+          compilerOptions: {
+            noEmit: true,
+            rootDir: '../..',
+            types: ['node'],
+            paths: { resvision: ['../../src/index.ts'], 'resvision/coco': ['../../src/coco.ts'] },
+          },
           include: ['*.ts'],
         }),
       );
       tsBlocks.forEach((f, i) => fs.writeFileSync(path.join(dir, `readme_block_${i + 1}.ts`), f.body));
+      // The files the COCO evaluation block reads: a pycocotools parity case, whose expected.json the shown output matches.
+      fs.copyFileSync(path.join(REPO, 'test', 'fixtures', 'coco', 'case001_06', 'gt.json'), path.join(dir, 'instances_val2017.json'));
+      fs.copyFileSync(path.join(REPO, 'test', 'fixtures', 'coco', 'case001_06', 'dt.json'), path.join(dir, 'detections.json'));
       // The weight file the feature-extractor block loads: a ResNet-50 state dict with torchvision's names and
       // layouts (random initialization: the block's output is shapes, not values).
       const model = resnet50();
@@ -143,6 +151,14 @@ describe('README', function () {
         );
       });
     });
+  });
+
+  it("COCO library block: the 12 numbers shown are pycocotools' (test/fixtures/coco/case001_06/expected.json)", () => {
+    const block = all.find((f) => f.lang === 'ts' && f.body.includes("from 'resvision/coco'"));
+    expect(block, 'a ts block importing resvision/coco').to.not.equal(undefined);
+    const shown = outputAfter(all, block!);
+    const expected = JSON.parse(fs.readFileSync(path.join(REPO, 'test', 'fixtures', 'coco', 'case001_06', 'expected.json'), 'utf8')) as { stats: number[] };
+    expect(shown!.trim().split('\n').map((l) => l.split(' = ')[1])).to.deep.equal(expected.stats.map((v) => v.toFixed(3)));
   });
 
   it('eval-seg example: prints the table shown, the NumPy reference rounded to 2 decimals', async () => {
