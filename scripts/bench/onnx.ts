@@ -40,6 +40,11 @@ function torchReference(size: number, repeats: number, threads: number): Record<
   }
 }
 
+/** `medianMs` rounded to 0.1 ms. */
+async function roundedMedianMs(fn: () => Promise<void>, warmup: number, repeats: number): Promise<number> {
+  return Math.round((await medianMs(fn, warmup, repeats)) * 10) / 10;
+}
+
 async function main(): Promise<void> {
   const size = Number(arg('size', '224'));
   const repeats = Number(arg('repeats', '3'));
@@ -62,7 +67,7 @@ async function main(): Promise<void> {
     const x = tf.randomNormal(shape, 0, 1, 'float32', n) as tf.Tensor4D;
     const nchw = nhwcToNchw(x.dataSync() as Float32Array, shape);
     let ortOut: Float32Array | undefined;
-    ort[`features_b${n}_ms`] = await medianMs(
+    ort[`features_b${n}_ms`] = await roundedMedianMs(
       async () => {
         ortOut = (await session.run(nchw, [n, 3, size, size])).pooled.data;
       },
@@ -70,7 +75,7 @@ async function main(): Promise<void> {
       repeats,
     );
     let tfOut: Float32Array | undefined;
-    tfjs[`features_b${n}_ms`] = await medianMs(
+    tfjs[`features_b${n}_ms`] = await roundedMedianMs(
       async () => {
         const y = net.embed(x);
         tfOut = (await y.data()) as Float32Array;

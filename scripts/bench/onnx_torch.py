@@ -36,7 +36,7 @@ def main():
     with torch.no_grad():
         for n in (1, 8):
             x = torch.randn(n, 3, size, size)
-            out[f"features_b{n}_ms"] = median_ms(lambda: model(x), 1, repeats)
+            out[f"features_b{n}_ms"] = round(median_ms(lambda: model(x), 1, repeats), 1)
     print(json.dumps(out))
 
 

@@ -23,7 +23,7 @@ import { ResNet, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { validateConfig } from '../../src/config/load';
 import { buildClassifier } from '../../src/tasks/classification';
 import { saveCheckpoint } from '../../src/engine/checkpoint';
-import { OnnxRuntimeModel, hasOnnxRuntime, nchwToNhwc, nhwcToNchw } from '../../src/engine/onnx_runtime';
+import { OnnxRuntimeModel, hasOnnxRuntime, nchwToNhwc, nhwcToNchw, sessionOptions } from '../../src/engine/onnx_runtime';
 import { OnnxExportTarget, exportOnnx } from '../../src/export/onnx/export';
 import { decodeOnnxModel } from '../../src/export/onnx/graph';
 import { Module } from '../../src/nn/module';
@@ -31,6 +31,7 @@ import { hashStateBytes, hashTensorValues, hashUniform } from '../../src/weights
 import { writeSafetensors } from '../../src/weights/safetensors';
 import { WeightFamily, loadTorchvisionWeights, torchStateSpec } from '../../src/weights/torchvision';
 import { runCli } from '../helpers/cli';
+import { expectRejects } from '../helpers/errors';
 import { expectNoLeak, seededFloats } from '../helpers/tensors';
 
 const TOLERANCE = 1e-4;
@@ -141,6 +142,10 @@ describe('exportOnnx: graph declarations and initializers', () => {
 });
 
 describe('ONNX Runtime vs tfjs (same weights, dynamic batch and size)', function () {
+  const measured: string[] = [];
+  after(() => {
+    if (measured.length) console.log(`      max relative error, ORT vs tfjs: ${measured.join(', ')}`);
+  });
   before(async function () {
     if (!(await hasOnnxRuntime())) {
       console.log('    skipped: onnxruntime-node (optional dependency) is not installed');
@@ -168,6 +173,7 @@ describe('ONNX Runtime vs tfjs (same weights, dynamic batch and size)', function
     } finally {
       await session.release();
     }
+    measured.push(`${t.kind} ${Object.entries(worst).map(([k, e]) => `${k} ${e.toExponential(1)}`).join(' ')}`);
     return worst;
   }
 
@@ -201,6 +207,21 @@ describe('ONNX Runtime vs tfjs (same weights, dynamic batch and size)', function
     model.dispose();
   });
 
+  it('sessions: one intra-op thread and no spinning by default; a file ORT cannot read is one error naming it', async () => {
+    const o = sessionOptions();
+    expect([o.intraOpNumThreads, o.interOpNumThreads, o.executionProviders]).to.deep.equal([1, 1, ['cpu']]);
+    expect(o.extra).to.deep.equal({ session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } });
+    expect(() => sessionOptions(0)).to.throw(/threads must be a positive integer, got 0/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rv-ort-'));
+    const bad = path.join(dir, 'bad.onnx');
+    fs.writeFileSync(bad, 'not a model');
+    try {
+      await expectRejects(OnnxRuntimeModel.create(bad), /bad\.onnx: ONNX Runtime cannot load the model/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('nhwcToNchw and nchwToNhwc invert each other', () => {
     const x = seededFloats(2 * 3 * 4 * 5, 1);
     const nchw = nhwcToNchw(x, [2, 3, 4, 5]);
@@ -226,6 +247,10 @@ interface GoldenModel {
 
 describe('ONNX Runtime vs torchvision and torch.onnx (golden onnx_torchvision.json)', function () {
   let golden: { models: Record<string, GoldenModel> };
+  const measured: string[] = [];
+  after(() => {
+    if (measured.length) console.log(`      max relative error (samples) vs torch / torch.onnx + ORT: ${measured.join(', ')}`);
+  });
 
   before(async function () {
     if (!(await hasOnnxRuntime())) {
@@ -248,15 +273,18 @@ describe('ONNX Runtime vs torchvision and torch.onnx (golden onnx_torchvision.js
       const out = await session.run(x, shape);
       for (const [k, ref] of Object.entries(g.torch)) {
         const v = out[k];
+        const errs: string[] = [];
         expect(v.dims, k).to.deep.equal(ref.shape);
         for (const [which, r] of [['torch', ref], ['torch.onnx + ORT', g.torchOnnx[k]]] as const) {
           let e = 0;
           for (const [i, want] of r.samples) e = Math.max(e, Math.abs(v.data[i] - want));
           let s = 0;
           for (let i = 0; i < v.data.length; i++) s += v.data[i];
+          errs.push((e / r.maxAbs).toExponential(1));
           expect(e / r.maxAbs, `${name}.${k} samples vs ${which}`).to.be.at.most(TOLERANCE);
           expect(Math.abs(s - r.sum) / r.sumAbs, `${name}.${k} sum vs ${which}`).to.be.at.most(TOLERANCE);
         }
+        measured.push(`${name}.${k} ${errs.join(' / ')}`);
       }
     } finally {
       await session.release();
