@@ -22,6 +22,7 @@ import { SegmentationModel, deeplabv3Resnet50, fcnResnet50 } from '../../heads/s
 import { ResNet, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { validateConfig } from '../../src/config/load';
 import { buildClassifier } from '../../src/tasks/classification';
+import { buildDetector } from '../../src/tasks/detection';
 import { saveCheckpoint } from '../../src/engine/checkpoint';
 import { OnnxRuntimeModel, hasOnnxRuntime, nchwToNhwc, nhwcToNchw, sessionOptions } from '../../src/engine/onnx_runtime';
 import { OnnxExportTarget, exportOnnx } from '../../src/export/onnx/export';
@@ -361,6 +362,30 @@ describe('resvision export CHECKPOINT --format onnx', () => {
       expect(relErr(got.logits.data, ref), source).to.be.at.most(TOLERANCE);
       await session.release();
     }
+  });
+
+  it('a detection checkpoint (quickstart config): clsLogits, boxDeltas, anchors equal the tfjs model and its anchors', async () => {
+    const raw = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../configs/detection/retinanet_r18_fpn_bccd_quickstart.json'), 'utf8'));
+    const cfg = validateConfig(raw, 'retinanet_r18_fpn_bccd_quickstart.json');
+    if (cfg.task !== 'detection') throw new Error('expected a detection config');
+    const det = buildDetector(cfg, 2);
+    const file = path.join(dir, 'det.safetensors');
+    await saveCheckpoint(file, { model: det, meta: { kind: 'resvision.train', config: { ...cfg, classes: ['WBC', 'RBC'], categoryIds: [1, 2] } } });
+    const out = path.join(dir, 'det.onnx');
+    expect(await runCli(['export', file, '--out', out])).to.match(/2 classes; outputs clsLogits \[N, R, 2\], boxDeltas \[N, R, 4\], anchors \[R, 4\]/);
+    if (!(await hasOnnxRuntime())) {
+      det.dispose();
+      return;
+    }
+    const session = await OnnxRuntimeModel.create(out);
+    const x = tf.tensor4d(seededFloats(96 * 128 * 3, 9), [1, 96, 128, 3]);
+    const ref = await tfjsOutputs({ kind: 'retinanet', model: det }, x);
+    const got = await session.run(nhwcToNchw(x.dataSync() as Float32Array, [1, 96, 128, 3]), [1, 3, 96, 128]);
+    x.dispose();
+    for (const k of ['clsLogits', 'boxDeltas']) expect(relErr(got[k].data, ref[k]), k).to.be.at.most(TOLERANCE);
+    expect(Array.from(got.anchors.data)).to.deep.equal(Array.from(ref.anchors));
+    await session.release();
+    det.dispose();
   });
 
   it('a missing checkpoint is one clear error', async () => {
