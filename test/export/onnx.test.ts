@@ -137,6 +137,14 @@ describe('exportOnnx: graph declarations and initializers', () => {
     expect(g.initializer!.some((t) => t.name!.endsWith('num_batches_tracked'))).to.equal(false);
   });
 
+  it('nhwcToNchw and nchwToNhwc invert each other', () => {
+    const x = seededFloats(2 * 3 * 4 * 5, 1);
+    const nchw = nhwcToNchw(x, [2, 3, 4, 5]);
+    // Element (n=1, h=2, w=3, c=4) of NHWC [2,3,4,5] sits at ((1*3+2)*4+3)*5+4 and at ((1*5+4)*3+2)*4+3 in NCHW.
+    expect(nchw[((1 * 5 + 4) * 3 + 2) * 4 + 3]).to.equal(x[((1 * 3 + 2) * 4 + 3) * 5 + 4]);
+    expect(Array.from(nchwToNhwc(nchw, [2, 5, 3, 4]))).to.deep.equal(Array.from(x));
+  });
+
   it('creates no tensors', async () => {
     await expectNoLeak(() => exportOnnx({ kind: 'classifier', model }));
   });
@@ -223,13 +231,6 @@ describe('ONNX Runtime vs tfjs (same weights, dynamic batch and size)', function
     }
   });
 
-  it('nhwcToNchw and nchwToNhwc invert each other', () => {
-    const x = seededFloats(2 * 3 * 4 * 5, 1);
-    const nchw = nhwcToNchw(x, [2, 3, 4, 5]);
-    // Element (n=1, h=2, w=3, c=4) of NHWC [2,3,4,5] sits at ((1*3+2)*4+3)*5+4 and at ((1*5+4)*3+2)*4+3 in NCHW.
-    expect(nchw[((1 * 5 + 4) * 3 + 2) * 4 + 3]).to.equal(x[((1 * 3 + 2) * 4 + 3) * 5 + 4]);
-    expect(Array.from(nchwToNhwc(nchw, [2, 5, 3, 4]))).to.deep.equal(Array.from(x));
-  });
 });
 
 interface Stats {
@@ -386,6 +387,14 @@ describe('resvision export CHECKPOINT --format onnx', () => {
     expect(Array.from(got.anchors.data)).to.deep.equal(Array.from(ref.anchors));
     await session.release();
     det.dispose();
+  });
+
+  it('--features exports the backbone of a classification checkpoint: C2..C5 and pooled', async () => {
+    const out = path.join(dir, 'features.onnx');
+    expect(await runCli(['export', ckpt, '--out', out, '--features'])).to.match(/outputs C2 \[N, 64, H_C2, W_C2\], C3 .*C5 \[N, 512, H_C5, W_C5\], pooled \[N, 512\]\)/);
+    const g = decodeOnnxModel(fs.readFileSync(out)).graph!;
+    expect(g.output!.map((o) => o.name)).to.deep.equal(['C2', 'C3', 'C4', 'C5', 'pooled']);
+    expect(g.initializer!.some((t) => t.name!.startsWith('fc.'))).to.equal(false);
   });
 
   it('a missing checkpoint is one clear error', async () => {
