@@ -192,8 +192,9 @@ describe('ONNX Runtime vs tfjs (same weights, dynamic batch and size)', function
     model.dispose();
   });
 
-  it('feature extractor resnet18 C2..C5 + pooled at [2, 64, 64] and [1, 40, 72]', async () => {
-    const backbone = resnet18({ seed: 2 });
+  it('feature extractor resnet18 (FrozenBatchNorm2d) C2..C5 + pooled at [2, 64, 64] and [1, 40, 72]', async () => {
+    const backbone = resnet18({ seed: 2, normLayer: 'frozen' });
+    await hashWeights(backbone, 'resnet');
     await check({ kind: 'features', backbone }, [[2, 64, 64, 3], [1, 40, 72, 3]], ['C2', 'C3', 'C4', 'C5', 'pooled']);
     backbone.dispose();
   });
