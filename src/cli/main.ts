@@ -12,6 +12,7 @@ import { registerDoctor } from './doctor';
 import { registerEval } from './eval';
 import { registerEvalCoco } from './eval_coco';
 import { registerEvalSeg } from './eval_seg';
+import { registerExport } from './export';
 import { registerExportWeights } from './export_weights';
 import { registerFeatures } from './features';
 import { registerPlotCurves } from './plot_curves';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerEvalCoco(program);
   registerEvalSeg(program);
   registerExportWeights(program);
+  registerExport(program);
   registerConvert(program);
   registerCheckData(program);
   registerPlotCurves(program);

@@ -4,7 +4,6 @@
  *
  * Reference: huggingface/safetensors `safetensors/src/tensor.rs` (`Dtype`), torch `torch/storage.py`.
  */
-import * as os from 'os';
 
 /** The element types this package reads and writes, with safetensors' spelling. */
 export type WeightDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -60,7 +59,7 @@ export function numElements(shape: readonly number[]): number {
 }
 
 function assertLittleEndianHost(): void {
-  if (os.endianness() !== 'LE') throw new Error('weight files are little-endian; big-endian hosts are not supported');
+  if (new Uint8Array(Uint16Array.of(1).buffer)[0] !== 1) throw new Error('weight files are little-endian; big-endian hosts are not supported');
 }
 
 /** A copy of `bytes` starting at an offset aligned for any typed array. */

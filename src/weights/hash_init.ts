@@ -24,7 +24,7 @@ import { bytesOf } from './dtypes';
 /** FNV-1a 32-bit hash of the UTF-8 bytes of `s`. */
 export function fnv1a32(s: string): number {
   let h = 0x811c9dc5;
-  for (const b of Buffer.from(s, 'utf-8')) {
+  for (const b of new TextEncoder().encode(s)) {
     h ^= b;
     h = Math.imul(h, 0x01000193) >>> 0;
   }

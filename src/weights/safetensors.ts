@@ -16,20 +16,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { DTYPE_BYTES, HostTensor, WEIGHT_DTYPES, WeightDtype, isWeightDtype, numElements } from './dtypes';
+import { DTYPE_BYTES, HostTensor, WeightDtype, isWeightDtype, numElements } from './dtypes';
+import { MAX_HEADER_BYTES, SafetensorsTensorInfo, parseHeader } from './safetensors_header';
 
-/** Largest header accepted (the reference implementation's limit). */
-export const MAX_HEADER_BYTES = 100_000_000;
-
-/** Where one tensor lives in a safetensors file. */
-export interface SafetensorsTensorInfo {
-  name: string;
-  dtype: WeightDtype;
-  shape: number[];
-  /** Absolute byte offset of the first element in the file. */
-  fileOffset: number;
-  byteLength: number;
-}
+export { MAX_HEADER_BYTES } from './safetensors_header';
+export type { SafetensorsTensorInfo } from './safetensors_header';
 
 /** Read `length` bytes at `position`, failing if the file ends first. */
 async function readExactly(fh: fs.promises.FileHandle, file: string, position: number, length: number, what: string): Promise<Uint8Array> {
@@ -125,86 +116,6 @@ export class SafetensorsFile {
     this.fh = undefined;
     if (fh) await fh.close();
   }
-}
-
-function parseHeader(
-  file: string,
-  bytes: Uint8Array,
-  dataStart: number,
-  fileSize: number,
-): { metadata: Record<string, string>; infos: Map<string, SafetensorsTensorInfo> } {
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (e) {
-    throw new Error(`${file}: header (bytes 8..${dataStart}) is not valid UTF-8 JSON: ${(e as Error).message}`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new Error(`${file}: header is not a JSON object`);
-  }
-  const metadata: Record<string, string> = {};
-  const infos = new Map<string, SafetensorsTensorInfo>();
-  const dataLen = fileSize - dataStart;
-  const spans: { name: string; begin: number; end: number }[] = [];
-  for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
-    if (name === '__metadata__') {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file}: __metadata__ is not an object`);
-      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw new Error(`${file}: __metadata__['${k}'] is ${typeof v}, expected a string`);
-        metadata[k] = v;
-      }
-      continue;
-    }
-    const where = `${file}: tensor '${name}'`;
-    if (typeof raw !== 'object' || raw === null) throw new Error(`${where}: entry is not an object`);
-    const { dtype, shape, data_offsets: offsets } = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (!isWeightDtype(dtype)) {
-      throw new Error(`${where}: unknown dtype ${JSON.stringify(dtype)} (supported: ${WEIGHT_DTYPES.join(', ')})`);
-    }
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new Error(`${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
-    }
-    if (
-      !Array.isArray(offsets) ||
-      offsets.length !== 2 ||
-      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
-      offsets[0] > offsets[1]
-    ) {
-      throw new Error(`${where}: data_offsets ${JSON.stringify(offsets)} is not [begin, end] with 0 <= begin <= end`);
-    }
-    const [begin, end] = offsets as [number, number];
-    const expected = numElements(shape as number[]) * DTYPE_BYTES[dtype];
-    if (end - begin !== expected) {
-      throw new Error(
-        `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but shape [${shape.join(', ')}] of ${dtype} needs ${expected}`,
-      );
-    }
-    if (end > dataLen) {
-      throw new Error(
-        `${where}: data ends at file byte ${dataStart + end}, past the end of the ${fileSize}-byte file (truncated or lying header)`,
-      );
-    }
-    infos.set(name, { name, dtype, shape: shape as number[], fileOffset: dataStart + begin, byteLength: end - begin });
-    spans.push({ name, begin, end });
-  }
-  // The tensors must tile the byte buffer: sorted by begin, each starts where the previous ended.
-  spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  let cursor = 0;
-  let prev = '';
-  for (const s of spans) {
-    if (s.begin < cursor) {
-      throw new Error(`${file}: tensors '${prev}' and '${s.name}' overlap at file byte ${dataStart + s.begin}`);
-    }
-    if (s.begin > cursor) {
-      throw new Error(`${file}: ${s.begin - cursor} unclaimed bytes at file byte ${dataStart + cursor} before tensor '${s.name}'`);
-    }
-    cursor = s.end;
-    prev = s.name;
-  }
-  if (cursor !== dataLen) {
-    throw new Error(`${file}: ${dataLen - cursor} bytes after the last tensor at file byte ${dataStart + cursor} are claimed by no tensor`);
-  }
-  return { metadata, infos };
 }
 
 /** One tensor to write. `data` may be produced on demand so that only one tensor is in memory at a time. */

@@ -1,0 +1,101 @@
+/**
+ * ONNX export of a training checkpoint (Node): rebuild the model from the config stored in the checkpoint, restore
+ * its weights, emit the graph and write the file atomically. The class names and the stored config go into the
+ * model's `metadata_props` so that a consumer needs nothing else.
+ */
+import * as fs from 'fs';
+import { validateConfig } from '../../config/load';
+import type { Config } from '../../config/types';
+import { loadCheckpoint } from '../../engine/checkpoint';
+import { packageVersion } from '../../engine/package_info';
+import type { TrainingCheckpointMeta } from '../../engine/trainer';
+import { loadClassifierCheckpoint } from '../../tasks/classification';
+import { loadDetectorCheckpoint } from '../../tasks/detection';
+import { loadSegmentationCheckpoint } from '../../tasks/segmentation';
+import { temporaryPath } from '../../weights/safetensors';
+import { OnnxExport, OnnxExportTarget, exportOnnx } from './export';
+
+/** A checkpoint's model as an export target, with what the checkpoint says about it. */
+export interface CheckpointModel {
+  target: OnnxExportTarget;
+  /** Class names in label order (the K outputs). */
+  classes: string[];
+  /** The validated config stored in the checkpoint. */
+  config: Config;
+  /** Release the model's variables. */
+  dispose(): void;
+}
+
+/**
+ * Open a training checkpoint and rebuild its model (classifier, RetinaNet or segmentation model).
+ * @param opts.features export a classification checkpoint's backbone as a feature extractor instead of the classifier.
+ * @throws Error naming the file when it is missing, is not a training checkpoint, or its config does not validate.
+ */
+export async function loadCheckpointModel(file: string, opts: { features?: boolean } = {}): Promise<CheckpointModel> {
+  if (!fs.existsSync(file)) throw new Error(`checkpoint not found: ${file}`);
+  const ckpt = await loadCheckpoint<TrainingCheckpointMeta>(file);
+  let stored: Record<string, unknown>;
+  try {
+    const c = ckpt.meta.config as Record<string, unknown> | undefined;
+    if (!c || typeof c !== 'object' || !('task' in c)) throw new Error(`${file}: no config in the checkpoint metadata; cannot rebuild its model`);
+    stored = c;
+  } finally {
+    await ckpt.close();
+  }
+  const { classes: _classes, categoryIds: _ids, ...rest } = stored;
+  const cfg = validateConfig(rest, `${file} (stored config)`);
+  switch (cfg.task) {
+    case 'classification': {
+      const { model, classes } = await loadClassifierCheckpoint(cfg, file);
+      const target: OnnxExportTarget = opts.features ? { kind: 'features', backbone: model.backbone } : { kind: 'classifier', model };
+      return { target, classes, config: cfg, dispose: () => model.dispose() };
+    }
+    case 'detection': {
+      const { model, classes } = await loadDetectorCheckpoint(cfg, file);
+      return { target: { kind: 'retinanet', model }, classes, config: cfg, dispose: () => model.dispose() };
+    }
+    case 'segmentation': {
+      const { model, classes } = await loadSegmentationCheckpoint(cfg, file);
+      return { target: { kind: 'segmentation', model }, classes, config: cfg, dispose: () => model.dispose() };
+    }
+    default: {
+      const never: never = cfg;
+      throw new Error(`${file}: ONNX export of '${(never as { task: string }).task}' checkpoints is not supported`);
+    }
+  }
+}
+
+/**
+ * Export a loaded checkpoint model to ONNX bytes, with `resvision.classes` (JSON array) and `resvision.config`
+ * (the stored config, JSON) in the model metadata.
+ */
+export function exportCheckpointModel(m: CheckpointModel): OnnxExport {
+  return exportOnnx(m.target, {
+    producerVersion: packageVersion(),
+    metadata: { 'resvision.classes': JSON.stringify(m.classes), 'resvision.config': JSON.stringify(m.config) },
+  });
+}
+
+/**
+ * `resvision export CKPT --format onnx --out FILE`: write the checkpoint's model as ONNX, under a temporary name
+ * then renamed, so an existing file is never left half-written.
+ * @returns the export (inputs, outputs, node count) and the class names.
+ * @throws Error naming the file (see `loadCheckpointModel`).
+ */
+export async function exportCheckpointToOnnx(file: string, out: string, opts: { features?: boolean } = {}): Promise<OnnxExport & { classes: string[] }> {
+  const m = await loadCheckpointModel(file, opts);
+  try {
+    const e = exportCheckpointModel(m);
+    const tmp = temporaryPath(out);
+    try {
+      await fs.promises.writeFile(tmp, e.bytes);
+      await fs.promises.rename(tmp, out);
+    } catch (err) {
+      await fs.promises.rm(tmp, { force: true });
+      throw err;
+    }
+    return { ...e, classes: m.classes };
+  } finally {
+    m.dispose();
+  }
+}
