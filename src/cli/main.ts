@@ -4,9 +4,10 @@
  */
 import { Command, Option } from 'commander';
 import { BACKEND_CHOICES } from '../engine/backend';
+import { releaseWebGpu } from '../engine/webgpu';
 import { packageVersion } from '../engine/package_info';
 import { registerCheckData } from './check_data';
-import { checkInputPaths, formatCliError, oneLineArgumentErrors } from './common';
+import { checkInputPaths, formatCliError, oneLineArgumentErrors, registerEngineOptions } from './common';
 import { registerConvert } from './convert';
 import { registerDoctor } from './doctor';
 import { registerEval } from './eval';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_CHOICES]).default('auto'))
     .hook('preAction', (_program, action) => checkInputPaths(action));
+  registerEngineOptions(program);
   registerTrain(program);
   registerEval(program);
   registerPredict(program);
@@ -48,7 +50,11 @@ export function buildProgram(): Command {
 
 /** Run the CLI with `argv` (process.argv shape). */
 export async function main(argv: string[]): Promise<void> {
-  await buildProgram().parseAsync(argv);
+  try {
+    await buildProgram().parseAsync(argv);
+  } finally {
+    releaseWebGpu(); // Dawn keeps the process alive while a device exists
+  }
 }
 
 if (require.main === module) {

@@ -161,7 +161,7 @@ function reportOf(adapter: GpuAdapterLike, backendType: string, featureLevel: 'c
  * @returns adapters in preference order (hardware first, then by backend order), possibly empty.
  * @throws Error when Node has no `webgpu` package (the message says how to install it).
  */
-async function findAdapters(): Promise<FoundAdapter[]> {
+async function findAdapters(opts: { hardwareOnly?: boolean } = {}): Promise<FoundAdapter[]> {
   const found: FoundAdapter[] = [];
   if (!isNode()) {
     const gpu = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator?.gpu;
@@ -177,11 +177,15 @@ async function findAdapters(): Promise<FoundAdapter[]> {
     return found;
   }
   const d = loadDawn();
-  for (const backend of dawnBackends()) {
+  // OpenGL ES is Dawn's last resort (compatibility level only); a GPU also has a Vulkan, Metal or D3D12 adapter.
+  for (const backend of dawnBackends().filter((b) => !(opts.hardwareOnly && b === 'opengles'))) {
     for (const name of await dawnAdapterNames(d, backend)) {
       const gpu = d.create([`backend=${backend}`, `adapter=${name}`]);
       const r = await requestAny(gpu, 'high-performance').catch(() => null);
-      if (r != null) found.push({ gpu, adapter: r.adapter, report: reportOf(r.adapter, backend, r.featureLevel), requestOptions: r.options });
+      if (r == null) continue;
+      const report = { ...reportOf(r.adapter, backend, r.featureLevel), name };
+      if (opts.hardwareOnly && !report.hardware) continue;
+      found.push({ gpu, adapter: r.adapter, report, requestOptions: r.options });
     }
   }
   return found.sort((a, b) => Number(b.report.hardware) - Number(a.report.hardware));
@@ -196,6 +200,17 @@ export async function listGpuAdapters(): Promise<{ adapters: GpuAdapterReport[];
     return { adapters: (await findAdapters()).map((f) => f.report) };
   } catch (e) {
     return { adapters: [], error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/** Whether a GPU driver exposes a device node: a DRM render node (Mesa, AMD, Intel, NVIDIA open) or NVIDIA's own. */
+function linuxHasGpuDevice(): boolean {
+  const fs = require('fs') as typeof import('fs');
+  if (fs.existsSync('/dev/nvidia0')) return true;
+  try {
+    return fs.readdirSync('/dev/dri').some((f) => f.startsWith('renderD'));
+  } catch {
+    return false;
   }
 }
 
@@ -215,7 +230,11 @@ export async function startWebGpuBackend(opts: { allowSoftware: boolean }): Prom
     if (!(await tf.setBackend('webgpu'))) throw new Error("tf.setBackend('webgpu') returned false");
     return activeAdapter;
   }
-  const adapters = await findAdapters();
+  if (!opts.allowSoftware && isNode() && process.platform === 'linux' && !linuxHasGpuDevice()) {
+    // Probing Dawn costs start-up time and driver noise on stderr; a GPU driver always makes one of these nodes.
+    throw new Error('no GPU device node (/dev/dri/renderD*, /dev/nvidia0) on this machine');
+  }
+  const adapters = await findAdapters({ hardwareOnly: !opts.allowSoftware });
   const pick = adapters.find((a) => a.report.hardware || opts.allowSoftware);
   if (pick == null) {
     const seen = adapters.map((a) => `${a.report.name} (${a.report.backendType}, software)`).join('; ');

@@ -1,0 +1,131 @@
+/**
+ * The WebGPU backend (src/engine/webgpu.ts) against the cpu backend: the PadV2 fix at ranks 5 and 6 (forward and
+ * gradient), a whole ResNet-18 training step (loss, logits and every gradient) and a RetinaNet-R18 forward, all read
+ * back asynchronously as the backend requires. On a machine without a GPU the adapter is Mesa's llvmpipe through
+ * Dawn's OpenGL ES backend (`.ci/run` installs it); where no adapter can be created the tests skip, saying why.
+ *
+ * Variables are created on cpu and move to webgpu when first used there (a read from cpu is synchronous); nothing
+ * moves back, and everything made on webgpu is disposed before the suite returns to wasm.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'chai';
+import { resnet18 } from '../../src/backbone/resnet';
+import { releaseWebGpu, startWebGpuBackend } from '../../src/engine/webgpu';
+import { hashTensorValues } from '../../src/weights/hash_init';
+import { ResNetClassifier } from '../../heads/classification/model';
+import { retinanetResnet18Fpn } from '../../heads/detection/model';
+
+/** max |a - b| / max(1e-3, max |b|): one relative figure per tensor, robust to near-zero entries. */
+function relDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).to.equal(b.length);
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return d / Math.max(1e-3, m);
+}
+
+async function read(t: tf.Tensor): Promise<Float32Array> {
+  return Float32Array.from((await t.data()) as Float32Array);
+}
+
+describe('webgpu backend', function () {
+  this.timeout(600_000);
+  let skipReason: string | null = null;
+  let previous = 'wasm';
+
+  before(async () => {
+    previous = tf.getBackend();
+    try {
+      const adapter = await startWebGpuBackend({ allowSoftware: true });
+      process.stderr.write(`      webgpu adapter: ${adapter.name} (${adapter.backendType}, ${adapter.hardware ? 'hardware' : 'software'})\n`);
+      await tf.setBackend(previous);
+    } catch (e) {
+      skipReason = e instanceof Error ? e.message : String(e);
+    }
+  });
+
+  after(async () => {
+    releaseWebGpu();
+    await tf.setBackend(previous);
+  });
+
+  beforeEach(function () {
+    if (skipReason != null) {
+      process.stderr.write(`      skipped: no WebGPU adapter could be created (${skipReason})\n`);
+      this.skip();
+    }
+  });
+
+  /** Run `f` on cpu, then on webgpu, reading every output asynchronously; returns both. */
+  async function onBoth(f: () => tf.Tensor[]): Promise<[Float32Array[], Float32Array[]]> {
+    const out: Float32Array[][] = [];
+    for (const name of ['cpu', 'webgpu']) {
+      await tf.setBackend(name);
+      const ts = f();
+      out.push(await Promise.all(ts.map(read)));
+      tf.dispose(ts);
+    }
+    await tf.setBackend(previous);
+    return [out[0], out[1]];
+  }
+
+  it('PadV2 rank 5 and 6: forward and gradient equal cpu exactly (a pad only moves values)', async () => {
+    for (const shape of [[2, 3, 2, 3, 2], [2, 1, 3, 2, 3, 2]]) {
+      const x = tf.tensor(hashTensorValues(`pad/${shape.length}`, shape), shape);
+      const pads = shape.map((_, i) => [i % 2, (i + 1) % 3] as [number, number]);
+      const [cpu, gpu] = await onBoth(() => {
+        const y = tf.pad(x, pads, 0.5);
+        const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.pad(v, pads), tf.pad(v, pads))))(x);
+        return [y, g];
+      });
+      expect(Array.from(gpu[0])).to.deep.equal(Array.from(cpu[0]));
+      expect(cpu[0].some((v) => v !== 0.5)).to.equal(true);
+      expect(relDiff(gpu[1], cpu[1])).to.be.lessThan(1e-6); // 2x, exact in float32 but for the GPU's FMA
+      x.dispose();
+    }
+  });
+
+  it('ResNet-18 training step [2,64,64,3], 7 classes: loss, logits and all gradients match cpu (rel 1e-4)', async () => {
+    await tf.setBackend('cpu');
+    const model = new ResNetClassifier(resnet18(), 7);
+    const x = tf.tensor4d(hashTensorValues('webgpu/x', [2, 64, 64, 3]), [2, 64, 64, 3]);
+    const labels = tf.tensor1d([3, 5], 'int32');
+    const params = model.trainableParameters();
+    const [cpu, gpu] = await onBoth(() => {
+      const logits = model.forward(x, { training: true });
+      const { value, grads } = tf.variableGrads(() => model.computeLosses(x, labels, { training: true }).classification, params.map(([, v]) => v));
+      return [value, logits, ...params.map(([, v]) => grads[v.name])];
+    });
+    // float32 sums in another order over up to 4608 terms (layer4's 3x3x512 convolutions), through 18 layers of
+    // batch norm that rescale the differences: 1e-4 of each tensor's largest magnitude.
+    expect(relDiff(gpu[0], cpu[0]), 'loss').to.be.lessThan(1e-4);
+    expect(relDiff(gpu[1], cpu[1]), 'logits').to.be.lessThan(1e-4);
+    params.forEach(([name], i) => {
+      expect(relDiff(gpu[2 + i], cpu[2 + i]), name).to.be.lessThan(1e-4);
+      expect(cpu[2 + i].some((v) => v !== 0), `${name} gradient on cpu is zero`).to.equal(true);
+    });
+    await tf.setBackend('cpu');
+    tf.dispose([x, labels]);
+    model.dispose();
+    await tf.setBackend(previous);
+  });
+
+  it('RetinaNet-R18-FPN forward [1,96,128,3], 3 classes: clsLogits and boxDeltas match cpu (rel 1e-4)', async () => {
+    await tf.setBackend('cpu');
+    const model = retinanetResnet18Fpn({ numClasses: 3 });
+    const x = tf.tensor4d(hashTensorValues('webgpu/det', [1, 96, 128, 3]), [1, 96, 128, 3]);
+    const [cpu, gpu] = await onBoth(() => {
+      const o = model.forward(x, { training: false });
+      return [o.clsLogits, o.boxDeltas];
+    });
+    expect(relDiff(gpu[0], cpu[0]), 'clsLogits').to.be.lessThan(1e-4);
+    expect(relDiff(gpu[1], cpu[1]), 'boxDeltas').to.be.lessThan(1e-4);
+    await tf.setBackend('cpu');
+    x.dispose();
+    model.dispose();
+    await tf.setBackend(previous);
+  });
+});
