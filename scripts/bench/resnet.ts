@@ -5,26 +5,31 @@
  * may be shared); side by side with torchvision's model and the ratios when /usr/bin/python3 can import torch.
  * Prints one JSON object.
  *
- *   npx tsx scripts/bench/resnet.ts [--model resnet50] [--size 224] [--repeats 5] [--backend auto]
+ * `--threads N` sets the wasm backend's threads and torch's (`torch.set_num_threads`), so both sides use the same
+ * count (default: the cores available).
+ *
+ *   npx tsx scripts/bench/resnet.ts [--model resnet50] [--size 224] [--repeats 5] [--backend auto] [--threads N]
  */
 import * as tf from '@tensorflow/tfjs';
 import * as os from 'os';
 import * as path from 'path';
 import { buildBackbone } from '../../src/backbone/resnet';
 import { arg, medianMs, pythonReference } from './common';
+import { availableThreads } from '../../src/engine/wasm_threads';
 import { BackendChoice, selectBackend } from '../../src/engine/backend';
 import { SgdOptimizer } from '../../src/engine/optimizer';
 import { ResNetClassifier } from '../../heads/classification/model';
 
-function torchReference(model: string, size: number, repeats: number): Record<string, unknown> {
-  return pythonReference(path.join(__dirname, 'resnet_torch.py'), [model, String(size), String(repeats)]);
+function torchReference(model: string, size: number, repeats: number, threads: number): Record<string, unknown> {
+  return pythonReference(path.join(__dirname, 'resnet_torch.py'), [model, String(size), String(repeats), String(threads)]);
 }
 
 async function main(): Promise<void> {
   const modelName = arg('model', 'resnet50');
   const size = Number(arg('size', '224'));
   const repeats = Number(arg('repeats', '5'));
-  const backend = await selectBackend(arg('backend', 'auto') as BackendChoice);
+  const threads = Number(arg('threads', String(availableThreads())));
+  const backend = await selectBackend(arg('backend', 'auto') as BackendChoice, { threads });
   const loadBefore = os.loadavg()[0];
   let peakRss = process.memoryUsage().rss;
   const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
@@ -86,7 +91,7 @@ async function main(): Promise<void> {
     num_tensors_after: tensorsAfter,
   };
   const loadAfter = os.loadavg()[0];
-  const ref = torchReference(modelName, size, repeats);
+  const ref = torchReference(modelName, size, repeats, threads);
   const ratios =
     'forward_b1_ms' in ref
       ? {

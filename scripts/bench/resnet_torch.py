@@ -1,4 +1,5 @@
-"""Reference figures for scripts/bench/resnet.ts: torchvision resnet50 at 224x224 on all cores.
+"""Reference figures for scripts/bench/resnet.ts: torchvision resnet50 at 224x224 on the given threads (all cores
+by default).
 
 Prints one JSON object: forward latency at batch 1 and one SGD training step at batch 4 (median of repeats, ms),
 threads used, torch and torchvision versions. Run by the benchmark when /usr/bin/python3 can import torch.
@@ -27,6 +28,8 @@ def main():
     arch = sys.argv[1] if len(sys.argv) > 1 else "resnet50"
     size = int(sys.argv[2]) if len(sys.argv) > 2 else 224
     repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    if len(sys.argv) > 4:
+        torch.set_num_threads(int(sys.argv[4]))
     torch.manual_seed(0)
     model = getattr(torchvision.models, arch)()
     x1 = torch.randn(1, 3, size, size)
