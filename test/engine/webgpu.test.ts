@@ -10,7 +10,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { resnet18 } from '../../src/backbone/resnet';
-import { releaseWebGpu, startWebGpuBackend } from '../../src/engine/webgpu';
+import { selectBackend } from '../../src/engine/backend';
+import { isSoftwareAdapter, releaseWebGpu, startWebGpuBackend } from '../../src/engine/webgpu';
 import { hashTensorValues } from '../../src/weights/hash_init';
 import { ResNetClassifier } from '../../heads/classification/model';
 import { retinanetResnet18Fpn } from '../../heads/detection/model';
@@ -30,6 +31,38 @@ function relDiff(a: Float32Array, b: Float32Array): number {
 async function read(t: tf.Tensor): Promise<Float32Array> {
   return Float32Array.from((await t.data()) as Float32Array);
 }
+
+describe('isSoftwareAdapter', () => {
+  it('Mesa llvmpipe/lavapipe, SwiftShader, WARP and fallback adapters are software; real GPUs are not', () => {
+    // Names as the drivers report them (Dawn's adapter info: device / description).
+    expect(isSoftwareAdapter({ device: 'llvmpipe (LLVM 15.0.6, 256 bits)' })).to.equal(true);
+    expect(isSoftwareAdapter({ description: 'OpenGL ES 3.2 Mesa 22.3.6', device: 'llvmpipe-llvm-15-0-6-256-bits-' })).to.equal(true);
+    expect(isSoftwareAdapter({ device: 'lavapipe' })).to.equal(true);
+    expect(isSoftwareAdapter({ description: 'SwiftShader Device (Subzero)' })).to.equal(true);
+    expect(isSoftwareAdapter({ description: 'Microsoft Basic Render Driver' })).to.equal(true);
+    expect(isSoftwareAdapter({ device: 'NVIDIA H100 80GB HBM3' }, true)).to.equal(true);
+    expect(isSoftwareAdapter({ vendor: 'nvidia', device: 'NVIDIA H100 80GB HBM3', description: 'NVIDIA: 550.54.15' })).to.equal(false);
+    expect(isSoftwareAdapter({ vendor: 'apple', architecture: 'metal-3', description: 'Apple M2' })).to.equal(false);
+    expect(isSoftwareAdapter({ vendor: 'intel', device: 'Mesa Intel(R) UHD Graphics 620 (KBL GT2)' })).to.equal(false);
+  });
+});
+
+describe('selectBackend auto and WebGPU', () => {
+  it('auto takes WebGPU only with a hardware adapter; otherwise the attempt says why', async () => {
+    const previous = tf.getBackend();
+    const info = await selectBackend('auto', { threads: previous === 'wasm' ? undefined : 1 });
+    const attempt = info.attempts.find((a) => a.candidate === 'webgpu');
+    expect(attempt, 'auto tried webgpu').to.not.equal(undefined);
+    if (info.name === 'webgpu') {
+      expect(info.gpu && 'hardware' in info.gpu && info.gpu.hardware).to.equal(true);
+      releaseWebGpu();
+    } else {
+      expect(attempt!.ok).to.equal(false);
+      expect(attempt!.reason).to.match(/no GPU device node|only software WebGPU adapters|no WebGPU adapter|needs the npm package 'webgpu'/);
+    }
+    await tf.setBackend(previous);
+  });
+});
 
 describe('webgpu backend', function () {
   this.timeout(600_000);
@@ -71,6 +104,18 @@ describe('webgpu backend', function () {
     await tf.setBackend(previous);
     return [out[0], out[1]];
   }
+
+  it('--require-gpu with a software adapter: one error naming it', async function () {
+    const info = await startWebGpuBackend({ allowSoftware: true });
+    if (info.hardware) this.skip(); // a real GPU here: nothing to refuse
+    let err: Error | undefined;
+    await selectBackend('webgpu', { requireGpu: true }).catch((e: Error) => (err = e));
+    await tf.setBackend(previous);
+    expect(err?.message).to.equal(
+      `--require-gpu: backend 'webgpu' (@tensorflow/tfjs-backend-webgpu) computes on a software WebGPU adapter (${info.name}); ` +
+        '`resvision doctor` lists the GPUs WebGPU and tfjs-node-gpu see and why each is unavailable',
+    );
+  });
 
   it('PadV2 rank 5 and 6: forward and gradient equal cpu exactly (a pad only moves values)', async () => {
     for (const shape of [[2, 3, 2, 3, 2], [2, 1, 3, 2, 3, 2]]) {
