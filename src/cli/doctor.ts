@@ -35,7 +35,7 @@ export interface DoctorOptions {
  * commands for it (with the CUDA and cuDNN versions that tfjs-node-gpu 4.x requires, per the tfjs-node README).
  * A backend that cannot be loaded is diagnosed, not refused: the report says so and goes on.
  *
- * @returns the report, and whether the active backend computes on a GPU (for `--require-gpu`).
+ * @returns the report text.
  */
 export async function doctorReport(choice: BackendChoice, opts: DoctorOptions = {}): Promise<string> {
   return (await doctorDiagnosis(choice, opts)).text;
