@@ -6,7 +6,6 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import * as fs from 'fs';
 import * as path from 'path';
 import { BackendChoice, BackendInfo, selectBackend } from '../engine/backend';
-import { availableThreads } from '../engine/wasm_threads';
 
 /** The global engine options, as commander stores them. */
 export interface EngineOptions {
@@ -22,7 +21,7 @@ export interface EngineOptions {
 export function registerEngineOptions(program: Command): void {
   program
     .addOption(
-      new Option('--threads <n>', `CPU threads for the wasm backend (default: the cores available, ${availableThreads()} here)`).argParser((v) => {
+      new Option('--threads <n>', 'CPU threads for the wasm backend (default: the cores available; `resvision doctor` shows the count)').argParser((v) => {
         const n = Number(v);
         if (!(Number.isInteger(n) && n >= 1)) throw new InvalidArgumentError('expected a positive integer');
         return n;
