@@ -2,8 +2,8 @@
  * GPU check: what resvision does on this machine's GPU through WebGPU, in one JSON line.
  *
  * - the WebGPU adapters (name, vendor, native API, hardware or software) and the one used;
- * - correctness: ResNet-18 logits on [2, 64, 64, 3] and its training-step loss and gradients, WebGPU vs wasm (max
- *   relative difference per tensor, float32 summation order only);
+ * - correctness: ResNet-18 eval-mode logits on [2, 64, 64, 3] and its training-step loss and gradients, WebGPU vs
+ *   wasm (max relative difference per tensor, float32 summation order only);
  * - ResNet-50 forward at batch 1 and 8 (224x224, eval mode);
  * - a ResNet-50 SGD training step at batch 16, 224x224 (momentum 0.9, weight decay 1e-4);
  * - a RetinaNet-R50-FPN SGD training step at batch 2, 512x683 padded to 512x704 (two boxes per image; frozen BN,
@@ -15,7 +15,7 @@
  * Self-contained: needs this repository's files and node_modules (with the optional `webgpu` package) and a Node
  * binary, no network (see README.md next to this file).
  *
- *   node --import tsx scripts/gpu/gpu_check.ts [--repeats 5] [--allow-software] [--skip-large]
+ *   node --import tsx scripts/gpu/gpu_check.ts [--repeats 5] [--allow-software] [--skip-large] [--correctness-only]
  */
 import * as tf from '@tensorflow/tfjs';
 import * as os from 'os';
@@ -84,15 +84,19 @@ async function main(): Promise<void> {
   const report: Record<string, unknown> = { check: 'resvision-gpu', node: process.version, platform: `${process.platform}-${process.arch}`, loadavg: os.loadavg().map((v) => +v.toFixed(2)) };
   report.adapters = await listGpuAdapters();
 
-  // Correctness against wasm first: variables made on wasm move to WebGPU when first used there, never back.
+  // Correctness against wasm first. Two copies of the same seeded model are made on wasm: the training step updates
+  // BatchNorm's running statistics, so each backend gets an untouched copy for its eval-mode logits. The WebGPU copy's
+  // variables move there when first used (a read from wasm is synchronous) and never come back.
   await selectBackend('wasm');
-  const small = new ResNetClassifier(resnet18(), 7);
+  const smallWasm = new ResNetClassifier(resnet18(), 7);
+  const smallGpu = new ResNetClassifier(resnet18(), 7);
   const x = tf.tensor4d(hashTensorValues('gpu_check/x', [2, 64, 64, 3]), [2, 64, 64, 3]);
   const labels = tf.tensor1d([3, 5], 'int32');
-  const onWasm = await smallStep(small, x, labels);
+  const onWasm = await smallStep(smallWasm, x, labels);
+  smallWasm.dispose();
   const adapter = await startWebGpuBackend({ allowSoftware: process.argv.includes('--allow-software') });
   report.adapter = adapter;
-  const onGpu = await smallStep(small, x, labels);
+  const onGpu = await smallStep(smallGpu, x, labels);
   const rel = onGpu.map((g, i) => relDiff(g, onWasm[i]));
   report.correctness_resnet18_vs_wasm = {
     logits_rel: rel[0],
@@ -102,7 +106,13 @@ async function main(): Promise<void> {
     ok: Math.max(...rel) < 1e-3,
   };
   tf.dispose([x, labels]);
-  small.dispose();
+  smallGpu.dispose();
+
+  if (process.argv.includes('--correctness-only')) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    releaseWebGpu();
+    return;
+  }
 
   const r50 = new ResNetClassifier(resnet50(), 1000);
   for (const b of [1, 8]) {
