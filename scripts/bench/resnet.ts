@@ -5,26 +5,32 @@
  * may be shared); side by side with torchvision's model and the ratios when /usr/bin/python3 can import torch.
  * Prints one JSON object.
  *
- *   npx tsx scripts/bench/resnet.ts [--model resnet50] [--size 224] [--repeats 5] [--backend auto]
+ * `--threads N` sets the wasm backend's threads and torch's (`torch.set_num_threads`), so both sides use the same
+ * count (default: the cores available).
+ *
+ *   npx tsx scripts/bench/resnet.ts [--model resnet50] [--size 224] [--repeats 5] [--backend auto] [--threads N] [--forward-only]
  */
 import * as tf from '@tensorflow/tfjs';
 import * as os from 'os';
 import * as path from 'path';
 import { buildBackbone } from '../../src/backbone/resnet';
 import { arg, medianMs, pythonReference } from './common';
+import { availableThreads } from '../../src/engine/wasm_threads';
 import { BackendChoice, selectBackend } from '../../src/engine/backend';
 import { SgdOptimizer } from '../../src/engine/optimizer';
 import { ResNetClassifier } from '../../heads/classification/model';
 
-function torchReference(model: string, size: number, repeats: number): Record<string, unknown> {
-  return pythonReference(path.join(__dirname, 'resnet_torch.py'), [model, String(size), String(repeats)]);
+function torchReference(model: string, size: number, repeats: number, threads: number, forwardOnly: boolean): Record<string, unknown> {
+  const args = [model, String(size), String(repeats), String(threads), ...(forwardOnly ? ['--forward-only'] : [])];
+  return pythonReference(path.join(__dirname, 'resnet_torch.py'), args);
 }
 
 async function main(): Promise<void> {
   const modelName = arg('model', 'resnet50');
   const size = Number(arg('size', '224'));
   const repeats = Number(arg('repeats', '5'));
-  const backend = await selectBackend(arg('backend', 'auto') as BackendChoice);
+  const threads = Number(arg('threads', String(availableThreads())));
+  const backend = await selectBackend(arg('backend', 'auto') as BackendChoice, { threads });
   const loadBefore = os.loadavg()[0];
   let peakRss = process.memoryUsage().rss;
   const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
@@ -44,32 +50,37 @@ async function main(): Promise<void> {
   );
   x1.dispose();
 
-  const x4 = tf.randomNormal([4, size, size, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
-  const y4 = tf.tensor1d([1, 2, 3, 4], 'int32');
-  const params = model.trainableParameters();
-  const opt = new SgdOptimizer(params, { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+  // --forward-only: skip the training step (quick thread-count comparisons on a busy machine).
+  const forwardOnly = process.argv.includes('--forward-only');
+  let trainMs = NaN;
   let tapeBytes = 0;
-  const trainMs = await medianMs(
-    async () => {
-      const bytesBefore = tf.memory().numBytes;
-      const { value, grads } = tf.variableGrads(() => {
-        const loss = model.computeLosses(x4, y4, { training: true }).classification;
-        // Everything still alive at the end of the forward pass is held for the backward pass.
-        tapeBytes = tf.memory().numBytes - bytesBefore;
+  if (!forwardOnly) {
+    const x4 = tf.randomNormal([4, size, size, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const y4 = tf.tensor1d([1, 2, 3, 4], 'int32');
+    const params = model.trainableParameters();
+    const opt = new SgdOptimizer(params, { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+    trainMs = await medianMs(
+      async () => {
+        const bytesBefore = tf.memory().numBytes;
+        const { value, grads } = tf.variableGrads(() => {
+          const loss = model.computeLosses(x4, y4, { training: true }).classification;
+          // Everything still alive at the end of the forward pass is held for the backward pass.
+          tapeBytes = tf.memory().numBytes - bytesBefore;
+          sampleRss();
+          return loss;
+        }, params.map(([, v]) => v));
+        opt.step(grads);
+        await value.data();
+        value.dispose();
+        tf.dispose(grads);
         sampleRss();
-        return loss;
-      }, params.map(([, v]) => v));
-      opt.step(grads);
-      await value.data();
-      value.dispose();
-      tf.dispose(grads);
-      sampleRss();
-    },
-    1,
-    repeats,
-  );
-  tf.dispose([x4, y4]);
-  opt.dispose();
+      },
+      1,
+      repeats,
+    );
+    tf.dispose([x4, y4]);
+    opt.dispose();
+  }
   const tensorsAfter = tf.memory().numTensors;
   model.dispose();
 
@@ -86,7 +97,7 @@ async function main(): Promise<void> {
     num_tensors_after: tensorsAfter,
   };
   const loadAfter = os.loadavg()[0];
-  const ref = torchReference(modelName, size, repeats);
+  const ref = torchReference(modelName, size, repeats, threads, forwardOnly);
   const ratios =
     'forward_b1_ms' in ref
       ? {

@@ -1,4 +1,5 @@
-"""Reference figures for scripts/bench/resnet.ts: torchvision resnet50 at 224x224 on all cores.
+"""Reference figures for scripts/bench/resnet.ts: torchvision resnet50 at 224x224 on the given threads (all cores
+by default).
 
 Prints one JSON object: forward latency at batch 1 and one SGD training step at batch 4 (median of repeats, ms),
 threads used, torch and torchvision versions. Run by the benchmark when /usr/bin/python3 can import torch.
@@ -27,12 +28,18 @@ def main():
     arch = sys.argv[1] if len(sys.argv) > 1 else "resnet50"
     size = int(sys.argv[2]) if len(sys.argv) > 2 else 224
     repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    if len(sys.argv) > 4:
+        torch.set_num_threads(int(sys.argv[4]))
     torch.manual_seed(0)
     model = getattr(torchvision.models, arch)()
     x1 = torch.randn(1, 3, size, size)
     model.eval()
     with torch.no_grad():
         fwd = median_ms(lambda: model(x1), 2, repeats)
+    if "--forward-only" in sys.argv:
+        print(json.dumps({"impl": "torchvision", "torch": torch.__version__, "torchvision": torchvision.__version__,
+                          "threads": torch.get_num_threads(), "forward_b1_ms": fwd}))
+        return
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     x4 = torch.randn(4, 3, size, size)

@@ -6,12 +6,15 @@
  * (the machine may be shared); side by side with torchvision's RetinaNet (same architecture, torch threads 2 by
  * default) when /usr/bin/python3 can import torch, with the ratios. Prints one JSON object.
  *
- *   npx tsx scripts/bench/retinanet.ts [--short 512] [--repeats 3] [--torch-threads 2] [--backend auto]
+ * `--threads N` sets the wasm backend's threads (default: the cores available); `--torch-threads` defaults to the same.
+ *
+ *   npx tsx scripts/bench/retinanet.ts [--short 512] [--repeats 3] [--threads N] [--torch-threads N] [--backend auto]
  */
 import * as tf from '@tensorflow/tfjs';
 import * as os from 'os';
 import * as path from 'path';
 import { arg, medianMs, pythonReference } from './common';
+import { availableThreads } from '../../src/engine/wasm_threads';
 import { BackendChoice, selectBackend } from '../../src/engine/backend';
 import { SgdOptimizer } from '../../src/engine/optimizer';
 import { retinanetResnet50Fpn } from '../../heads/detection/model';
@@ -23,8 +26,9 @@ function torchReference(h: number, w: number, repeats: number, threads: number):
 async function main(): Promise<void> {
   const short = Number(arg('short', '512'));
   const repeats = Number(arg('repeats', '3'));
-  const torchThreads = Number(arg('torch-threads', '2'));
-  const backend = await selectBackend(arg('backend', 'auto') as BackendChoice);
+  const threads = Number(arg('threads', String(availableThreads())));
+  const torchThreads = Number(arg('torch-threads', String(threads)));
+  const backend = await selectBackend(arg('backend', 'auto') as BackendChoice, { threads });
   const h = short;
   const w = Math.round((short * 4) / 3);
   const pad = (v: number) => Math.ceil(v / 32) * 32;

@@ -9,7 +9,9 @@
  * (`Slice`, `MaxPoolGrad`, `Identity`; see src/kernels/index.ts), one step each in turn, and reports the median of
  * each side: an A/B in the same process, fair on a machine whose load changes over time.
  *
- *   npx tsx scripts/bench/step_profile.ts [--model resnet50] [--batch 4] [--size 224] [--repeats 3] [--ab] [--top 25] [--shapes 3]
+ * `--threads N` sets the wasm backend's threads (default: the cores available).
+ *
+ *   npx tsx scripts/bench/step_profile.ts [--model resnet50] [--batch 4] [--size 224] [--repeats 3] [--ab] [--top 25] [--shapes 3] [--threads N]
  */
 import * as tf from '@tensorflow/tfjs';
 import * as os from 'os';
@@ -102,7 +104,8 @@ async function main(): Promise<void> {
     const k = tf.getKernel(name, 'wasm');
     if (k) stock.set(name, k);
   }
-  const backend = await selectBackend('wasm');
+  const threadsArg = arg('threads', '');
+  const backend = await selectBackend('wasm', { threads: threadsArg ? Number(threadsArg) : undefined });
   for (const k of stock.values()) k.setupFunc?.(tf.backend());
   const ours = new Map(replaced.map((name) => [name, tf.getKernel(name, 'wasm')!]));
   const timers = new KernelTimers();

@@ -2,17 +2,51 @@
  * Helpers shared by subcommands: backend start-up, checks of the input paths a command was given (before any
  * slow start-up, each with what to do), and the one-line form of every error the CLI prints.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BackendChoice, BackendInfo, selectBackend } from '../engine/backend';
 
-/** Select the backend given by the global `--backend` option and say which one runs, on stderr. */
+/** The global engine options, as commander stores them. */
+export interface EngineOptions {
+  backend: BackendChoice;
+  threads?: number;
+  requireGpu?: boolean;
+}
+
+/**
+ * Add the global options that choose how the backend computes, shared by every subcommand: `--threads N` (wasm
+ * threads, default the cores available) and `--require-gpu` (fail at once unless the backend computes on a GPU).
+ */
+export function registerEngineOptions(program: Command): void {
+  program
+    .addOption(
+      new Option('--threads <n>', 'CPU threads for the wasm backend (default: the cores available; `resvision doctor` shows the count)').argParser((v) => {
+        const n = Number(v);
+        if (!(Number.isInteger(n) && n >= 1)) throw new InvalidArgumentError('expected a positive integer');
+        return n;
+      }),
+    )
+    .option('--require-gpu', 'fail at once unless the selected backend computes on a GPU (tfjs-node-gpu, or WebGPU on a hardware adapter)');
+}
+
+/** Select the backend given by the global `--backend`, `--threads` and `--require-gpu` options and say which one runs, on stderr. */
 export async function startBackend(program: Command, opts: { quiet?: boolean } = {}): Promise<BackendInfo> {
-  const choice = program.opts<{ backend: BackendChoice }>().backend;
-  const info = await selectBackend(choice);
-  if (!opts.quiet) process.stderr.write(`backend: ${info.name} (${info.packageName} ${info.version})\n`);
+  const o = program.opts<EngineOptions>();
+  const info = await selectBackend(o.backend, { threads: o.threads, requireGpu: o.requireGpu });
+  if (!opts.quiet) process.stderr.write(`backend: ${describeBackend(info)}\n`);
   return info;
+}
+
+/** `wasm (@tensorflow/tfjs-backend-wasm 4.22.0), 2 threads` or `webgpu (...), GPU: NAME (vulkan)`. */
+export function describeBackend(info: BackendInfo): string {
+  const where =
+    info.gpu == null
+      ? `${info.threads} thread${info.threads === 1 ? '' : 's'}`
+      : 'backendType' in info.gpu
+        ? `GPU: ${info.gpu.name} (${info.gpu.vendor}, ${info.gpu.backendType}${info.gpu.hardware ? '' : ', software'})`
+        : 'GPU: CUDA';
+  return `${info.name} (${info.packageName} ${info.version}), ${where}`;
 }
 
 /** What an input-path option must name, and what to do when it does not. */

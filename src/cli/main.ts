@@ -4,9 +4,10 @@
  */
 import { Command, Option } from 'commander';
 import { BACKEND_CHOICES } from '../engine/backend';
+import { releaseWebGpu } from '../engine/webgpu';
 import { packageVersion } from '../engine/package_info';
 import { registerCheckData } from './check_data';
-import { checkInputPaths, formatCliError, oneLineArgumentErrors } from './common';
+import { checkInputPaths, formatCliError, oneLineArgumentErrors, registerEngineOptions } from './common';
 import { registerConvert } from './convert';
 import { registerDoctor } from './doctor';
 import { registerEval } from './eval';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
       await resolveWeightsOption(action);
       checkInputPaths(action);
     });
+  registerEngineOptions(program);
   registerTrain(program);
   registerEval(program);
   registerPredict(program);
@@ -55,7 +57,11 @@ export function buildProgram(): Command {
 
 /** Run the CLI with `argv` (process.argv shape). */
 export async function main(argv: string[]): Promise<void> {
-  await buildProgram().parseAsync(argv);
+  try {
+    await buildProgram().parseAsync(argv);
+  } finally {
+    releaseWebGpu(); // Dawn keeps the process alive while a device exists
+  }
 }
 
 if (require.main === module) {

@@ -2,16 +2,36 @@
  * Compute backend selection. The engine picks the backend once, at startup; library code never calls
  * `tf.setBackend` itself.
  *
- * Order for `auto`: `@tensorflow/tfjs-node-gpu` (CUDA), `@tensorflow/tfjs-node` (libtensorflow on CPU), `wasm`
- * (XNNPACK, always installed), `cpu` (pure JavaScript, slow). The two native packages are optional peer
- * dependencies: they are loaded when the user installed them, and their absence is reported, never fatal.
+ * Order for `auto`: `@tensorflow/tfjs-node-gpu` (CUDA), `webgpu` on a hardware adapter (any Vulkan, Metal or D3D12
+ * GPU; a software rasteriser is slower than wasm and is skipped), `@tensorflow/tfjs-node` (libtensorflow on CPU),
+ * `wasm` (XNNPACK, always installed, threaded: see `wasm_threads.ts`), `cpu` (pure JavaScript, slow). The native
+ * packages and `webgpu` are optional: they are loaded when installed, and their absence is reported, never fatal.
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels } from '../kernels';
+import { startWasmBackend } from './wasm_threads';
+import { GpuAdapterReport, startWebGpuBackend } from './webgpu';
 
 /** A backend the user can ask for. `tensorflow` means tfjs-node-gpu, else tfjs-node. */
-export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export type BackendChoice = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+/** Options of {@link selectBackend}. */
+export interface SelectBackendOptions {
+  /**
+   * also try (without keeping) every candidate that was not needed, so that `doctor` can report why each
+   * unavailable backend failed.
+   */
+  probeAll?: boolean;
+  /**
+   * Threads for the wasm backend (XNNPACK's pool, the calling thread included). Default: the cores available to
+   * the process (`os.availableParallelism()`). 1 loads the single-thread build. Outputs are bit-identical across
+   * counts; on a busy machine fewer threads can be faster.
+   */
+  threads?: number;
+  /** Fail unless the selected backend computes on a GPU (tfjs-node-gpu with a CUDA device, or a hardware WebGPU adapter). */
+  requireGpu?: boolean;
+}
 
 /** The outcome of trying one backend. */
 export interface BackendAttempt {
@@ -24,13 +44,15 @@ export interface BackendAttempt {
 
 /** What `selectBackend` settled on. */
 export interface BackendInfo {
-  /** tfjs backend name: `tensorflow`, `wasm` or `cpu`. */
+  /** tfjs backend name: `tensorflow`, `webgpu`, `wasm` or `cpu`. */
   name: string;
   /** Package that provides it and its version. */
   packageName: string;
   version: string;
-  /** Threads the backend computes with (1 for the Node wasm build, whose worker threads cannot start). */
+  /** Threads the backend computes with on the CPU (wasm: XNNPACK's pool as the backend reports it). */
   threads: number;
+  /** The GPU it computes on: the WebGPU adapter, or `cuda` for tfjs-node-gpu; absent on the CPU. */
+  gpu?: GpuAdapterReport | { name: 'cuda' };
   attempts: BackendAttempt[];
 }
 
@@ -64,15 +86,17 @@ async function tryNative(pkg: string, attempts: BackendAttempt[]): Promise<boole
   }
 }
 
-async function tryTfjsBackend(name: 'wasm' | 'cpu', attempts: BackendAttempt[]): Promise<boolean> {
+async function tryTfjsBackend(name: 'wasm' | 'cpu', attempts: BackendAttempt[], threads: number | undefined): Promise<boolean> {
   const pkg = name === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : '@tensorflow/tfjs-backend-cpu';
   try {
     if (name === 'wasm') {
       require('@tensorflow/tfjs-backend-wasm');
       registerWasmTrainingKernels();
+      await startWasmBackend(threads);
+    } else {
+      const ok = await tf.setBackend(name);
+      if (!ok) throw new Error(`tf.setBackend('${name}') returned false`);
     }
-    const ok = await tf.setBackend(name);
-    if (!ok) throw new Error(`tf.setBackend('${name}') returned false`);
     await tf.ready();
     attempts.push({ candidate: pkg, ok: true });
     return true;
@@ -82,47 +106,87 @@ async function tryTfjsBackend(name: 'wasm' | 'cpu', attempts: BackendAttempt[]):
   }
 }
 
+async function tryWebGpu(attempts: BackendAttempt[], allowSoftware: boolean): Promise<GpuAdapterReport | null> {
+  try {
+    const adapter = await startWebGpuBackend({ allowSoftware });
+    attempts.push({ candidate: 'webgpu', ok: true });
+    return adapter;
+  } catch (e) {
+    attempts.push({ candidate: 'webgpu', ok: false, reason: describeError(e) });
+    return null;
+  }
+}
+
+/** Whether tfjs-node-gpu sees a CUDA device (TensorFlow logs it; tfjs exposes no device list). */
+function nativeGpuDevice(pkg: string): boolean {
+  if (pkg !== '@tensorflow/tfjs-node-gpu') return false;
+  try {
+    const binding = (tf.backend() as unknown as { binding?: { isUsingGpuDevice?: () => boolean } }).binding;
+    return binding?.isUsingGpuDevice?.() ?? true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Select and initialize the compute backend.
  *
- * @param choice `auto` tries tfjs-node-gpu, tfjs-node, wasm, cpu in that order and keeps the first that loads;
- *   any other value tries only that backend (`tensorflow` tries tfjs-node-gpu then tfjs-node).
- * @param opts.probeAll also try (without keeping) every candidate that was not needed, so that `doctor` can report
- *   why each unavailable backend failed.
+ * @param choice `auto` tries tfjs-node-gpu, WebGPU on a hardware adapter, tfjs-node, wasm, cpu in that order and
+ *   keeps the first that loads; any other value tries only that backend (`tensorflow` tries tfjs-node-gpu then
+ *   tfjs-node; `webgpu` accepts a software adapter too).
+ * @param opts see {@link SelectBackendOptions}.
  * @returns what was selected and every attempt with the loader's message.
- * @throws Error when the requested backend cannot be loaded, with each attempt's reason.
+ * @throws Error when the requested backend cannot be loaded, with each attempt's reason; or, with `requireGpu`,
+ *   when the selected backend has no GPU.
  */
-export async function selectBackend(
-  choice: BackendChoice = 'auto',
-  opts: { probeAll?: boolean } = {},
-): Promise<BackendInfo> {
+export async function selectBackend(choice: BackendChoice = 'auto', opts: SelectBackendOptions = {}): Promise<BackendInfo> {
   if (!BACKEND_CHOICES.includes(choice)) {
     throw new Error(`unknown backend '${choice}': expected one of ${BACKEND_CHOICES.join(', ')}`);
   }
+  const threads = opts.threads;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
+    throw new Error(`threads must be a positive integer, got ${threads}`);
+  }
   const attempts: BackendAttempt[] = [];
-  let selected: { name: string; packageName: string } | undefined;
+  let selected: { name: string; packageName: string; gpu?: BackendInfo['gpu'] } | undefined;
   const natives = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
   if (choice === 'auto' || choice === 'tensorflow') {
-    for (const pkg of natives) {
+    for (const pkg of choice === 'auto' ? natives.slice(0, 1) : natives) {
       if (await tryNative(pkg, attempts)) {
-        selected = { name: 'tensorflow', packageName: pkg };
+        selected = { name: 'tensorflow', packageName: pkg, gpu: nativeGpuDevice(pkg) ? { name: 'cuda' } : undefined };
         break;
       }
     }
   }
+  if (!selected && (choice === 'auto' || choice === 'webgpu')) {
+    const adapter = await tryWebGpu(attempts, choice === 'webgpu');
+    if (adapter) selected = { name: 'webgpu', packageName: '@tensorflow/tfjs-backend-webgpu', gpu: adapter };
+  }
+  if (!selected && choice === 'auto' && (await tryNative(natives[1], attempts))) {
+    selected = { name: 'tensorflow', packageName: natives[1] };
+  }
   if (!selected && (choice === 'auto' || choice === 'wasm')) {
-    if (await tryTfjsBackend('wasm', attempts)) selected = { name: 'wasm', packageName: '@tensorflow/tfjs-backend-wasm' };
+    if (await tryTfjsBackend('wasm', attempts, threads)) selected = { name: 'wasm', packageName: '@tensorflow/tfjs-backend-wasm' };
   }
   if (!selected && (choice === 'auto' || choice === 'cpu')) {
-    if (await tryTfjsBackend('cpu', attempts)) selected = { name: 'cpu', packageName: '@tensorflow/tfjs-backend-cpu' };
+    if (await tryTfjsBackend('cpu', attempts, threads)) selected = { name: 'cpu', packageName: '@tensorflow/tfjs-backend-cpu' };
   }
   if (!selected) {
     const lines = attempts.map((a) => `  ${a.candidate}: ${a.reason}`).join('\n');
     const hint =
       choice === 'tensorflow'
         ? '\ninstall one of them (npm install @tensorflow/tfjs-node, or @tensorflow/tfjs-node-gpu with CUDA 11.2 and cuDNN 8.1); `resvision doctor` prints the exact command'
-        : '';
+        : choice === 'webgpu'
+          ? '\n`resvision doctor` lists the adapters WebGPU sees'
+          : '';
     throw new Error(`backend '${choice}' is not available:\n${lines}${hint}`);
+  }
+  if (opts.requireGpu && (selected.gpu == null || ('hardware' in selected.gpu && !selected.gpu.hardware))) {
+    const what = selected.gpu != null && 'hardware' in selected.gpu ? `a software WebGPU adapter (${selected.gpu.name})` : 'the CPU';
+    throw new Error(
+      `--require-gpu: backend '${selected.name}' (${selected.packageName}) computes on ${what}; ` +
+        '`resvision doctor` lists the GPUs WebGPU and tfjs-node-gpu see and why each is unavailable',
+    );
   }
   if (opts.probeAll) {
     const tried = new Set(attempts.map((a) => a.candidate));
@@ -136,11 +200,15 @@ export async function selectBackend(
       }
     }
   }
+  let backendThreads = require('os').cpus().length as number;
+  if (selected.name === 'cpu' || selected.name === 'webgpu') backendThreads = 1;
+  if (selected.name === 'wasm') backendThreads = (require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount(): number }).getThreadsCount();
   return {
     name: selected.name,
     packageName: selected.packageName,
     version: packageVersion(selected.packageName),
-    threads: selected.name === 'cpu' || selected.name === 'wasm' ? 1 : require('os').cpus().length,
+    threads: backendThreads,
+    gpu: selected.gpu,
     attempts,
   };
 }

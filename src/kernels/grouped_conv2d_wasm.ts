@@ -25,7 +25,8 @@ const WASM_BASE64 =
 
 /** The part of the WebAssembly JS API used here (the project's TypeScript lib has no DOM/WebAssembly types). */
 interface WasmMemory {
-  readonly buffer: ArrayBuffer;
+  /** An ArrayBuffer, or a SharedArrayBuffer for the threaded build's shared memory. */
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
   grow(pages: number): number;
 }
 interface WasmApi {
@@ -44,13 +45,66 @@ interface GroupedConvExports {
 }
 
 let compiled: object | null = null;
+let compiledShared: object | null = null;
 const instances = new WeakMap<WasmMemory, GroupedConvExports>();
+
+/** Encode `n` as unsigned LEB128 (the wasm binary format's integer encoding). */
+function leb128(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+/**
+ * The same module with its memory import declared shared (limits flag 0x03, min 1, max 65536 pages), as the
+ * threaded tfjs-backend-wasm build's memory is: a non-shared import cannot link to a shared memory (WebAssembly
+ * threads proposal, "Memory type" matching). Only the import section changes; code and offsets stay the same, so
+ * the kernels address the shared heap exactly as they address the single-thread one.
+ */
+export function sharedMemoryVariant(bytes: Uint8Array): Uint8Array {
+  const importOld = [0x03, 0x65, 0x6e, 0x76, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x01]; // "env" "memory" memory {min 1}
+  const limitsShared = [0x03, 0x01, ...leb128(65536)];
+  const out: number[] = Array.from(bytes.subarray(0, 8)); // magic and version
+  let p = 8;
+  let patched = false;
+  while (p < bytes.length) {
+    const id = bytes[p++];
+    let size = 0;
+    let shift = 0;
+    for (;;) {
+      const b = bytes[p++];
+      size |= (b & 0x7f) << shift;
+      shift += 7;
+      if ((b & 0x80) === 0) break;
+    }
+    let payload = Array.from(bytes.subarray(p, p + size));
+    p += size;
+    if (id === 2) {
+      const at = payload.findIndex((_, k) => importOld.every((v, m) => payload[k + m] === v));
+      if (at < 0) throw new Error('grouped_conv2d: memory import { min 1 } not found in the module');
+      payload = [...payload.slice(0, at + importOld.length - 2), ...limitsShared, ...payload.slice(at + importOld.length)];
+      patched = true;
+    }
+    out.push(id, ...leb128(payload.length), ...payload);
+  }
+  if (!patched) throw new Error('grouped_conv2d: no import section in the module');
+  return Uint8Array.from(out);
+}
 
 function instanceFor(memory: WasmMemory): GroupedConvExports {
   let inst = instances.get(memory);
   if (inst == null) {
-    compiled ??= new WASM.Module(Buffer.from(WASM_BASE64, 'base64'));
-    inst = new WASM.Instance(compiled, { env: { memory } }).exports as unknown as GroupedConvExports;
+    const bytes = Buffer.from(WASM_BASE64, 'base64');
+    const isShared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const module = isShared
+      ? (compiledShared ??= new WASM.Module(sharedMemoryVariant(bytes)))
+      : (compiled ??= new WASM.Module(bytes));
+    inst = new WASM.Instance(module, { env: { memory } }).exports as unknown as GroupedConvExports;
     instances.set(memory, inst);
   }
   return inst;
@@ -58,14 +112,31 @@ function instanceFor(memory: WasmMemory): GroupedConvExports {
 
 /** What this file uses of tfjs-backend-wasm's backend object. */
 interface WasmBackendLike {
-  wasm: { asm?: { memory?: WasmMemory } };
+  /** `asm.memory` is the single-thread builds' exported memory; the threaded build imports `wasmMemory` instead. */
+  wasm: { asm?: { memory?: WasmMemory }; wasmMemory?: WasmMemory };
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
 }
 
 function wasmBackend(): WasmBackendLike | null {
   const b = tf.backend() as unknown as Partial<WasmBackendLike>;
-  return tf.getBackend() === 'wasm' && b.wasm?.asm?.memory != null && b.dataIdMap != null ? (b as WasmBackendLike) : null;
+  return tf.getBackend() === 'wasm' && heapMemory(b) != null && b.dataIdMap != null ? (b as WasmBackendLike) : null;
+}
+
+/** The wasm backend's heap: exported by the single-thread builds, imported (shared) by the threaded one. */
+function heapMemory(b: Partial<WasmBackendLike>): WasmMemory | undefined {
+  return b.wasm?.asm?.memory ?? b.wasm?.wasmMemory;
+}
+
+/**
+ * Where the kernels run on the current backend: in place on the wasm backend's heap (`shared` on the threaded
+ * build, whose memory is a SharedArrayBuffer), or on a private memory with copies (any other backend).
+ */
+export function groupedConvMemory(): 'wasm heap' | 'wasm heap (shared)' | 'private copy' {
+  const backend = wasmBackend();
+  if (backend == null) return 'private copy';
+  const buf = heapMemory(backend)!.buffer;
+  return typeof SharedArrayBuffer !== 'undefined' && buf instanceof SharedArrayBuffer ? 'wasm heap (shared)' : 'wasm heap';
 }
 
 let privateMemory: WasmMemory | null = null;
@@ -81,7 +152,7 @@ function runKernel(
 ): tf.Tensor {
   const backend = wasmBackend();
   if (backend != null) {
-    const k = instanceFor(backend.wasm.asm!.memory!);
+    const k = instanceFor(heapMemory(backend)!);
     const offsets = inputs.map((t) => backend.dataIdMap.get(t.dataId).memoryOffset);
     const out = backend.makeOutput(outShape, 'float32');
     call(k, offsets, backend.dataIdMap.get(out.dataId).memoryOffset);

@@ -497,6 +497,13 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, opts: Conv2dOpOptions = {
       // Depthwise: output channel c*M + m reads input channel c, the same order as torch's groups == Cin.
       return depthwiseConv(x, tf.reshape(w, [kh, kw, cin, coutG]), g);
     }
+    if (tf.getBackend() === 'webgpu') {
+      // The grouped SIMD kernels run on the wasm heap; on a GPU, one dense convolution per group keeps the data on
+      // the device (tfjs' conv2d has no groups argument).
+      const xs = tf.split(x, groups, 3) as tf.Tensor4D[];
+      const ws = tf.split(w, groups, 3) as tf.Tensor4D[];
+      return tf.concat(xs.map((xi, i) => denseConv(xi, ws[i], g)), 3) as tf.Tensor4D;
+    }
     return groupedConv(x, w, g, groups);
   });
 }

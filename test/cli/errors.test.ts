@@ -85,7 +85,7 @@ describe('CLI errors on the README path', function () {
   it('a bad --backend name lists the choices', async () => {
     const r = await runCli(['--backend', 'gpu', 'doctor']);
     expect(r.stderr).to.equal(
-      "resvision: option '--backend <name>' argument 'gpu' is invalid. Allowed choices are auto, tensorflow, wasm, cpu; see `resvision --help`\n",
+      "resvision: option '--backend <name>' argument 'gpu' is invalid. Allowed choices are auto, tensorflow, webgpu, wasm, cpu; see `resvision --help`\n",
     );
   });
 

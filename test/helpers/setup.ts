@@ -6,6 +6,8 @@ import { selectBackend } from '../../src/engine/backend';
 
 export const mochaHooks = {
   async beforeAll(): Promise<void> {
-    await selectBackend('wasm');
+    // One thread: the suite's figures and timeouts do not depend on the machine's cores; the threaded build is
+    // tested in child processes (test/engine/wasm_threads.test.ts, test/cli/doctor.test.ts).
+    await selectBackend('wasm', { threads: 1 });
   },
 };
