@@ -96,8 +96,8 @@ export class TorchArchive {
     try {
       zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false });
     } catch (e) {
-      throw new Error(`${file}: not a torch.save zip archive (${(e as Error).message}); files written by torch < 1.6 or with ` +
-        '_use_new_zipfile_serialization=False must be re-saved with a recent torch or converted to safetensors');
+      throw new Error(`${file}: not a torch.save zip archive (${(e as Error).message.replace(/\.$/, '')}): a truncated or damaged file, or ` +
+        'one written by torch < 1.6 or with _use_new_zipfile_serialization=False, which must be re-saved with a recent torch or converted to safetensors');
     }
     try {
       if (zip.entryCount > MAX_ARCHIVE_ENTRIES) {
