@@ -4,6 +4,7 @@
 import Ajv, { ErrorObject } from 'ajv';
 import * as fs from 'fs';
 import * as path from 'path';
+import { previewValue } from '../util/preview';
 import { classificationSchema, detectionSchema, segmentationSchema } from './schema';
 import type { Config } from './types';
 
@@ -13,7 +14,8 @@ const SCHEMAS: Record<Config['task'], object> = {
   segmentation: segmentationSchema,
 };
 
-const ajv = new Ajv({ allErrors: true, strict: false });
+// verbose: errors carry the offending value, so a bound violation can say what was given.
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 const validators = Object.fromEntries(Object.entries(SCHEMAS).map(([k, s]) => [k, ajv.compile(s)]));
 
 /** An error in a config file; `message` names the file and every bad key. */
@@ -35,6 +37,15 @@ function describe(e: ErrorObject): string {
       return `${where}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'const':
       return `${where}: must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`;
+    case 'maximum':
+    case 'minimum':
+    case 'exclusiveMaximum':
+    case 'exclusiveMinimum': {
+      // JSON.parse reads 1e999 as Infinity: say so rather than print a number the file does not contain.
+      const v = e.data;
+      const got = typeof v === 'number' && !Number.isFinite(v) ? `got ${v} (a number too large for float64, e.g. 1e999)` : `got ${previewValue(v)}`;
+      return `${where}: ${e.message}, ${got}`;
+    }
     default:
       return `${where}: ${e.message}`;
   }
@@ -51,10 +62,18 @@ export function validateConfig(raw: unknown, source: string): Config {
   }
   const task = (raw as { task?: unknown }).task;
   if (typeof task !== 'string' || !(task in validators)) {
-    throw new ConfigError(source, [`/task: must be one of ${Object.keys(SCHEMAS).map((t) => `"${t}"`).join(', ')}, got ${JSON.stringify(task)}`]);
+    throw new ConfigError(source, [`/task: must be one of ${Object.keys(SCHEMAS).map((t) => `"${t}"`).join(', ')}, got ${previewValue(task)}`]);
   }
   const validate = validators[task];
-  if (!validate(raw)) {
+  let valid: boolean;
+  try {
+    valid = validate(raw) as boolean;
+  } catch (e) {
+    // Ajv's uniqueItems compares values recursively; a value nested thousands of levels deep overflows the stack.
+    if (e instanceof RangeError) throw new ConfigError(source, [`a value is nested too deeply to validate (${e.message})`]);
+    throw e;
+  }
+  if (!valid) {
     // Ajv reports failed if/then branches twice: keep the specific errors.
     const problems = [...new Set((validate.errors ?? []).filter((e) => e.keyword !== 'if').map(describe))];
     throw new ConfigError(source, problems);
