@@ -7,7 +7,7 @@
  * itself is covered by test/tasks/detection.test.ts; the full quickstart's time and AP are in the README.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -117,6 +117,71 @@ describe('quickstart', function () {
       expect(again).to.contain('already holds the finished run: evaluating');
       const avg = (s: string) => s.split('\n').filter((l) => l.startsWith(' Average'));
       expect(avg(again)).to.deep.equal(avg(text));
+    });
+  });
+
+  describe('Ctrl-C during `npm run quickstart`, then the same command again', () => {
+    let dir: string;
+    before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rv-quickstart-int-'))));
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    /**
+     * `npm run quickstart -- ARGS` in its own process group, as a terminal runs it; with `interruptAfterMs`, that many
+     * ms after the trainer says it runs, SIGINT goes to the whole group, as Ctrl-C does: npm, the shell and node each
+     * get it, and npm forwards it to its child again.
+     */
+    function runQuickstart(
+      args: string[],
+      interruptAfterMs?: number,
+    ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+      return new Promise((resolve, reject) => {
+        const p = spawn('npm', ['run', '--silent', 'quickstart', '--', ...args], { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (c) => (stdout += String(c)));
+        let timer: NodeJS.Timeout | undefined;
+        p.stderr.on('data', (c) => {
+          stderr += String(c);
+          if (interruptAfterMs !== undefined && !timer && /Ctrl-C stops after the current step/.test(stderr)) {
+            timer = setTimeout(() => process.kill(-p.pid!, 'SIGINT'), interruptAfterMs);
+          }
+        });
+        p.on('error', reject);
+        p.on('close', (code, signal) => {
+          clearTimeout(timer);
+          resolve({ code, signal, stdout, stderr });
+        });
+      });
+    }
+
+    it('writes a checkpoint and exits 130; the rerun resumes from it and finishes', async function () {
+      if (process.platform === 'win32') this.skip(); // no process groups nor SIGINT delivery as on a POSIX terminal
+      const out = path.join(dir, 'run');
+      // Not --quiet: the trainer's start line says when to press Ctrl-C (stderr is not a terminal: no bar).
+      const args = ['--max-iter', '4', '--output-dir', out, '--backend', 'wasm'];
+      // 1.5 s after the trainer starts: the first batch is loading or its step computing.
+      const first = await runQuickstart(args, 1500);
+      // npm re-raises the SIGINT on itself once its child has exited (the script's own exit code is 130).
+      expect([first.code, first.signal], first.stderr).to.deep.equal([null, 'SIGINT']);
+      const m = /interrupted at iteration (\d+); checkpoint (\S+)\. Run the same command again to resume\.\n/.exec(first.stdout);
+      expect(m, first.stdout + first.stderr).to.not.equal(null);
+      const stoppedAt = Number(m![1]);
+      expect(stoppedAt).to.be.within(1, 3);
+      expect(m![2]).to.equal(path.join(out, `model_000000${stoppedAt}.safetensors`));
+      expect(fs.readFileSync(path.join(out, 'last_checkpoint'), 'utf8')).to.equal(`model_000000${stoppedAt}.safetensors\n`);
+      // The one press was seen once: one stop notice, no abort.
+      expect(first.stderr.match(/SIGINT: stopping after this step/g)).to.have.length(1);
+
+      const second = await runQuickstart(args);
+      expect(second.code, second.stderr).to.equal(0);
+      expect(second.stdout).to.contain('resuming a ResNet-18 RetinaNet');
+      expect(second.stdout).to.contain(`checkpoint: ${path.join(out, 'model_0000004.safetensors')}`);
+      const records = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(records.filter((r) => r.type === 'resume').map((r) => r.nextIteration)).to.deep.equal([stoppedAt]);
+      expect(records.filter((r) => r.type === 'checkpoint').map((r) => [r.file, r.reason])).to.deep.equal([
+        [`model_000000${stoppedAt}.safetensors`, 'interrupted'],
+        ['model_0000004.safetensors', 'final'],
+      ]);
     });
   });
 });
