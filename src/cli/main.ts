@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { BACKEND_CHOICES } from '../engine/backend';
 import { packageVersion } from '../engine/package_info';
 import { registerCheckData } from './check_data';
-import { checkInputPaths, formatCliError, oneLineArgumentErrors } from './common';
+import { checkInputPaths, checkOutputPaths, formatCliError, oneLineArgumentErrors } from './common';
 import { registerConvert } from './convert';
 import { registerDoctor } from './doctor';
 import { registerEval } from './eval';
@@ -19,8 +19,9 @@ import { registerPredict } from './predict';
 import { registerTrain } from './train';
 
 /**
- * Build the command tree (exported for tests). Every input path a subcommand is given is checked before its
- * action runs ({@link checkInputPaths}), and argument errors print one line naming the `--help` to read.
+ * Build the command tree (exported for tests). Every input and output path a subcommand is given is checked before
+ * its action runs ({@link checkInputPaths}, {@link checkOutputPaths}), and argument errors print one line naming the
+ * `--help` to read.
  */
 export function buildProgram(): Command {
   const program = new Command();
@@ -29,7 +30,10 @@ export function buildProgram(): Command {
     .description('ResNet backbones, classification, detection and segmentation on TensorFlow.js, with COCO and VOC evaluators')
     .version(packageVersion())
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_CHOICES]).default('auto'))
-    .hook('preAction', (_program, action) => checkInputPaths(action));
+    .hook('preAction', (_program, action) => {
+      checkInputPaths(action);
+      checkOutputPaths(action);
+    });
   registerTrain(program);
   registerEval(program);
   registerPredict(program);
