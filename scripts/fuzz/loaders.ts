@@ -10,7 +10,8 @@ import { readLabelMask } from '../../datasets/pipeline/png_index';
 import { readVocXml } from '../../datasets/voc/xml';
 import { SafetensorsFile } from '../../src/weights/safetensors';
 import { openWeightSource } from '../../src/weights/weight_file';
-import { COCO_CASES, FuzzFormat } from './formats';
+import * as zlib from 'zlib';
+import { COCO_CASES, FuzzFormat, formatSpecs } from './formats';
 
 /** What a loader reports for an accepted input: `dropped` says what it silently lost (e.g. XML objects). */
 export interface LoadSummary {
@@ -55,13 +56,12 @@ export async function loadFuzzInput(format: FuzzFormat, file: string, seedIndex:
       return {};
     }
     case 'pth': {
-      const src = await openWeightSource(file);
-      try {
-        for (const k of src.keys()) await src.read(k);
-      } finally {
-        await src.close();
-      }
-      return {};
+      // Every byte of a torch.save archive is covered by a CRC-32 (data.pkl, storages) or locates one, so an
+      // archive that loads must give the seed's tensors exactly; anything else is a silent corruption.
+      const got = await pthDigest(file);
+      const want = await pthDigest(formatSpecs().pth.seeds[seedIndex].file);
+      const differing = [...new Set([...got.keys(), ...want.keys()])].filter((k) => got.get(k) !== want.get(k));
+      return differing.length > 0 ? { dropped: `tensor values or names differ from the seed's: ${differing.slice(0, 3).join(', ')}` } : {};
     }
     case 'config':
       loadConfig(file);
@@ -71,6 +71,21 @@ export async function loadFuzzInput(format: FuzzFormat, file: string, seedIndex:
       throw new Error(`unknown format ${String(never)}`);
     }
   }
+}
+
+/** Name → CRC-32 of dtype, shape and bytes of every tensor of a weights file. */
+async function pthDigest(file: string): Promise<Map<string, number>> {
+  const src = await openWeightSource(file);
+  const out = new Map<string, number>();
+  try {
+    for (const k of src.keys()) {
+      const t = await src.read(k);
+      out.set(k, zlib.crc32(t.data, zlib.crc32(`${t.dtype}[${t.shape.join(',')}]`)));
+    }
+  } finally {
+    await src.close();
+  }
+  return out;
 }
 
 /** Error classes thrown by JavaScript itself: raised from inside a library, never one of the project's messages. */
