@@ -29,4 +29,6 @@ process.on('message', (job: Job) => {
       }),
   );
 });
+// The parent died or closed the channel: nothing more will come.
+process.on('disconnect', () => process.exit(0));
 process.send!({ ready: true });

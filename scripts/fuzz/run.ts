@@ -3,17 +3,30 @@
  * inputs, unclear errors (see `unclarity` in loaders.ts for the definition), silent drops, hangs and aborts.
  *
  *   npx tsx scripts/fuzz/run.ts [--count 2000] [--seed 1] [--formats pth,config] [--timeout-ms 10000]
- *                               [--workers 2] [--keep DIR] [--findings N]
+ *                               [--workers 2] [--keep DIR] [--findings N] [--max-seconds S]
  *
  * Each input runs in a child process: one that answers nothing within the timeout is a hang (killed, counted), one
  * that dies is an abort. `--keep DIR` copies the inputs behind findings there; the JSON lists the first N findings.
+ * `--max-seconds S` stops starting inputs after S seconds (formats are interleaved, so each got its share; the
+ * `inputs` count of each format says how many ran): COCO evaluation of the segm cases runs a few inputs a second.
  * The suite's test/fuzz/loaders.test.ts runs the same driver on a few hundred mutations per format.
  */
 import { FUZZ_FORMATS, FuzzFormat } from './formats';
 import { runFuzz } from './runner';
 
-function parseArgs(argv: string[]): { count: number; seed: number; formats: FuzzFormat[]; timeoutMs: number; workers: number; keepDir?: string; findings: number } {
-  const o = { count: 2000, seed: 1, formats: [...FUZZ_FORMATS] as FuzzFormat[], timeoutMs: 10_000, workers: 2, keepDir: undefined as string | undefined, findings: 20 };
+interface Args {
+  count: number;
+  seed: number;
+  formats: FuzzFormat[];
+  timeoutMs: number;
+  workers: number;
+  keepDir?: string;
+  findings: number;
+  maxSeconds?: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const o: Args = { count: 2000, seed: 1, formats: [...FUZZ_FORMATS], timeoutMs: 10_000, workers: 2, findings: 20 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[++i];
@@ -29,6 +42,7 @@ function parseArgs(argv: string[]): { count: number; seed: number; formats: Fuzz
     else if (a === '--workers') o.workers = Math.max(1, int());
     else if (a === '--findings') o.findings = int();
     else if (a === '--keep') o.keepDir = v;
+    else if (a === '--max-seconds') o.maxSeconds = int();
     else if (a === '--formats') {
       const fs = v.split(',');
       const bad = fs.filter((f) => !(FUZZ_FORMATS as readonly string[]).includes(f));

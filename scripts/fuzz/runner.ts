@@ -50,6 +50,8 @@ export interface FuzzOptions {
   maxOldSpaceMb?: number;
   /** Copy the inputs behind findings here. */
   keepDir?: string;
+  /** Stop starting inputs after this many seconds (the counts say how many ran). */
+  maxSeconds?: number;
   /** Called after each input. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -131,7 +133,11 @@ class Child {
   }
 }
 
-/** Run `count` mutations of each format through the loaders; returns counts per format and the findings. */
+/**
+ * Run `count` mutations of each format through the loaders, formats interleaved (mutation i of every format before
+ * mutation i + 1), so a run cut short by `maxSeconds` has covered every format; returns counts per format (`inputs`
+ * says how many ran) and the findings.
+ */
 export async function runFuzz(opts: FuzzOptions): Promise<{ counts: Record<string, FuzzCounts>; findings: FuzzFinding[] }> {
   const specs = formatSpecs();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'resvision-fuzz-'));
@@ -172,14 +178,17 @@ export async function runFuzz(opts: FuzzOptions): Promise<{ counts: Record<strin
   };
   const jobs: Omit<Pending, 'resolve'>[] = [];
   let id = 0;
-  for (const format of opts.formats) for (let index = 0; index < opts.count; index++) jobs.push({ id: id++, format, index, file: '', seedIndex: 0, seedFile: '', what: '' });
+  for (let index = 0; index < opts.count; index++) {
+    for (const format of opts.formats) jobs.push({ id: id++, format, index, file: '', seedIndex: 0, seedFile: '', what: '' });
+  }
   const children = Array.from({ length: Math.max(1, opts.workers) }, () => new Child(opts, record));
   let next = 0;
   let done = 0;
+  const deadline = opts.maxSeconds === undefined ? Infinity : performance.now() + opts.maxSeconds * 1000;
   try {
     await Promise.all(
       children.map(async (child) => {
-        while (next < jobs.length) {
+        while (next < jobs.length && performance.now() < deadline) {
           const job = jobs[next++];
           const m = makeMutant(specs, job.format, opts.seed, job.index);
           const file = path.join(dir, `${job.format}_${String(job.index).padStart(5, '0')}${m.ext}`);
