@@ -168,6 +168,11 @@ describe('torch.save archives: damaged and oversized files', () => {
     );
   });
 
+  it('a missing file and a folder: one line naming the path', async () => {
+    await expectRejects(openWeightSource(path.join(dir, 'missing.pth')), /missing\.pth: cannot read the weights file \(ENOENT\)$/);
+    await expectRejects(openWeightSource(dir), /: cannot read the weights file \(a folder\)$/);
+  });
+
   it('a data.pkl that is not a pickle, and one cut short, name the file and the entry', async () => {
     const file = path.join(dir, 'not_pickle.pth');
     fs.writeFileSync(file, zipBytes([{ name: 'archive/data.pkl', data: Buffer.from('zzz') }]));
