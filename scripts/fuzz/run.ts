@@ -3,12 +3,13 @@
  * inputs, unclear errors (see `unclarity` in loaders.ts for the definition), silent drops, hangs and aborts.
  *
  *   npx tsx scripts/fuzz/run.ts [--count 2000] [--seed 1] [--formats pth,config] [--timeout-ms 10000]
- *                               [--workers 2] [--keep DIR] [--findings N] [--max-seconds S]
+ *                               [--workers 2] [--keep DIR] [--findings N] [--max-seconds S] [--from I]
  *
  * Each input runs in a child process: one that answers nothing within the timeout is a hang (killed, counted), one
  * that dies is an abort. `--keep DIR` copies the inputs behind findings there; the JSON lists the first N findings.
  * `--max-seconds S` stops starting inputs after S seconds (formats are interleaved, so each got its share; the
  * `inputs` count of each format says how many ran): COCO evaluation of the segm cases runs a few inputs a second.
+ * `--from I` starts at mutation I, so a long run can be split into parts that together cover 0..count-1.
  * The suite's test/fuzz/loaders.test.ts runs the same driver on a few hundred mutations per format.
  */
 import { FUZZ_FORMATS, FuzzFormat } from './formats';
@@ -23,10 +24,11 @@ interface Args {
   keepDir?: string;
   findings: number;
   maxSeconds?: number;
+  from: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const o: Args = { count: 2000, seed: 1, formats: [...FUZZ_FORMATS], timeoutMs: 10_000, workers: 2, findings: 20 };
+  const o: Args = { count: 2000, seed: 1, formats: [...FUZZ_FORMATS], timeoutMs: 10_000, workers: 2, findings: 20, from: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[++i];
@@ -43,6 +45,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--findings') o.findings = int();
     else if (a === '--keep') o.keepDir = v;
     else if (a === '--max-seconds') o.maxSeconds = int();
+    else if (a === '--from') o.from = int();
     else if (a === '--formats') {
       const fs = v.split(',');
       const bad = fs.filter((f) => !(FUZZ_FORMATS as readonly string[]).includes(f));
@@ -69,7 +72,7 @@ async function main(): Promise<void> {
   });
   const seconds = (performance.now() - t0) / 1000;
   process.stdout.write(
-    `${JSON.stringify({ seed: o.seed, mutationsPerFormat: o.count, timeoutMs: o.timeoutMs, workers: o.workers, seconds: Math.round(seconds), counts, findings: findings.slice(0, o.findings) }, null, 1)}\n`,
+    `${JSON.stringify({ seed: o.seed, from: o.from, mutationsPerFormat: o.count, timeoutMs: o.timeoutMs, workers: o.workers, seconds: Math.round(seconds), counts, findings: findings.slice(0, o.findings) }, null, 1)}\n`,
   );
 }
 

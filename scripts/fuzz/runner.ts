@@ -40,6 +40,8 @@ export interface FuzzOptions {
   formats: readonly FuzzFormat[];
   /** Mutations per format. */
   count: number;
+  /** Index of the first mutation (default 0): a run split in parts covers indices from..from+count-1. */
+  from?: number;
   /** Run seed: the same seed gives the same inputs. */
   seed: number;
   /** Per-input time limit, ms (an input still running is a hang). */
@@ -178,7 +180,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<{ counts: Record<strin
   };
   const jobs: Omit<Pending, 'resolve'>[] = [];
   let id = 0;
-  for (let index = 0; index < opts.count; index++) {
+  const from = opts.from ?? 0;
+  for (let index = from; index < from + opts.count; index++) {
     for (const format of opts.formats) jobs.push({ id: id++, format, index, file: '', seedIndex: 0, seedFile: '', what: '' });
   }
   const children = Array.from({ length: Math.max(1, opts.workers) }, () => new Child(opts, record));
