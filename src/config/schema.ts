@@ -36,8 +36,11 @@ const nonNegInt = (max: number) => ({ type: 'integer', minimum: 0, maximum: max 
 const sidePx = posInt(MAX_IMAGE_SIDE_PX);
 const iterations = posInt(MAX_ITERATIONS);
 const period = nonNegInt(MAX_ITERATIONS);
-/** Learning rates, decay factors and loss weights: finite, far above any recipe. */
-const MAX_RATE = 100;
+/**
+ * Learning rates, decay factors and loss weights size nothing, so their only bound is finiteness (the largest
+ * float64): a test may well train with lr 1e30 to provoke a non-finite loss.
+ */
+const MAX_RATE = Number.MAX_VALUE;
 const bool = { type: 'boolean' } as const;
 const str = { type: 'string', minLength: 1 } as const;
 
@@ -68,10 +71,10 @@ export const optimizerSchema = obj({
   baseBatchSize: posInt(MAX_BASE_BATCH_SIZE),
   momentum: { type: 'number', minimum: 0, maximum: 1 },
   nesterov: bool,
-  weightDecay: nonNegNum(1),
+  weightDecay: nonNegNum(MAX_RATE),
   weightDecayMode: { enum: ['coupled', 'decoupled'] },
-  normWeightDecay: { oneOf: [nonNegNum(1), { type: 'null' }] },
-  gradClipNorm: { oneOf: [posNum(1e9), { type: 'null' }] },
+  normWeightDecay: { oneOf: [nonNegNum(MAX_RATE), { type: 'null' }] },
+  gradClipNorm: { oneOf: [posNum(MAX_RATE), { type: 'null' }] },
 });
 
 const fraction01 = { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 } as const;
@@ -244,7 +247,7 @@ export const segmentationSchema = obj(
     }),
     loss: obj({
       auxWeight: nonNegNum(MAX_RATE),
-      classWeights: { oneOf: [{ type: 'array', items: nonNegNum(1e6), minItems: 1 }, { type: 'null' }] },
+      classWeights: { oneOf: [{ type: 'array', items: nonNegNum(MAX_RATE), minItems: 1 }, { type: 'null' }] },
     }),
     eval: obj({
       scales: { type: 'array', items: posNum(16), minItems: 1 },
