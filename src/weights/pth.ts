@@ -10,6 +10,7 @@
  * Reference: torch `torch/serialization.py` (`_save`, `_load`, `persistent_load`), `torch/_utils.py`
  * (`_rebuild_tensor_v2`).
  */
+import * as fs from 'fs';
 import * as yauzl from 'yauzl';
 import * as zlib from 'zlib';
 import { previewValue } from '../util/preview';
@@ -73,6 +74,40 @@ function hex32(v: number): string {
   return `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
 }
 
+/**
+ * Check the Zip64 end records before yauzl reads them: yauzl hands their 64-bit offsets to `fs.read` unchecked, and
+ * a position above 2^53 throws inside an I/O callback, which ends the process instead of rejecting.
+ * @throws Error naming the file when the Zip64 end record or the central directory it locates lies outside the file.
+ * Reference: PKWARE APPNOTE.TXT 4.3.14-4.3.16; yauzl `fromRandomAccessReader` (the same search for the end record).
+ */
+async function checkZip64EndRecords(file: string, size: number): Promise<void> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const tailLen = Math.min(size, 22 + 0xffff + 20);
+    const tail = Buffer.alloc(tailLen);
+    await fh.read(tail, 0, tailLen, size - tailLen);
+    for (let i = tailLen - 22; i >= 0; i--) {
+      if (tail.readUInt32LE(i) !== 0x06054b50) continue;
+      if (i < 20 || tail.readUInt32LE(i - 20) !== 0x07064b50) return;
+      const at = tail.readBigUInt64LE(i - 20 + 8);
+      if (at + 56n > BigInt(size)) {
+        throw new Error(`${file}: damaged zip: its Zip64 end record is said to be at byte ${at}, past the end of the ${size}-byte file`);
+      }
+      const rec = Buffer.alloc(56);
+      await fh.read(rec, 0, 56, Number(at));
+      if (rec.readUInt32LE(0) !== 0x06064b50) return; // yauzl reports the bad signature
+      const cdSize = rec.readBigUInt64LE(40);
+      const cdOffset = rec.readBigUInt64LE(48);
+      if (cdOffset + cdSize > BigInt(size)) {
+        throw new Error(`${file}: damaged zip: its central directory (${cdSize} bytes from byte ${cdOffset}) runs past the end of the ${size}-byte file`);
+      }
+      return;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
 /** An open `torch.save` archive. Call `close()` when done. */
 export class TorchArchive {
   private constructor(
@@ -93,6 +128,13 @@ export class TorchArchive {
    */
   static async open(file: string): Promise<TorchArchive> {
     let zip: yauzl.ZipFile;
+    let size: number;
+    try {
+      size = (await fs.promises.stat(file)).size;
+      await checkZip64EndRecords(file, size);
+    } catch (e) {
+      throw (e as Error).message.includes(file) ? e : new Error(`${file}: cannot read the archive (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
     try {
       zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false });
     } catch (e) {
@@ -108,6 +150,15 @@ export class TorchArchive {
         for await (const e of zip.eachEntry()) entries.set(e.fileName, e);
       } catch (e) {
         throw new Error(`${file}: the zip central directory is damaged (${(e as Error).message})`);
+      }
+      for (const e of entries.values()) {
+        // Zip64 extra fields can carry any 64-bit offset or size; yauzl would pass them to fs.read (see above).
+        const { relativeOffsetOfLocalHeader: at, compressedSize: n } = e;
+        if (!Number.isSafeInteger(at) || !Number.isSafeInteger(n) || !Number.isSafeInteger(e.uncompressedSize) || at + 30 + n > size) {
+          throw new Error(
+            `${file}: archive entry '${e.fileName}': its directory record places ${n} bytes at byte ${at}, outside the ${size}-byte file (damaged or truncated)`,
+          );
+        }
       }
       const pkl = [...entries.keys()].filter((n) => /^[^/]+\/data\.pkl$/.test(n));
       if (pkl.length !== 1) throw new Error(`${file}: expected one '<name>/data.pkl' entry in the archive, found ${pkl.length}`);

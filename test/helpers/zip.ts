@@ -1,15 +1,18 @@
-/** A minimal zip writer for tests: stored (uncompressed) entries, optionally with a declared size that lies. */
+/** A minimal zip writer for tests: stored or deflated entries, optionally with a declared size that lies. */
 import * as zlib from 'zlib';
 
 /** One entry: its name, its bytes, and optionally the uncompressed size the headers should claim. */
 export interface ZipEntrySpec {
   name: string;
   data: Uint8Array;
+  /** The uncompressed size the headers claim (default: the data's length). */
   declaredSize?: number;
+  /** Deflate the data (method 8) instead of storing it (method 0). */
+  deflate?: boolean;
 }
 
 /**
- * The bytes of a zip archive holding `entries` stored (method 0), as `torch.save` writes its archives.
+ * The bytes of a zip archive holding `entries`, stored (method 0, as `torch.save` writes its archives) or deflated.
  * Reference: PKWARE APPNOTE.TXT 4.3.7 (local header), 4.3.12 (central directory), 4.3.16 (end record).
  */
 export function zipBytes(entries: ZipEntrySpec[]): Buffer {
@@ -19,26 +22,31 @@ export function zipBytes(entries: ZipEntrySpec[]): Buffer {
   for (const e of entries) {
     const name = Buffer.from(e.name, 'utf8');
     const crc = zlib.crc32(e.data);
+    const body = e.deflate ? zlib.deflateRawSync(e.data) : Buffer.from(e.data);
     const size = e.declaredSize ?? e.data.length;
+    const stored = e.deflate ? body.length : size;
+    const method = e.deflate ? 8 : 0;
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(method, 8);
     local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(size, 18);
+    local.writeUInt32LE(stored, 18);
     local.writeUInt32LE(size, 22);
     local.writeUInt16LE(name.length, 26);
-    locals.push(local, name, Buffer.from(e.data));
+    locals.push(local, name, body);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE(20, 4);
     central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(method, 10);
     central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(size, 20);
+    central.writeUInt32LE(stored, 20);
     central.writeUInt32LE(size, 24);
     central.writeUInt16LE(name.length, 28);
     central.writeUInt32LE(offset, 42);
     centrals.push(central, name);
-    offset += 30 + name.length + e.data.length;
+    offset += 30 + name.length + body.length;
   }
   const cd = Buffer.concat(centrals);
   const end = Buffer.alloc(22);

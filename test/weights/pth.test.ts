@@ -152,7 +152,8 @@ describe('torch.save archives: damaged and oversized files', () => {
 
   it('a data.pkl declared as 1 GiB is refused before it is read', async () => {
     const file = path.join(dir, 'huge_pickle.pth');
-    fs.writeFileSync(file, zipBytes([{ name: 'archive/data.pkl', data: Uint8Array.from([0x80, 0x02, 0x7d, 0x2e]), declaredSize: 2 ** 30 }]));
+    // Deflated, so the directory's sizes are consistent with the file: 1 GiB of zeros would deflate to about 1 MB.
+    fs.writeFileSync(file, zipBytes([{ name: 'archive/data.pkl', data: Uint8Array.from([0x80, 0x02, 0x7d, 0x2e]), declaredSize: 2 ** 30, deflate: true }]));
     await expectRejects(
       openWeightSource(file),
       /huge_pickle\.pth: archive entry 'archive\/data\.pkl' holds 1073741824 bytes, more than the 100000000 a state dict's pickle may take \(damaged, or not a weights file\)$/,
@@ -165,6 +166,35 @@ describe('torch.save archives: damaged and oversized files', () => {
     await expectRejects(
       openWeightSource(file),
       /half\.pth: not a torch\.save zip archive \(End of central directory record signature not found\. Either not a zip file, or file is truncated\): a truncated or damaged file/,
+    );
+  });
+
+  it('a Zip64 end record placed at byte 2^63 (yauzl passed it to fs.read, which threw inside a callback and ended the process)', async () => {
+    const file = path.join(dir, 'zip64.pth');
+    const z = zipBytes([{ name: 'archive/data.pkl', data: Buffer.from('\x80\x02}.', 'latin1') }]);
+    // Zip64 end-of-central-directory locator (APPNOTE 4.3.15) just before the end record: signature, disk 0,
+    // offset of the Zip64 end record = 2^63, 1 disk.
+    const locator = Buffer.alloc(20);
+    locator.writeUInt32LE(0x07064b50, 0);
+    locator.writeBigUInt64LE(2n ** 63n, 8);
+    locator.writeUInt32LE(1, 16);
+    fs.writeFileSync(file, Buffer.concat([z.subarray(0, z.length - 22), locator, z.subarray(z.length - 22)]));
+    await expectRejects(
+      openWeightSource(file),
+      new RegExp(`zip64\\.pth: damaged zip: its Zip64 end record is said to be at byte 9223372036854775808, past the end of the ${z.length + 20}-byte file$`),
+    );
+  });
+
+  it('a directory record placing an entry past the end of the file', async () => {
+    const file = path.join(dir, 'offset.pth');
+    const z = zipBytes([{ name: 'archive/data.pkl', data: Buffer.from('\x80\x02}.', 'latin1') }]);
+    // The central directory starts after the local header (30 bytes), the name (16) and the data (4); its
+    // relative-offset-of-local-header field is at byte 42 of the record.
+    z.writeUInt32LE(0x7ffffff0, 30 + 16 + 4 + 42);
+    fs.writeFileSync(file, z);
+    await expectRejects(
+      openWeightSource(file),
+      /offset\.pth: archive entry 'archive\/data\.pkl': its directory record places 4 bytes at byte 2147483632, outside the 134-byte file \(damaged or truncated\)$/,
     );
   });
 
