@@ -11,6 +11,7 @@ interface Job {
   format: FuzzFormat;
   file: string;
   seedIndex: number;
+  mustEqualSeed: boolean;
 }
 
 // Library code may write warnings; the parent reads answers from IPC only.
@@ -18,7 +19,7 @@ process.stderr.write = (() => true) as typeof process.stderr.write;
 process.stdout.write = (() => true) as typeof process.stdout.write;
 
 process.on('message', (job: Job) => {
-  loadFuzzInput(job.format, job.file, job.seedIndex).then(
+  loadFuzzInput(job.format, job.file, job.seedIndex, job.mustEqualSeed).then(
     (s) => process.send!({ id: job.id, outcome: 'accepted', dropped: s.dropped }),
     (e: unknown) =>
       process.send!({

@@ -48,6 +48,11 @@ export interface Mutant {
   what: string;
   /** The seed file it came from. */
   seedFile: string;
+  /**
+   * Whether an accepted input must load as the seed does (a `.pth` with raw bytes changed: every byte is under a
+   * CRC-32 or locates one), so that any difference is a silent corruption.
+   */
+  mustEqualSeed: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -325,6 +330,91 @@ function mutateSafetensors(rng: Rng, src: Uint8Array): { bytes: Uint8Array; what
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// torch.save archives: an entry (usually data.pkl) mutated and the archive rewritten with correct CRC-32s, so the
+// mutation reaches the unpickler and the storage checks instead of stopping at the CRC check; or raw bytes
+
+/** The entries of a zip whose entries are stored (method 0), as torch.save writes them, in directory order. */
+function readStoredZip(zip: Buffer): { name: string; data: Buffer }[] {
+  const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = zip.readUInt16LE(eocd + 10);
+  let at = zip.readUInt32LE(eocd + 16);
+  const out: { name: string; data: Buffer }[] = [];
+  for (let i = 0; i < count; i++) {
+    const nameLen = zip.readUInt16LE(at + 28);
+    const size = zip.readUInt32LE(at + 20);
+    const local = zip.readUInt32LE(at + 42);
+    const name = zip.subarray(at + 46, at + 46 + nameLen).toString('utf8');
+    const dataAt = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+    out.push({ name, data: zip.subarray(dataAt, dataAt + size) });
+    at += 46 + nameLen + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
+  }
+  return out;
+}
+
+/** A zip of stored entries with correct sizes and CRC-32s (PKWARE APPNOTE.TXT 4.3.7, 4.3.12, 4.3.16). */
+function writeStoredZip(entries: { name: string; data: Uint8Array }[]): Buffer {
+  const parts: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    const name = Buffer.from(e.name, 'utf8');
+    const crc = zlib.crc32(e.data) >>> 0;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(e.data.length, 18);
+    local.writeUInt32LE(e.data.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    parts.push(local, name, Buffer.from(e.data));
+    const c = Buffer.alloc(46);
+    c.writeUInt32LE(0x02014b50, 0);
+    c.writeUInt16LE(20, 4);
+    c.writeUInt16LE(20, 6);
+    c.writeUInt32LE(crc, 16);
+    c.writeUInt32LE(e.data.length, 20);
+    c.writeUInt32LE(e.data.length, 24);
+    c.writeUInt16LE(name.length, 28);
+    c.writeUInt32LE(offset, 42);
+    central.push(c, name);
+    offset += 30 + name.length + e.data.length;
+  }
+  const cd = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...parts, cd, end]);
+}
+
+/** Pickle opcodes worth planting: text INT/LONG/FLOAT, memo, container and global opcodes, with odd arguments. */
+const PICKLE_SNIPPETS = ['I-1\n', 'I0x7fffffffffffffffff\n', 'Iabc\n', 'L1_0L\n', 'F1e999\n', 'Fx\n', 'g99\n', 'p-1\n', '(', 't', 'e', 'u', 's', '0', '1', '2', 'N', 'R', 'b', 'Q', 'cos\nsystem\n', '\x8a\xff', '\x95\xff\xff\xff\xff\xff\xff\xff\xff', '.'];
+
+function mutatePth(rng: Rng, src: Uint8Array): { bytes: Uint8Array; what: string; mustEqualSeed?: boolean } {
+  if (rng() < 0.3) return { ...mutateBytes(rng, src), mustEqualSeed: true };
+  const entries = readStoredZip(Buffer.from(src));
+  const pklIndex = entries.findIndex((e) => e.name.endsWith('/data.pkl'));
+  const i = rng() < 0.75 && pklIndex >= 0 ? pklIndex : int(rng, entries.length);
+  const e = entries[i];
+  let what: string;
+  let data: Uint8Array;
+  if (e.name.endsWith('/data.pkl') && rng() < 0.4) {
+    const at = int(rng, e.data.length + 1);
+    const snippet = pick(rng, PICKLE_SNIPPETS);
+    data = Buffer.concat([e.data.subarray(0, at), Buffer.from(snippet, 'latin1'), e.data.subarray(at)]);
+    what = `${e.name}: insert ${JSON.stringify(snippet)} @${at}`;
+  } else {
+    const m = mutateBytes(rng, e.data);
+    data = m.bytes;
+    what = `${e.name}: ${m.what}`;
+  }
+  const out = entries.map((x, j) => ({ name: x.name, data: j === i ? data : x.data }));
+  return { bytes: new Uint8Array(writeStoredZip(out)), what: `${what} (archive rewritten, CRC-32s correct)` };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Seeds
 
 /** A small safetensors file written from its definition (8-byte length, JSON header, tensors tiled). */
@@ -352,7 +442,7 @@ function safetensorsSeed(): Uint8Array {
 export interface FormatSpec {
   seeds: { file: string; bytes: Uint8Array }[];
   ext: string;
-  mutate: (rng: Rng, src: Uint8Array) => { bytes: Uint8Array; what: string };
+  mutate: (rng: Rng, src: Uint8Array) => { bytes: Uint8Array; what: string; mustEqualSeed?: boolean };
 }
 
 function files(dir: string, re: RegExp): { file: string; bytes: Uint8Array }[] {
@@ -383,7 +473,7 @@ export function formatSpecs(): Record<FuzzFormat, FormatSpec> {
     labelPng: { seeds: files(path.join(FIXTURES, 'voc_seg_oracle', 'gt'), /\.png$/), ext: '.png', mutate: mutatePng },
     image: { seeds: files(path.join(FIXTURES, 'bccd', 'BCCD', 'JPEGImages'), /\.jpg$/), ext: '.jpg', mutate: mutateJpeg },
     safetensors: { seeds: [{ file: '(written by scripts/fuzz/formats.ts)', bytes: safetensorsSeed() }], ext: '.safetensors', mutate: mutateSafetensors },
-    pth: { seeds: files(path.join(REPO, 'test', 'golden'), /^tiny_(state_dict|checkpoint|resnet18_stem)\.pth$/), ext: '.pth', mutate: (rng, src) => mutateBytes(rng, src) },
+    pth: { seeds: files(path.join(REPO, 'test', 'golden'), /^tiny_(state_dict|checkpoint|resnet18_stem)\.pth$/), ext: '.pth', mutate: mutatePth },
     config: {
       seeds: ['classification/resnet18_hymenoptera.json', 'detection/retinanet_r18_fpn_bccd_quickstart.json', 'segmentation/fcn_r50_d8_camvid.json'].map((f) =>
         read(path.join(REPO, 'configs', f)),
@@ -404,5 +494,5 @@ export function makeMutant(specs: Record<FuzzFormat, FormatSpec>, format: FuzzFo
   const seedIndex = int(rng, spec.seeds.length);
   const s = spec.seeds[seedIndex];
   const m = spec.mutate(rng, s.bytes);
-  return { bytes: m.bytes, ext: spec.ext, what: m.what, seedFile: path.relative(REPO, s.file), seedIndex };
+  return { bytes: m.bytes, ext: spec.ext, what: m.what, seedFile: path.relative(REPO, s.file), seedIndex, mustEqualSeed: m.mustEqualSeed ?? false };
 }

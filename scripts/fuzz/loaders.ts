@@ -21,8 +21,9 @@ export interface LoadSummary {
 /**
  * Run the mutated `file` of `format` through the loader a user's command would use.
  * @param seedIndex which seed the mutant came from (COCO: which case's other file to pair it with).
+ * @param mustEqualSeed an accepted input must load exactly as its seed (see `Mutant.mustEqualSeed`).
  */
-export async function loadFuzzInput(format: FuzzFormat, file: string, seedIndex: number): Promise<LoadSummary> {
+export async function loadFuzzInput(format: FuzzFormat, file: string, seedIndex: number, mustEqualSeed = false): Promise<LoadSummary> {
   switch (format) {
     case 'cocoInstances': {
       const c = COCO_CASES[seedIndex];
@@ -57,8 +58,10 @@ export async function loadFuzzInput(format: FuzzFormat, file: string, seedIndex:
     }
     case 'pth': {
       // Every byte of a torch.save archive is covered by a CRC-32 (data.pkl, storages) or locates one, so an
-      // archive that loads must give the seed's tensors exactly; anything else is a silent corruption.
+      // archive with raw bytes changed that loads must give the seed's tensors exactly; anything else is a silent
+      // corruption. (An archive rewritten with correct CRC-32s may hold other values.)
       const got = await pthDigest(file);
+      if (!mustEqualSeed) return {};
       const want = await pthDigest(formatSpecs().pth.seeds[seedIndex].file);
       const differing = [...new Set([...got.keys(), ...want.keys()])].filter((k) => got.get(k) !== want.get(k));
       return differing.length > 0 ? { dropped: `tensor values or names differ from the seed's: ${differing.slice(0, 3).join(', ')}` } : {};

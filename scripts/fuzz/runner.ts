@@ -66,6 +66,7 @@ interface Pending {
   seedIndex: number;
   seedFile: string;
   what: string;
+  mustEqualSeed: boolean;
   resolve: () => void;
   timer?: NodeJS.Timeout;
 }
@@ -125,7 +126,7 @@ class Child {
         this.spawn();
         resolve();
       }, this.opts.timeoutMs);
-      this.proc.send({ id: p.id, format: p.format, file: p.file, seedIndex: p.seedIndex });
+      this.proc.send({ id: p.id, format: p.format, file: p.file, seedIndex: p.seedIndex, mustEqualSeed: p.mustEqualSeed });
     });
   }
 
@@ -182,7 +183,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<{ counts: Record<strin
   let id = 0;
   const from = opts.from ?? 0;
   for (let index = from; index < from + opts.count; index++) {
-    for (const format of opts.formats) jobs.push({ id: id++, format, index, file: '', seedIndex: 0, seedFile: '', what: '' });
+    for (const format of opts.formats) jobs.push({ id: id++, format, index, file: '', seedIndex: 0, seedFile: '', what: '', mustEqualSeed: false });
   }
   const children = Array.from({ length: Math.max(1, opts.workers) }, () => new Child(opts, record));
   let next = 0;
@@ -196,7 +197,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<{ counts: Record<strin
           const m = makeMutant(specs, job.format, opts.seed, job.index);
           const file = path.join(dir, `${job.format}_${String(job.index).padStart(5, '0')}${m.ext}`);
           fs.writeFileSync(file, m.bytes);
-          await child.run({ ...job, file, seedIndex: m.seedIndex, seedFile: m.seedFile, what: m.what, resolve: () => {} });
+          await child.run({ ...job, file, seedIndex: m.seedIndex, seedFile: m.seedFile, what: m.what, mustEqualSeed: m.mustEqualSeed, resolve: () => {} });
           fs.rmSync(file, { force: true });
           opts.onProgress?.(++done, jobs.length);
         }
