@@ -11,7 +11,7 @@ import { unclarity } from '../../scripts/fuzz/loaders';
 import { FuzzCounts, FuzzFinding, runFuzz } from '../../scripts/fuzz/runner';
 
 /** Mutations per format: the whole run takes under a minute on 2 cores. */
-const COUNT = 120;
+const COUNT = 250;
 const SEED = 12;
 
 describe('fuzzing the loaders', function () {
