@@ -52,9 +52,57 @@ function describe(e: ErrorObject): string {
 }
 
 /**
+ * Largest float32 tensor a training batch may need, in bytes: the 4 GiB of the wasm backend's 32-bit heap. Each
+ * size is bounded by the schema; their product (images x height x width x channels, and for segmentation the
+ * full-resolution logits) is checked here, so an impossible batch is refused at load instead of failing inside a
+ * typed-array allocation.
+ */
+export const MAX_BATCH_TENSOR_BYTES = 2 ** 32;
+
+/** The input batch (and segmentation logits) the training loop will allocate, checked against the heap. */
+function batchTensorProblems(cfg: Config): string[] {
+  const n = cfg.train.batchSize;
+  const tensors: { what: string; dims: number[]; keys: string }[] = [];
+  switch (cfg.task) {
+    case 'classification':
+      tensors.push({ what: 'training input batch', dims: [n, cfg.data.trainCropSize, cfg.data.trainCropSize, 3], keys: 'train.batchSize or data.trainCropSize' });
+      break;
+    case 'segmentation': {
+      const c = cfg.data.trainCropSize;
+      tensors.push({ what: 'training input batch', dims: [n, c, c, 3], keys: 'train.batchSize or data.trainCropSize' });
+      tensors.push({ what: 'training logits', dims: [n, c, c, cfg.model.numClasses], keys: 'train.batchSize, data.trainCropSize or model.numClasses' });
+      break;
+    }
+    case 'detection': {
+      // Resized so the shorter side is one of trainShortEdge and the longer at most trainMaxSize (torchvision's
+      // GeneralizedRCNNTransform), so no image exceeds max(trainShortEdge) x trainMaxSize.
+      const short = Math.max(...cfg.data.trainShortEdge);
+      tensors.push({ what: 'training input batch', dims: [n, short, cfg.data.trainMaxSize, 3], keys: 'train.batchSize, data.trainShortEdge or data.trainMaxSize' });
+      break;
+    }
+    default: {
+      const never: never = cfg;
+      return [`unknown task ${String((never as { task?: unknown }).task)}`];
+    }
+  }
+  const problems: string[] = [];
+  for (const t of tensors) {
+    const bytes = t.dims.reduce((a, b) => a * b, 4);
+    if (bytes > MAX_BATCH_TENSOR_BYTES) {
+      problems.push(
+        `the ${t.what} [${t.dims.join(', ')}] float32 takes ${bytes} bytes, more than the ${MAX_BATCH_TENSOR_BYTES} (4 GiB) ` +
+          `the wasm backend's heap can hold; lower ${t.keys}`,
+      );
+    }
+  }
+  return problems;
+}
+
+/**
  * Validate a parsed config object.
  * @param source the file name used in error messages.
- * @throws ConfigError listing every problem (unknown keys, wrong types, values out of range).
+ * @throws ConfigError listing every problem (unknown keys, wrong types, values out of range, a training batch
+ *   larger than {@link MAX_BATCH_TENSOR_BYTES}).
  */
 export function validateConfig(raw: unknown, source: string): Config {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -78,6 +126,8 @@ export function validateConfig(raw: unknown, source: string): Config {
     const problems = [...new Set((validate.errors ?? []).filter((e) => e.keyword !== 'if').map(describe))];
     throw new ConfigError(source, problems);
   }
+  const tooLarge = batchTensorProblems(raw as Config);
+  if (tooLarge.length > 0) throw new ConfigError(source, tooLarge);
   return raw as Config;
 }
 

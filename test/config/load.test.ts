@@ -88,6 +88,24 @@ describe('config loading', () => {
       expect(loadError('crop.json', JSON.stringify(k))).to.equal(`${file}: invalid config:\n  /data/trainCropSize: must be <= 8192, got 100000`);
     });
 
+    it('sizes each within bounds whose product no heap holds: one line naming the keys and the 4 GiB limit', () => {
+      const k = base();
+      k.data.trainCropSize = 8192;
+      k.train.batchSize = 64;
+      // 64 x 8192 x 8192 x 3 x 4 bytes = 51539607552.
+      expect(loadError('batch.json', JSON.stringify(k))).to.equal(
+        `${path.join(dir, 'batch.json')}: invalid config:\n  the training input batch [64, 8192, 8192, 3] float32 takes 51539607552 bytes, ` +
+          "more than the 4294967296 (4 GiB) the wasm backend's heap can hold; lower train.batchSize or data.trainCropSize",
+      );
+      const s = segmentation();
+      s.data.trainCropSize = 1024;
+      s.model.numClasses = 65535;
+      // The input batch fits; the logits [N, 1024, 1024, 65535] do not.
+      expect(loadError('logits.json', JSON.stringify(s))).to.match(
+        /invalid config:\n {2}the training logits \[\d+, 1024, 1024, 65535\] float32 takes \d+ bytes, more than the 4294967296 \(4 GiB\) the wasm backend's heap can hold; lower train\.batchSize, data\.trainCropSize or model\.numClasses$/,
+      );
+    });
+
     it('fpn.channels 64000000', () => {
       const c = detection();
       c.model.fpn.channels = 64000000;
