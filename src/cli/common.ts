@@ -104,6 +104,63 @@ export function checkInputPaths(command: Command): void {
   }
 }
 
+/**
+ * The first existing ancestor of `p` (or `p` itself) that is not a folder, when creating `p` as a folder or a file
+ * would fail on it (`ENOTDIR`); undefined when every existing ancestor is a folder.
+ */
+function fileInTheWay(p: string): string | undefined {
+  for (let dir = path.resolve(p); ; dir = path.dirname(dir)) {
+    if (fs.existsSync(dir)) return fs.statSync(dir).isDirectory() ? undefined : dir;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * Check that an output path can be created: a folder (`kind` 'folder': `--out <dir>`, `--output-dir`,
+ * `train.outputDir`) may exist as a folder or be creatable; a file may be replaced or created, but not be a folder.
+ * @param what how the path was given, for the message (`--output-dir`, `train.outputDir of cfg.json`).
+ * @throws Error, one line: the option, the path, what is in the way, and what to give instead.
+ */
+export function checkOutputPath(what: string, p: string, kind: 'file' | 'folder'): void {
+  if (fs.existsSync(p)) {
+    const isDir = fs.statSync(p).isDirectory();
+    if (kind === 'folder' && !isDir) throw new Error(`${what} ${describePath(p)}: is a file, expected a folder to write into; give a new or existing folder`);
+    if (kind === 'file' && isDir) throw new Error(`${what} ${describePath(p)}: is a folder, expected a file name to write`);
+    return;
+  }
+  const blocker = fileInTheWay(p);
+  if (blocker !== undefined) {
+    throw new Error(`${what} ${describePath(p)}: cannot be created because ${blocker} is a file, not a folder; give a path under a folder`);
+  }
+}
+
+/**
+ * Check the output-path options `command` was given (`--out`, `--output-dir`), before the backend starts: the kind
+ * (folder or file) comes from the option's value name (`--out <dir>` is a folder, `--out <file>` a file).
+ * @throws Error, one line, see {@link checkOutputPath}.
+ */
+export function checkOutputPaths(command: Command): void {
+  const opts = command.opts<Record<string, unknown>>();
+  for (const option of command.options) {
+    const name = option.attributeName();
+    if (name !== 'out' && name !== 'outputDir') continue;
+    const v = opts[name];
+    if (typeof v !== 'string') continue;
+    const kind = name === 'outputDir' || /<dir>/.test(option.flags) ? 'folder' : 'file';
+    checkOutputPath(option.long ?? `--${name}`, v, kind);
+  }
+}
+
+/**
+ * A commander argument parser for a positive integer option (`--max-iter 100`): `1.5`, `1e3`, `10abc` and `0` are
+ * argument errors rather than silently truncated by `parseInt`.
+ */
+export function parsePositiveInteger(value: string): number {
+  const n = /^\+?\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!(Number.isSafeInteger(n) && n >= 1)) throw new InvalidArgumentError(`expected a positive integer, got '${value}'`);
+  return n;
+}
+
 /** `resvision` or `resvision <sub>` for a command of the tree. */
 export function commandPath(command: Command): string {
   const names: string[] = [];

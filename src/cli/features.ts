@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { BACKBONE_NAMES } from '../backbone/resnet';
 import { extractFeatures } from '../tasks/features';
-import { startBackend } from './common';
+import { parsePositiveInteger, startBackend } from './common';
 
 export function registerFeatures(program: Command): void {
   program
@@ -12,9 +12,9 @@ export function registerFeatures(program: Command): void {
     .option('--weights <file>', 'torchvision/timm weights: a .safetensors or .pth file, torchvision:<model>[.<weights>], or an https:// URL (default: random initialization)')
     .requiredOption('--images <dir>', 'folder searched recursively for images')
     .requiredOption('--out <file.npy>', 'output array; the index is written next to it as .json')
-    .option('--resize <px>', 'shorter side before the center crop', (v) => parseInt(v, 10), 256)
-    .option('--crop <px>', 'center crop side', (v) => parseInt(v, 10), 224)
-    .option('--batch-size <n>', 'images per forward pass', (v) => parseInt(v, 10), 8)
+    .option('--resize <px>', 'shorter side before the center crop', parsePositiveInteger, 256)
+    .option('--crop <px>', 'center crop side', parsePositiveInteger, 224)
+    .option('--batch-size <n>', 'images per forward pass', parsePositiveInteger, 8)
     .option('--non-strict', 'load weights that do not fit exactly, listing missing and unexpected tensors')
     .option('--quiet', 'no progress bar')
     .action(async (o: { model: string; weights?: string; images: string; out: string; resize: number; crop: number; batchSize: number; nonStrict?: boolean; quiet?: boolean }) => {

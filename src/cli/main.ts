@@ -7,7 +7,7 @@ import { BACKEND_CHOICES } from '../engine/backend';
 import { releaseWebGpu } from '../engine/webgpu';
 import { packageVersion } from '../engine/package_info';
 import { registerCheckData } from './check_data';
-import { checkInputPaths, formatCliError, oneLineArgumentErrors, registerEngineOptions } from './common';
+import { checkInputPaths, checkOutputPaths, formatCliError, oneLineArgumentErrors, registerEngineOptions } from './common';
 import { registerConvert } from './convert';
 import { registerDoctor } from './doctor';
 import { registerEval } from './eval';
@@ -22,8 +22,9 @@ import { registerTrain } from './train';
 import { resolveWeightsOption } from './weights_option';
 
 /**
- * Build the command tree (exported for tests). Every input path a subcommand is given is checked before its
- * action runs ({@link checkInputPaths}), and argument errors print one line naming the `--help` to read.
+ * Build the command tree (exported for tests). Every input and output path a subcommand is given is checked before
+ * its action runs ({@link checkInputPaths}, {@link checkOutputPaths}), and argument errors print one line naming the
+ * `--help` to read.
  */
 export function buildProgram(): Command {
   const program = new Command();
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
     .hook('preAction', async (_program, action) => {
       await resolveWeightsOption(action);
       checkInputPaths(action);
+      checkOutputPaths(action);
     });
   registerEngineOptions(program);
   registerTrain(program);

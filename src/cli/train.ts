@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { loadConfig } from '../config/load';
 import { taskRunner } from '../tasks';
-import { startBackend } from './common';
+import { checkOutputPath, parsePositiveInteger, startBackend } from './common';
 import { resolveConfigWeights } from './weights_option';
 
 export function registerTrain(program: Command): void {
@@ -14,7 +14,7 @@ export function registerTrain(program: Command): void {
     .option('--data <root>', 'override data.root')
     .option('--weights <file>', 'override model.weights: a .safetensors or .pth file, torchvision:<model>[.<weights>], or an https:// URL')
     .option('--output-dir <dir>', 'override train.outputDir')
-    .option('--max-iter <n>', 'override schedule.maxIter', (v) => parseInt(v, 10))
+    .option('--max-iter <n>', 'override schedule.maxIter', parsePositiveInteger)
     .option('--no-eval', 'no evaluation during training nor after the last step (train.evalEvery 0; segmentation: train.evalAtEnd false)')
     .option('--quiet', 'no progress bar')
     .action(
@@ -27,10 +27,8 @@ export function registerTrain(program: Command): void {
         if (o.weights) cfg.model.weights = o.weights;
         await resolveConfigWeights(cfg.model, program);
         if (o.outputDir) cfg.train.outputDir = o.outputDir;
-        if (o.maxIter !== undefined) {
-          if (!(Number.isInteger(o.maxIter) && o.maxIter > 0)) throw new Error('--max-iter must be a positive integer');
-          cfg.schedule.maxIter = o.maxIter;
-        }
+        else checkOutputPath(`train.outputDir of ${configFile}:`, cfg.train.outputDir, 'folder');
+        if (o.maxIter !== undefined) cfg.schedule.maxIter = o.maxIter;
         if (!o.eval) {
           cfg.train.evalEvery = 0;
           if (cfg.task === 'segmentation') cfg.train.evalAtEnd = false;

@@ -4,6 +4,7 @@
 import Ajv, { ErrorObject } from 'ajv';
 import * as fs from 'fs';
 import * as path from 'path';
+import { previewValue } from '../util/preview';
 import { classificationSchema, detectionSchema, segmentationSchema } from './schema';
 import type { Config } from './types';
 
@@ -13,7 +14,8 @@ const SCHEMAS: Record<Config['task'], object> = {
   segmentation: segmentationSchema,
 };
 
-const ajv = new Ajv({ allErrors: true, strict: false });
+// verbose: errors carry the offending value, so a bound violation can say what was given.
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 const validators = Object.fromEntries(Object.entries(SCHEMAS).map(([k, s]) => [k, ajv.compile(s)]));
 
 /** An error in a config file; `message` names the file and every bad key. */
@@ -35,15 +37,72 @@ function describe(e: ErrorObject): string {
       return `${where}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'const':
       return `${where}: must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`;
+    case 'maximum':
+    case 'minimum':
+    case 'exclusiveMaximum':
+    case 'exclusiveMinimum': {
+      // JSON.parse reads 1e999 as Infinity: say so rather than print a number the file does not contain.
+      const v = e.data;
+      const got = typeof v === 'number' && !Number.isFinite(v) ? `got ${v} (a number too large for float64, e.g. 1e999)` : `got ${previewValue(v)}`;
+      return `${where}: ${e.message}, ${got}`;
+    }
     default:
       return `${where}: ${e.message}`;
   }
 }
 
 /**
+ * Largest float32 tensor a training batch may need, in bytes: the 4 GiB of the wasm backend's 32-bit heap. Each
+ * size is bounded by the schema; their product (images x height x width x channels, and for segmentation the
+ * full-resolution logits) is checked here, so an impossible batch is refused at load instead of failing inside a
+ * typed-array allocation.
+ */
+export const MAX_BATCH_TENSOR_BYTES = 2 ** 32;
+
+/** The input batch (and segmentation logits) the training loop will allocate, checked against the heap. */
+function batchTensorProblems(cfg: Config): string[] {
+  const n = cfg.train.batchSize;
+  const tensors: { what: string; dims: number[]; keys: string }[] = [];
+  switch (cfg.task) {
+    case 'classification':
+      tensors.push({ what: 'training input batch', dims: [n, cfg.data.trainCropSize, cfg.data.trainCropSize, 3], keys: 'train.batchSize or data.trainCropSize' });
+      break;
+    case 'segmentation': {
+      const c = cfg.data.trainCropSize;
+      tensors.push({ what: 'training input batch', dims: [n, c, c, 3], keys: 'train.batchSize or data.trainCropSize' });
+      tensors.push({ what: 'training logits', dims: [n, c, c, cfg.model.numClasses], keys: 'train.batchSize, data.trainCropSize or model.numClasses' });
+      break;
+    }
+    case 'detection': {
+      // Resized so the shorter side is one of trainShortEdge and the longer at most trainMaxSize (torchvision's
+      // GeneralizedRCNNTransform), so no image exceeds max(trainShortEdge) x trainMaxSize.
+      const short = Math.max(...cfg.data.trainShortEdge);
+      tensors.push({ what: 'training input batch', dims: [n, short, cfg.data.trainMaxSize, 3], keys: 'train.batchSize, data.trainShortEdge or data.trainMaxSize' });
+      break;
+    }
+    default: {
+      const never: never = cfg;
+      return [`unknown task ${String((never as { task?: unknown }).task)}`];
+    }
+  }
+  const problems: string[] = [];
+  for (const t of tensors) {
+    const bytes = t.dims.reduce((a, b) => a * b, 4);
+    if (bytes > MAX_BATCH_TENSOR_BYTES) {
+      problems.push(
+        `the ${t.what} [${t.dims.join(', ')}] float32 takes ${bytes} bytes, more than the ${MAX_BATCH_TENSOR_BYTES} (4 GiB) ` +
+          `the wasm backend's heap can hold; lower ${t.keys}`,
+      );
+    }
+  }
+  return problems;
+}
+
+/**
  * Validate a parsed config object.
  * @param source the file name used in error messages.
- * @throws ConfigError listing every problem (unknown keys, wrong types, values out of range).
+ * @throws ConfigError listing every problem (unknown keys, wrong types, values out of range, a training batch
+ *   larger than {@link MAX_BATCH_TENSOR_BYTES}).
  */
 export function validateConfig(raw: unknown, source: string): Config {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -51,14 +110,24 @@ export function validateConfig(raw: unknown, source: string): Config {
   }
   const task = (raw as { task?: unknown }).task;
   if (typeof task !== 'string' || !(task in validators)) {
-    throw new ConfigError(source, [`/task: must be one of ${Object.keys(SCHEMAS).map((t) => `"${t}"`).join(', ')}, got ${JSON.stringify(task)}`]);
+    throw new ConfigError(source, [`/task: must be one of ${Object.keys(SCHEMAS).map((t) => `"${t}"`).join(', ')}, got ${previewValue(task)}`]);
   }
   const validate = validators[task];
-  if (!validate(raw)) {
+  let valid: boolean;
+  try {
+    valid = validate(raw) as boolean;
+  } catch (e) {
+    // Ajv's uniqueItems compares values recursively; a value nested thousands of levels deep overflows the stack.
+    if (e instanceof RangeError) throw new ConfigError(source, [`a value is nested too deeply to validate (${e.message})`]);
+    throw e;
+  }
+  if (!valid) {
     // Ajv reports failed if/then branches twice: keep the specific errors.
     const problems = [...new Set((validate.errors ?? []).filter((e) => e.keyword !== 'if').map(describe))];
     throw new ConfigError(source, problems);
   }
+  const tooLarge = batchTensorProblems(raw as Config);
+  if (tooLarge.length > 0) throw new ConfigError(source, tooLarge);
   return raw as Config;
 }
 

@@ -259,6 +259,14 @@ export function isOutOfMemoryError(e: unknown, heapBytes: number | null = wasmHe
   return /Aborted\(\)|memory access out of bounds/.test(text) && (heapBytes === null || heapBytes >= ABORT_AS_OOM_HEAP_BYTES);
 }
 
+/**
+ * SIGINTs handled within this many milliseconds of the first are the same key press. A terminal's Ctrl-C reaches
+ * every process of the foreground group, and runners forward it again to their child (`npm run` does, as does
+ * `npx`), so one press arrives two or three times; while a step computes, the copies wait and are handled
+ * together once it yields. Only a later SIGINT aborts without a checkpoint.
+ */
+export const SIGINT_SAME_PRESS_MS = 1000;
+
 /** Name of the checkpoint file written after `nextIteration` steps (detectron2's `model_%07d`). */
 export function checkpointFileName(nextIteration: number): string {
   return `model_${String(nextIteration).padStart(7, '0')}.safetensors`;
@@ -266,6 +274,61 @@ export function checkpointFileName(nextIteration: number): string {
 
 /** The file in `outputDir` that names the latest checkpoint (detectron2's `last_checkpoint`). */
 export const LAST_CHECKPOINT_FILE = 'last_checkpoint';
+
+/**
+ * Temporaries of checkpoint writes: `writeSafetensors`' `.<name>.<pid>.<random>.tmp` next to `model_*.safetensors`,
+ * and the pointer's `last_checkpoint.tmp`. A kill during a write leaves one behind (as large as a checkpoint).
+ */
+const CHECKPOINT_TEMPORARY = /^\.model_\d+\.safetensors\.(\d+)\.[0-9a-f]+\.tmp$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Delete the checkpoint temporaries in `dir` that no running process is writing: those of this process and of
+ * processes that are gone (a kill or a crash during a write). Called when a run starts and when it resumes.
+ * @returns the names deleted (none when `dir` does not exist).
+ */
+export function sweepCheckpointTemporaries(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    const m = CHECKPOINT_TEMPORARY.exec(name);
+    if (!m && name !== `${LAST_CHECKPOINT_FILE}.tmp`) continue;
+    if (m && Number(m[1]) !== process.pid && processAlive(Number(m[1]))) continue;
+    fs.rmSync(path.join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+/**
+ * A checkpoint could not be written (disk full, permissions, a folder vanished). Nothing was replaced: the previous
+ * checkpoint files and `last_checkpoint` are as they were.
+ */
+export class CheckpointWriteError extends Error {
+  constructor(
+    readonly file: string,
+    readonly lastGoodCheckpoint: string | undefined,
+    override readonly cause: unknown,
+  ) {
+    const code = (cause as NodeJS.ErrnoException)?.code;
+    const why = code === 'ENOSPC' ? 'the disk is full' : code === 'EDQUOT' ? 'the disk quota is exhausted' : 'the write failed';
+    super(
+      `could not write checkpoint ${file}: ${why} (${cause instanceof Error ? cause.message : String(cause)}); nothing was replaced. ` +
+        (lastGoodCheckpoint
+          ? `The last good checkpoint is ${lastGoodCheckpoint}; free space and run again with --resume to continue from it.`
+          : 'No checkpoint was written by this run.'),
+    );
+    this.name = 'CheckpointWriteError';
+  }
+}
 
 /**
  * The training loop. Build it, optionally `resume()`, then `train()`; `dispose()` releases the optimizer state.
@@ -325,6 +388,7 @@ export class Trainer<B> {
     const io = this.opts.checkpoint?.io;
     if (!io) throw new Error('Trainer.resume: no checkpoint io configured');
     const target = file ?? this.readLastCheckpointPointer();
+    if (this.opts.outputDir) this.sweepTemporaries(this.opts.outputDir);
     const { optimizerState, meta } = await io.load(target, this.opts.model);
     try {
       if (meta.kind !== 'resvision.train') throw new Error(`${target}: not a training checkpoint (kind '${String(meta.kind)}')`);
@@ -373,24 +437,31 @@ export class Trainer<B> {
           'or --output-dir for a new run',
       );
     }
+    if (o.checkpoint && o.outputDir) this.sweepTemporaries(o.outputDir);
     if (this.nextIteration >= maxIter) {
       process.stderr.write(`nothing to do: the run is already at iteration ${this.nextIteration} of ${maxIter}\n`);
     }
     const logEvery = o.logEveryIters ?? 20;
     const progress = o.progress ?? createProgress({ quiet: o.quiet });
     this.stopRequested = false;
-    let sigints = 0;
+    let firstSigintMs: number | undefined;
     const onSigint = (): void => {
-      sigints++;
-      if (sigints === 1) {
+      const now = performance.now();
+      if (firstSigintMs === undefined) {
+        firstSigintMs = now;
         this.stop();
         process.stderr.write('\nSIGINT: stopping after this step and writing a checkpoint (press again to abort)\n');
-      } else {
+      } else if (now - firstSigintMs > SIGINT_SAME_PRESS_MS) {
         process.removeListener('SIGINT', onSigint);
         process.kill(process.pid, 'SIGINT');
       }
     };
-    if (o.handleSigint ?? true) process.on('SIGINT', onSigint);
+    if (o.handleSigint ?? true) {
+      process.on('SIGINT', onSigint);
+      if (!o.quiet && this.nextIteration < maxIter) {
+        process.stderr.write(`training iterations ${this.nextIteration + 1}..${maxIter}; Ctrl-C stops after the current step and writes a checkpoint\n`);
+      }
+    }
     let result: TrainResult | undefined;
     const startIteration = this.nextIteration;
     progress.start(maxIter, startIteration);
@@ -543,10 +614,39 @@ export class Trainer<B> {
     return path.join(this.opts.outputDir, fs.readFileSync(pointer, 'utf8').trim());
   }
 
+  /** Delete temporaries of interrupted checkpoint writes in `dir`, saying so on stderr. */
+  private sweepTemporaries(dir: string): void {
+    const removed = sweepCheckpointTemporaries(dir);
+    if (removed.length > 0) {
+      process.stderr.write(
+        `removed ${removed.length} unfinished checkpoint file(s) left in ${dir} by an interrupted write: ${removed.slice(0, 3).join(', ')}${removed.length > 3 ? ', ...' : ''}\n`,
+      );
+    }
+  }
+
+  /** @throws CheckpointWriteError naming the checkpoint and the last good one when the write fails (disk full). */
   private async saveCheckpoint(reason: TrainingCheckpointMeta['reason']): Promise<void> {
     const o = this.opts;
     const dir = o.outputDir!;
     const name = checkpointFileName(this.nextIteration);
+    const file = path.join(dir, name);
+    try {
+      await this.writeCheckpoint(dir, name, reason);
+    } catch (e) {
+      try {
+        fs.rmSync(path.join(dir, `${LAST_CHECKPOINT_FILE}.tmp`), { force: true });
+      } catch {
+        // the folder itself may be gone; the error below says what failed
+      }
+      this.logger.log({ type: 'error', iteration: this.nextIteration - 1, reason: 'checkpoint write failed', file: name });
+      throw new CheckpointWriteError(file, this.lastCheckpoint, e);
+    }
+    this.lastCheckpoint = file;
+    this.logger.log({ type: 'checkpoint', iteration: this.nextIteration - 1, file: name, reason });
+  }
+
+  private async writeCheckpoint(dir: string, name: string, reason: TrainingCheckpointMeta['reason']): Promise<void> {
+    const o = this.opts;
     const file = path.join(dir, name);
     fs.mkdirSync(dir, { recursive: true });
     await o.checkpoint!.io.save(file, {
@@ -567,8 +667,6 @@ export class Trainer<B> {
     const pointer = path.join(dir, LAST_CHECKPOINT_FILE);
     fs.writeFileSync(pointer + '.tmp', name + '\n');
     fs.renameSync(pointer + '.tmp', pointer);
-    this.lastCheckpoint = file;
-    this.logger.log({ type: 'checkpoint', iteration: this.nextIteration - 1, file: name, reason });
   }
 
   /** Release the optimizer state (the model belongs to the caller). */

@@ -19,7 +19,7 @@ import * as path from 'path';
 import { DTYPE_BYTES, HostTensor, WeightDtype, isWeightDtype, numElements } from './dtypes';
 import { MAX_HEADER_BYTES, SafetensorsTensorInfo, parseHeader } from './safetensors_header';
 
-export { MAX_HEADER_BYTES } from './safetensors_header';
+export { MAX_HEADER_BYTES, MAX_HEADER_ENTRIES } from './safetensors_header';
 export type { SafetensorsTensorInfo } from './safetensors_header';
 
 /** Read `length` bytes at `position`, failing if the file ends first. */
@@ -61,7 +61,12 @@ export class SafetensorsFile {
    *   dtype, spans overlap or leave gaps, or a span runs past the end of the file.
    */
   static async open(file: string): Promise<SafetensorsFile> {
-    const fh = await fs.promises.open(file, 'r');
+    let fh: fs.promises.FileHandle;
+    try {
+      fh = await fs.promises.open(file, 'r');
+    } catch (e) {
+      throw new Error(`${file}: cannot open the safetensors file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
     try {
       const size = (await fh.stat()).size;
       if (size < 8) throw new Error(`${file}: truncated: ${size} bytes, shorter than the 8-byte header length`);
@@ -77,7 +82,7 @@ export class SafetensorsFile {
       return new SafetensorsFile(file, fh, metadata, infos);
     } catch (e) {
       await fh.close();
-      throw e;
+      throw e instanceof Error && e.message.includes(file) ? e : new Error(`${file}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 

@@ -4,10 +4,17 @@
  *
  * Reference: huggingface/safetensors `README.md` (format) and `safetensors/src/tensor.rs` (validation).
  */
+import { previewValue } from '../util/preview';
 import { DTYPE_BYTES, WEIGHT_DTYPES, WeightDtype, isWeightDtype, numElements } from './dtypes';
 
-/** Largest header accepted (the reference implementation's limit). */
+/** Largest header accepted (the reference implementation's limit), checked before the header is read. */
 export const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * Most header entries (tensors plus `__metadata__` keys) accepted. Model files hold hundreds to a few thousand
+ * tensors; a 100 MB header of 1.7 million empty tensors takes 13 s and 1.7 GB to validate, so the count is checked
+ * right after parsing, before any per-entry work.
+ */
+export const MAX_HEADER_ENTRIES = 100_000;
 
 /** Where one tensor lives in a safetensors file. */
 export interface SafetensorsTensorInfo {
@@ -40,7 +47,14 @@ export function parseHeader(
     throw new Error(`${file}: header (bytes 8..${dataStart}) is not valid UTF-8 JSON: ${(e as Error).message}`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new Error(`${file}: header is not a JSON object`);
+    throw new Error(`${file}: header is not a JSON object (got ${previewValue(json)})`);
+  }
+  let entryCount = 0;
+  for (const k in json) {
+    if (++entryCount > MAX_HEADER_ENTRIES) {
+      throw new Error(`${file}: header lists more than ${MAX_HEADER_ENTRIES} entries (tensors and metadata); not a model file this reader accepts`);
+    }
+    void k;
   }
   const metadata: Record<string, string> = {};
   const infos = new Map<string, SafetensorsTensorInfo>();
@@ -49,20 +63,24 @@ export function parseHeader(
   for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file}: __metadata__ is not an object`);
+      let metaCount = 0;
+      for (const k in raw) {
+        if (++metaCount > MAX_HEADER_ENTRIES) throw new Error(`${file}: __metadata__ holds more than ${MAX_HEADER_ENTRIES} keys`);
+      }
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw new Error(`${file}: __metadata__['${k}'] is ${typeof v}, expected a string`);
+        if (typeof v !== 'string') throw new Error(`${file}: __metadata__['${k.length > 200 ? `${k.slice(0, 200)}…` : k}'] is ${typeof v}, expected a string`);
         metadata[k] = v;
       }
       continue;
     }
-    const where = `${file}: tensor '${name}'`;
+    const where = `${file}: tensor ${name.length > 200 ? previewValue(name, 200) : `'${name}'`}`;
     if (typeof raw !== 'object' || raw === null) throw new Error(`${where}: entry is not an object`);
     const { dtype, shape, data_offsets: offsets } = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (!isWeightDtype(dtype)) {
-      throw new Error(`${where}: unknown dtype ${JSON.stringify(dtype)} (supported: ${WEIGHT_DTYPES.join(', ')})`);
+      throw new Error(`${where}: unknown dtype ${previewValue(dtype)} (supported: ${WEIGHT_DTYPES.join(', ')})`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new Error(`${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+      throw new Error(`${where}: shape ${previewValue(shape)} is not a list of non-negative integers`);
     }
     if (
       !Array.isArray(offsets) ||
@@ -70,13 +88,18 @@ export function parseHeader(
       !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
       offsets[0] > offsets[1]
     ) {
-      throw new Error(`${where}: data_offsets ${JSON.stringify(offsets)} is not [begin, end] with 0 <= begin <= end`);
+      throw new Error(`${where}: data_offsets ${previewValue(offsets)} is not [begin, end] with 0 <= begin <= end`);
     }
     const [begin, end] = offsets as [number, number];
-    const expected = numElements(shape as number[]) * DTYPE_BYTES[dtype];
+    let expected: number;
+    try {
+      expected = numElements(shape as number[]) * DTYPE_BYTES[dtype];
+    } catch (e) {
+      throw new Error(`${where}: ${(e as Error).message}`);
+    }
     if (end - begin !== expected) {
       throw new Error(
-        `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but shape [${shape.join(', ')}] of ${dtype} needs ${expected}`,
+        `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but shape ${previewValue(shape)} of ${dtype} needs ${expected}`,
       );
     }
     if (end > dataLen) {

@@ -17,6 +17,7 @@
  * (allow list), `torch/serialization.py` (persistent ids `('storage', type, key, location, numel)`),
  * `torch/_utils.py` (`_rebuild_tensor_v2` arguments).
  */
+import { previewValue } from '../util/preview';
 import { WeightDtype } from './dtypes';
 
 /** A storage record referenced by a persistent id: the archive entry `data/<key>` holds its bytes. */
@@ -158,6 +159,41 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
     pos = end + 1;
     return s;
   };
+  /** Python's `int(text, 0)`: sign, surrounding whitespace, 0x/0o/0b prefixes, `_` between digits. */
+  const pyInt = (s: string, opcode: string): bigint => {
+    const m = /^([+-]?)(0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|[1-9](?:_?[0-9])*|0(?:_?0)*)$/.exec(s.trim());
+    if (!m) return fail(`${opcode} argument ${previewValue(s)} is not an integer`);
+    return BigInt(m[2].replace(/_/g, '')) * (m[1] === '-' ? -1n : 1n);
+  };
+  const toNumber = (v: bigint): number | bigint =>
+    v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  /**
+   * The INT opcode as CPython's `_pickle.c` reads it: C `strtol(text, 0)` first (leading whitespace, sign, 0x and
+   * leading-0 octal), a value of 0 or 1 written in two characters being a bool (protocol 0's `00`/`01`); when
+   * strtol cannot take the whole text, `int(text, 0)`.
+   */
+  const textInt = (s: string): number | bigint | boolean => {
+    const m = /^[ \t\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/.exec(s);
+    if (m) {
+      const digits = /^0[0-7]+$/.test(m[2]) ? `0o${m[2].slice(1)}` : m[2];
+      const v = BigInt(digits) * (m[1] === '-' ? -1n : 1n);
+      if (v >= -(2n ** 63n) && v < 2n ** 63n) return s.length === 2 && (v === 0n || v === 1n) ? v === 1n : toNumber(v);
+    }
+    return toNumber(pyInt(s, 'INT'));
+  };
+  /** The FLOAT opcode as `_pickle.c` reads it (`PyOS_string_to_double`: no `_` separators, inf and nan spelled out). */
+  const textFloat = (s: string): number => {
+    const t = s.trim();
+    if (/^[+-]?(inf(inity)?|nan)$/i.test(t)) return t.toLowerCase().includes('nan') ? NaN : t.startsWith('-') ? -Infinity : Infinity;
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return fail(`FLOAT argument ${previewValue(s)} is not a number`);
+    return Number(t);
+  };
+  /** A text memo key (PUT/GET): a non-negative decimal integer. */
+  const memoKey = (s: string, opcode: string): number => {
+    const k = toNumber(pyInt(s, opcode));
+    if (typeof k !== 'number' || k < 0) return fail(`${opcode} memo key ${previewValue(s)} is not a non-negative integer`);
+    return k;
+  };
   const utf8 = (b: Uint8Array): string => new TextDecoder('utf-8').decode(b);
   const pop = (): unknown => {
     if (stack.length === 0 || (marks.length > 0 && stack.length <= marks[marks.length - 1])) fail('stack underflow');
@@ -195,7 +231,8 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
   };
   const append = (target: unknown, items: unknown[]): void => {
     if (!Array.isArray(target)) fail('APPEND(S) on a value that is not a list');
-    (target as unknown[]).push(...items);
+    // A loop, not push(...items): spreading a million items overflows the call stack.
+    for (const it of items) (target as unknown[]).push(it);
   };
   const call = (fn: unknown, args: unknown): unknown => {
     if (!Array.isArray(args)) fail('REDUCE arguments are not a tuple');
@@ -259,19 +296,12 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
       }
       case 0x49: {
         // INT (text): also encodes booleans as 00/01
-        const s = line();
-        if (s === '00') stack.push(false);
-        else if (s === '01') stack.push(true);
-        else {
-          const v = BigInt(s);
-          stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
-        }
+        stack.push(textInt(line()));
         break;
       }
       case 0x4c: {
         // LONG (text, trailing 'L')
-        const v = BigInt(line().replace(/L$/, ''));
-        stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
+        stack.push(toNumber(pyInt(line().replace(/L$/, ''), 'LONG')));
         break;
       }
       case 0x47: // BINFLOAT (big-endian)
@@ -280,7 +310,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
         pos += 8;
         break;
       case 0x46: // FLOAT (text)
-        stack.push(parseFloat(line()));
+        stack.push(textFloat(line()));
         break;
       case 0x8c: // SHORT_BINUNICODE
         stack.push(utf8(take(u8())));
@@ -394,7 +424,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
         break;
       }
       case 0x70: // PUT (text)
-        memo.set(parseInt(line(), 10), top());
+        memo.set(memoKey(line(), 'PUT'), top());
         break;
       case 0x71: // BINPUT
         memo.set(u8(), top());
@@ -409,7 +439,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
       case 0x68: // BINGET
       case 0x6a: {
         // LONG_BINGET
-        const k = op === 0x67 ? parseInt(line(), 10) : op === 0x68 ? u8() : u32();
+        const k = op === 0x67 ? memoKey(line(), 'GET') : op === 0x68 ? u8() : u32();
         if (!memo.has(k)) fail(`memo key ${k} was never stored`);
         stack.push(memo.get(k));
         break;

@@ -80,15 +80,21 @@ class TorchSource implements WeightSource {
 /**
  * Open a weight file: a `torch.save` zip archive (its state dict, possibly nested under `state_dict`/`model`)
  * or a safetensors file.
- * @throws Error naming the file for a legacy (pre-1.6) torch pickle, or any format error of the underlying reader.
+ * @throws Error naming the file when it cannot be read, for a legacy (pre-1.6) torch pickle, or any format error of
+ *   the underlying reader.
  */
 export async function openWeightSource(file: string): Promise<WeightSource> {
-  const fh = await fs.promises.open(file, 'r');
   const magic = new Uint8Array(4);
   try {
-    await fh.read(magic, 0, 4, 0);
-  } finally {
-    await fh.close();
+    const fh = await fs.promises.open(file, 'r');
+    try {
+      await fh.read(magic, 0, 4, 0);
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`${file}: cannot read the weights file (${code === 'EISDIR' ? 'a folder' : (code ?? (e as Error).message)})`);
   }
   if (magic[0] === 0x50 && magic[1] === 0x4b && magic[2] === 0x03 && magic[3] === 0x04) {
     const archive = await TorchArchive.open(file);

@@ -159,6 +159,37 @@ describe('CLI errors on the README path', function () {
     );
   });
 
+  it('--output-dir under a file (was: ENOTDIR from mkdir): one line naming the file in the way', async () => {
+    const file = path.join(dir, 'a_file');
+    fs.writeFileSync(file, 'x');
+    const r = await runCli(['train', QUICKSTART, '--output-dir', path.join(file, 'run')]);
+    expect(r.errorLine).to.equal(
+      `resvision: --output-dir ${path.join(file, 'run')}: cannot be created because ${file} is a file, not a folder; give a path under a folder`,
+    );
+    // The same for train.outputDir named by the config.
+    const cfg = editedConfig('outdir_under_file.json', (c) => (c.train.outputDir = path.join(file, 'run')));
+    expect((await runCli(['train', cfg])).errorLine).to.equal(
+      `resvision: train.outputDir of ${cfg}: ${path.join(file, 'run')}: cannot be created because ${file} is a file, not a folder; give a path under a folder`,
+    );
+  });
+
+  it('predict --out naming an existing file (was: EEXIST from mkdir): one line', async () => {
+    const file = path.join(dir, 'predictions.txt');
+    fs.writeFileSync(file, 'x');
+    const r = await runCli(['predict', QUICKSTART, 'examples/bccd/JPEGImages/BloodImage_00062.jpg', '--checkpoint', QUICKSTART, '--out', file]);
+    expect(r.errorLine).to.equal(`resvision: --out ${file}: is a file, expected a folder to write into; give a new or existing folder`);
+  });
+
+  it('--max-iter 1.5 (was: silently 1) and --max-iter 0: commander argument errors, one line each', async () => {
+    for (const v of ['1.5', '0', '10abc']) {
+      const r = await runCli(['train', QUICKSTART, '--max-iter', v]);
+      expect(r.code).to.equal('commander.invalidArgument');
+      expect(r.stderr).to.equal(
+        `resvision train: option '--max-iter <n>' argument '${v}' is invalid. expected a positive integer, got '${v}'; see \`resvision train --help\`\n`,
+      );
+    }
+  });
+
   it('as a process: exit code 1 and the one line on stderr, nothing on stdout', () => {
     const p = spawnSync(process.execPath, ['--require', 'tsx/cjs', 'src/cli/main.ts', 'trian'], { cwd: REPO, encoding: 'utf8' });
     expect(p.status).to.equal(1);

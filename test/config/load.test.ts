@@ -56,6 +56,91 @@ describe('config loading', () => {
     expect(() => loadConfig(tmp)).to.throw(/bad\.json: invalid config:\n {2}not valid JSON/);
   });
 
+  describe('absurd values are refused at load, one line naming the key and the limit', () => {
+    let dir: string;
+    before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rv-bounds-'))));
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    /** Write `text` (raw JSON, so 1e999 survives) and load it; returns the ConfigError message. */
+    function loadError(name: string, text: string): string {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, text);
+      try {
+        loadConfig(file);
+      } catch (e) {
+        expect(e).to.be.instanceOf(ConfigError);
+        return (e as Error).message;
+      }
+      return expect.fail('expected a ConfigError');
+    }
+    const detection = (): Record<string, any> =>
+      JSON.parse(fs.readFileSync(path.join(ROOT, 'configs/detection/retinanet_r18_fpn_bccd_quickstart.json'), 'utf8'));
+    const segmentation = (): Record<string, any> =>
+      JSON.parse(fs.readFileSync(path.join(ROOT, 'configs/segmentation/fcn_r50_d8_camvid.json'), 'utf8'));
+
+    it('trainCropSize 100000 (was: Invalid typed array length while decoding)', () => {
+      const c = segmentation();
+      c.data.trainCropSize = 100000;
+      const file = path.join(dir, 'crop.json');
+      expect(loadError('crop.json', JSON.stringify(c))).to.equal(`${file}: invalid config:\n  /data/trainCropSize: must be <= 8192, got 100000`);
+      const k = base();
+      k.data.trainCropSize = 100000;
+      expect(loadError('crop.json', JSON.stringify(k))).to.equal(`${file}: invalid config:\n  /data/trainCropSize: must be <= 8192, got 100000`);
+    });
+
+    it('sizes each within bounds whose product no heap holds: one line naming the keys and the 4 GiB limit', () => {
+      const k = base();
+      k.data.trainCropSize = 8192;
+      k.train.batchSize = 64;
+      // 64 x 8192 x 8192 x 3 x 4 bytes = 51539607552.
+      expect(loadError('batch.json', JSON.stringify(k))).to.equal(
+        `${path.join(dir, 'batch.json')}: invalid config:\n  the training input batch [64, 8192, 8192, 3] float32 takes 51539607552 bytes, ` +
+          "more than the 4294967296 (4 GiB) the wasm backend's heap can hold; lower train.batchSize or data.trainCropSize",
+      );
+      const s = segmentation();
+      s.data.trainCropSize = 1024;
+      s.model.numClasses = 65535;
+      // The input batch fits; the logits [N, 1024, 1024, 65535] do not.
+      expect(loadError('logits.json', JSON.stringify(s))).to.match(
+        /invalid config:\n {2}the training logits \[\d+, 1024, 1024, 65535\] float32 takes \d+ bytes, more than the 4294967296 \(4 GiB\) the wasm backend's heap can hold; lower train\.batchSize, data\.trainCropSize or model\.numClasses$/,
+      );
+    });
+
+    it('fpn.channels 64000000', () => {
+      const c = detection();
+      c.model.fpn.channels = 64000000;
+      expect(loadError('fpn.json', JSON.stringify(c))).to.match(/fpn\.json: invalid config:\n {2}\/model\/fpn\/channels: must be <= 4096, got 64000000$/);
+    });
+
+    it('1e999 (Infinity after JSON.parse) no longer passes the integer checks', () => {
+      const c = base();
+      c.schedule.maxIter = 'MAXITER';
+      c.train.batchSize = 'BATCH';
+      const text = JSON.stringify(c).replace('"MAXITER"', '1e999').replace('"BATCH"', '-1e999');
+      const msg = loadError('inf.json', text);
+      expect(msg).to.contain('\n  /schedule/maxIter: must be <= 1000000000, got Infinity (a number too large for float64, e.g. 1e999)');
+      expect(msg).to.contain('\n  /train/batchSize: must be >= 1, got -Infinity (a number too large for float64, e.g. 1e999)');
+      const d = detection();
+      d.optimizer.baseLr = 'LR';
+      expect(loadError('lr.json', JSON.stringify(d).replace('"LR"', '1e999'))).to.match(
+        /\n {2}\/optimizer\/baseLr: must be <= 1\.7976931348623157e\+308, got Infinity \(a number too large for float64, e\.g\. 1e999\)$/,
+      );
+    });
+
+    it('a value nested 200,000 levels deep: a ConfigError, not a stack overflow from the validator or the message', () => {
+      const c = detection();
+      c.model.fpn.inLevels = ['DEEP', 'DEEP'];
+      c.task = 'detection';
+      const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+      expect(loadError('deep.json', JSON.stringify(c).replace(/"DEEP"/g, deep))).to.match(/deep\.json: invalid config:\n {2}a value is nested too deeply to validate/);
+      const t = base();
+      t.task = 'DEEP';
+      expect(loadError('deep_task.json', JSON.stringify(t).replace('"DEEP"', deep))).to.match(
+        /\/task: must be one of "classification", "detection", "segmentation", got \[\[\[\[\[…\]\]\]\]\]$/,
+      );
+    });
+  });
+
   it('linear scaling rule: 0.1 x 16 / 256 = 0.00625', () => {
     expect(scaledLr({ optimizer: { baseLr: 0.1, baseBatchSize: 256 }, train: { batchSize: 16 } })).to.equal(0.00625);
   });

@@ -11,6 +11,7 @@ import { SeedSequence } from '../../src/engine/seed';
 import {
   BatchSource,
   CheckpointIO,
+  CheckpointWriteError,
   LAST_CHECKPOINT_FILE,
   NonFiniteLossError,
   StepContext,
@@ -318,6 +319,116 @@ describe('Trainer', () => {
     trainer.dispose();
     model.dispose();
     expect(tf.memory().numTensors).to.equal(before);
+  });
+
+  it('one Ctrl-C delivered three times (terminal group + runners forwarding it) stops once, with a checkpoint', async () => {
+    const dir = tmpDir();
+    const kills: unknown[] = [];
+    const kill = process.kill;
+    process.kill = ((...a: unknown[]) => (kills.push(a), true)) as typeof process.kill;
+    const write = process.stderr.write;
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    const t = makeTrainer({
+      outputDir: dir,
+      checkpoint: { io: safetensorsCheckpointIO, everyIters: 100 },
+      evaluation: {
+        everyIters: 1,
+        run: async (done) => {
+          if (done === 3) for (let i = 0; i < 3; i++) process.emit('SIGINT');
+          return {};
+        },
+      },
+    });
+    let r;
+    try {
+      r = await t.trainer.train();
+    } finally {
+      process.kill = kill;
+      process.stderr.write = write;
+    }
+    expect(kills, 'no abort: the copies are the same press').to.deep.equal([]);
+    expect([r.status, r.nextIteration, r.lastCheckpoint]).to.deep.equal(['interrupted', 3, path.join(dir, 'model_0000003.safetensors')]);
+    t.trainer.dispose();
+    t.model.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a disk full while writing a checkpoint: names it and the last good one; nothing replaced, no temporary left', async () => {
+    const dir = tmpDir();
+    // Fail every FileHandle write with ENOSPC from the moment the evaluation after step 10 runs (just before the
+    // checkpoint of step 10 is written): what a full disk does to writeSafetensors' temporary file.
+    const probe = await fs.promises.open(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { write: (...a: unknown[]) => Promise<unknown> };
+    await probe.close();
+    fs.rmSync(path.join(dir, 'probe'));
+    const realWrite = proto.write;
+    let full = false;
+    proto.write = function (this: unknown, ...args: unknown[]) {
+      if (full) return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' }));
+      return realWrite.apply(this, args);
+    };
+    const t = makeTrainer({
+      outputDir: dir,
+      checkpoint: { io: safetensorsCheckpointIO, everyIters: 5 },
+      evaluation: { everyIters: 10, run: async () => ((full = true), {}) },
+    });
+    let err: unknown;
+    try {
+      await t.trainer.train();
+    } catch (e) {
+      err = e;
+    } finally {
+      proto.write = realWrite;
+    }
+    expect(err).to.be.instanceOf(CheckpointWriteError);
+    expect((err as Error).message).to.equal(
+      `could not write checkpoint ${path.join(dir, 'model_0000010.safetensors')}: the disk is full (ENOSPC: no space left on device, write); ` +
+        `nothing was replaced. The last good checkpoint is ${path.join(dir, 'model_0000005.safetensors')}; ` +
+        'free space and run again with --resume to continue from it.',
+    );
+    expect(fs.readdirSync(dir).sort()).to.deep.equal([LAST_CHECKPOINT_FILE, 'metrics.jsonl', 'model_0000005.safetensors']);
+    expect(fs.readFileSync(path.join(dir, LAST_CHECKPOINT_FILE), 'utf8')).to.equal('model_0000005.safetensors\n');
+    t.trainer.dispose();
+    t.model.dispose();
+    // The run resumes from the last good checkpoint once there is space.
+    const b = makeTrainer({ outputDir: dir, checkpoint: { io: safetensorsCheckpointIO, everyIters: 5 } });
+    expect((await b.trainer.resume()).nextIteration).to.equal(5);
+    expect((await b.trainer.train()).lastCheckpoint).to.equal(path.join(dir, 'model_0000012.safetensors'));
+    b.trainer.dispose();
+    b.model.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('temporaries left by a kill during a checkpoint write are swept on start and on resume, a live writer\'s kept', async () => {
+    const dir = tmpDir();
+    // pid 2^22 + 1 is above Linux's largest pid_max, so no process has it; the parent process is alive.
+    const dead = '.model_0000005.safetensors.4194305.1a2b3c4d.tmp';
+    const live = `.model_0000005.safetensors.${process.ppid}.0badf00d.tmp`;
+    const unrelated = '.notes.tmp';
+    for (const f of [dead, live, unrelated, `${LAST_CHECKPOINT_FILE}.tmp`]) fs.writeFileSync(path.join(dir, f), 'partial');
+    const stderr: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((c: string) => (stderr.push(String(c)), true)) as typeof process.stderr.write;
+    try {
+      const a = makeTrainer({ outputDir: dir, checkpoint: { io: safetensorsCheckpointIO, everyIters: 5 }, schedule: { ...SCHEDULE, maxIter: 5 } });
+      await a.trainer.train();
+      a.trainer.dispose();
+      a.model.dispose();
+      expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')).sort()).to.deep.equal([live, unrelated].sort());
+      expect(stderr.join('')).to.contain(`removed 2 unfinished checkpoint file(s) left in ${dir} by an interrupted write: `);
+      // A kill during the write of model_0000010 (this process's temporary, as a killed run's would be), then resume.
+      const own = `.model_0000010.safetensors.${process.pid}.deadbeef.tmp`;
+      fs.writeFileSync(path.join(dir, own), 'partial');
+      const b = makeTrainer({ outputDir: dir, checkpoint: { io: safetensorsCheckpointIO, everyIters: 5 } });
+      await b.trainer.resume();
+      expect(fs.existsSync(path.join(dir, own))).to.equal(false);
+      b.trainer.dispose();
+      b.model.dispose();
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(fs.existsSync(path.join(dir, live))).to.equal(true);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('stops on a non-finite loss naming the iteration and term, keeping the last good checkpoint', async () => {

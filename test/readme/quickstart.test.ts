@@ -2,12 +2,13 @@
  * `npm run quickstart` (scripts/quickstart.ts) and its bundled data: the `examples/bccd` lists name existing,
  * disjoint images; the copy of the data the quickstart trains on keeps exactly the white-blood-cell objects of the XMLs
  * (counts taken from the XML text with a regular expression, not from our parser); a 2-iteration quickstart run ends with pycocotools' 12 lines, the drawn
- * picture and the curve; a second run finds the finished run and evaluates it instead of training. The runs are
- * processes started as `npm run quickstart` starts them (tsx), so that image worker threads load TypeScript too. The learning
+ * picture and the curve; a second run finds the finished run and evaluates it instead of training; Ctrl-C during
+ * `npm run quickstart` leaves a checkpoint the next run resumes from. The runs are processes started as
+ * `npm run quickstart` starts them (`node --import tsx`), so that image worker threads load TypeScript too. The learning
  * itself is covered by test/tasks/detection.test.ts; the full quickstart's time and AP are in the README.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -74,7 +75,7 @@ describe('quickstart', function () {
     );
   });
 
-  describe('a 2-iteration run, as `npm run quickstart -- --max-iter 2` runs it (tsx)', () => {
+  describe('a 2-iteration run, as `npm run quickstart -- --max-iter 2` runs it (node --import tsx)', () => {
     let dir: string;
     let out: string;
     let text = '';
@@ -84,9 +85,9 @@ describe('quickstart', function () {
     });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    /** `tsx scripts/quickstart.ts ARGS` from the repository root; returns stdout, asserting exit code 0. */
+    /** `node --import tsx scripts/quickstart.ts ARGS` from the repository root; returns stdout, asserting exit code 0. */
     function quickstart(args: string[]): string {
-      const p = spawnSync(path.join(REPO, 'node_modules', '.bin', 'tsx'), ['scripts/quickstart.ts', ...args], { cwd: REPO, encoding: 'utf8' });
+      const p = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/quickstart.ts', ...args], { cwd: REPO, encoding: 'utf8' });
       expect(p.status, p.stderr).to.equal(0);
       return p.stdout;
     }
@@ -117,6 +118,71 @@ describe('quickstart', function () {
       expect(again).to.contain('already holds the finished run: evaluating');
       const avg = (s: string) => s.split('\n').filter((l) => l.startsWith(' Average'));
       expect(avg(again)).to.deep.equal(avg(text));
+    });
+  });
+
+  describe('Ctrl-C during `npm run quickstart`, then the same command again', () => {
+    let dir: string;
+    before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rv-quickstart-int-'))));
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    /**
+     * `npm run quickstart -- ARGS` in its own process group, as a terminal runs it; with `interruptAfterMs`, that many
+     * ms after the trainer says it runs, SIGINT goes to the whole group, as Ctrl-C does: npm, the shell and node each
+     * get it, and npm forwards it to its child again.
+     */
+    function runQuickstart(
+      args: string[],
+      interruptAfterMs?: number,
+    ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+      return new Promise((resolve, reject) => {
+        const p = spawn('npm', ['run', '--silent', 'quickstart', '--', ...args], { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (c) => (stdout += String(c)));
+        let timer: NodeJS.Timeout | undefined;
+        p.stderr.on('data', (c) => {
+          stderr += String(c);
+          if (interruptAfterMs !== undefined && !timer && /Ctrl-C stops after the current step/.test(stderr)) {
+            timer = setTimeout(() => process.kill(-p.pid!, 'SIGINT'), interruptAfterMs);
+          }
+        });
+        p.on('error', reject);
+        p.on('close', (code, signal) => {
+          clearTimeout(timer);
+          resolve({ code, signal, stdout, stderr });
+        });
+      });
+    }
+
+    it('one press stops the run with a checkpoint (npm re-raises the SIGINT); the same command resumes from it and finishes', async function () {
+      if (process.platform === 'win32') this.skip(); // no process groups nor SIGINT delivery as on a POSIX terminal
+      const out = path.join(dir, 'run');
+      // Not --quiet: the trainer's start line says when to press Ctrl-C (stderr is not a terminal: no bar).
+      const args = ['--max-iter', '4', '--output-dir', out, '--backend', 'wasm'];
+      // 1.5 s after the trainer starts: the first batch is loading or its step computing.
+      const first = await runQuickstart(args, 1500);
+      // npm re-raises the SIGINT on itself once its child has exited (the script's own exit code is 130).
+      expect([first.code, first.signal], first.stderr).to.deep.equal([null, 'SIGINT']);
+      const m = /interrupted at iteration (\d+); checkpoint (\S+)\. Run the same command again to resume\.\n/.exec(first.stdout);
+      expect(m, first.stdout + first.stderr).to.not.equal(null);
+      const stoppedAt = Number(m![1]);
+      expect(stoppedAt).to.be.within(1, 3);
+      expect(m![2]).to.equal(path.join(out, `model_000000${stoppedAt}.safetensors`));
+      expect(fs.readFileSync(path.join(out, 'last_checkpoint'), 'utf8')).to.equal(`model_000000${stoppedAt}.safetensors\n`);
+      // The one press was seen once: one stop notice, no abort.
+      expect(first.stderr.match(/SIGINT: stopping after this step/g)).to.have.length(1);
+
+      const second = await runQuickstart(args);
+      expect(second.code, second.stderr).to.equal(0);
+      expect(second.stdout).to.contain('resuming a ResNet-18 RetinaNet');
+      expect(second.stdout).to.contain(`checkpoint: ${path.join(out, 'model_0000004.safetensors')}`);
+      const records = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(records.filter((r) => r.type === 'resume').map((r) => r.nextIteration)).to.deep.equal([stoppedAt]);
+      expect(records.filter((r) => r.type === 'checkpoint').map((r) => [r.file, r.reason])).to.deep.equal([
+        [`model_000000${stoppedAt}.safetensors`, 'interrupted'],
+        ['model_0000004.safetensors', 'final'],
+      ]);
     });
   });
 });

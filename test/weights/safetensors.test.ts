@@ -147,6 +147,37 @@ describe('safetensors', () => {
         () => rawSafetensors({ __metadata__: { step: 3 } }, new Uint8Array(0)),
         /__metadata__\['step'\] is number/,
       ],
+
+      [
+        // The format's limit (safetensors' N_MAX = 100,000,000): refused from the 8 length bytes, nothing else read.
+        'a header length above 100,000,000 bytes',
+        () => rawSafetensors({}, new Uint8Array(0), 100_000_001),
+        /: header length 100000001 at byte 0 exceeds the 100000000-byte limit \(not a safetensors file\?\)$/,
+      ],
+      [
+        'a header of 100,001 (empty) tensors',
+        () =>
+          rawSafetensors(
+            Object.fromEntries(Array.from({ length: 100_001 }, (_, i) => [`t${i}`, { dtype: 'U8', shape: [0], data_offsets: [0, 0] }])),
+            new Uint8Array(0),
+          ),
+        /: header lists more than 100000 entries \(tensors and metadata\); not a model file this reader accepts$/,
+      ],
+      [
+        'a dtype nested 100,000 arrays deep (the message shows a bounded preview)',
+        () => {
+          const json = `{"w":{"dtype":${'['.repeat(100_000)}1${']'.repeat(100_000)},"shape":[1],"data_offsets":[0,1]}}`;
+          const len = Buffer.alloc(8);
+          len.writeBigUInt64LE(BigInt(json.length));
+          return Buffer.concat([len, Buffer.from(json), new Uint8Array(1)]);
+        },
+        /tensor 'w': unknown dtype \[\[\[\[\[…\]\]\]\]\] \(supported: /,
+      ],
+      [
+        'a shape whose element count is not a safe integer',
+        () => rawSafetensors({ w: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 4] } }, new Uint8Array(4)),
+        /tensor 'w': shape \[1099511627776, 1099511627776\] has too many elements$/,
+      ],
     ];
     for (const [what, make, pattern] of bad) {
       it(`rejects ${what}, naming the tensor or byte offset`, async () => {
@@ -156,6 +187,12 @@ describe('safetensors', () => {
         await expectRejects(SafetensorsFile.open(file), new RegExp(file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
       });
     }
+
+    it('a path that is a folder or missing: one line naming it', async () => {
+      await expectRejects(SafetensorsFile.open(dir), new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+      const missing = path.join(dir, 'missing.safetensors');
+      await expectRejects(SafetensorsFile.open(missing), /missing\.safetensors: cannot open the safetensors file \(ENOENT\)$/);
+    });
 
     it('reports a file truncated after open when a tensor is read', async () => {
       const file = path.join(dir, 'shrinks.safetensors');
