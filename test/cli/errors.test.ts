@@ -135,7 +135,8 @@ describe('CLI errors on the README path', function () {
     const r = await runCli(['train', QUICKSTART, '--weights', 'resnet18.pth']);
     expect(r.errorLine).to.equal(
       `resvision: --weights resnet18.pth (relative to ${REPO}): file not found; give a torchvision/timm state dict (.pth or ` +
-        '.safetensors); the README section "Weights from PyTorch" shows how to save one',
+        '.safetensors), or a name such as torchvision:resnet50.IMAGENET1K_V2; the README section "Weights from PyTorch" ' +
+        'shows how to save one',
     );
   });
 
