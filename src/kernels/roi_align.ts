@@ -157,8 +157,16 @@ function checkRois(boxes: Float32Array | Int32Array, boxIndices: Float32Array | 
   }
 }
 
+/** The kernels' inputs (`features` for the forward, `dy` for the gradient). */
+interface RoIInputs {
+  features?: tf.TensorInfo;
+  dy?: tf.TensorInfo;
+  boxes: tf.TensorInfo;
+  boxIndices: tf.TensorInfo;
+}
+
 /** Copies of the boxes and box indices, checked before any output is allocated (a throw then leaks nothing). */
-function readRois(b: TypedArrayBackend, inputs: tf.NamedTensorInfoMap, n: number): { boxes: Float32Array; idx: Int32Array } {
+function readRois(b: TypedArrayBackend, inputs: RoIInputs, n: number): { boxes: Float32Array; idx: Int32Array } {
   const boxes = Float32Array.from(readArray(b, inputs.boxes));
   const idx = Int32Array.from(readArray(b, inputs.boxIndices));
   checkRois(boxes, idx, n);
@@ -169,7 +177,9 @@ function readRois(b: TypedArrayBackend, inputs: tf.NamedTensorInfoMap, n: number
  * Forward kernel. Inputs `features` [N, H, W, C] float32, `boxes` [R, 4] float32 xyxy in input pixels,
  * `boxIndices` [R] int32 image of each box; attrs {@link RoIAlignAttrs}. Returns [R, PH, PW, C] float32.
  */
-function roiAlignKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+function roiAlignKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+  const { attrs, backend } = args;
+  const inputs = args.inputs as unknown as RoIInputs & { features: tf.TensorInfo };
   const a = attrs as unknown as RoIAlignAttrs;
   const b = backend as TypedArrayBackend;
   const [n, h, w, c] = inputs.features.shape;
@@ -204,7 +214,9 @@ function roiAlignKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfo
  * Gradient kernel. Inputs `dy` [R, PH, PW, C] float32, `boxes`, `boxIndices` as the forward; attrs with
  * `featureShape`. Returns d features [N, H, W, C] float32.
  */
-function roiAlignGradKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+function roiAlignGradKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+  const { attrs, backend } = args;
+  const inputs = args.inputs as unknown as RoIInputs & { dy: tf.TensorInfo };
   const a = attrs as unknown as RoIAlignAttrs;
   const b = backend as TypedArrayBackend;
   const [n, h, w, c] = a.featureShape;
