@@ -22,7 +22,11 @@ Recorded, in eval mode unless said:
 The reference runs in float64 on the float32-rounded weights and input (losses and matching included).
 Labels in 'targets' are the project's 0..K-1; torchvision sees them + 1.
 
-Run by hand, never in CI:  /usr/bin/python3 scripts/parity/gen_faster_rcnn_golden.py
+With `--save-pth FILE` it also writes the hash-filled model's state_dict() with torch.save (a 160 MB
+fasterrcnn_resnet50_fpn checkpoint, too large to commit): test/heads/detection/faster_rcnn_parity.test.ts loads it
+through the .pth reader when RESVISION_FASTER_RCNN_PTH names it.
+
+Run by hand, never in CI:  /usr/bin/python3 scripts/parity/gen_faster_rcnn_golden.py [--save-pth FILE]
 """
 import json
 import os
@@ -96,6 +100,8 @@ def main():
     torch.set_grad_enabled(False)
     model = build()
     spec = fill(model)
+    if '--save-pth' in sys.argv:
+        torch.save(model.state_dict(), sys.argv[sys.argv.index('--save-pth') + 1])
     x32 = torch.from_numpy(hash_values('input', list(INPUT_SHAPE)))
     with torch.no_grad():
         feats32 = model.backbone(x32)

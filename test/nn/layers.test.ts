@@ -235,7 +235,7 @@ describe('GroupNorm', () => {
       expect(gx[i], `dx[${i}]`).to.be.closeTo(fd, 2e-3);
     }
     // d/d bias_c = sum of the weights of channel c; d/d weight_c = sum of weights * normalized x of channel c.
-    const w = wts.dataSync();
+    const w = Array.from(wts.dataSync());
     const db = [0, 1, 2, 3].map((c) => w.filter((_, i) => i % 4 === c).reduce((a, b) => a + b, 0));
     expect(maxAbsDiff(grads[gn.bias.name].dataSync(), db)).to.be.below(1e-5);
     tf.dispose([x, wts, ...Object.values(grads)]);

@@ -245,6 +245,41 @@ describe(`Faster R-CNN parity with torchvision (${path.basename(GOLDEN)})`, () =
     });
   });
 
+  it('predict end to end (our proposals, then our detections) gives torchvision\'s detections', async function () {
+    this.timeout(600000);
+    const { detections } = await model.predictWithProposals(x, imageSizes);
+    detections.forEach((d, i) => {
+      const gd = g.detections[i];
+      expect(d.scores.length, `image ${i} count`).to.equal(gd.count);
+      const agree = boxSetAgreement(d.boxes, gd.boxes.flat(), 0.02);
+      report[`predict.${i}`] = agree;
+      expect(agree, `image ${i} detections found`).to.be.at.least(0.95);
+      for (let k = 0; k < gd.robustPrefix; k++) expect(d.labels[k], `image ${i} rank ${k} label`).to.equal(gd.labels[k]);
+    });
+  });
+
+  const pth = process.env.RESVISION_FASTER_RCNN_PTH;
+  (pth ? it : it.skip)(
+    `a torch.save'd fasterrcnn_resnet50_fpn state dict (${pth ?? 'set RESVISION_FASTER_RCNN_PTH; the 160 MB file is made by the generator with --save-pth'}) loads and gives the same detections`,
+    async function () {
+      this.timeout(600000);
+      const other = fasterrcnnResnet50Fpn({ numClasses: g.numClasses, backbone: { normLayer: 'frozen', frozenStages: 0 } });
+      try {
+        const loaded = await loadTorchvisionWeights(other, pth!, { family: 'faster_rcnn' });
+        expect(loaded.missing).to.deep.equal([]);
+        expect(loaded.unexpected).to.deep.equal([]);
+        const dets = await other.predict(x, imageSizes);
+        dets.forEach((d, i) => {
+          const agree = boxSetAgreement(d.boxes, g.detections[i].boxes.flat(), 0.02);
+          report[`pth.${i}`] = agree;
+          expect(agree, `image ${i}`).to.be.at.least(0.95);
+        });
+      } finally {
+        other.dispose();
+      }
+    },
+  );
+
   it('RPN losses (sampling the first 256 anchors, 50% positive) equal torchvision compute_loss', () => {
     const { anchors } = model.anchorsFor(H, W);
     const R = anchors.length / 4;

@@ -1,0 +1,177 @@
+/**
+ * Faster R-CNN components on hand-made inputs (sampler, level mapper, proposal selection, RoI sampling and
+ * post-processing) and the model on a small ResNet-18 FPN (contracts, gradients, predict, errors, leaks). Values
+ * against torchvision are in faster_rcnn_parity.test.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'chai';
+import { FasterRCNN, fasterrcnnResnet18Fpn } from '../../../heads/detection/faster_rcnn';
+import { mapRoiLevels } from '../../../heads/detection/roi_heads';
+import { selectProposals } from '../../../heads/detection/rpn';
+import { balancedSample, firstSubsetSampler, randomSubsetSampler } from '../../../heads/detection/sampler';
+import { expectNoLeak, seededFloats } from '../../helpers/tensors';
+
+describe('balancedSample', () => {
+  it('first candidates: at most batch * fraction positives, the rest negatives, -1 never drawn', () => {
+    // labels: positives at 1, 4, 6; negatives at 0, 2, 5, 7, 8; ignored at 3.
+    const labels = [0, 2, 0, -1, 1, 0, 3, 0, 0];
+    const s = balancedSample(labels, 4, 0.5, firstSubsetSampler);
+    expect(Array.from(s.positive)).to.deep.equal([1, 4]);
+    expect(Array.from(s.negative)).to.deep.equal([0, 2]);
+    // Too few positives: the negatives fill the batch (torchvision's num_neg = batch - num_pos).
+    const t = balancedSample([0, 0, 0, 1, 0, 0], 4, 0.75, firstSubsetSampler);
+    expect(Array.from(t.positive)).to.deep.equal([3]);
+    expect(Array.from(t.negative)).to.deep.equal([0, 1, 2]);
+  });
+
+  it('random sampler: distinct draws, ascending output, repeatable from the seed, varying across calls', () => {
+    const labels = Array.from({ length: 100 }, (_, i) => (i % 10 === 0 ? 1 : 0));
+    const a = randomSubsetSampler(7);
+    const b = randomSubsetSampler(7);
+    const s1 = balancedSample(labels, 16, 0.25, a);
+    const s2 = balancedSample(labels, 16, 0.25, b);
+    const s3 = balancedSample(labels, 16, 0.25, a);
+    expect(s1.positive.length).to.equal(4);
+    expect(s1.negative.length).to.equal(12);
+    expect(new Set(s1.negative).size).to.equal(12);
+    expect(Array.from(s1.negative)).to.deep.equal(Array.from(s1.negative).sort((x, y) => x - y));
+    for (const i of s1.negative) expect(labels[i]).to.equal(0);
+    expect(Array.from(s1.negative)).to.deep.equal(Array.from(s2.negative));
+    expect(Array.from(s3.negative)).to.not.deep.equal(Array.from(s1.negative));
+  });
+});
+
+describe('mapRoiLevels (FPN Eq. 1, canonical 224 at level 4, levels 2..5)', () => {
+  it('hand-derived levels', () => {
+    // sqrt(area) 224 -> 4 + log2(1) = 4 -> index 2; 112 -> 3 -> 1; 448 -> 5 -> 3; 223 -> floor(3.9936) = 3 -> 1;
+    // 10 -> floor(-0.49) = -1 -> clamp 2 -> 0; 1000 -> floor(6.16) -> clamp 5 -> 3; 56 -> 2 -> 0.
+    const boxes = [0, 0, 224, 224, 5, 5, 117, 117, 0, 0, 448, 448, 0, 0, 223, 223, 3, 3, 13, 13, 0, 0, 1000, 1000, 0, 0, 56, 56];
+    expect(Array.from(mapRoiLevels(boxes, 2, 5))).to.deep.equal([2, 1, 3, 1, 0, 3, 0]);
+  });
+});
+
+describe('selectProposals', () => {
+  it('per-level top-n, decoding, clipping, small boxes dropped, NMS within a level only, post-NMS top-n', () => {
+    // Two levels, one image 20 x 20. Level 0: anchors a0 = [0,0,10,10], a1 = [1,0,11,10] (IoU 9/11 > 0.7 with a0),
+    // a2 = [0,0,10,0.0001] (height below min size after decoding), a3 = [15,15,30,30] (clipped to [15,15,20,20]).
+    // Level 1: a4 = [0,0,10,10] (the same box as a0, but NMS is per level: kept).
+    // Zero deltas decode to the anchors. Objectness: a0 3, a1 2, a2 5, a3 1, a4 0.5.
+    const anchors = Float32Array.from([0, 0, 10, 10, 1, 0, 11, 10, 0, 0, 10, 0.0001, 15, 15, 30, 30, 0, 0, 10, 10]);
+    const obj = Float32Array.from([3, 2, 5, 1, 0.5]);
+    const deltas = new Float32Array(20);
+    const size = [{ height: 20, width: 20 }];
+    const p = selectProposals(obj, deltas, anchors, [4, 1], size, { preNmsTopN: 4, postNmsTopN: 10 });
+    // Kept: a0 (3), a3 (1, clipped), a4 (0.5); a1 suppressed by a0; a2 too small. Highest score first.
+    expect(Array.from(p[0].boxes)).to.deep.equal([0, 0, 10, 10, 15, 15, 20, 20, 0, 0, 10, 10]);
+    expect(p[0].scores[0]).to.be.closeTo(1 / (1 + Math.exp(-3)), 1e-7);
+    // preNmsTopN 1: level 0 keeps only a2 (objectness 5), which is too small: a4 alone remains.
+    const q = selectProposals(obj, deltas, anchors, [4, 1], size, { preNmsTopN: 1, postNmsTopN: 10 });
+    expect(Array.from(q[0].boxes)).to.deep.equal([0, 0, 10, 10]);
+    // postNmsTopN 2 keeps the two best.
+    expect(selectProposals(obj, deltas, anchors, [4, 1], size, { preNmsTopN: 4, postNmsTopN: 2 })[0].scores.length).to.equal(2);
+    expect(() => selectProposals(obj, deltas, anchors, [3, 1], size, { preNmsTopN: 4, postNmsTopN: 2 })).to.throw(/do not sum to R = 5/);
+  });
+});
+
+describe('FasterRCNN (ResNet-18 FPN, K = 3, 64 x 96 input)', () => {
+  let model: FasterRCNN;
+  const small = { numClasses: 3, fpnChannels: 32, roiHeads: { representationSize: 64 }, sampler: firstSubsetSampler };
+  const targets = [
+    { boxes: Float32Array.from([4, 6, 40, 50, 50, 10, 90, 60]), labels: Int32Array.from([0, 2]) },
+    { boxes: new Float32Array(0), labels: new Int32Array(0) },
+  ];
+  before(() => {
+    model = fasterrcnnResnet18Fpn({ ...small, backbone: { normLayer: 'frozen', frozenStages: 1 } });
+  });
+  after(() => model.dispose());
+
+  it('state names: backbone.body, backbone.fpn (4 blocks, P6 by max-pool), rpn.head, roi_heads.box_head fc6/fc7, box_predictor', () => {
+    const names = model.stateEntries().map((e) => e.name);
+    expect(names.filter((n) => !n.startsWith('backbone.body.'))).to.deep.equal([
+      ...[0, 1, 2, 3].flatMap((i) => [`backbone.fpn.inner_blocks.${i}.0.weight`, `backbone.fpn.inner_blocks.${i}.0.bias`]),
+      ...[0, 1, 2, 3].flatMap((i) => [`backbone.fpn.layer_blocks.${i}.0.weight`, `backbone.fpn.layer_blocks.${i}.0.bias`]),
+      'rpn.head.conv.0.0.weight', 'rpn.head.conv.0.0.bias', 'rpn.head.cls_logits.weight', 'rpn.head.cls_logits.bias',
+      'rpn.head.bbox_pred.weight', 'rpn.head.bbox_pred.bias',
+      'roi_heads.box_head.fc6.weight', 'roi_heads.box_head.fc6.bias', 'roi_heads.box_head.fc7.weight', 'roi_heads.box_head.fc7.bias',
+      'roi_heads.box_predictor.cls_score.weight', 'roi_heads.box_predictor.cls_score.bias',
+      'roi_heads.box_predictor.bbox_pred.weight', 'roi_heads.box_predictor.bbox_pred.bias',
+    ]);
+    const byName = new Map(model.stateEntries().map((e) => [e.name, e.variable.shape]));
+    expect(byName.get('roi_heads.box_head.fc6.weight')).to.deep.equal([32 * 7 * 7, 64]);
+    expect(byName.get('roi_heads.box_predictor.cls_score.weight')).to.deep.equal([64, 4]);
+    expect(byName.get('roi_heads.box_predictor.bbox_pred.weight')).to.deep.equal([64, 16]);
+    expect(byName.get('rpn.head.bbox_pred.weight')).to.deep.equal([1, 1, 32, 12]);
+    expect(model.levels).to.deep.equal(['P2', 'P3', 'P4', 'P5', 'P6']);
+  });
+
+  it('x=[2,64,96,3]: RPN outputs [2, R] and [2, R, 4] with R = 3 * sum(Hi * Wi) over P2..P6; no leak', async () => {
+    const x = tf.tensor4d(seededFloats(2 * 64 * 96 * 3, 1), [2, 64, 96, 3]);
+    // P2 16x24, P3 8x12, P4 4x6, P5 2x3, P6 1x2: 3 * (384 + 96 + 24 + 6 + 2) = 1536.
+    const { features, rpn } = model.forwardRpn(x, { training: false });
+    expect(rpn.objectness.shape).to.deep.equal([2, 1536]);
+    expect(rpn.deltas.shape).to.deep.equal([2, 1536, 4]);
+    expect(features.P6.shape).to.deep.equal([2, 1, 2, 32]);
+    expect(model.anchorsFor(64, 96).anchors.length).to.equal(4 * 1536);
+    tf.dispose([...Object.values(features), rpn.objectness, rpn.deltas]);
+    await expectNoLeak(async () => {
+      const o = model.forwardRpn(x, { training: false });
+      tf.dispose([...Object.values(o.features), o.rpn.objectness, o.rpn.deltas]);
+    });
+    x.dispose();
+  });
+
+  it('training step: four finite losses, a gradient for every trainable parameter (RPN, box head, predictor, FPN, backbone), no leak', async () => {
+    const x = tf.tensor4d(seededFloats(2 * 64 * 96 * 3, 2), [2, 64, 96, 3]);
+    const params = model.trainableParameters();
+    expect(params.some(([n]) => n.startsWith('backbone.body.conv1'))).to.equal(false); // stem frozen
+    await expectNoLeak(() => {
+      const { value, grads } = tf.variableGrads(() => {
+        const l = model.computeLosses(x, targets, { training: true }, { imageSizes: [{ height: 64, width: 96 }, { height: 60, width: 90 }] });
+        for (const [k, v] of Object.entries(l)) expect(Number.isFinite(v.dataSync()[0]), k).to.equal(true);
+        return tf.addN(Object.values(l)) as tf.Scalar;
+      }, params.map(([, v]) => v));
+      expect(Object.keys(grads)).to.have.length(params.length);
+      for (const [name, v] of params) {
+        const s = tf.tidy(() => tf.sum(tf.abs(grads[v.name])).dataSync()[0]);
+        expect(Number.isFinite(s), name).to.equal(true);
+        if (name.startsWith('roi_heads.') || name.startsWith('rpn.head.')) expect(s, `${name} gradient`).to.be.greaterThan(0);
+      }
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    x.dispose();
+  });
+
+  it('predict: detections per image with labels 0..K-1, scores > 0.05 descending, boxes inside the content; no leak', async () => {
+    const x = tf.tensor4d(seededFloats(2 * 64 * 96 * 3, 3), [2, 64, 96, 3]);
+    const sizes = [{ height: 64, width: 96 }, { height: 50, width: 70 }];
+    const { detections, proposals } = await model.predictWithProposals(x, sizes);
+    expect(detections).to.have.length(2);
+    detections.forEach((d, i) => {
+      expect(d.scores.length).to.be.at.most(100);
+      for (let k = 0; k < d.scores.length; k++) {
+        expect(d.scores[k]).to.be.greaterThan(0.05);
+        if (k) expect(d.scores[k]).to.be.at.most(d.scores[k - 1]);
+        expect(d.labels[k]).to.be.within(0, 2);
+        expect(d.boxes[4 * k + 2]).to.be.at.most(sizes[i].width);
+        expect(d.boxes[4 * k + 3]).to.be.at.most(sizes[i].height);
+      }
+      expect(proposals[i].scores.length).to.be.within(1, 1000);
+      for (let k = 0; k < proposals[i].scores.length; k++) expect(proposals[i].boxes[4 * k + 3]).to.be.at.most(sizes[i].height);
+    });
+    await expectNoLeak(() => model.predict(x, sizes));
+    x.dispose();
+  });
+
+  it('errors: a label outside 0..K-1, a box without area, targets or image sizes not one per image', async () => {
+    const x = tf.zeros([2, 64, 96, 3]) as tf.Tensor4D;
+    const bad = [{ boxes: Float32Array.from([0, 0, 5, 5]), labels: Int32Array.from([3]) }, targets[1]];
+    expect(() => model.computeLosses(x, bad, { training: true })).to.throw(/targets\[0\]: label 3 of box 0 is outside 0..2/);
+    const flat = [{ boxes: Float32Array.from([0, 0, 5, 0]), labels: Int32Array.from([1]) }, targets[1]];
+    expect(() => model.computeLosses(x, flat, { training: true })).to.throw(/box 0 \[0, 0, 5, 0\] must have positive width and height/);
+    expect(() => model.computeLosses(x, [targets[0]], { training: true })).to.throw(/2 images but 1 targets/);
+    let err: unknown;
+    await model.predict(x, [{ height: 64, width: 96 }]).catch((e) => (err = e));
+    expect(String(err)).to.match(/2 images but 1 image sizes/);
+    x.dispose();
+  });
+});
