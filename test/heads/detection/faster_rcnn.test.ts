@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { FasterRCNN, fasterrcnnResnet18Fpn } from '../../../heads/detection/faster_rcnn';
-import { mapRoiLevels } from '../../../heads/detection/roi_heads';
+import { RoIHeads, mapRoiLevels } from '../../../heads/detection/roi_heads';
 import { selectProposals } from '../../../heads/detection/rpn';
 import { balancedSample, firstSubsetSampler, randomSubsetSampler } from '../../../heads/detection/sampler';
 import { expectNoLeak, seededFloats } from '../../helpers/tensors';
@@ -70,6 +70,50 @@ describe('selectProposals', () => {
     // postNmsTopN 2 keeps the two best.
     expect(selectProposals(obj, deltas, anchors, [4, 1], size, { preNmsTopN: 4, postNmsTopN: 2 })[0].scores.length).to.equal(2);
     expect(() => selectProposals(obj, deltas, anchors, [3, 1], size, { preNmsTopN: 4, postNmsTopN: 2 })).to.throw(/do not sum to R = 5/);
+  });
+});
+
+describe('RoIHeads target selection and post-processing (K = 2, hand-made)', () => {
+  const specs = { P2: { channels: 4, stride: 4 }, P3: { channels: 4, stride: 8 }, P4: { channels: 4, stride: 16 }, P5: { channels: 4, stride: 32 } };
+  let heads: RoIHeads;
+  before(() => {
+    heads = new RoIHeads({ numClasses: 2, levels: ['P2', 'P3', 'P4', 'P5'], specs, representationSize: 8, batchSizePerImage: 4, positiveFraction: 0.5 });
+  });
+  after(() => heads.dispose());
+
+  it('selectTrainingSamples: ground truth appended, IoU >= 0.5 foreground with label + 1, below background, weighted deltas', () => {
+    // Proposals: p0 = gt exactly (IoU 1), p1 = [0,0,10,20] (IoU 0.5 with gt [0,0,10,10]? no: 100/200 = 0.5 -> fg),
+    // p2 = [20,20,30,30] (IoU 0, background), p3 = [5,0,15,10] (IoU 50/150 = 1/3, background).
+    // With the gt appended as p4, labels are [2, 2, 0, 0, 2]; batch 4 at 50%: positives p0, p1; negatives p2, p3.
+    const proposals = [Float32Array.from([0, 0, 10, 10, 0, 0, 10, 20, 20, 20, 30, 30, 5, 0, 15, 10])];
+    const gt = [{ boxes: Float32Array.from([0, 0, 10, 10]), labels: Int32Array.from([1]) }];
+    const s = heads.selectTrainingSamples(proposals, gt, firstSubsetSampler);
+    expect(Array.from(s.labels)).to.deep.equal([2, 2, 0, 0]);
+    expect(Array.from(s.imageIndices)).to.deep.equal([0, 0, 0, 0]);
+    expect(Array.from(s.boxes.subarray(0, 8))).to.deep.equal([0, 0, 10, 10, 0, 0, 10, 20]);
+    // p1 -> gt: dx = 10 * 0 / 10 = 0, dy = 10 * (5 - 10) / 20 = -2.5, dw = 5 log(10 / 10) = 0, dh = 5 log(10 / 20).
+    const want = [0, 0, 0, 0, 0, -2.5, 0, 5 * Math.log(0.5), 0, 0, 0, 0, 0, 0, 0, 0];
+    Array.from(s.regressionTargets).forEach((v, i) => expect(v, `target ${i}`).to.be.closeTo(want[i], 1e-6));
+  });
+
+  it('postprocess: softmax, background dropped, per-class decoding with weights (10, 10, 5, 5), clipping, class-wise NMS', () => {
+    // Three RoIs in one 40 x 40 image. RoI 0 = [0,0,10,10]: logits [0, ln 8, 0] -> probs [0.1, 0.8, 0.1]; its
+    // class 1 delta (10, 0, 0, 0) moves it by one width: [10, 0, 20, 10]; class 2 (delta 0) stays [0,0,10,10].
+    // RoI 1 = [30,30,50,50] (beyond the image): logits [0, ln 0.4, ln 8.6] -> probs [0.1, 0.04, 0.86]; class 2 box
+    // clipped to [30, 30, 40, 40]; class 1 (0.04) is below the threshold.
+    // RoI 2 = RoI 0 with probs [0.1, 0.4, 0.5] and the same deltas: its class 1 box (0.4) is suppressed by RoI 0's
+    // (0.8, same class, IoU 1); its class 2 box (0.5) suppresses RoI 0's (0.1).
+    const rois = { boxes: Float32Array.from([0, 0, 10, 10, 30, 30, 50, 50, 0, 0, 10, 10]), imageIndices: Int32Array.from([0, 0, 0]) };
+    const logits = Float32Array.from([0, Math.log(8), 0, 0, Math.log(0.4), Math.log(8.6), 0, Math.log(4), Math.log(5)]);
+    const deltas = new Float32Array(3 * 12);
+    deltas[4] = 10;
+    deltas[24 + 4] = 10;
+    const [d] = heads.postprocess(logits, deltas, rois, [{ height: 40, width: 40 }]);
+    expect(Array.from(d.labels)).to.deep.equal([1, 0, 1]);
+    const scores = Array.from(d.scores);
+    [0.86, 0.8, 0.5].forEach((v, i) => expect(scores[i]).to.be.closeTo(v, 1e-6));
+    const boxes = Array.from(d.boxes);
+    [30, 30, 40, 40, 10, 0, 20, 10, 0, 0, 10, 10].forEach((v, i) => expect(boxes[i], `box value ${i}`).to.be.closeTo(v, 1e-4));
   });
 });
 
