@@ -35,7 +35,8 @@ export interface RoIAlignOptions {
  * @param boxIndices [R] int32, the image 0..N-1 of each box (torchvision's first column of `rois` [K, 5]); not
  *   disposed.
  * @returns [R, PH, PW, C] float32; caller owns it. Differentiable with respect to `features` on every backend that
- *   exposes tensors as typed arrays (cpu, wasm).
+ *   exposes tensors as typed arrays (cpu, wasm). The first call on a backend registers the kernels `RoIAlign` and
+ *   `RoIAlignGrad` for it (new kernel names: no existing behaviour changes).
  * @throws Error when the shapes or dtypes do not fit, on a non-positive output size, or (from the kernel) when a
  *   box index is outside 0..N-1 or a coordinate is not finite.
  * Reference: torchvision `ops/roi_align.py`, `csrc/ops/cpu/roi_align_kernel.cpp` (identical arithmetic; the
