@@ -9,6 +9,12 @@ import { FasterRCNN, fasterrcnnResnet18Fpn } from '../../../heads/detection/fast
 import { RoIHeads, mapRoiLevels } from '../../../heads/detection/roi_heads';
 import { selectProposals } from '../../../heads/detection/rpn';
 import { balancedSample, firstSubsetSampler, randomSubsetSampler } from '../../../heads/detection/sampler';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { hashStateBytes } from '../../../src/weights/hash_init';
+import { writeSafetensors } from '../../../src/weights/safetensors';
+import { exportTorchvisionWeights, loadTorchvisionWeights, torchStateSpec } from '../../../src/weights/torchvision';
 import { expectNoLeak, seededFloats } from '../../helpers/tensors';
 
 describe('balancedSample', () => {
@@ -204,6 +210,32 @@ describe('FasterRCNN (ResNet-18 FPN, K = 3, 64 x 96 input)', () => {
     });
     await expectNoLeak(() => model.predict(x, sizes));
     x.dispose();
+  });
+
+  it('faster_rcnn name table: export then import is the identity; pre-0.13 RPN names are refused with the reason', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frcnn-names-'));
+    try {
+      const file = path.join(dir, 'a.safetensors');
+      await exportTorchvisionWeights(model, file, { family: 'faster_rcnn' });
+      const other = fasterrcnnResnet18Fpn({ ...small, seed: 5, backbone: { normLayer: 'frozen', frozenStages: 1, seed: 5 } });
+      try {
+        const report = await loadTorchvisionWeights(other, file, { family: 'faster_rcnn' });
+        expect(report.missing).to.deep.equal([]);
+        const mine = new Map(model.stateEntries().map((e) => [e.name, e.variable]));
+        const bytes = (v: tf.Variable) => Buffer.from((v.dataSync() as Float32Array).buffer);
+        for (const e of other.stateEntries()) expect(bytes(e.variable).equals(bytes(mine.get(e.name)!)), e.name).to.equal(true);
+      } finally {
+        other.dispose();
+      }
+      const old = path.join(dir, 'old.safetensors');
+      const spec = torchStateSpec(model, { family: 'faster_rcnn' }).map((s) => ({ ...s, name: s.name.replace('rpn.head.conv.0.0.', 'rpn.head.conv.') }));
+      await writeSafetensors(old, spec.map((s) => ({ name: s.name, dtype: s.dtype, shape: s.shape, data: () => hashStateBytes(s.name, s.shape) })));
+      let err: unknown;
+      await loadTorchvisionWeights(model, old, { family: 'faster_rcnn' }).catch((e) => (err = e));
+      expect(String(err)).to.match(/torchvision < 0.13 names/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('errors: a label outside 0..K-1, a box without area, targets or image sizes not one per image', async () => {
