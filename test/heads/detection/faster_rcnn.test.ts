@@ -251,3 +251,51 @@ describe('FasterRCNN (ResNet-18 FPN, K = 3, 64 x 96 input)', () => {
     x.dispose();
   });
 });
+
+describe('FasterRCNN learning (slow: 40 Adam steps on two synthetic 96 x 96 images)', function () {
+  this.timeout(900000);
+  it('overfits the batch: every ground-truth box found with its class at IoU >= 0.5 and score >= 0.5; tensor count flat', async () => {
+    const model = fasterrcnnResnet18Fpn({ numClasses: 2, fpnChannels: 64, roiHeads: { representationSize: 128 }, seed: 1, backbone: { normLayer: 'batch', frozenStages: 0, seed: 1 } });
+    const s = 96;
+    // Class 0: bright grey squares; class 1: cyan-ish rectangles (channel 0 dark), on a zero background.
+    const perImage = [
+      [[10, 12, 50, 60, 0], [60, 20, 90, 50, 1]],
+      [[30, 40, 80, 90, 1], [5, 5, 30, 30, 0]],
+    ];
+    const img = new Float32Array(2 * s * s * 3);
+    perImage.forEach((bs, b) => {
+      for (const [x1, y1, x2, y2, k] of bs) {
+        for (let y = y1; y < y2; y++) for (let x = x1; x < x2; x++) for (let c = 0; c < 3; c++) img[((b * s + y) * s + x) * 3 + c] = k === 0 ? 1.5 : c === 0 ? -1.5 : 1;
+      }
+    });
+    const x = tf.tensor4d(img, [2, s, s, 3]);
+    const gts = perImage.map((bs) => ({ boxes: Float32Array.from(bs.flatMap((b) => b.slice(0, 4))), labels: Int32Array.from(bs.map((b) => b[4])) }));
+    const opt = tf.train.adam(1e-3);
+    const params = model.trainableParameters().map(([, v]) => v);
+    const losses: number[] = [];
+    let count = -1;
+    for (let step = 0; step < 40; step++) {
+      const loss = opt.minimize(() => tf.addN(Object.values(model.computeLosses(x, gts, { training: true }))) as tf.Scalar, true, params)!;
+      losses.push(loss.dataSync()[0]);
+      loss.dispose();
+      if (step === 2) count = tf.memory().numTensors;
+    }
+    expect(tf.memory().numTensors, 'tensor count after step 40 vs step 3').to.equal(count);
+    const dets = await model.predict(x, [{ height: s, width: s }, { height: s, width: s }]);
+    const iou = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+      const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
+      const h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+      return (w * h) / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h);
+    };
+    perImage.forEach((bs, i) => {
+      const d = dets[i];
+      for (const b of bs) {
+        const found = Array.from(d.scores).some((sc, k) => sc >= 0.5 && d.labels[k] === b[4] && iou(d.boxes.subarray(4 * k, 4 * k + 4), b) >= 0.5);
+        expect(found, `image ${i} box [${b.slice(0, 4)}] class ${b[4]} (losses ${losses.map((l) => l.toFixed(3)).join(' ')})`).to.equal(true);
+      }
+    });
+    opt.dispose();
+    model.dispose();
+    x.dispose();
+  });
+});
