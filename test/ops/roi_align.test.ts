@@ -82,6 +82,7 @@ describe('roiAlign', () => {
     it(`${c.name}: output ${c.outputSize.join('x')}, scale ${c.spatialScale}, sampling ${c.samplingRatio}, aligned ${c.aligned}: values and gradient equal torchvision ${g.torchvision} (wasm)`, async () => {
       const features = nchwToNhwc(featureValues, fshape);
       const { y, grad } = runCase(features, c);
+      if (process.env.RESVISION_PARITY_REPORT) console.log(JSON.stringify({ roiAlign: c.name, output: maxAbsDiff(y, c.outputNchw), gradient: maxAbsDiff(grad, c.gradNchw) }));
       expect(maxAbsDiff(y, c.outputNchw), 'output').to.be.at.most(1e-5);
       expect(maxAbsDiff(grad, c.gradNchw), 'gradient').to.be.at.most(1e-5);
       await expectNoLeak(() => runCase(features, c));
