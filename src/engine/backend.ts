@@ -7,7 +7,7 @@
  * dependencies: they are loaded when the user installed them, and their absence is reported, never fatal.
  */
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmTrainingKernels } from '../kernels';
+import { registerCpuKernels, registerWasmTrainingKernels } from '../kernels';
 
 /** A backend the user can ask for. `tensorflow` means tfjs-node-gpu, else tfjs-node. */
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -70,7 +70,7 @@ async function tryTfjsBackend(name: 'wasm' | 'cpu', attempts: BackendAttempt[]):
     if (name === 'wasm') {
       require('@tensorflow/tfjs-backend-wasm');
       registerWasmTrainingKernels();
-    }
+    } else registerCpuKernels();
     const ok = await tf.setBackend(name);
     if (!ok) throw new Error(`tf.setBackend('${name}') returned false`);
     await tf.ready();

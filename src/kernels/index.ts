@@ -12,7 +12,7 @@ import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_conv2d_na
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_conv2d_native_backprop_input';
 import { identityConfig } from './identity';
 import { maxPoolGradConfig } from './max_pool_grad';
-import { resizeBilinearGradConfig } from './resize_bilinear_grad';
+import { resizeBilinearGradConfig, resizeBilinearGradCpuConfig } from './resize_bilinear_grad';
 import { sliceConfig } from './slice';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum';
 
@@ -45,4 +45,22 @@ export function registerWasmTrainingKernels(): void {
     tf.registerKernel(config);
   }
   registered = true;
+}
+
+/** The kernels registered for `cpu` by {@link registerCpuKernels}. */
+export const CPU_KERNELS: readonly tf.KernelConfig[] = [resizeBilinearGradCpuConfig];
+
+let cpuRegistered = false;
+
+/**
+ * Register, once, the cpu kernels that replace defective stock ones: `ResizeBilinearGrad` honouring
+ * `halfPixelCenters`. Safe to call several times.
+ */
+export function registerCpuKernels(): void {
+  if (cpuRegistered) return;
+  for (const config of CPU_KERNELS) {
+    if (tf.getKernel(config.kernelName, 'cpu') != null) tf.unregisterKernel(config.kernelName, 'cpu');
+    tf.registerKernel(config);
+  }
+  cpuRegistered = true;
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { resizeBilinearGradConfig } from '../../src/kernels/resize_bilinear_grad';
+import { registerCpuKernels } from '../../src/kernels';
+import { resizeBilinearGradConfig, resizeBilinearGradCpuConfig } from '../../src/kernels/resize_bilinear_grad';
 import { expectNoLeak, maxAbsDiff, seededFloats } from '../helpers/tensors';
 
 /**
@@ -71,6 +72,27 @@ describe('ResizeBilinearGrad (wasm)', () => {
       tf.dispose([x, dy, dx]);
     });
   }
+
+  it('cpu backend (after registerCpuKernels, as selectBackend does): the same torch backward', async () => {
+    registerCpuKernels();
+    expect(tf.getKernel('ResizeBilinearGrad', 'cpu')?.kernelFunc).to.equal(resizeBilinearGradCpuConfig.kernelFunc);
+    const shape = [1, 5, 7, 2];
+    const size: [number, number] = [33, 65];
+    const xv = seededFloats(70, 11);
+    const outShape = [1, 33, 65, 2];
+    const dyv = seededFloats(33 * 65 * 2, 12);
+    await tf.setBackend('cpu');
+    try {
+      const dx = tf.tidy(() => {
+        const dy = tf.tensor4d(dyv, outShape as [number, number, number, number]);
+        return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeBilinear(a as tf.Tensor4D, size, false, true), dy)))(tf.tensor4d(xv, [1, 5, 7, 2]));
+      });
+      expect(maxAbsDiff(dx.dataSync(), torchBackward(dyv, shape, outShape))).to.be.below(1e-5);
+      dx.dispose();
+    } finally {
+      await tf.setBackend('wasm');
+    }
+  });
 
   it('alignCorners=true and legacy (both false) mappings: the gradient equals finite differences of the forward', () => {
     const shape: [number, number, number, number] = [1, 3, 4, 2];
