@@ -17,6 +17,9 @@ import * as tf from '@tensorflow/tfjs';
 import { BackboneLevel, FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
 import { ResNet, ResNetBuilderOptions, resnet101, resnet152, resnet18, resnet34, resnet50 } from '../../src/backbone/resnet';
 import { ForwardContext, Module } from '../../src/nn/module';
+
+export { BackboneWithFpn } from '../necks/backbone_with_fpn';
+import { BackboneWithFpn } from '../necks/backbone_with_fpn';
 import { FeaturePyramidNetwork, FpnTopBlock } from '../necks/fpn';
 import { AnchorGenerator, RETINANET_ASPECT_RATIOS, retinaNetAnchorSizes } from './anchors';
 import { BoxCoder } from './box_coder';
@@ -53,30 +56,6 @@ export interface RetinaNetOptions {
   postprocess?: PostprocessOptions;
   /** Seed of the FPN and head initialization. Default 0. */
   seed?: number;
-}
-
-/** torchvision `BackboneWithFPN`: `body` (the ResNet) and `fpn`. */
-export class BackboneWithFpn extends Module {
-  readonly body: ResNet;
-  readonly fpn: FeaturePyramidNetwork;
-  constructor(body: ResNet, fpn: FeaturePyramidNetwork) {
-    super();
-    this.body = this.registerModule('body', body);
-    this.fpn = this.registerModule('fpn', fpn);
-  }
-
-  /** The FPN's output specs. */
-  featureSpecs(): Partial<Record<PyramidLevel, FeatureSpec>> {
-    return this.fpn.featureSpecs();
-  }
-
-  /**
-   * @param images [N, H, W, 3] float32 normalized RGB; not disposed.
-   * @returns the FPN levels, each [N, ceil(H/stride), ceil(W/stride), fpnChannels]; caller owns them.
-   */
-  forward(images: tf.Tensor4D, ctx: ForwardContext): FeatureMap<PyramidLevel> {
-    return tf.tidy(() => this.fpn.forward(this.body.forward(images, ctx), ctx));
-  }
 }
 
 /** The detector. */

@@ -8,7 +8,7 @@
  * packages and `webgpu` are optional: they are loaded when installed, and their absence is reported, never fatal.
  */
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmTrainingKernels } from '../kernels';
+import { registerCpuKernels, registerWasmTrainingKernels } from '../kernels';
 import { startWasmBackend } from './wasm_threads';
 import { GpuAdapterReport, startWebGpuBackend } from './webgpu';
 
@@ -94,6 +94,7 @@ async function tryTfjsBackend(name: 'wasm' | 'cpu', attempts: BackendAttempt[], 
       registerWasmTrainingKernels();
       await startWasmBackend(threads);
     } else {
+      registerCpuKernels();
       const ok = await tf.setBackend(name);
       if (!ok) throw new Error(`tf.setBackend('${name}') returned false`);
     }

@@ -2,7 +2,8 @@
  * Kernel registrations that tfjs-backend-wasm lacks (or ships as scalar loops) for training: convolution and
  * depthwise-convolution gradients built on XNNPACK forward kernels, `UnsortedSegmentSum` (tf.gather's gradient), and
  * faster replacements of stock kernels that training runs often: `Slice` (no full-input copy), `MaxPoolGrad` and
- * `Identity` (shares memory instead of copying).
+ * `Identity` (shares memory instead of copying), and a `ResizeBilinearGrad` that honours `halfPixelCenters` (the
+ * stock one ignores it).
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter';
@@ -11,6 +12,7 @@ import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_conv2d_na
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_conv2d_native_backprop_input';
 import { identityConfig } from './identity';
 import { maxPoolGradConfig } from './max_pool_grad';
+import { resizeBilinearGradConfig, resizeBilinearGradCpuConfig } from './resize_bilinear_grad';
 import { sliceConfig } from './slice';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum';
 
@@ -24,6 +26,7 @@ export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   sliceConfig,
   maxPoolGradConfig,
   identityConfig,
+  resizeBilinearGradConfig,
 ];
 
 let registered = false;
@@ -31,7 +34,8 @@ let registered = false;
 /**
  * Register, once, the kernels that training needs on the wasm backend. Replaces the backend's own
  * `Conv2DBackpropInput` (a scalar loop) with one built on XNNPACK convolutions, and `Slice`, `MaxPoolGrad` and
- * `Identity` with the faster kernels of this folder. Safe to call several times;
+ * `Identity` with the faster kernels of this folder, and `ResizeBilinearGrad` with one that honours
+ * `halfPixelCenters`. Safe to call several times;
  * call it after `@tensorflow/tfjs-backend-wasm` has been loaded.
  */
 export function registerWasmTrainingKernels(): void {
@@ -41,4 +45,22 @@ export function registerWasmTrainingKernels(): void {
     tf.registerKernel(config);
   }
   registered = true;
+}
+
+/** The kernels registered for `cpu` by {@link registerCpuKernels}. */
+export const CPU_KERNELS: readonly tf.KernelConfig[] = [resizeBilinearGradCpuConfig];
+
+let cpuRegistered = false;
+
+/**
+ * Register, once, the cpu kernels that replace defective stock ones: `ResizeBilinearGrad` honouring
+ * `halfPixelCenters`. Safe to call several times.
+ */
+export function registerCpuKernels(): void {
+  if (cpuRegistered) return;
+  for (const config of CPU_KERNELS) {
+    if (tf.getKernel(config.kernelName, 'cpu') != null) tf.unregisterKernel(config.kernelName, 'cpu');
+    tf.registerKernel(config);
+  }
+  cpuRegistered = true;
 }

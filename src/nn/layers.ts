@@ -297,3 +297,64 @@ export class ModuleList<M extends Module = Module> extends Module {
     items.forEach((m, i) => this.items.push(this.registerModule(String(i), m)));
   }
 }
+
+/** Options of `GroupNorm`; torch.nn.GroupNorm's arguments. */
+export interface GroupNormOptions {
+  /** Groups G; `numChannels` must be divisible by it. detectron2's "GN": 32. */
+  numGroups: number;
+  /** Channels C. */
+  numChannels: number;
+  /** Added to the variance. Default 1e-5 (torch's). */
+  eps?: number;
+}
+
+/**
+ * Group normalization (Wu and He 2018), torch.nn.GroupNorm semantics on NHWC input: the channels are split into G
+ * consecutive groups of C / G; each (image, group) is normalized with the mean and biased variance over H, W and its
+ * channels, then scaled and shifted per channel. The same in training and inference (no running statistics).
+ * State (torch names): parameters `weight` (1) and `bias` (0), both [C].
+ *
+ * Reference: Wu and He 2018, "Group Normalization"; torch `nn.GroupNorm` (`torch/nn/modules/normalization.py`).
+ */
+export class GroupNorm extends Module {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  readonly numGroups: number;
+  readonly numChannels: number;
+  readonly eps: number;
+
+  /** @throws Error when `numChannels` is not a positive multiple of `numGroups`. */
+  constructor(opts: GroupNormOptions) {
+    super();
+    const { numGroups: g, numChannels: c } = opts;
+    if (!(Number.isInteger(g) && g > 0 && Number.isInteger(c) && c > 0 && c % g === 0)) {
+      throw new Error(`GroupNorm: numChannels (${c}) must be a positive multiple of numGroups (${g})`);
+    }
+    this.numGroups = g;
+    this.numChannels = c;
+    this.eps = opts.eps ?? 1e-5;
+    this.weight = this.registerParameter('weight', tf.ones([c]));
+    this.bias = this.registerParameter('bias', tf.zeros([c]));
+  }
+
+  /**
+   * @param x [N, H, W, C] float32. Not disposed.
+   * @param act `relu` applies ReLU after the affine transform.
+   * @returns [N, H, W, C] float32; caller owns it.
+   * @throws Error when x is not [N, H, W, numChannels].
+   */
+  forward(x: tf.Tensor4D, act: { relu?: boolean } = {}): tf.Tensor4D {
+    checkNormInput('GroupNorm', x, this.numChannels);
+    const [n, h, w, c] = x.shape;
+    const g = this.numGroups;
+    return tf.tidy(() => {
+      const xg = tf.reshape(x, [n, h * w, g, c / g]); // [N, HW, G, C/G]
+      const mean = tf.mean(xg, [1, 3], true); // [N, 1, G, 1]
+      const centred = tf.sub(xg, mean);
+      const variance = tf.mean(tf.square(centred), [1, 3], true);
+      const normalized = tf.reshape(tf.mul(centred, tf.rsqrt(tf.add(variance, this.eps))), [n, h, w, c]);
+      const y = tf.add(tf.mul(normalized, this.weight), this.bias) as tf.Tensor4D;
+      return act.relu ? tf.relu(y) : y;
+    });
+  }
+}

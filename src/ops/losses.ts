@@ -140,3 +140,40 @@ export function generalizedBoxIouLoss(
 ): tf.Tensor {
   return tf.tidy(() => reduce(tf.sub(1, generalizedBoxIouTensor(boxes1, boxes2, opts.eps ?? 1e-7)), opts.reduction ?? 'none', opts.weights));
 }
+
+/**
+ * Binary cross-entropy on logits (torch.nn.functional.binary_cross_entropy_with_logits), in the stable form
+ * `max(x, 0) - x t + log(1 + exp(-|x|))` with a float32-accurate log(1 + .).
+ * @param logits [...] float32 logits. @param targets [...] float32 in [0, 1], same shape (constants).
+ * @returns [...] for `none`, a scalar otherwise (`mean` averages over every element, torch's default); caller owns it.
+ * @throws Error when shapes differ.
+ */
+export function binaryCrossEntropyWithLogits(logits: tf.Tensor, targets: tf.Tensor, opts: { reduction?: Reduction; weights?: tf.Tensor } = {}): tf.Tensor {
+  sameShape(logits, targets, 'binaryCrossEntropyWithLogits');
+  return tf.tidy(() => {
+    const ce = tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), log1pAccurate(tf.exp(tf.neg(tf.abs(logits)))));
+    return reduce(ce, opts.reduction ?? 'none', opts.weights);
+  });
+}
+
+/**
+ * Softmax cross-entropy of rows of logits against integer labels (torch.nn.functional.cross_entropy with
+ * reduction `mean` and no ignored rows): `mean_r(-log softmax(logits_r)[label_r])`.
+ * @param logits [R, K] float32 logits, R >= 1.
+ * @param labels [R] integer classes 0..K-1 (a constant: the one-hot matrix is built on the JS side).
+ * @returns scalar float32; caller owns it.
+ * @throws Error when logits are not [R, K] with R = labels.length or a label is outside 0..K-1.
+ */
+export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: ArrayLike<number>): tf.Scalar {
+  const [r, k] = logits.shape;
+  if (logits.rank !== 2 || r !== labels.length || r === 0) {
+    throw new Error(`softmaxCrossEntropy: expected logits [R, K] with R = labels.length = ${labels.length} >= 1, got [${logits.shape}]`);
+  }
+  const oneHot = new Float32Array(r * k);
+  for (let i = 0; i < r; i++) {
+    const l = labels[i];
+    if (!(Number.isInteger(l) && l >= 0 && l < k)) throw new Error(`softmaxCrossEntropy: label ${l} of row ${i} is outside 0..${k - 1}`);
+    oneHot[i * k + l] = 1;
+  }
+  return tf.tidy(() => tf.div(tf.neg(tf.sum(tf.mul(tf.tensor2d(oneHot, [r, k]), tf.logSoftmax(logits)))), r) as tf.Scalar);
+}

@@ -160,12 +160,47 @@ export const RETINANET_NAME_TABLE: NameTable = {
   optionalHead: /(?!)/,
 };
 
+/**
+ * torchvision Faster R-CNN (`fasterrcnn_resnet50_fpn`, torchvision >= 0.13 names): `backbone.body.*`,
+ * `backbone.fpn.*` (P2..P5 blocks; the max-pool P6 has no parameters), `rpn.head.*` (`conv.0.0`, `cls_logits`,
+ * `bbox_pred`), `roi_heads.box_head.fc6|fc7.*`, `roi_heads.box_predictor.cls_score|bbox_pred.*` (Linear layers).
+ * Reference: torchvision `models/detection/faster_rcnn.py`, `rpn.py`.
+ */
+export const FASTER_RCNN_NAME_TABLE: NameTable = {
+  family: 'faster_rcnn',
+  rules: [
+    ...RESNET_NAME_TABLE.rules
+      .filter((r) => !r.pattern.source.startsWith('^fc'))
+      .map((r) => ({ pattern: new RegExp(`^backbone\\.body\\.${r.pattern.source.slice(1)}`), layout: r.layout })),
+    { pattern: /^backbone\.fpn\.(inner|layer)_blocks\.\d+\.0\.weight$/, layout: 'conv2d' },
+    { pattern: /^backbone\.fpn\.(inner|layer)_blocks\.\d+\.0\.bias$/, layout: 'vector' },
+    { pattern: /^rpn\.head\.(conv\.0\.0|cls_logits|bbox_pred)\.weight$/, layout: 'conv2d' },
+    { pattern: /^rpn\.head\.(conv\.0\.0|cls_logits|bbox_pred)\.bias$/, layout: 'vector' },
+    { pattern: /^roi_heads\.(box_head\.fc[67]|box_predictor\.(cls_score|bbox_pred))\.weight$/, layout: 'linear' },
+    { pattern: /^roi_heads\.(box_head\.fc[67]|box_predictor\.(cls_score|bbox_pred))\.bias$/, layout: 'vector' },
+  ],
+  ignored: [/(^|\.)num_batches_tracked$/],
+  unsupported: [
+    {
+      pattern: /^(backbone\.fpn\.(inner|layer)_blocks\.\d+|rpn\.head\.conv)\.(weight|bias)$/,
+      reason: 'torchvision < 0.13 names (inner_blocks.0.weight, rpn.head.conv.weight): load it in torchvision >= 0.13 and save its state_dict() again',
+    },
+    {
+      pattern: /^(roi_heads\.box_head\.\d+\.|rpn\.head\.conv\.1\.)/,
+      reason: 'the convolutional box head and two-convolution RPN head of fasterrcnn_resnet50_fpn_v2, which this model does not build',
+    },
+  ],
+  // A detector always has its heads: nothing is optional.
+  optionalHead: /(?!)/,
+};
+
 /** Name tables by family. Adding a family is adding one line here. */
 export const NAME_TABLES = {
   resnet: RESNET_NAME_TABLE,
   fcn: FCN_NAME_TABLE,
   deeplabv3: DEEPLABV3_NAME_TABLE,
   retinanet: RETINANET_NAME_TABLE,
+  faster_rcnn: FASTER_RCNN_NAME_TABLE,
 } satisfies Record<string, NameTable>;
 
 /** A model family with a name table. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { BatchNorm2d, FrozenBatchNorm2d } from '../../src/nn/layers';
+import { BatchNorm2d, FrozenBatchNorm2d, GroupNorm } from '../../src/nn/layers';
 import { expectNoLeak, maxAbsDiff, seededFloats } from '../helpers/tensors';
 
 /** Per-channel float64 statistics of NHWC data: mean, biased and unbiased variance. */
@@ -163,5 +163,86 @@ describe('FrozenBatchNorm2d', () => {
     });
     x.dispose();
     bn.dispose();
+  });
+});
+
+describe('GroupNorm', () => {
+  /** float64 reference: NHWC data, G groups of consecutive channels, biased variance over H, W and the group. */
+  function groupNorm64(data: ArrayLike<number>, shape: number[], g: number, gamma: ArrayLike<number>, beta: ArrayLike<number>, eps: number): Float64Array {
+    const [n, h, w, c] = shape;
+    const cg = c / g;
+    const out = new Float64Array(data.length);
+    for (let b = 0; b < n; b++) {
+      for (let gi = 0; gi < g; gi++) {
+        let s = 0;
+        let ss = 0;
+        const m = h * w * cg;
+        for (let p = 0; p < h * w; p++) for (let k = 0; k < cg; k++) s += data[(b * h * w + p) * c + gi * cg + k];
+        const mean = s / m;
+        for (let p = 0; p < h * w; p++) for (let k = 0; k < cg; k++) ss += (data[(b * h * w + p) * c + gi * cg + k] - mean) ** 2;
+        const inv = 1 / Math.sqrt(ss / m + eps);
+        for (let p = 0; p < h * w; p++) {
+          for (let k = 0; k < cg; k++) {
+            const i = (b * h * w + p) * c + gi * cg + k;
+            out[i] = (data[i] - mean) * inv * gamma[gi * cg + k] + beta[gi * cg + k];
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  it('x=[2,3,5,8] G=4, affine: equals a float64 group normalization; state names weight, bias', async () => {
+    const shape = [2, 3, 5, 8];
+    const gn = new GroupNorm({ numGroups: 4, numChannels: 8 });
+    expect(gn.stateEntries().map((e) => [e.name, e.kind])).to.deep.equal([
+      ['weight', 'parameter'],
+      ['bias', 'parameter'],
+    ]);
+    const gamma = seededFloats(8, 3).map((v) => 1 + 0.5 * v);
+    const beta = seededFloats(8, 4);
+    gn.weight.assign(tf.tensor1d(gamma));
+    gn.bias.assign(tf.tensor1d(beta));
+    const data = seededFloats(2 * 3 * 5 * 8, 5).map((v, i) => 2 * v + (i % 8) * 0.3);
+    const x = tf.tensor4d(data, shape as [number, number, number, number]);
+    const ref = groupNorm64(data, shape, 4, gamma, beta, 1e-5);
+    const y = gn.forward(x);
+    expect(maxAbsDiff(y.dataSync(), ref)).to.be.below(1e-5);
+    const yr = gn.forward(x, { relu: true });
+    expect(maxAbsDiff(yr.dataSync(), ref.map((v) => Math.max(0, v)))).to.be.below(1e-5);
+    await expectNoLeak(() => tf.dispose(gn.forward(x, { relu: true })));
+    tf.dispose([x, y, yr]);
+    gn.dispose();
+  });
+
+  it('gradient with respect to x and the affine parameters equals central finite differences', () => {
+    const shape: [number, number, number, number] = [1, 2, 3, 4];
+    const gn = new GroupNorm({ numGroups: 2, numChannels: 4 });
+    gn.weight.assign(tf.tensor1d([1.2, 0.7, -0.4, 1.5]));
+    const data = seededFloats(24, 9);
+    const wts = tf.tensor4d(seededFloats(24, 10), shape);
+    const x = tf.tensor4d(data, shape);
+    const f = (v: tf.Tensor) => tf.sum(tf.mul(gn.forward(v as tf.Tensor4D), wts)) as tf.Scalar;
+    const { grads } = tf.variableGrads(() => f(x), [gn.weight, gn.bias]);
+    const gx = tf.grad(f)(x).dataSync();
+    const eps = 1e-2;
+    for (const i of [0, 5, 11, 23]) {
+      const plus = data.slice();
+      const minus = data.slice();
+      plus[i] += eps;
+      minus[i] -= eps;
+      const fd = tf.tidy(() => (f(tf.tensor4d(plus, shape)).dataSync()[0] - f(tf.tensor4d(minus, shape)).dataSync()[0]) / (2 * eps));
+      expect(gx[i], `dx[${i}]`).to.be.closeTo(fd, 2e-3);
+    }
+    // d/d bias_c = sum of the weights of channel c; d/d weight_c = sum of weights * normalized x of channel c.
+    const w = Array.from(wts.dataSync());
+    const db = [0, 1, 2, 3].map((c) => w.filter((_, i) => i % 4 === c).reduce((a, b) => a + b, 0));
+    expect(maxAbsDiff(grads[gn.bias.name].dataSync(), db)).to.be.below(1e-5);
+    tf.dispose([x, wts, ...Object.values(grads)]);
+    gn.dispose();
+  });
+
+  it('C not divisible by G: one clear error', () => {
+    expect(() => new GroupNorm({ numGroups: 32, numChannels: 48 })).to.throw(/numChannels \(48\) must be a positive multiple of numGroups \(32\)/);
   });
 });

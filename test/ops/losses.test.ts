@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { generalizedBoxIouLoss, l1Loss, sigmoidFocalLoss, smoothL1Loss } from '../../src/ops/losses';
+import { binaryCrossEntropyWithLogits, generalizedBoxIouLoss, l1Loss, sigmoidFocalLoss, smoothL1Loss, softmaxCrossEntropy } from '../../src/ops/losses';
 import { expectNoLeak } from '../helpers/tensors';
 
 const LN2 = Math.log(2);
@@ -83,5 +83,40 @@ describe('regression losses', () => {
     const b = tf.zeros([3, 4]);
     expect(() => l1Loss(a, b)).to.throw(/one shape/);
     tf.dispose([a, b]);
+  });
+});
+
+describe('binaryCrossEntropyWithLogits', () => {
+  it('hand-derived: -t log s(x) - (1 - t) log(1 - s(x)), including |x| = 40 without overflow; gradient s(x) - t', async () => {
+    const xs = [0, 2, -3, 40, -40];
+    const ts = [1, 0, 1, 0, 0];
+    const want = xs.map((x, i) => {
+      // log(1 + e^-|x|) + max(x, 0) - x t, evaluated in float64.
+      return Math.log1p(Math.exp(-Math.abs(x))) + Math.max(x, 0) - x * ts[i];
+    });
+    const x = tf.tensor1d(xs);
+    const t = tf.tensor1d(ts);
+    const l = binaryCrossEntropyWithLogits(x, t);
+    const got = await l.data();
+    want.forEach((w, i) => expect(got[i], `x=${xs[i]}`).to.be.closeTo(w, 1e-6 * Math.max(1, w)));
+    const g = tf.grad((v: tf.Tensor) => binaryCrossEntropyWithLogits(v, t, { reduction: 'sum' }))(x);
+    const gv = await g.data();
+    xs.forEach((xv, i) => expect(gv[i]).to.be.closeTo(1 / (1 + Math.exp(-xv)) - ts[i], 1e-6));
+    await expectNoLeak(() => binaryCrossEntropyWithLogits(x, t, { reduction: 'mean' }).dispose());
+    tf.dispose([x, t, l, g]);
+  });
+});
+
+describe('softmaxCrossEntropy', () => {
+  it('hand-derived: mean over rows of logsumexp(row) - row[label]', async () => {
+    // Row 0: logits [0, 0, 0], label 2 -> log 3. Row 1: [1, 2, 3], label 0 -> log(e + e^2 + e^3) - 1.
+    const x = tf.tensor2d([0, 0, 0, 1, 2, 3], [2, 3]);
+    const l = softmaxCrossEntropy(x, [2, 0]);
+    const want = (Math.log(3) + Math.log(Math.E + Math.E ** 2 + Math.E ** 3) - 1) / 2;
+    expect((await l.data())[0]).to.be.closeTo(want, 1e-6);
+    expect(() => softmaxCrossEntropy(x, [3, 0])).to.throw(/label 3 of row 0 is outside 0..2/);
+    expect(() => softmaxCrossEntropy(x, [0])).to.throw(/R = labels.length = 1/);
+    await expectNoLeak(() => softmaxCrossEntropy(x, [1, 1]).dispose());
+    tf.dispose([x, l]);
   });
 });
