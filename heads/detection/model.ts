@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BackboneLevel, FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
 import { ResNet, ResNetBuilderOptions, resnet101, resnet152, resnet18, resnet34, resnet50 } from '../../src/backbone/resnet';
 import { ForwardContext, Module } from '../../src/nn/module';
+import type { TaskModel } from '../../src/nn/task_model';
 import { FeaturePyramidNetwork, FpnTopBlock } from '../necks/fpn';
 import { AnchorGenerator, RETINANET_ASPECT_RATIOS, retinaNetAnchorSizes } from './anchors';
 import { BoxCoder } from './box_coder';
@@ -79,8 +80,31 @@ export class BackboneWithFpn extends Module {
   }
 }
 
+/** A training batch of the detector: the fields of `collateDetection`'s batch it reads. */
+export interface DetectionBatchInput {
+  /** [N, H, W, 3] float32 normalized RGB, NHWC, padded to the model's `sizeDivisibility`. */
+  images: tf.Tensor4D;
+  /** N ground truths, boxes xyxy in the pixels of `images`. */
+  targets: readonly DetectionGroundTruth[];
+}
+
+/** What `RetinaNet.predict` takes. */
+export interface DetectionPredictInput {
+  /** [N, H, W, 3] float32 normalized RGB, NHWC. */
+  images: tf.Tensor4D;
+  /** Per image, the content size (before batch padding), pixels. */
+  imageSizes: readonly ImageSize[];
+}
+
 /** The detector. */
-export class RetinaNet extends Module {
+export class RetinaNet extends Module implements TaskModel<DetectionBatchInput, DetectionPredictInput, Detections[]> {
+  /**
+   * Input height and width must be multiples of this (the collate pads bottom/right to it): torchvision's
+   * `GeneralizedRCNNTransform(size_divisible=32)`, so that C5 (stride 32) covers the padded input exactly.
+   */
+  readonly sizeDivisibility = 32;
+  /** State-name prefixes of the classifier layer, which fine-tuning to another class count re-initializes. */
+  readonly classifierKeys: readonly string[] = ['head.classification_head.cls_logits.'];
   readonly backbone: BackboneWithFpn;
   readonly head: RetinaNetHead;
   readonly anchorGenerator: AnchorGenerator;
@@ -174,13 +198,14 @@ export class RetinaNet extends Module {
 
   /**
    * Training losses for a batch (torchvision `RetinaNet.compute_loss`).
-   * @param images [N, H, W, 3] float32 normalized RGB; not disposed.
-   * @param targets N ground truths, boxes xyxy in the pixels of `images` (an image may have no box).
+   * @param batch.images [N, H, W, 3] float32 normalized RGB; not disposed.
+   * @param batch.targets N ground truths, boxes xyxy in the pixels of `images` (an image may have no box).
    * @returns `classification` (sigmoid focal loss) and `boxRegression` scalars, each summed per image,
    *   divided by max(1, that image's foreground anchors) and averaged over the images; caller owns them.
    * @throws Error when the number of targets is not N, a label is outside 0..K-1, or a box has no area.
    */
-  computeLosses(images: tf.Tensor4D, targets: readonly DetectionGroundTruth[], ctx: ForwardContext): { classification: tf.Scalar; boxRegression: tf.Scalar } {
+  computeLosses(batch: DetectionBatchInput, ctx: ForwardContext): { classification: tf.Scalar; boxRegression: tf.Scalar } {
+    const { images, targets } = batch;
     this.checkImages(images);
     if (targets.length !== images.shape[0]) throw new Error(`RetinaNet.computeLosses: ${images.shape[0]} images but ${targets.length} targets`);
     const { anchors } = this.anchorsFor(images.shape[1], images.shape[2]);
@@ -196,12 +221,13 @@ export class RetinaNet extends Module {
 
   /**
    * Detections per image in the network input frame (inference mode).
-   * @param images [N, H, W, 3] float32 normalized RGB; not disposed.
-   * @param imageSizes per image, the content size (before batch padding) boxes are clipped to.
+   * @param input.images [N, H, W, 3] float32 normalized RGB; not disposed.
+   * @param input.imageSizes per image, the content size (before batch padding) boxes are clipped to.
    * @returns N `Detections`, highest score first; map them back with `detectionsToOriginal`.
    * @throws Error when `imageSizes` does not have N entries.
    */
-  async predict(images: tf.Tensor4D, imageSizes: readonly ImageSize[]): Promise<Detections[]> {
+  async predict(input: DetectionPredictInput): Promise<Detections[]> {
+    const { images, imageSizes } = input;
     this.checkImages(images);
     if (imageSizes.length !== images.shape[0]) throw new Error(`RetinaNet.predict: ${images.shape[0]} images but ${imageSizes.length} image sizes`);
     const { anchors, counts } = this.anchorsFor(images.shape[1], images.shape[2]);

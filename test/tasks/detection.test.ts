@@ -35,7 +35,8 @@ import { validateConfig } from '../../src/config/load';
 import type { DetectionConfig } from '../../src/config/types';
 import { readJsonl } from '../../src/engine/logger';
 import { isOutOfMemoryError, NonFiniteLossError } from '../../src/engine/trainer';
-import { explainDetectionOutOfMemory, loadDetectionSplit, trainDetection } from '../../src/tasks/detection';
+import { loadDetectionSplit } from '../../datasets/detection_split';
+import { explainDetectionOutOfMemory, trainDetection } from '../../src/tasks/detection';
 
 const REPO = path.resolve(__dirname, '../..');
 const BCCD = path.join(REPO, 'test/fixtures/bccd/BCCD');
@@ -214,7 +215,7 @@ describe('detection task: data checks and COCO category ids', function () {
 
   it('VOC listing: the zero-extent box of BloodImage_00338 is dropped and reported with its file and object', async () => {
     const cfg = smallConfig(dir, vocData(bccdRoot(dir), 128), { maxIter: 1, lr: 0.01, outputDir: path.join(dir, 'r0') });
-    const split = await loadDetectionSplit(cfg, 'all', null, 'eval');
+    const split = await loadDetectionSplit(cfg.data, 'all', null, 'eval');
     // No class list given: the names found, sorted.
     expect(split.classes).to.deep.equal(['Platelets', 'RBC', 'WBC']);
     expect(split.records.map((r) => r.target.labels.length)).to.deep.equal([2, 3, 13]);

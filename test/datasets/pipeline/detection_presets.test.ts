@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import * as path from 'path';
 import { SeedSequence } from '../../../src/engine/seed';
 import { collateDetection, disposeDetectionBatch, paddedBatchSize } from '../../../datasets/collate_detection';
-import { boxesToOriginal } from '../../../datasets/pipeline/geometry';
+import { boxesToOriginal } from '../../../src/ops/boxes';
 import {
   adjustBrightness, adjustContrast, adjustSaturation, colorJitter, detectionEvalTransform, detectionTrainTransform,
   filterTarget, type DetectionRecord,
