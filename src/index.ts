@@ -8,7 +8,7 @@ export * from './nn/layers';
 export { conv2d } from './ops/conv';
 export type { Conv2dOpOptions } from './ops/conv';
 export * from './engine/backend';
-export * from './engine/seed';
+export * from './common/seed';
 export * from './engine/optimizer';
 export * from './engine/lr_schedule';
 export * from './engine/trainer';

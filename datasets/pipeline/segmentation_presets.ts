@@ -8,7 +8,7 @@
  * 2.0 * base)`, `RandomHorizontalFlip`, `RandomCrop(crop_size)`; `SegmentationPresetEval`: `RandomResize(base,
  * base)`), `references/segmentation/transforms.py` (`pad_if_smaller` with fill 0 / 255, `RandomCrop`).
  */
-import type { SeedSequence } from '../../src/engine/seed';
+import type { SeedSequence } from '../../src/common/seed';
 import type { MapDataset } from '../loader';
 import { IGNORE_LABEL, type RgbImage, type SegmentationSample } from '../types';
 import { decodeImage } from './decode';

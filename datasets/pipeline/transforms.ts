@@ -14,7 +14,7 @@
  * torchvision `transforms/functional.py` (`_compute_resized_output_size`, `center_crop`), detectron2
  * `data/transforms/augmentation_impl.py` (`ResizeShortestEdge.get_output_shape`).
  */
-import type { SeedSequence } from '../../src/engine/seed';
+import type { SeedSequence } from '../../src/common/seed';
 import type { DetectionTarget, ImageSample, RgbImage, SegmentationTarget } from '../types';
 import { resampleImage, type ResizeKernel } from './resample';
 import { cropMeta, flipMeta, resizeMeta, type CropWindow } from './geometry';

@@ -15,7 +15,7 @@
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import type { SeedSequence } from '../../src/engine/seed';
+import type { SeedSequence } from '../../src/common/seed';
 import type { MapDataset } from '../loader';
 import { readImageFile } from '../pipeline/decode';
 import type { DetectionRecord, DetectionTransform } from '../pipeline/detection_presets';

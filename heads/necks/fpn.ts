@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BackboneLevel, FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
-import { SeedSequence } from '../../src/engine/seed';
+import { SeedSequence } from '../../src/common/seed';
 import { Conv2d, ModuleList } from '../../src/nn/layers';
 import { ForwardContext, Module } from '../../src/nn/module';
 

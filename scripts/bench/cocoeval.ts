@@ -14,7 +14,7 @@ import * as path from 'node:path';
 
 import { Coco } from '../../datasets/coco/coco';
 import { CocoEval } from '../../datasets/coco/cocoeval';
-import { SeedSequence } from '../../src/engine/seed';
+import { SeedSequence } from '../../src/common/seed';
 
 const N_IMAGES = 5000;
 const N_CATS = 80;

@@ -23,7 +23,7 @@ import { JsonlLogger } from './logger';
 import { LrSchedule, learningRateAt, validateLrSchedule } from './lr_schedule';
 import { SgdOptimizer } from './optimizer';
 import { createProgress, ProgressReporter } from './progress';
-import { SeedSequence } from './seed';
+import { SeedSequence } from '../common/seed';
 
 /** What `computeLosses` receives for one training step. */
 export interface StepContext extends ForwardContext {

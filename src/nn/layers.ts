@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BatchNormActOptions, batchNormInference, batchNormTrain } from '../ops/batch_norm';
 import { conv2d } from '../ops/conv';
-import { SeedSequence } from '../engine/seed';
+import { SeedSequence } from '../common/seed';
 import { ForwardContext, Module } from './module';
 
 /** Options of `Conv2d`; the meaning of each field is torch.nn.Conv2d's. */

@@ -7,7 +7,7 @@ import { readJsonl } from '../../src/engine/logger';
 import { LineProgress } from '../../src/engine/progress';
 import { LrSchedule } from '../../src/engine/lr_schedule';
 import { SgdOptimizer } from '../../src/engine/optimizer';
-import { SeedSequence } from '../../src/engine/seed';
+import { SeedSequence } from '../../src/common/seed';
 import {
   BatchSource,
   CheckpointIO,

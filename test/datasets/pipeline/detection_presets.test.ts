@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import * as path from 'path';
-import { SeedSequence } from '../../../src/engine/seed';
+import { SeedSequence } from '../../../src/common/seed';
 import { collateDetection, disposeDetectionBatch, paddedBatchSize } from '../../../datasets/collate_detection';
 import { boxesToOriginal } from '../../../src/ops/boxes';
 import {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as path from 'path';
-import { SeedSequence } from '../../../src/engine/seed';
+import { SeedSequence } from '../../../src/common/seed';
 import { identityMeta } from '../../../datasets/pipeline/geometry';
 import { boxesToOriginal } from '../../../src/ops/boxes';
 import { decodeImage } from '../../../datasets/pipeline/decode';
