@@ -23,6 +23,7 @@ import { JsonlLogger } from './logger';
 import { LrSchedule, learningRateAt, validateLrSchedule } from './lr_schedule';
 import { SgdOptimizer } from './optimizer';
 import { createProgress, ProgressReporter } from './progress';
+import { writeFileAtomicSync } from '../common/atomic_write';
 import { SeedSequence } from '../common/seed';
 
 /** What `computeLosses` receives for one training step. */
@@ -565,8 +566,7 @@ export class Trainer<B> {
       },
     });
     const pointer = path.join(dir, LAST_CHECKPOINT_FILE);
-    fs.writeFileSync(pointer + '.tmp', name + '\n');
-    fs.renameSync(pointer + '.tmp', pointer);
+    writeFileAtomicSync(pointer, name + '\n');
     this.lastCheckpoint = file;
     this.logger.log({ type: 'checkpoint', iteration: this.nextIteration - 1, file: name, reason });
   }

@@ -11,7 +11,8 @@ import { DataLoader } from '../../datasets/loader';
 import { classificationEvalTransform } from '../../datasets/pipeline';
 import type { ClassificationSample } from '../../datasets/types';
 import { buildBackbone, ResNet } from '../backbone/resnet';
-import { encodeNpyFloat32, writeFileAtomic } from '../engine/npy';
+import { writeFileAtomicSync } from '../common/atomic_write';
+import { encodeNpyFloat32 } from '../engine/npy';
 import { startTaskProgress } from '../engine/task_progress';
 import { loadTorchvisionWeights } from '../weights/torchvision';
 
@@ -96,8 +97,8 @@ export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<Fea
     progress.stop();
     const npyFile = opts.out.endsWith('.npy') ? opts.out : `${opts.out}.npy`;
     const indexFile = `${npyFile.slice(0, -4)}.json`;
-    writeFileAtomic(npyFile, encodeNpyFloat32(all, [files.length, dim]));
-    writeFileAtomic(
+    writeFileAtomicSync(npyFile, encodeNpyFloat32(all, [files.length, dim]));
+    writeFileAtomicSync(
       indexFile,
       `${JSON.stringify(
         {
