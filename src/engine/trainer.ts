@@ -24,6 +24,7 @@ import { LrSchedule, learningRateAt, validateLrSchedule } from './lr_schedule';
 import { SgdOptimizer } from './optimizer';
 import { createProgress, ProgressReporter } from './progress';
 import { writeFileAtomicSync } from '../common/atomic_write';
+import { stderrLog, type LogSink } from '../common/log';
 import { SeedSequence } from '../common/seed';
 
 /** What `computeLosses` receives for one training step. */
@@ -195,6 +196,8 @@ export interface TrainerOptions<B> {
   architecture?: string;
   /** Install a SIGINT handler during `train()` (default true). */
   handleSigint?: boolean;
+  /** Where warnings and notices go (a resumed schedule differs, nothing to do, SIGINT received). Default stderr. */
+  log?: LogSink;
 }
 
 /** How `train()` ended. */
@@ -342,9 +345,9 @@ export class Trainer<B> {
     this.lastCheckpoint = target;
     this.resumed = true;
     if (JSON.stringify(meta.schedule) !== JSON.stringify(this.opts.schedule)) {
-      process.stderr.write(
+      (this.opts.log ?? stderrLog)(
         `warning: ${target} was written with schedule ${JSON.stringify(meta.schedule)}; continuing with ` +
-          `${JSON.stringify(this.opts.schedule)}, so the run will not reproduce an uninterrupted one\n`,
+          `${JSON.stringify(this.opts.schedule)}, so the run will not reproduce an uninterrupted one`,
       );
     }
     this.logger.log({ type: 'resume', file: target, nextIteration: meta.nextIteration, epoch: meta.epoch });
@@ -375,7 +378,7 @@ export class Trainer<B> {
       );
     }
     if (this.nextIteration >= maxIter) {
-      process.stderr.write(`nothing to do: the run is already at iteration ${this.nextIteration} of ${maxIter}\n`);
+      (o.log ?? stderrLog)(`nothing to do: the run is already at iteration ${this.nextIteration} of ${maxIter}`);
     }
     const logEvery = o.logEveryIters ?? 20;
     const progress = o.progress ?? createProgress({ quiet: o.quiet });
@@ -385,7 +388,7 @@ export class Trainer<B> {
       sigints++;
       if (sigints === 1) {
         this.stop();
-        process.stderr.write('\nSIGINT: stopping after this step and writing a checkpoint (press again to abort)\n');
+        (o.log ?? stderrLog)('\nSIGINT: stopping after this step and writing a checkpoint (press again to abort)');
       } else {
         process.removeListener('SIGINT', onSigint);
         process.kill(process.pid, 'SIGINT');

@@ -187,6 +187,7 @@ export async function runTraining<B, M>(cfg: Config, plan: TrainingPlan<B, M>, o
       quiet: opts.quiet,
       config: plan.runConfig,
       architecture: plan.architecture,
+      log: opts.log,
     });
     if (opts.resume) await trainer.resume(typeof opts.resume === 'string' ? opts.resume : undefined);
     else await plan.loadInitialWeights();
