@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BackboneLevel, FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
-import { ResNet, ResNetBuilderOptions, resnet101, resnet152, resnet18, resnet34, resnet50 } from '../../src/backbone/resnet';
+import { ResNet, ResNetBuilderOptions, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { ForwardContext, Module } from '../../src/nn/module';
 import type { TaskModel } from '../../src/nn/task_model';
 import { FeaturePyramidNetwork, FpnTopBlock } from '../necks/fpn';
@@ -276,19 +276,7 @@ function build(resnet: (o: ResNetBuilderOptions) => ResNet, o: RetinaNetBuilderO
 export function retinanetResnet18Fpn(o: RetinaNetBuilderOptions): RetinaNet {
   return build(resnet18, o);
 }
-/** RetinaNet with a ResNet-34 FPN backbone. */
-export function retinanetResnet34Fpn(o: RetinaNetBuilderOptions): RetinaNet {
-  return build(resnet34, o);
-}
 /** RetinaNet with a ResNet-50 FPN backbone: torchvision `retinanet_resnet50_fpn` (v1 defaults). */
 export function retinanetResnet50Fpn(o: RetinaNetBuilderOptions): RetinaNet {
   return build(resnet50, o);
-}
-/** RetinaNet with a ResNet-101 FPN backbone. */
-export function retinanetResnet101Fpn(o: RetinaNetBuilderOptions): RetinaNet {
-  return build(resnet101, o);
-}
-/** RetinaNet with a ResNet-152 FPN backbone. */
-export function retinanetResnet152Fpn(o: RetinaNetBuilderOptions): RetinaNet {
-  return build(resnet152, o);
 }
