@@ -11,7 +11,7 @@
  * (`_rebuild_tensor_v2`).
  */
 import * as yauzl from 'yauzl';
-import { DTYPE_BYTES, HostTensor, WeightDtype, numElements } from './dtypes';
+import { DTYPE_BYTES, HostTensor, numElements } from './dtypes';
 import { TorchStorageRef, TorchTensorRef, storageClassDtype, unpickle } from './torch_pickle';
 
 function isTensorRef(v: unknown): v is TorchTensorRef {
@@ -172,9 +172,4 @@ function gatherStrided(storage: Uint8Array, es: number, t: TorchTensorRef): Uint
     }
   }
   return out;
-}
-
-/** The dtype a tensor reference will read as. */
-export function tensorRefDtype(t: TorchTensorRef): WeightDtype {
-  return t.storage.dtype;
 }
