@@ -3,11 +3,17 @@
  * (`conv1.weight`, ..., `fc.weight`), so that a torchvision classification checkpoint maps one to one.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ResNet } from '../../src/backbone/resnet';
+import type { Backbone } from '../../src/backbone/features';
+import type { ResNet } from '../../src/backbone/resnet';
 import { ForwardContext, Module } from '../../src/nn/module';
 import type { TaskModel } from '../../src/nn/task_model';
 import { LinearClassificationHead } from './linear_head';
 import { CrossEntropyOptions, softmaxCrossEntropy } from './losses';
+
+/** Channels of the backbone's last output level, which the head pools. */
+function lastLevelChannels(backbone: Backbone): number {
+  return backbone.featureSpecs()[backbone.outLevels[backbone.outLevels.length - 1]].channels;
+}
 
 /** A training batch of the classifier: what `collateClassification` produces. */
 export interface ClassificationBatchInput {
@@ -26,11 +32,11 @@ export interface ClassificationPrediction {
 }
 
 /** Backbone + head. The backbone must end at C5 (its `outLevels` last entry feeds the head). */
-export class ResNetClassifier
+export class ResNetClassifier<B extends Backbone = ResNet>
   extends Module
   implements TaskModel<ClassificationBatchInput, tf.Tensor4D, ClassificationPrediction>
 {
-  readonly backbone: ResNet;
+  readonly backbone: B;
   readonly head: LinearClassificationHead;
   readonly numClasses: number;
   /** State-name prefixes of the classifier layer, which fine-tuning to another class count re-initializes. */
@@ -43,12 +49,12 @@ export class ResNetClassifier
    * @param seed seed of the head's initialization.
    * @param loss options of the training loss (torchvision's `--label-smoothing`).
    */
-  constructor(backbone: ResNet, numClasses: number, seed = 1, loss: CrossEntropyOptions = {}) {
+  constructor(backbone: B, numClasses: number, seed = 1, loss: CrossEntropyOptions = {}) {
     super();
     this.lossOptions = { ...loss };
     this.backbone = this.registerModule('backbone', backbone, { flatten: true });
     this.numClasses = numClasses;
-    this.head = this.registerModule('head', new LinearClassificationHead({ inChannels: backbone.outChannels, numClasses, seed }), {
+    this.head = this.registerModule('head', new LinearClassificationHead({ inChannels: lastLevelChannels(backbone), numClasses, seed }), {
       flatten: true,
     });
   }

@@ -14,7 +14,7 @@
  * `backbone_utils.py` (`_resnet_fpn_extractor`, `BackboneWithFPN`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { BackboneLevel, FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
+import { Backbone, BackboneLevel, FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
 import { ResNet, ResNetBuilderOptions, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { ForwardContext, Module } from '../../src/nn/module';
 import type { TaskModel } from '../../src/nn/task_model';
@@ -58,9 +58,9 @@ export interface RetinaNetOptions {
 
 /** torchvision `BackboneWithFPN`: `body` (the ResNet) and `fpn`. */
 export class BackboneWithFpn extends Module {
-  readonly body: ResNet;
+  readonly body: Backbone;
   readonly fpn: FeaturePyramidNetwork;
-  constructor(body: ResNet, fpn: FeaturePyramidNetwork) {
+  constructor(body: Backbone, fpn: FeaturePyramidNetwork) {
     super();
     this.body = this.registerModule('body', body);
     this.fpn = this.registerModule('fpn', fpn);
@@ -120,7 +120,7 @@ export class RetinaNet extends Module implements TaskModel<DetectionBatchInput, 
    * @throws Error when a level is missing or the strides do not double (see `FeaturePyramidNetwork`), when the
    *   anchor sizes do not give one list per pyramid level, or on invalid thresholds.
    */
-  constructor(body: ResNet, opts: RetinaNetOptions) {
+  constructor(body: Backbone, opts: RetinaNetOptions) {
     super();
     this.options = { ...opts };
     const inLevels = opts.inLevels ?? ['C3', 'C4', 'C5'];

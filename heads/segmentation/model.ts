@@ -11,7 +11,7 @@
  * (`criterion`: `losses['out'] + 0.5 * losses['aux']`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { BackboneLevel } from '../../src/backbone/features';
+import type { Backbone, BackboneLevel } from '../../src/backbone/features';
 import { ResNet, ResNetBuilderOptions, resnet101, resnet50 } from '../../src/backbone/resnet';
 import { NormLayer } from '../../src/nn/layers';
 import { Module } from '../../src/nn/module';
@@ -91,7 +91,7 @@ export class SegmentationModel
    * count re-initializes (torchvision's `classifier.4` / `aux_classifier.4`).
    */
   readonly classifierKeys: readonly string[] = ['classifier.4.', 'aux_classifier.4.'];
-  readonly backbone: ResNet;
+  readonly backbone: Backbone;
   readonly classifier: FCNHead | DeepLabV3Head;
   readonly auxClassifier?: FCNHead;
   readonly numClasses: number;
@@ -102,7 +102,7 @@ export class SegmentationModel
    * @param backbone the trunk; the model takes ownership (disposed with the model).
    * @throws Error when the backbone lacks C5 (or C4 with `aux`), listing its levels, or on invalid options.
    */
-  constructor(backbone: ResNet, opts: SegmentationModelOptions) {
+  constructor(backbone: Backbone, opts: SegmentationModelOptions) {
     super();
     const needed: BackboneLevel[] = opts.aux ? ['C4', 'C5'] : ['C5'];
     const missing = needed.filter((l) => !backbone.outLevels.includes(l));
