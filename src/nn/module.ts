@@ -71,12 +71,7 @@ export abstract class Module {
    * @param layout how the variable's layout differs from torch's (default `vector`: the same).
    */
   protected registerParameter(name: string, value: tf.Tensor, layout: TensorLayout = 'vector'): tf.Variable {
-    if (this.parameters_.has(name) || this.buffers_.has(name)) throw new Error(`'${name}' is already registered`);
-    const v = tf.variable(value, true);
-    value.dispose();
-    this.parameters_.set(name, v);
-    this.layouts_.set(name, layout);
-    return v;
+    return this.registerVariable(this.parameters_, name, value, layout);
   }
 
   /**
@@ -84,10 +79,15 @@ export abstract class Module {
    * @param layout how the variable's layout differs from torch's (default `vector`: the same).
    */
   protected registerBuffer(name: string, value: tf.Tensor, layout: TensorLayout = 'vector'): tf.Variable {
+    return this.registerVariable(this.buffers_, name, value, layout);
+  }
+
+  /** A variable from `value` (disposed), trainable when it goes into the parameters, recorded with its layout. */
+  private registerVariable(into: Map<string, tf.Variable>, name: string, value: tf.Tensor, layout: TensorLayout): tf.Variable {
     if (this.parameters_.has(name) || this.buffers_.has(name)) throw new Error(`'${name}' is already registered`);
-    const v = tf.variable(value, false);
+    const v = tf.variable(value, into === this.parameters_);
     value.dispose();
-    this.buffers_.set(name, v);
+    into.set(name, v);
     this.layouts_.set(name, layout);
     return v;
   }

@@ -17,7 +17,7 @@ import type { LogSink } from '../common/log';
 import type { ClassificationConfig } from '../config/types';
 import { loadPretrained } from '../weights/pretrained';
 import type { WeightLoadReport } from '../weights/torchvision';
-import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
+import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
 import type { TaskRunner, TaskTrainOptions } from './task';
 
 /** The resolved config stored in a classification checkpoint: the config plus the class names it was trained on. */
@@ -194,13 +194,8 @@ export async function predictClassification(model: ResNetClassifier, cfg: Classi
 /** The classification task's entry points for the CLI. */
 export const classificationTask: TaskRunner<ClassificationConfig> = {
   async train(cfg, opts) {
-    const { result, metrics, classes } = await trainClassification(cfg, opts);
-    return {
-      status: result.status,
-      iterations: result.nextIteration,
-      lastCheckpoint: result.lastCheckpoint,
-      report: metrics ? new ClassificationEvaluator(classes).format(metrics) : undefined,
-    };
+    const outcome = await trainClassification(cfg, opts);
+    return trainSummary(outcome, (m) => new ClassificationEvaluator(outcome.classes).format(m));
   },
   async evaluate(cfg, checkpoint, opts) {
     const { model, classes } = await loadClassifierCheckpoint(cfg, checkpoint);

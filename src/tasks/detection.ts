@@ -42,7 +42,7 @@ import { isOutOfMemoryError } from '../engine/trainer';
 import { loadPretrained } from '../weights/pretrained';
 import { loadTorchvisionWeights, type WeightLoadReport } from '../weights/torchvision';
 import { drawDetections } from './draw';
-import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
+import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
 import type { TaskRunner, TaskTrainOptions } from './task';
 
 /**
@@ -388,13 +388,7 @@ export function formatPredictions(preds: readonly ImagePrediction[], scoreThresh
 /** The detection task's entry points for the CLI. */
 export const detectionTask: TaskRunner<DetectionConfig> = {
   async train(cfg, opts) {
-    const { result, metrics } = await trainDetection(cfg, opts);
-    return {
-      status: result.status,
-      iterations: result.nextIteration,
-      lastCheckpoint: result.lastCheckpoint,
-      report: metrics ? formatDetectionMetrics(metrics, cfg.data.valSplit) : undefined,
-    };
+    return trainSummary(await trainDetection(cfg, opts), (m) => formatDetectionMetrics(m, cfg.data.valSplit));
   },
   async evaluate(cfg, checkpoint, opts) {
     const { model, classes } = await loadDetectorCheckpoint(cfg, checkpoint);

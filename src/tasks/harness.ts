@@ -20,7 +20,7 @@ import { startTaskProgress } from '../engine/task_progress';
 import { safetensorsCheckpointIO, skippingBatchSource, Trainer, type TrainingCheckpointMeta, type TrainResult } from '../engine/trainer';
 import type { Module } from '../nn/module';
 import type { TaskModel } from '../nn/task_model';
-import type { TaskTrainOptions } from './task';
+import type { TaskTrainOptions, TaskTrainSummary } from './task';
 
 /** The engine schedule of a config (base LR from the linear scaling rule, `optimizer.baseLr` at `baseBatchSize`). */
 export function scheduleOf(cfg: Config): LrSchedule {
@@ -206,6 +206,17 @@ export async function runTraining<B, M>(cfg: Config, plan: TrainingPlan<B, M>, o
       if (failed === undefined) throw e;
     }
   }
+}
+
+/** The CLI's summary of a training run: how it ended, and the final evaluation formatted by `format`. */
+export function trainSummary<M>(outcome: TrainingOutcome<M>, format: (metrics: M) => string): TaskTrainSummary {
+  const { result, metrics } = outcome;
+  return {
+    status: result.status,
+    iterations: result.nextIteration,
+    lastCheckpoint: result.lastCheckpoint,
+    report: metrics ? format(metrics) : undefined,
+  };
 }
 
 /** What {@link openTaskCheckpoint} needs to know about a task's checkpoints. */

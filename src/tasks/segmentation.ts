@@ -37,7 +37,7 @@ import { withLrMult, type ParamGroup } from '../engine/optimizer';
 import { isOutOfMemoryError } from '../engine/trainer';
 import { loadPretrained } from '../weights/pretrained';
 import type { WeightFamily } from '../weights/torchvision';
-import { defaultParamGroups, evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
+import { defaultParamGroups, evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
 import { writeOverlay, writePaletteMask, type LegendEntry } from './overlay';
 import type { TaskRunner, TaskTrainOptions } from './task';
 
@@ -429,13 +429,8 @@ export async function predictSegmentation(
 /** The segmentation task's entry points for the CLI. */
 export const segmentationTask: TaskRunner<SegmentationConfig> = {
   async train(cfg, opts) {
-    const { result, metrics, classes } = await trainSegmentation(cfg, opts);
-    return {
-      status: result.status,
-      iterations: result.nextIteration,
-      lastCheckpoint: result.lastCheckpoint,
-      report: metrics ? new SegmentationEvaluator(classes).format(metrics) : undefined,
-    };
+    const outcome = await trainSegmentation(cfg, opts);
+    return trainSummary(outcome, (m) => new SegmentationEvaluator(outcome.classes).format(m));
   },
   async evaluate(cfg, checkpoint, opts) {
     const records = await scanSegmentationSplit(cfg, cfg.data.valSplit);
