@@ -1,7 +1,7 @@
 /**
  * Batching of detection samples: normalized images of different sizes are padded at the bottom and right to one
  * size divisible by `sizeDivisibility` (FPN's coarsest stride), and stacked NHWC. Each image's `ImageMeta` records
- * its padding and valid region, so predictions map back to original pixels with `boxesToOriginal`. Targets stay per
+ * its padding and valid region, so predictions map back to original pixels with `boxesToOriginal` (`src/ops/boxes.ts`). Targets stay per
  * image, as plain typed arrays (boxes are not moved by bottom/right padding).
  *
  * Reference: torchvision `models/detection/transform.py` (`GeneralizedRCNNTransform.batch_images`:

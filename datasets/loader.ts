@@ -13,7 +13,7 @@
  * `torch/utils/data/_utils/collate.py` (`default_collate` stacks images and labels).
  */
 import * as tf from '@tensorflow/tfjs';
-import { SeedSequence } from '../src/engine/seed';
+import { SeedSequence } from '../src/common/seed';
 import type { ClassificationSample, ImageMeta } from './types';
 
 /**

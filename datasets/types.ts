@@ -45,7 +45,7 @@ export interface Padding {
  * A point (x, y) of the original image (after EXIF orientation) maps to the output as
  * `xc = (x - cropXyxy[0]) * scaleX`, `yc = (y - cropXyxy[1]) * scaleY`, then `xc = contentWidth - xc` when `flipped`,
  * then `xo = xc + padding.left`, `yo = yc + padding.top` (continuous pixel coordinates). `boxesToOriginal` in
- * `pipeline/geometry.ts` inverts it.
+ * `src/ops/boxes.ts` inverts it.
  */
 export interface ImageMeta {
   /** Path of the source file, as the adapter found it. */

@@ -23,7 +23,8 @@ import { loadConfig } from '../src/config/load';
 import type { DetectionConfig } from '../src/config/types';
 import { BackendChoice, selectBackend } from '../src/engine/backend';
 import { LAST_CHECKPOINT_FILE } from '../src/engine/trainer';
-import { detectionTask, formatDetectionMetrics, loadDetectorCheckpoint, predictDetection, trainDetection } from '../src/tasks/detection';
+import { formatDetectionMetrics } from '../datasets/detection_evaluator';
+import { detectionTask, loadDetectorCheckpoint, predictDetection, trainDetection } from '../src/tasks/detection';
 
 /** The repository root (this file is in `scripts/`). */
 const REPO = path.resolve(__dirname, '..');

@@ -13,7 +13,7 @@ export type { Conv2dOpOptions } from './ops/conv';
 export * from './ops/boxes';
 export * from './ops/iou';
 export * from './ops/nms';
-export * from './engine/seed';
+export * from './common/seed';
 export * from './weights/dtypes';
 export * from './weights/hash_init';
 export * from './weights/safetensors_bytes';

@@ -8,3 +8,8 @@ export * as voc from '../datasets/voc';
 export * from '../datasets/collate_detection';
 export * from '../datasets/collate_segmentation';
 export * from '../datasets/check_data';
+export * from '../datasets/evaluator';
+export * from '../datasets/detection_split';
+export * from '../datasets/detection_evaluator';
+export * from '../datasets/coco/results';
+export { SegmentationEvaluator } from '../datasets/voc/segmentation_evaluator';

@@ -22,7 +22,7 @@
  * `coco.py` (`annToRLE`, `annToMask`).
  */
 import * as path from 'path';
-import type { SeedSequence } from '../../src/engine/seed';
+import type { SeedSequence } from '../../src/common/seed';
 import { IssueLog, type DatasetIssue } from '../dataset_issues';
 import type { MapDataset } from '../loader';
 import type { DetectionRecord, DetectionTransform } from '../pipeline/detection_presets';

@@ -402,15 +402,6 @@ export function rleFromJson(obj: CocoRleJson): Rle {
 }
 
 /**
- * JSON form of an RLE with compressed string counts, as pycocotools returns it.
- * @param rle the RLE.
- * @returns `{size: [h, w], counts: string}`.
- */
-export function rleToJson(rle: Rle): CocoRleJson {
-  return { size: [rle.h, rle.w], counts: rleToString(rle) };
-}
-
-/**
  * IoU between boxes with the COCO crowd rule (maskApi.c `bbIou`): for a crowd ground truth the union is the
  * detection's area alone.
  * @param dtXywh `[D * 4]` float64 detection boxes, xywh absolute pixels.

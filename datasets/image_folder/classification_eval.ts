@@ -12,6 +12,7 @@
  * among the first k), the usual confusion matrix with rows = ground truth and columns = prediction
  * (scikit-learn `confusion_matrix`).
  */
+import type { Evaluator } from '../evaluator';
 
 /** Options of `ClassificationEvaluator`. */
 export interface ClassificationEvaluatorOptions {
@@ -43,7 +44,7 @@ export interface ClassificationMetrics {
  * Accumulates top-k hits and a confusion matrix over batches.
  * Reference: torchvision `references/classification/utils.py` `accuracy`.
  */
-export class ClassificationEvaluator {
+export class ClassificationEvaluator implements Evaluator<[logits: Float32Array | ArrayLike<number>, labels: Int32Array | ArrayLike<number>], ClassificationMetrics> {
   /** K. */
   readonly numClasses: number;
   private readonly ks: number[];
@@ -102,8 +103,8 @@ export class ClassificationEvaluator {
     }
   }
 
-  /** The metrics over everything added so far. */
-  result(): ClassificationMetrics {
+  /** The metrics over everything added since the last `reset`. */
+  compute(): ClassificationMetrics {
     const K = this.numClasses;
     const topK: Record<number, number> = {};
     this.ks.forEach((k, t) => { topK[k] = this.hits[t] / this.count; });
@@ -138,11 +139,37 @@ export class ClassificationEvaluator {
   }
 
   /**
+   * The evaluation report: top-1/top-5, per-class accuracy and the confusion matrix, with the class names.
+   * Accuracies in percent, two decimals; `n/a` for a class without images.
+   */
+  format(m: ClassificationMetrics): string {
+    const classes = this.classNames;
+    const pct = (v: number | null) => (v === null || Number.isNaN(v) ? '   n/a' : (100 * v).toFixed(2).padStart(6));
+    const w = Math.max(5, ...classes.map((c) => c.length));
+    const lines = [
+      `images: ${m.count}   top-1: ${pct(m.top1).trim()}%   top-5: ${pct(m.top5).trim()}%   mean class accuracy: ${pct(m.meanClassAccuracy).trim()}%`,
+      '',
+      `${'class'.padEnd(w)}  images  acc (%)`,
+      ...classes.map((c, k) => `${c.padEnd(w)}  ${String(m.perClassCount[k]).padStart(6)}  ${pct(m.perClassAccuracy[k])}`),
+      '',
+      'confusion matrix (rows: ground truth, columns: prediction)',
+      `${''.padEnd(w)}  ${classes.map((c) => c.slice(0, 8).padStart(8)).join(' ')}`,
+      ...classes.map((c, k) => `${c.padEnd(w)}  ${m.confusion[k].map((v) => String(v).padStart(8)).join(' ')}`),
+    ];
+    return lines.join('\n');
+  }
+
+  /** Top-1 and top-5 accuracy in percent. */
+  summary(m: ClassificationMetrics): Record<string, number> {
+    return { top1Percent: 100 * m.top1, top5Percent: 100 * m.top5 };
+  }
+
+  /**
    * A plain-text report: the top-k accuracies, then one row per class (name, images, accuracy in %, its confusion
    * row with predicted classes as columns).
    */
   formatTable(): string {
-    const r = this.result();
+    const r = this.compute();
     const pct = (v: number | null): string => (v === null || Number.isNaN(v) ? '-' : (100 * v).toFixed(2));
     const lines: string[] = [];
     lines.push(`images ${r.count}  ` + this.ks.map((k) => `top-${k} ${pct(r.topK[k])}%`).join('  ') +

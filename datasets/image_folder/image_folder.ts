@@ -14,7 +14,7 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import fg from 'fast-glob';
-import type { SeedSequence } from '../../src/engine/seed';
+import type { SeedSequence } from '../../src/common/seed';
 import type { ClassificationItem, ClassificationTransform } from '../pipeline/classification_presets';
 import type { MapDataset } from '../loader';
 import type { ClassificationSample } from '../types';

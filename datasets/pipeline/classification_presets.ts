@@ -8,7 +8,7 @@
  * Reference: torchvision `references/classification/presets.py` (`ClassificationPresetTrain`,
  * `ClassificationPresetEval`, defaults crop 224, resize 256, bilinear).
  */
-import type { SeedSequence } from '../../src/engine/seed';
+import type { SeedSequence } from '../../src/common/seed';
 import type { ClassificationSample } from '../types';
 import { decodeImage, readImageFile } from './decode';
 import type { ResizeKernel } from './resample';

@@ -17,7 +17,7 @@
  * max_size_train, sample_style='choice')` + `RandomFlip`; test: `ResizeShortestEdge(min_size_test, max_size_test)`;
  * `check_image_size`), torchvision `references/detection/presets.py`, `transforms/transforms.py` (`ColorJitter`).
  */
-import type { SeedSequence } from '../../src/engine/seed';
+import type { SeedSequence } from '../../src/common/seed';
 import type { DetectionSample, DetectionTarget, ImageSample, RgbImage } from '../types';
 import type { MapDataset } from '../loader';
 import { decodeImage, decodeRgb, followsStoredPixels, readImageFile, warnExifOrientationIgnored } from './decode';

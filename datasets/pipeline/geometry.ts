@@ -1,6 +1,6 @@
 /**
- * Bookkeeping of `ImageMeta` through crops, resizes, flips and padding, and the mapping of boxes back to the
- * original image. Pure functions on numbers; no pixels.
+ * Bookkeeping of `ImageMeta` through crops, resizes, flips and padding. Pure functions on numbers; no pixels. The
+ * inverse, boxes back to the original image, is `boxesToOriginal` in `src/ops/boxes.ts` (shared with the heads).
  *
  * Reference: torchvision `models/detection/transform.py` (`resize_boxes`, `postprocess` mapping predictions back to
  * the original size), detectron2 `data/transforms/transform.py` (`apply_box` of crop/resize/flip transforms).
@@ -97,30 +97,4 @@ export function padBottomRightMeta(meta: ImageMeta, height: number, width: numbe
       `is larger than the padded size ${height}x${width}`);
   }
   return { ...meta, height, width, padding: { ...meta.padding, bottom, right } };
-}
-
-/**
- * Map boxes from a transformed image back to its original image (after EXIF orientation).
- * @param boxes - [M * 4] xyxy, absolute pixels of the transformed image described by `meta`.
- * @param meta - geometry of the transformed image.
- * @returns a new [M * 4] float32 xyxy array in original-image pixels (not clipped).
- * Reference: torchvision `transform.py` `resize_boxes` (ratio of original to resized size), extended with the
- * crop offset, flip and padding that `ImageMeta` records.
- */
-export function boxesToOriginal(boxes: Float32Array, meta: ImageMeta): Float32Array {
-  const out = new Float32Array(boxes.length);
-  const contentW = meta.validRegionXyxy[2] - meta.validRegionXyxy[0];
-  const [cx0, cy0] = meta.cropXyxy;
-  for (let i = 0; i + 3 < boxes.length; i += 4) {
-    let x0 = boxes[i] - meta.padding.left;
-    let x1 = boxes[i + 2] - meta.padding.left;
-    const y0 = boxes[i + 1] - meta.padding.top;
-    const y1 = boxes[i + 3] - meta.padding.top;
-    if (meta.flipped) [x0, x1] = [contentW - x1, contentW - x0];
-    out[i] = x0 / meta.scaleX + cx0;
-    out[i + 1] = y0 / meta.scaleY + cy0;
-    out[i + 2] = x1 / meta.scaleX + cx0;
-    out[i + 3] = y1 / meta.scaleY + cy0;
-  }
-  return out;
 }

@@ -14,7 +14,7 @@
  * torchvision `transforms/functional.py` (`_compute_resized_output_size`, `center_crop`), detectron2
  * `data/transforms/augmentation_impl.py` (`ResizeShortestEdge.get_output_shape`).
  */
-import type { SeedSequence } from '../../src/engine/seed';
+import type { SeedSequence } from '../../src/common/seed';
 import type { DetectionTarget, ImageSample, RgbImage, SegmentationTarget } from '../types';
 import { resampleImage, type ResizeKernel } from './resample';
 import { cropMeta, flipMeta, resizeMeta, type CropWindow } from './geometry';
@@ -236,16 +236,6 @@ export function resize<S extends ImageSample>(sample: S, size: ImageSize, kernel
 }
 
 /**
- * torchvision `Resize(size, max_size)`: shorter side to `size` (see `resizeShorterSideSize`), then `resize`.
- * Reference: torchvision `transforms.Resize` with an int size.
- */
-export function resizeShorterSide<S extends ImageSample>(
-  sample: S, size: number, maxSize?: number, kernel: ResizeKernel = 'bilinear',
-): S {
-  return resize(sample, resizeShorterSideSize(sample.image.height, sample.image.width, size, maxSize), kernel);
-}
-
-/**
  * detectron2 `ResizeShortestEdge(shortEdge, maxSize)` (see `resizeShortestEdgeSize`), then `resize`; boxes scale
  * with the image.
  * Reference: detectron2 `data/transforms/augmentation_impl.py` `ResizeShortestEdge`.
@@ -294,17 +284,6 @@ export function centerCrop<S extends ImageSample>(sample: S, size: ImageSize): S
 }
 
 /**
- * torchvision `RandomResizedCrop(size, scale, ratio)`: `randomResizedCropWindow`, then resample to `size`.
- * @param rng - the only source of randomness (see `randomResizedCropWindow` for the draw order).
- */
-export function randomResizedCrop<S extends ImageSample>(
-  sample: S, size: ImageSize, rng: SeedSequence, opts: RandomResizedCropOptions = {}, kernel: ResizeKernel = 'bilinear',
-): S {
-  const win = randomResizedCropWindow(sample.image.height, sample.image.width, rng, opts);
-  return resize(crop(sample, win), size, kernel);
-}
-
-/**
  * Mirror a uint8 sample left-right: pixel x goes to W-1-x; a box [x0, y0, x1, y1] becomes [W-x1, y0, W-x0, y1];
  * a mask is mirrored.
  * Reference: torchvision `transforms.functional.hflip`; detectron2 `HFlipTransform.apply_coords` (x → W - x).
@@ -332,12 +311,4 @@ export function horizontalFlip<S extends ImageSample>(sample: S): S {
     }
   }
   return out;
-}
-
-/**
- * torchvision `RandomHorizontalFlip(p)`: flips when `rng.uniform() < p` (one draw per call).
- * @returns the flipped sample, or the input sample itself when not flipped.
- */
-export function randomHorizontalFlip<S extends ImageSample>(sample: S, rng: SeedSequence, p = 0.5): S {
-  return rng.uniform() < p ? horizontalFlip(sample) : sample;
 }

@@ -11,8 +11,8 @@
  * Reference: pycocotools `coco.py` (fields read by `createIndex`, `loadRes`, `COCOeval`); detectron2
  * `data/datasets/coco.py` `convert_to_coco_dict` (bbox xywh, area from the box when there is no mask).
  */
-import { promises as fs } from 'fs';
 import * as path from 'path';
+import { writeJsonAtomic } from '../../src/common/atomic_write';
 import type { CocoDatasetJson } from '../coco/types';
 import { scanVocDetection, type VocDetectionOptions } from './detection';
 
@@ -60,22 +60,6 @@ export async function vocToCoco(root: string, opts: VocDetectionOptions = {}): P
     annotations,
     categories: set.classes.map((name, i) => ({ id: i + 1, name, supercategory: 'none' })),
   };
-}
-
-/**
- * Write a JSON value to `file` through a temporary file in the same folder and a rename (no partial file on error).
- * @throws naming the file when it cannot be written.
- */
-export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  try {
-    await fs.writeFile(tmp, JSON.stringify(value));
-    await fs.rename(tmp, file);
-  } catch (e) {
-    await fs.rm(tmp, { force: true }).catch(() => undefined);
-    throw new Error(`cannot write '${file}': ${e instanceof Error ? e.message : String(e)}`);
-  }
 }
 
 /**

@@ -15,11 +15,8 @@
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import type { SeedSequence } from '../../src/engine/seed';
-import type { MapDataset } from '../loader';
 import { readImageFile } from '../pipeline/decode';
-import type { DetectionRecord, DetectionTransform } from '../pipeline/detection_presets';
-import type { DetectionSample } from '../types';
+import type { DetectionRecord } from '../pipeline/detection_presets';
 import type { VocImageGt } from './voc_ap';
 import { IssueLog, type DatasetIssue } from '../dataset_issues';
 import { isDegenerateVocBox, readVocXml, VOC_CLASSES, vocBoxFromXyxy, vocBoxToXyxy, type VocXmlAnnotation } from './xml';
@@ -341,19 +338,4 @@ export function vocGroundTruth(set: VocDetectionSet): VocImageGt[] {
       difficult: r.target.difficult![i] === 1,
     })),
   }));
-}
-
-/** A VOC set as a `MapDataset`: `get(i, rng) = transform(records[i], rng)`. */
-export function vocDetectionDataset(
-  set: VocDetectionSet, transform: DetectionTransform,
-): MapDataset<DetectionSample<Float32Array>> {
-  return {
-    length: set.records.length,
-    get: (index: number, rng: SeedSequence) => {
-      if (!(Number.isInteger(index) && index >= 0 && index < set.records.length)) {
-        return Promise.reject(new RangeError(`VOC '${set.root}': index ${index} outside 0..${set.records.length - 1}`));
-      }
-      return transform(set.records[index], rng);
-    },
-  };
 }

@@ -2,7 +2,7 @@
  * The classification head of torchvision's ResNet: global average pooling and one linear layer (`fc`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { SeedSequence } from '../../src/engine/seed';
+import { SeedSequence } from '../../src/common/seed';
 import { Linear } from '../../src/nn/layers';
 import { Module } from '../../src/nn/module';
 

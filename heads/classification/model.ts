@@ -3,22 +3,58 @@
  * (`conv1.weight`, ..., `fc.weight`), so that a torchvision classification checkpoint maps one to one.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ResNet } from '../../src/backbone/resnet';
+import type { Backbone } from '../../src/backbone/features';
+import type { ResNet } from '../../src/backbone/resnet';
 import { ForwardContext, Module } from '../../src/nn/module';
+import type { TaskModel } from '../../src/nn/task_model';
 import { LinearClassificationHead } from './linear_head';
 import { CrossEntropyOptions, softmaxCrossEntropy } from './losses';
 
+/** Channels of the backbone's last output level, which the head pools. */
+function lastLevelChannels(backbone: Backbone): number {
+  return backbone.featureSpecs()[backbone.outLevels[backbone.outLevels.length - 1]].channels;
+}
+
+/** A training batch of the classifier: what `collateClassification` produces. */
+export interface ClassificationBatchInput {
+  /** [N, H, W, 3] float32, normalized RGB, NHWC. */
+  images: tf.Tensor4D;
+  /** [N] int32 class indices 0..K-1. */
+  labels: tf.Tensor1D;
+}
+
+/** Class scores of a batch, read back: row-major [N, K]. */
+export interface ClassificationPrediction {
+  /** [N * K] float32 logits. */
+  logits: Float32Array;
+  /** [N * K] float32 softmax probabilities 0..1. */
+  probs: Float32Array;
+}
+
 /** Backbone + head. The backbone must end at C5 (its `outLevels` last entry feeds the head). */
-export class ResNetClassifier extends Module {
-  readonly backbone: ResNet;
+export class ResNetClassifier<B extends Backbone = ResNet>
+  extends Module
+  implements TaskModel<ClassificationBatchInput, tf.Tensor4D, ClassificationPrediction>
+{
+  readonly backbone: B;
   readonly head: LinearClassificationHead;
   readonly numClasses: number;
+  /** State-name prefixes of the classifier layer, which fine-tuning to another class count re-initializes. */
+  readonly classifierKeys: readonly string[] = ['fc.'];
+  /** Loss options of `computeLosses` (label smoothing). */
+  readonly lossOptions: CrossEntropyOptions;
 
-  constructor(backbone: ResNet, numClasses: number, seed = 1) {
+  /**
+   * @param numClasses K.
+   * @param seed seed of the head's initialization.
+   * @param loss options of the training loss (torchvision's `--label-smoothing`).
+   */
+  constructor(backbone: B, numClasses: number, seed = 1, loss: CrossEntropyOptions = {}) {
     super();
+    this.lossOptions = { ...loss };
     this.backbone = this.registerModule('backbone', backbone, { flatten: true });
     this.numClasses = numClasses;
-    this.head = this.registerModule('head', new LinearClassificationHead({ inChannels: backbone.outChannels, numClasses, seed }), {
+    this.head = this.registerModule('head', new LinearClassificationHead({ inChannels: lastLevelChannels(backbone), numClasses, seed }), {
       flatten: true,
     });
   }
@@ -36,17 +72,31 @@ export class ResNetClassifier extends Module {
   }
 
   /**
-   * The training loss for one batch, as a record with a stable key.
-   * @param labels [N] int32 class indices.
+   * The training loss for one batch, as a record with a stable key: softmax cross-entropy (with the constructor's
+   * label smoothing), mean over the batch.
+   * @returns `classification`, a float32 scalar; caller owns it.
    */
-  computeLosses(
-    images: tf.Tensor4D,
-    labels: tf.Tensor1D,
-    opts: CrossEntropyOptions & { training: boolean },
-  ): { classification: tf.Scalar } {
+  computeLosses(batch: ClassificationBatchInput, ctx: ForwardContext): { classification: tf.Scalar } {
     return tf.tidy(() => {
-      const logits = this.forward(images, { training: opts.training });
-      return { classification: softmaxCrossEntropy(logits, labels, opts) };
+      const logits = this.forward(batch.images, { training: ctx.training });
+      return { classification: softmaxCrossEntropy(logits, batch.labels, this.lossOptions) };
     });
+  }
+
+  /**
+   * Logits and softmax probabilities of a batch (inference mode).
+   * @param images [N, H, W, 3] float32, normalized RGB; not disposed.
+   */
+  async predict(images: tf.Tensor4D): Promise<ClassificationPrediction> {
+    const [logits, probs] = tf.tidy(() => {
+      const l = this.forward(images, { training: false });
+      return [l, tf.softmax(l)];
+    });
+    try {
+      const [l, p] = await Promise.all([logits.data(), probs.data()]);
+      return { logits: l as Float32Array, probs: p as Float32Array };
+    } finally {
+      tf.dispose([logits, probs]);
+    }
   }
 }

@@ -14,12 +14,13 @@
  * `backbone_utils.py` (`_resnet_fpn_extractor`, `BackboneWithFPN`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { BackboneLevel, FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
-import { ResNet, ResNetBuilderOptions, resnet101, resnet152, resnet18, resnet34, resnet50 } from '../../src/backbone/resnet';
+import { Backbone, BackboneLevel, FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
+import { ResNet, ResNetBuilderOptions, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { ForwardContext, Module } from '../../src/nn/module';
 
 export { BackboneWithFpn } from '../necks/backbone_with_fpn';
 import { BackboneWithFpn } from '../necks/backbone_with_fpn';
+import type { TaskModel } from '../../src/nn/task_model';
 import { FeaturePyramidNetwork, FpnTopBlock } from '../necks/fpn';
 import { AnchorGenerator, RETINANET_ASPECT_RATIOS, retinaNetAnchorSizes } from './anchors';
 import { BoxCoder } from './box_coder';
@@ -58,8 +59,31 @@ export interface RetinaNetOptions {
   seed?: number;
 }
 
+/** A training batch of the detector: the fields of `collateDetection`'s batch it reads. */
+export interface DetectionBatchInput {
+  /** [N, H, W, 3] float32 normalized RGB, NHWC, padded to the model's `sizeDivisibility`. */
+  images: tf.Tensor4D;
+  /** N ground truths, boxes xyxy in the pixels of `images`. */
+  targets: readonly DetectionGroundTruth[];
+}
+
+/** What `RetinaNet.predict` takes. */
+export interface DetectionPredictInput {
+  /** [N, H, W, 3] float32 normalized RGB, NHWC. */
+  images: tf.Tensor4D;
+  /** Per image, the content size (before batch padding), pixels. */
+  imageSizes: readonly ImageSize[];
+}
+
 /** The detector. */
-export class RetinaNet extends Module {
+export class RetinaNet extends Module implements TaskModel<DetectionBatchInput, DetectionPredictInput, Detections[]> {
+  /**
+   * Input height and width must be multiples of this (the collate pads bottom/right to it): torchvision's
+   * `GeneralizedRCNNTransform(size_divisible=32)`, so that C5 (stride 32) covers the padded input exactly.
+   */
+  readonly sizeDivisibility = 32;
+  /** State-name prefixes of the classifier layer, which fine-tuning to another class count re-initializes. */
+  readonly classifierKeys: readonly string[] = ['head.classification_head.cls_logits.'];
   readonly backbone: BackboneWithFpn;
   readonly head: RetinaNetHead;
   readonly anchorGenerator: AnchorGenerator;
@@ -75,7 +99,7 @@ export class RetinaNet extends Module {
    * @throws Error when a level is missing or the strides do not double (see `FeaturePyramidNetwork`), when the
    *   anchor sizes do not give one list per pyramid level, or on invalid thresholds.
    */
-  constructor(body: ResNet, opts: RetinaNetOptions) {
+  constructor(body: Backbone, opts: RetinaNetOptions) {
     super();
     this.options = { ...opts };
     const inLevels = opts.inLevels ?? ['C3', 'C4', 'C5'];
@@ -153,13 +177,14 @@ export class RetinaNet extends Module {
 
   /**
    * Training losses for a batch (torchvision `RetinaNet.compute_loss`).
-   * @param images [N, H, W, 3] float32 normalized RGB; not disposed.
-   * @param targets N ground truths, boxes xyxy in the pixels of `images` (an image may have no box).
+   * @param batch.images [N, H, W, 3] float32 normalized RGB; not disposed.
+   * @param batch.targets N ground truths, boxes xyxy in the pixels of `images` (an image may have no box).
    * @returns `classification` (sigmoid focal loss) and `boxRegression` scalars, each summed per image,
    *   divided by max(1, that image's foreground anchors) and averaged over the images; caller owns them.
    * @throws Error when the number of targets is not N, a label is outside 0..K-1, or a box has no area.
    */
-  computeLosses(images: tf.Tensor4D, targets: readonly DetectionGroundTruth[], ctx: ForwardContext): { classification: tf.Scalar; boxRegression: tf.Scalar } {
+  computeLosses(batch: DetectionBatchInput, ctx: ForwardContext): { classification: tf.Scalar; boxRegression: tf.Scalar } {
+    const { images, targets } = batch;
     this.checkImages(images);
     if (targets.length !== images.shape[0]) throw new Error(`RetinaNet.computeLosses: ${images.shape[0]} images but ${targets.length} targets`);
     const { anchors } = this.anchorsFor(images.shape[1], images.shape[2]);
@@ -175,12 +200,13 @@ export class RetinaNet extends Module {
 
   /**
    * Detections per image in the network input frame (inference mode).
-   * @param images [N, H, W, 3] float32 normalized RGB; not disposed.
-   * @param imageSizes per image, the content size (before batch padding) boxes are clipped to.
+   * @param input.images [N, H, W, 3] float32 normalized RGB; not disposed.
+   * @param input.imageSizes per image, the content size (before batch padding) boxes are clipped to.
    * @returns N `Detections`, highest score first; map them back with `detectionsToOriginal`.
    * @throws Error when `imageSizes` does not have N entries.
    */
-  async predict(images: tf.Tensor4D, imageSizes: readonly ImageSize[]): Promise<Detections[]> {
+  async predict(input: DetectionPredictInput): Promise<Detections[]> {
+    const { images, imageSizes } = input;
     this.checkImages(images);
     if (imageSizes.length !== images.shape[0]) throw new Error(`RetinaNet.predict: ${images.shape[0]} images but ${imageSizes.length} image sizes`);
     const { anchors, counts } = this.anchorsFor(images.shape[1], images.shape[2]);
@@ -229,19 +255,7 @@ function build(resnet: (o: ResNetBuilderOptions) => ResNet, o: RetinaNetBuilderO
 export function retinanetResnet18Fpn(o: RetinaNetBuilderOptions): RetinaNet {
   return build(resnet18, o);
 }
-/** RetinaNet with a ResNet-34 FPN backbone. */
-export function retinanetResnet34Fpn(o: RetinaNetBuilderOptions): RetinaNet {
-  return build(resnet34, o);
-}
 /** RetinaNet with a ResNet-50 FPN backbone: torchvision `retinanet_resnet50_fpn` (v1 defaults). */
 export function retinanetResnet50Fpn(o: RetinaNetBuilderOptions): RetinaNet {
   return build(resnet50, o);
-}
-/** RetinaNet with a ResNet-101 FPN backbone. */
-export function retinanetResnet101Fpn(o: RetinaNetBuilderOptions): RetinaNet {
-  return build(resnet101, o);
-}
-/** RetinaNet with a ResNet-152 FPN backbone. */
-export function retinanetResnet152Fpn(o: RetinaNetBuilderOptions): RetinaNet {
-  return build(resnet152, o);
 }

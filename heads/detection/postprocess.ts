@@ -6,15 +6,14 @@
  *   then over all levels: class-wise NMS (IoU > `nmsThresh` suppresses), and the `detectionsPerImage` best.
  * Scores and boxes are computed in float64 from the float32 outputs and returned as float32.
  *
- * Mapping back to the original image (`detectionsToOriginal`) and the COCO results format (`toCocoResults`) are
- * separate steps. Heads do not import dataset code: the geometry is a structural subset of the datasets'
+ * Mapping back to the original image (`detectionsToOriginal`) is a separate step; the COCO results format lives with
+ * the COCO dataset code (`datasets/coco/results.ts`). Heads do not import dataset code: the geometry is a structural subset of the datasets'
  * `ImageMeta`, which can be passed as is.
  *
  * Reference: torchvision `models/detection/retinanet.py` (`postprocess_detections`), `transform.py`
- * (`postprocess`, `resize_boxes`), `ops/boxes.py` (`batched_nms`, `clip_boxes_to_image`); pycocotools results
- * format (`loadRes`: `image_id`, `category_id`, `bbox` xywh, `score`).
+ * (`postprocess`, `resize_boxes`), `ops/boxes.py` (`batched_nms`, `clip_boxes_to_image`).
  */
-import { boxesXyxyToXywh, clipBoxesInPlace } from '../../src/ops/boxes';
+import { boxesToOriginal, clipBoxesInPlace, type OriginalFrame } from '../../src/ops/boxes';
 import { batchedNms } from '../../src/ops/nms';
 import { BoxCoder } from './box_coder';
 
@@ -131,81 +130,18 @@ export function postprocessDetections(
   return out;
 }
 
-/**
- * How a network input relates to its original image: the fields of the datasets' `ImageMeta` this step needs
- * (an `ImageMeta` can be passed directly). A point (x, y) of the original maps to the input as
- * `xc = (x - cropXyxy[0]) * scaleX`, `yc = (y - cropXyxy[1]) * scaleY`, `xc = contentWidth - xc` when
- * `flipped`, then `+ padding.left`, `+ padding.top`.
- */
-export interface OriginalFrame {
-  originalHeight: number;
-  originalWidth: number;
-  /** Region of the original shown by the content, xyxy, original pixels. */
-  cropXyxy: readonly [number, number, number, number];
-  /** Input pixels per original pixel along x. */
-  scaleX: number;
-  /** Input pixels per original pixel along y. */
-  scaleY: number;
-  flipped: boolean;
-  padding: { top: number; left: number };
-  /** Content area of the input, xyxy: its width is the flip axis. */
-  validRegionXyxy: readonly [number, number, number, number];
-}
+export type { OriginalFrame } from '../../src/ops/boxes';
 
 /**
- * Map detections from the network input to original-image pixels, then clip them to the original image.
- * With only a resize (no crop, flip or padding) this is torchvision's `resize_boxes` (boxes times
+ * Map detections from the network input to original-image pixels ({@link boxesToOriginal}), then clip them to the
+ * original image. With only a resize (no crop, flip or padding) this is torchvision's `resize_boxes` (boxes times
  * original / resized size) followed by a clip that torchvision leaves out (its boxes are already inside).
  * @param det detections in the input frame (not modified).
- * @param frame the image's geometry.
+ * @param frame the image's geometry (an `ImageMeta` fits).
  * @returns new detections with boxes in original pixels; scores and labels copied.
  * @throws Error when a scale is not positive.
  */
 export function detectionsToOriginal(det: Detections, frame: OriginalFrame): Detections {
-  if (!(frame.scaleX > 0 && frame.scaleY > 0)) throw new Error(`detectionsToOriginal: scales must be positive, got ${frame.scaleX}, ${frame.scaleY}`);
-  const contentW = frame.validRegionXyxy[2] - frame.validRegionXyxy[0];
-  const [cx0, cy0] = frame.cropXyxy;
-  const boxes = new Float64Array(det.boxes.length);
-  for (let i = 0; i < det.boxes.length; i += 4) {
-    let x0 = det.boxes[i] - frame.padding.left;
-    let x1 = det.boxes[i + 2] - frame.padding.left;
-    if (frame.flipped) [x0, x1] = [contentW - x1, contentW - x0];
-    boxes[i] = x0 / frame.scaleX + cx0;
-    boxes[i + 1] = (det.boxes[i + 1] - frame.padding.top) / frame.scaleY + cy0;
-    boxes[i + 2] = x1 / frame.scaleX + cx0;
-    boxes[i + 3] = (det.boxes[i + 3] - frame.padding.top) / frame.scaleY + cy0;
-  }
-  clipBoxesInPlace(boxes, frame.originalHeight, frame.originalWidth);
-  return { boxes: Float32Array.from(boxes), scores: det.scores.slice(), labels: det.labels.slice() };
-}
-
-/** One detection in the COCO results format (pycocotools `loadRes`). */
-export interface CocoDetectionResult {
-  image_id: number;
-  category_id: number;
-  /** [x, y, width, height], original-image pixels. */
-  bbox: [number, number, number, number];
-  score: number;
-}
-
-/**
- * Detections of one image (boxes in original pixels) as COCO results records.
- * @param det detections, boxes xyxy in original-image pixels.
- * @param imageId the COCO image id.
- * @param categoryIds maps a class index 0..K-1 to the dataset's category id (COCO's are not contiguous).
- * @returns one record per detection, in score order.
- * @throws Error when a label has no category id.
- */
-export function toCocoResults(det: Detections, imageId: number, categoryIds: readonly number[]): CocoDetectionResult[] {
-  const xywh = boxesXyxyToXywh(det.boxes);
-  return Array.from(det.labels, (label, i) => {
-    const category = categoryIds[label];
-    if (category === undefined) throw new Error(`toCocoResults: class ${label} has no category id (${categoryIds.length} given)`);
-    return {
-      image_id: imageId,
-      category_id: category,
-      bbox: [xywh[4 * i], xywh[4 * i + 1], xywh[4 * i + 2], xywh[4 * i + 3]] as [number, number, number, number],
-      score: det.scores[i],
-    };
-  });
+  const boxes = clipBoxesInPlace(boxesToOriginal(det.boxes, frame), frame.originalHeight, frame.originalWidth);
+  return { boxes, scores: det.scores.slice(), labels: det.labels.slice() };
 }

@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FeatureMap, PyramidLevel } from '../../src/backbone/features';
-import { SeedSequence } from '../../src/engine/seed';
+import { SeedSequence } from '../../src/common/seed';
 import { Conv2d, ModuleList } from '../../src/nn/layers';
 import { Module } from '../../src/nn/module';
 

@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
-import { SeedSequence } from '../../src/engine/seed';
+import { SeedSequence } from '../../src/common/seed';
 import { clipBoxesInPlace } from '../../src/ops/boxes';
 import { boxIou } from '../../src/ops/iou';
 import { smoothL1Loss, softmaxCrossEntropy } from '../../src/ops/losses';

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FeatureMap, PyramidLevel } from '../../src/backbone/features';
-import { SeedSequence } from '../../src/engine/seed';
+import { SeedSequence } from '../../src/common/seed';
 import { clipBoxesInPlace } from '../../src/ops/boxes';
 import { boxIou } from '../../src/ops/iou';
 import { binaryCrossEntropyWithLogits, smoothL1Loss } from '../../src/ops/losses';

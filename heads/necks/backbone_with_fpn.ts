@@ -6,16 +6,15 @@
  * Reference: torchvision `models/detection/backbone_utils.py` (`BackboneWithFPN`, `_resnet_fpn_extractor`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
-import { ResNet } from '../../src/backbone/resnet';
+import { Backbone, FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
 import { ForwardContext, Module } from '../../src/nn/module';
 import { FeaturePyramidNetwork } from './fpn';
 
 /** torchvision `BackboneWithFPN`: `body` (the ResNet) and `fpn`. */
 export class BackboneWithFpn extends Module {
-  readonly body: ResNet;
+  readonly body: Backbone;
   readonly fpn: FeaturePyramidNetwork;
-  constructor(body: ResNet, fpn: FeaturePyramidNetwork) {
+  constructor(body: Backbone, fpn: FeaturePyramidNetwork) {
     super();
     this.body = this.registerModule('body', body);
     this.fpn = this.registerModule('fpn', fpn);

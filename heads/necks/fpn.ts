@@ -11,13 +11,11 @@
  * `LastLevelMaxPool`), detectron2 `modeling/backbone/fpn.py` (stride checks).
  */
 import * as tf from '@tensorflow/tfjs';
-import { BackboneLevel, FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
-import { SeedSequence } from '../../src/engine/seed';
+import { BACKBONE_LEVELS, BackboneLevel, FeatureMap, FeatureSpec, type Neck, PYRAMID_LEVELS, PyramidLevel, pyramidLevelOf } from '../../src/backbone/features';
+import { SeedSequence } from '../../src/common/seed';
 import { Conv2d, ModuleList } from '../../src/nn/layers';
 import { ForwardContext, Module } from '../../src/nn/module';
 
-const BACKBONE_ORDER: readonly BackboneLevel[] = ['C2', 'C3', 'C4', 'C5'];
-const PYRAMID_ORDER: readonly PyramidLevel[] = ['P2', 'P3', 'P4', 'P5', 'P6', 'P7'];
 
 /**
  * Levels above the top input level:
@@ -73,7 +71,7 @@ class LastLevelP6P7 extends Module {
 /**
  * The FPN neck: `FeatureMap<C_l>` in, `FeatureMap<P_l>` out, every output with `outChannels` channels.
  */
-export class FeaturePyramidNetwork extends Module {
+export class FeaturePyramidNetwork extends Module implements Neck<BackboneLevel, PyramidLevel> {
   readonly inLevels: readonly BackboneLevel[];
   /** Output levels, ascending: `P_l` for each input `C_l`, then the extra levels. */
   readonly outLevels: readonly PyramidLevel[];
@@ -91,13 +89,13 @@ export class FeaturePyramidNetwork extends Module {
   constructor(opts: FpnOptions) {
     super();
     const { inLevels, inSpecs, outChannels, topBlock } = opts;
-    const available = BACKBONE_ORDER.filter((l) => inSpecs[l] !== undefined);
+    const available = BACKBONE_LEVELS.filter((l) => inSpecs[l] !== undefined);
     if (inLevels.length === 0) throw new Error(`FPN: inLevels is empty; the backbone gives ${available.join(', ')}`);
     for (const l of inLevels) {
-      if (!BACKBONE_ORDER.includes(l)) throw new Error(`FPN: unknown level '${l}': expected one of ${BACKBONE_ORDER.join(', ')}`);
+      if (!BACKBONE_LEVELS.includes(l)) throw new Error(`FPN: unknown level '${l}': expected one of ${BACKBONE_LEVELS.join(', ')}`);
       if (!inSpecs[l]) throw new Error(`FPN: the backbone does not give level ${l}; it gives ${available.join(', ')}`);
     }
-    const idx = inLevels.map((l) => BACKBONE_ORDER.indexOf(l));
+    const idx = inLevels.map((l) => BACKBONE_LEVELS.indexOf(l));
     for (let i = 1; i < idx.length; i++) {
       if (idx[i] !== idx[i - 1] + 1) throw new Error(`FPN: inLevels must be ascending and consecutive, got ${inLevels.join(', ')}`);
       const a = inSpecs[inLevels[i - 1]]!.stride;
@@ -122,16 +120,16 @@ export class FeaturePyramidNetwork extends Module {
       new ModuleList(inLevels.map(() => new ConvBlock([fpnConv(outChannels, outChannels, 3, 1, seeds)]))),
     );
     const top = inLevels[inLevels.length - 1];
-    const topIndex = PYRAMID_ORDER.indexOf(`P${top.slice(1)}` as PyramidLevel);
-    const outLevels = inLevels.map((l) => `P${l.slice(1)}` as PyramidLevel);
+    const topIndex = PYRAMID_LEVELS.indexOf(pyramidLevelOf(top));
+    const outLevels = inLevels.map(pyramidLevelOf);
     const specs: Record<string, FeatureSpec> = {};
     inLevels.forEach((l, i) => (specs[outLevels[i]] = { channels: outChannels, stride: inSpecs[l]!.stride }));
     const extra = topBlock.kind === 'p6p7' ? 2 : topBlock.kind === 'maxpool' ? 1 : 0;
-    if (topIndex + extra >= PYRAMID_ORDER.length) {
+    if (topIndex + extra >= PYRAMID_LEVELS.length) {
       throw new Error(`FPN: ${extra} extra level(s) above ${outLevels[outLevels.length - 1]} would go beyond P7`);
     }
     for (let k = 1; k <= extra; k++) {
-      const lvl = PYRAMID_ORDER[topIndex + k];
+      const lvl = PYRAMID_LEVELS[topIndex + k];
       outLevels.push(lvl);
       specs[lvl] = { channels: outChannels, stride: inSpecs[top]!.stride * 2 ** k };
     }

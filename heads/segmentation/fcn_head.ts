@@ -8,7 +8,7 @@
  * `1.*` (BatchNorm), `4.weight` / `4.bias` (classifier)).
  */
 import * as tf from '@tensorflow/tfjs';
-import { SeedSequence } from '../../src/engine/seed';
+import { SeedSequence } from '../../src/common/seed';
 import { BatchNorm2d, Conv2d } from '../../src/nn/layers';
 import { Module } from '../../src/nn/module';
 import { SegmentationForwardContext, dropout } from './dropout';

@@ -11,16 +11,20 @@
  * (`criterion`: `losses['out'] + 0.5 * losses['aux']`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { BackboneLevel } from '../../src/backbone/features';
+import type { Backbone, BackboneLevel } from '../../src/backbone/features';
 import { ResNet, ResNetBuilderOptions, resnet101, resnet50 } from '../../src/backbone/resnet';
 import { NormLayer } from '../../src/nn/layers';
 import { Module } from '../../src/nn/module';
 import { DeepLabV3Head } from './deeplabv3_head';
 import { SegmentationForwardContext } from './dropout';
 import { FCNHead } from './fcn_head';
+import { inferSegmentation, type SegmentationInferenceInput, type SegmentationInferenceResult } from './inference';
 import { PixelCrossEntropyOptions, pixelCrossEntropy } from './losses';
+import type { TaskModel } from '../../src/nn/task_model';
+import { upsampleLogits } from './upsample';
 
 export type { SegmentationForwardContext } from './dropout';
+export { upsampleLogits } from './upsample';
 
 /** The decoder on C5: torchvision's `FCNHead` or `DeepLabHead`. */
 export type SegmentationHeadOptions =
@@ -56,23 +60,19 @@ export interface SegmentationOutput {
 }
 
 /** The loss record of one batch; the trainer sums the terms (the auxiliary weight is already applied). */
-export interface SegmentationLosses {
+export type SegmentationLosses = {
   /** Pixel cross-entropy of `logits`. */
   segmentation: tf.Scalar;
   /** `auxWeight` × pixel cross-entropy of `auxLogits`; only with `aux`. */
   aux?: tf.Scalar;
-}
+};
 
-/**
- * Bilinear resize of NHWC logits to `[height, width]` with torch's `F.interpolate(mode='bilinear',
- * align_corners=False)` sampling: half-pixel centres, source coordinate `(dst + 0.5) * in / out - 0.5` clamped at
- * 0 (tfjs `alignCorners=false, halfPixelCenters=true`). Differentiable on every backend.
- * @param x [N, h, w, K] float32. Not disposed.
- * @returns [N, height, width, K] float32; caller owns it.
- */
-export function upsampleLogits(x: tf.Tensor4D, height: number, width: number): tf.Tensor4D {
-  if (x.shape[1] === height && x.shape[2] === width) return tf.clone(x);
-  return tf.image.resizeBilinear(x, [height, width], false, true);
+/** A training batch of the segmentation model: the fields of `segmentationCollate`'s batch it reads. */
+export interface SegmentationBatchInput {
+  /** [N, H, W, 3] float32, normalized RGB. */
+  images: tf.Tensor4D;
+  /** [N, H, W] int32 class indices 0..K-1 or the ignore index (255). */
+  masks: tf.Tensor3D;
 }
 
 /**
@@ -82,8 +82,16 @@ export function upsampleLogits(x: tf.Tensor4D, height: number, width: number): t
  * model uses a Bottleneck ResNet dilated to output stride 8 (`replaceStrideWithDilation: [false, true, true]`); the
  * builders below make one. Any ResNet works (ResNet-18 without dilation, at output stride 32, for small tests).
  */
-export class SegmentationModel extends Module {
-  readonly backbone: ResNet;
+export class SegmentationModel
+  extends Module
+  implements TaskModel<SegmentationBatchInput, SegmentationInferenceInput, SegmentationInferenceResult>
+{
+  /**
+   * State-name prefixes of the last classifier layers (main and auxiliary), which fine-tuning to another class
+   * count re-initializes (torchvision's `classifier.4` / `aux_classifier.4`).
+   */
+  readonly classifierKeys: readonly string[] = ['classifier.4.', 'aux_classifier.4.'];
+  readonly backbone: Backbone;
   readonly classifier: FCNHead | DeepLabV3Head;
   readonly auxClassifier?: FCNHead;
   readonly numClasses: number;
@@ -94,7 +102,7 @@ export class SegmentationModel extends Module {
    * @param backbone the trunk; the model takes ownership (disposed with the model).
    * @throws Error when the backbone lacks C5 (or C4 with `aux`), listing its levels, or on invalid options.
    */
-  constructor(backbone: ResNet, opts: SegmentationModelOptions) {
+  constructor(backbone: Backbone, opts: SegmentationModelOptions) {
     super();
     const needed: BackboneLevel[] = opts.aux ? ['C4', 'C5'] : ['C5'];
     const missing = needed.filter((l) => !backbone.outLevels.includes(l));
@@ -159,13 +167,14 @@ export class SegmentationModel extends Module {
    * and class weights from the options) and, with an auxiliary head, `auxWeight` times that of the auxiliary
    * logits.
    *
-   * @param images [N, H, W, 3] float32, normalized RGB. Not disposed.
-   * @param masks [N, H, W] int32 class indices 0..K-1 or the ignore index (255). Not disposed.
+   * @param batch.images [N, H, W, 3] float32, normalized RGB. Not disposed.
+   * @param batch.masks [N, H, W] int32 class indices 0..K-1 or the ignore index (255). Not disposed.
    * @param ctx training mode and step seed (the trainer's `StepContext`).
    * @returns scalars with stable keys `segmentation` and `aux`; caller owns them.
    * @throws Error when `masks` is not [N, H, W] for images [N, H, W, 3].
    */
-  computeLosses(images: tf.Tensor4D, masks: tf.Tensor3D, ctx: SegmentationForwardContext): SegmentationLosses {
+  computeLosses(batch: SegmentationBatchInput, ctx: SegmentationForwardContext): SegmentationLosses {
+    const { images, masks } = batch;
     if (masks.rank !== 3 || masks.shape.some((d, i) => d !== images.shape[i])) {
       throw new Error(`computeLosses: masks must be [N, H, W] = [${images.shape.slice(0, 3)}], got [${masks.shape}]`);
     }
@@ -175,6 +184,14 @@ export class SegmentationModel extends Module {
       if (auxLogits) losses.aux = tf.mul(pixelCrossEntropy(auxLogits, masks, this.lossOptions), this.auxWeight) as tf.Scalar;
       return losses as unknown as tf.TensorContainer;
     }) as unknown as SegmentationLosses;
+  }
+
+  /**
+   * Per-pixel classes of one image at its original size, merged over scales, flips and sliding windows
+   * ({@link inferSegmentation}).
+   */
+  predict(input: SegmentationInferenceInput): Promise<SegmentationInferenceResult> {
+    return inferSegmentation(this, input);
   }
 }
 

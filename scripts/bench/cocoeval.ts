@@ -14,7 +14,8 @@ import * as path from 'node:path';
 
 import { Coco } from '../../datasets/coco/coco';
 import { CocoEval } from '../../datasets/coco/cocoeval';
-import { SeedSequence } from '../../src/engine/seed';
+import { writeFileAtomicSync } from '../../src/common/atomic_write';
+import { SeedSequence } from '../../src/common/seed';
 
 const N_IMAGES = 5000;
 const N_CATS = 80;
@@ -24,13 +25,6 @@ const PYCOCOTOOLS_REFERENCE_SECONDS = 31;
 
 function round2(x: number): number {
   return Math.round(x * 100) / 100;
-}
-
-/** Writes `data` as JSON to `file` through a temporary name. */
-function writeJsonAtomic(file: string, data: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(data));
-  fs.renameSync(tmp, file);
 }
 
 function generate(seed: number, dir: string): { gtPath: string; dtPath: string; nGt: number; nDt: number } {
@@ -79,8 +73,8 @@ function generate(seed: number, dir: string): { gtPath: string; dtPath: string; 
   const categories = catIds.map((id) => ({ id, name: `class${id}`, supercategory: 'thing' }));
   const gtPath = path.join(dir, 'gt.json');
   const dtPath = path.join(dir, 'dt.json');
-  writeJsonAtomic(gtPath, { info: {}, licenses: [], images, annotations, categories });
-  writeJsonAtomic(dtPath, results);
+  writeFileAtomicSync(gtPath, JSON.stringify({ info: {}, licenses: [], images, annotations, categories }));
+  writeFileAtomicSync(dtPath, JSON.stringify(results));
   return { gtPath, dtPath, nGt: annotations.length, nDt: results.length };
 }
 

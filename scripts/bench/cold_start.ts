@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { SeedSequence } from '../../src/engine/seed';
+import { SeedSequence } from '../../src/common/seed';
 import { arg } from './common';
 
 const ROOT = path.resolve(__dirname, '..', '..');

@@ -25,7 +25,7 @@ import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
 import { selectBackend } from '../../src/engine/backend';
-import { SeedSequence } from '../../src/engine/seed';
+import { SeedSequence } from '../../src/common/seed';
 import { DataLoader } from '../../datasets/loader';
 import { collateDetection, disposeDetectionBatch } from '../../datasets/collate_detection';
 import { decodeImage } from '../../datasets/pipeline/decode';

@@ -22,7 +22,8 @@ import { loadConfig } from '../../src/config/load';
 import type { DetectionConfig } from '../../src/config/types';
 import { selectBackend } from '../../src/engine/backend';
 import { SgdOptimizer } from '../../src/engine/optimizer';
-import { buildDetector, loadDetectionSplit } from '../../src/tasks/detection';
+import { loadDetectionSplit } from '../../datasets/detection_split';
+import { buildDetector } from '../../src/tasks/detection';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   };
   const backend = await selectBackend('wasm');
   const tensorsBefore = tf.memory().numTensors;
-  const split = await loadDetectionSplit(cfg, cfg.data.trainSplit, cfg.data.classes, 'train');
+  const split = await loadDetectionSplit(cfg.data, cfg.data.trainSplit, cfg.data.classes, 'train');
   const model = buildDetector(cfg, split.classes.length);
   const opt = new SgdOptimizer(model.trainableParameters(), { lr: 0.001, momentum: 0.9, weightDecay: 1e-4 });
 
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
         const { batch } = next.value;
         try {
           const { value, grads } = tf.variableGrads(() => {
-            const l = model.computeLosses(batch.images, batch.targets, { training: true });
+            const l = model.computeLosses(batch, { training: true });
             return tf.add(l.classification, l.boxRegression) as tf.Scalar;
           });
           opt.step(grads);

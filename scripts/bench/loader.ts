@@ -19,7 +19,7 @@ import { resampleImage } from '../../datasets/pipeline/resample';
 import { randomResizedCropWindow } from '../../datasets/pipeline/transforms';
 import { selectBackend } from '../../src/engine/backend';
 import { arg } from './common';
-import { SeedSequence } from '../../src/engine/seed';
+import { SeedSequence } from '../../src/common/seed';
 
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 

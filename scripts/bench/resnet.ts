@@ -63,7 +63,7 @@ async function main(): Promise<void> {
       async () => {
         const bytesBefore = tf.memory().numBytes;
         const { value, grads } = tf.variableGrads(() => {
-          const loss = model.computeLosses(x4, y4, { training: true }).classification;
+          const loss = model.computeLosses({ images: x4, labels: y4 }, { training: true }).classification;
           // Everything still alive at the end of the forward pass is held for the backward pass.
           tapeBytes = tf.memory().numBytes - bytesBefore;
           sampleRss();

@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   const x = tf.randomNormal([1, pad(h), pad(w), 3], 0, 1, 'float32', 1) as tf.Tensor4D;
   const inferenceMs = await medianMs(
     async () => {
-      await model.predict(x, [{ height: h, width: w }]);
+      await model.predict({ images: x, imageSizes: [{ height: h, width: w }] });
       sampleRss();
     },
     1,
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const trainMs = await medianMs(
     async () => {
       const { value, grads } = tf.variableGrads(() => {
-        const l = model.computeLosses(x, targets, { training: true });
+        const l = model.computeLosses({ images: x, targets }, { training: true });
         sampleRss();
         return tf.add(l.classification, l.boxRegression) as tf.Scalar;
       }, params.map(([, v]) => v));

@@ -124,7 +124,7 @@ async function main(): Promise<void> {
   const step = async (): Promise<number> => {
     const t0 = performance.now();
     const { value, grads } = tf.variableGrads(
-      () => model.computeLosses(x, y, { training: true }).classification,
+      () => model.computeLosses({ images: x, labels: y }, { training: true }).classification,
       params.map(([, v]) => v),
     );
     opt.step(grads);

@@ -8,10 +8,10 @@
  * Layout is NHWC; every convolution pads explicitly and symmetrically as torchvision does.
  */
 import * as tf from '@tensorflow/tfjs';
-import { SeedSequence } from '../engine/seed';
+import { SeedSequence } from '../common/seed';
 import { Conv2d, Norm2d, NormLayer, buildNorm } from '../nn/layers';
 import { ForwardContext, Module } from '../nn/module';
-import { BACKBONE_LEVELS, BackboneLevel, FeatureMap, FeatureSpec } from './features';
+import { BACKBONE_LEVELS, type Backbone, BackboneLevel, FeatureMap, FeatureSpec } from './features';
 
 /** A residual block of either kind. */
 interface ResidualBlock extends Module {
@@ -192,7 +192,7 @@ export interface ResNetOptions {
  * classifier. Its state names are torchvision's (`conv1.weight`, `layer1.0.conv1.weight`,
  * `layer1.0.downsample.0.weight`, `layer4.2.bn3.running_var`, ...).
  */
-export class ResNet extends Module {
+export class ResNet extends Module implements Backbone {
   readonly outLevels: readonly BackboneLevel[];
   readonly conv1: Conv2d;
   readonly bn1: Norm2d;

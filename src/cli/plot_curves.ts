@@ -12,6 +12,7 @@ import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
+import { writeFileAtomicSync } from '../common/atomic_write';
 import { BUNDLED_FONT_FAMILY, useBundledFont } from '../engine/fonts';
 import { LogRecord, readJsonl } from '../engine/logger';
 
@@ -178,10 +179,7 @@ export async function plotCurves(
   const svg = await renderCurvesSvg(curves, { title: opts.title ?? path.basename(path.dirname(path.resolve(source))) });
   if (ext === '.png') useBundledFont();
   const data = ext === '.svg' ? Buffer.from(svg) : await sharp(Buffer.from(svg), { density: 144 }).png().toBuffer();
-  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-  const tmp = `${out}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, out);
+  writeFileAtomicSync(out, data);
   const names = (p: CurvePoint[]) => [...new Set(p.map((c) => c.series))];
   return {
     source,

@@ -2,8 +2,6 @@
  * NumPy `.npy` files (format version 1.0), the array format Python and JavaScript users can both read
  * (`numpy.load`). Reference: numpy/lib/format.py, "A Simple File Format for NumPy Arrays" (NEP 1).
  */
-import * as fs from 'fs';
-import * as path from 'path';
 
 /**
  * Encode a C-order float32 array as `.npy` bytes.
@@ -52,18 +50,4 @@ export function decodeNpyFloat32(buf: Buffer, source = 'npy'): { data: Float32Ar
   const data = new Float32Array(n);
   new Uint8Array(data.buffer).set(buf.subarray(offset));
   return { data, shape };
-}
-
-/** Write `bytes` to `file` through a temporary file in the same folder and a rename. */
-export function writeFileAtomic(file: string, bytes: Buffer | string): void {
-  const dir = path.dirname(path.resolve(file));
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
 }

@@ -23,7 +23,9 @@ import { JsonlLogger } from './logger';
 import { LrSchedule, learningRateAt, validateLrSchedule } from './lr_schedule';
 import { SgdOptimizer } from './optimizer';
 import { createProgress, ProgressReporter } from './progress';
-import { SeedSequence } from './seed';
+import { writeFileAtomicSync } from '../common/atomic_write';
+import { stderrLog, type LogSink } from '../common/log';
+import { SeedSequence } from '../common/seed';
 
 /** What `computeLosses` receives for one training step. */
 export interface StepContext extends ForwardContext {
@@ -194,6 +196,8 @@ export interface TrainerOptions<B> {
   architecture?: string;
   /** Install a SIGINT handler during `train()` (default true). */
   handleSigint?: boolean;
+  /** Where warnings and notices go (a resumed schedule differs, nothing to do, SIGINT received). Default stderr. */
+  log?: LogSink;
 }
 
 /** How `train()` ended. */
@@ -405,9 +409,9 @@ export class Trainer<B> {
     this.lastCheckpoint = target;
     this.resumed = true;
     if (JSON.stringify(meta.schedule) !== JSON.stringify(this.opts.schedule)) {
-      process.stderr.write(
+      (this.opts.log ?? stderrLog)(
         `warning: ${target} was written with schedule ${JSON.stringify(meta.schedule)}; continuing with ` +
-          `${JSON.stringify(this.opts.schedule)}, so the run will not reproduce an uninterrupted one\n`,
+          `${JSON.stringify(this.opts.schedule)}, so the run will not reproduce an uninterrupted one`,
       );
     }
     this.logger.log({ type: 'resume', file: target, nextIteration: meta.nextIteration, epoch: meta.epoch });
@@ -439,7 +443,7 @@ export class Trainer<B> {
     }
     if (o.checkpoint && o.outputDir) this.sweepTemporaries(o.outputDir);
     if (this.nextIteration >= maxIter) {
-      process.stderr.write(`nothing to do: the run is already at iteration ${this.nextIteration} of ${maxIter}\n`);
+      (o.log ?? stderrLog)(`nothing to do: the run is already at iteration ${this.nextIteration} of ${maxIter}`);
     }
     const logEvery = o.logEveryIters ?? 20;
     const progress = o.progress ?? createProgress({ quiet: o.quiet });
@@ -450,7 +454,7 @@ export class Trainer<B> {
       if (firstSigintMs === undefined) {
         firstSigintMs = now;
         this.stop();
-        process.stderr.write('\nSIGINT: stopping after this step and writing a checkpoint (press again to abort)\n');
+        (o.log ?? stderrLog)('\nSIGINT: stopping after this step and writing a checkpoint (press again to abort)');
       } else if (now - firstSigintMs > SIGINT_SAME_PRESS_MS) {
         process.removeListener('SIGINT', onSigint);
         process.kill(process.pid, 'SIGINT');
@@ -459,7 +463,7 @@ export class Trainer<B> {
     if (o.handleSigint ?? true) {
       process.on('SIGINT', onSigint);
       if (!o.quiet && this.nextIteration < maxIter) {
-        process.stderr.write(`training iterations ${this.nextIteration + 1}..${maxIter}; Ctrl-C stops after the current step and writes a checkpoint\n`);
+        (o.log ?? stderrLog)(`training iterations ${this.nextIteration + 1}..${maxIter}; Ctrl-C stops after the current step and writes a checkpoint`);
       }
     }
     let result: TrainResult | undefined;
@@ -618,8 +622,8 @@ export class Trainer<B> {
   private sweepTemporaries(dir: string): void {
     const removed = sweepCheckpointTemporaries(dir);
     if (removed.length > 0) {
-      process.stderr.write(
-        `removed ${removed.length} unfinished checkpoint file(s) left in ${dir} by an interrupted write: ${removed.slice(0, 3).join(', ')}${removed.length > 3 ? ', ...' : ''}\n`,
+      (this.opts.log ?? stderrLog)(
+        `removed ${removed.length} unfinished checkpoint file(s) left in ${dir} by an interrupted write: ${removed.slice(0, 3).join(', ')}${removed.length > 3 ? ', ...' : ''}`,
       );
     }
   }

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BatchNormActOptions, batchNormInference, batchNormTrain } from '../ops/batch_norm';
 import { conv2d } from '../ops/conv';
-import { SeedSequence } from '../engine/seed';
+import { SeedSequence } from '../common/seed';
 import { ForwardContext, Module } from './module';
 
 /** Options of `Conv2d`; the meaning of each field is torch.nn.Conv2d's. */
@@ -65,7 +65,7 @@ export class Conv2d extends Module {
       const b = 1 / Math.sqrt(fanIn);
       w = tf.randomUniform(shape, -b, b, 'float32', seed);
     } else w = tf.randomNormal(shape, 0, init.normalStd, 'float32', seed);
-    this.weight = this.registerParameter('weight', w);
+    this.weight = this.registerParameter('weight', w, 'conv2d');
     if (o.bias) {
       const b = 1 / Math.sqrt(fanIn);
       const biasInit =
@@ -270,6 +270,7 @@ export class Linear extends Module {
     this.weight = this.registerParameter(
       'weight',
       tf.randomUniform([opts.inFeatures, opts.outFeatures], -b, b, 'float32', opts.seeds.next()),
+      'linear',
     );
     if (opts.bias ?? true) {
       this.bias = this.registerParameter('bias', tf.randomUniform([opts.outFeatures], -b, b, 'float32', opts.seeds.next()));

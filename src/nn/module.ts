@@ -14,6 +14,15 @@ export interface ForwardContext {
   training: boolean;
 }
 
+/**
+ * How a variable's layout differs from torch's, recorded by the layer that registers it, so that weight import and
+ * export transpose by what the layer says rather than by name patterns:
+ * - `conv2d`: a convolution kernel, HWIO here, OIHW in torch;
+ * - `linear`: a fully connected weight, [in, out] here, [out, in] in torch;
+ * - `vector`: the same layout in both (biases, normalization parameters and statistics).
+ */
+export type TensorLayout = 'conv2d' | 'linear' | 'vector';
+
 /** One named state entry: a trainable parameter or a buffer (running statistics, frozen values). */
 export interface StateEntry {
   /** torchvision-style dotted name, e.g. `layer1.0.bn1.running_mean`. */
@@ -21,6 +30,8 @@ export interface StateEntry {
   variable: tf.Variable;
   /** Parameters are optimized (unless frozen); buffers never are. */
   kind: 'parameter' | 'buffer';
+  /** The variable's layout relative to torch's, as its layer registered it. */
+  layout: TensorLayout;
 }
 
 /**
@@ -34,6 +45,7 @@ export abstract class Module {
   private readonly children_ = new Map<string, Module>();
   private readonly parameters_ = new Map<string, tf.Variable>();
   private readonly buffers_ = new Map<string, tf.Variable>();
+  private readonly layouts_ = new Map<string, TensorLayout>();
   /** Parameters of a frozen module are excluded from `trainableParameters()`. */
   private frozen_ = false;
   private readonly flattened_ = new Set<string>();
@@ -54,21 +66,29 @@ export abstract class Module {
     return this.flattened_.has(child) ? prefix : `${prefix}${child}.`;
   }
 
-  /** Register a trainable parameter initialized from `value` (the module takes ownership of `value`). */
-  protected registerParameter(name: string, value: tf.Tensor): tf.Variable {
-    if (this.parameters_.has(name) || this.buffers_.has(name)) throw new Error(`'${name}' is already registered`);
-    const v = tf.variable(value, true);
-    value.dispose();
-    this.parameters_.set(name, v);
-    return v;
+  /**
+   * Register a trainable parameter initialized from `value` (the module takes ownership of `value`).
+   * @param layout how the variable's layout differs from torch's (default `vector`: the same).
+   */
+  protected registerParameter(name: string, value: tf.Tensor, layout: TensorLayout = 'vector'): tf.Variable {
+    return this.registerVariable(this.parameters_, name, value, layout);
   }
 
-  /** Register a non-trainable buffer initialized from `value` (the module takes ownership of `value`). */
-  protected registerBuffer(name: string, value: tf.Tensor): tf.Variable {
+  /**
+   * Register a non-trainable buffer initialized from `value` (the module takes ownership of `value`).
+   * @param layout how the variable's layout differs from torch's (default `vector`: the same).
+   */
+  protected registerBuffer(name: string, value: tf.Tensor, layout: TensorLayout = 'vector'): tf.Variable {
+    return this.registerVariable(this.buffers_, name, value, layout);
+  }
+
+  /** A variable from `value` (disposed), trainable when it goes into the parameters, recorded with its layout. */
+  private registerVariable(into: Map<string, tf.Variable>, name: string, value: tf.Tensor, layout: TensorLayout): tf.Variable {
     if (this.parameters_.has(name) || this.buffers_.has(name)) throw new Error(`'${name}' is already registered`);
-    const v = tf.variable(value, false);
+    const v = tf.variable(value, into === this.parameters_);
     value.dispose();
-    this.buffers_.set(name, v);
+    into.set(name, v);
+    this.layouts_.set(name, layout);
     return v;
   }
 
@@ -95,8 +115,8 @@ export abstract class Module {
    */
   stateEntries(prefix = ''): StateEntry[] {
     const out: StateEntry[] = [];
-    for (const [n, v] of this.parameters_) out.push({ name: prefix + n, variable: v, kind: 'parameter' });
-    for (const [n, v] of this.buffers_) out.push({ name: prefix + n, variable: v, kind: 'buffer' });
+    for (const [n, v] of this.parameters_) out.push({ name: prefix + n, variable: v, kind: 'parameter', layout: this.layouts_.get(n)! });
+    for (const [n, v] of this.buffers_) out.push({ name: prefix + n, variable: v, kind: 'buffer', layout: this.layouts_.get(n)! });
     for (const [n, c] of this.children_) out.push(...c.stateEntries(this.prefixOf(prefix, n)));
     return out;
   }

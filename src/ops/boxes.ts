@@ -83,3 +83,52 @@ export function clipBoxesInPlace<T extends BoxArray>(boxes: T, height: number, w
   }
   return boxes;
 }
+
+/**
+ * How a network input relates to its original image: the fields of the datasets' `ImageMeta` the inverse needs
+ * (an `ImageMeta` can be passed directly). A point (x, y) of the original maps to the input as
+ * `xc = (x - cropXyxy[0]) * scaleX`, `yc = (y - cropXyxy[1]) * scaleY`, `xc = contentWidth - xc` when
+ * `flipped`, then `+ padding.left`, `+ padding.top`.
+ */
+export interface OriginalFrame {
+  originalHeight: number;
+  originalWidth: number;
+  /** Region of the original shown by the content, xyxy, original pixels. */
+  cropXyxy: readonly [number, number, number, number];
+  /** Input pixels per original pixel along x. */
+  scaleX: number;
+  /** Input pixels per original pixel along y. */
+  scaleY: number;
+  flipped: boolean;
+  padding: { top: number; left: number };
+  /** Content area of the input, xyxy: its width is the flip axis. */
+  validRegionXyxy: readonly [number, number, number, number];
+}
+
+/**
+ * Map boxes from a transformed image back to its original image (after EXIF orientation): the inverse of the
+ * crop, resize, flip and padding that `frame` records. Each coordinate is computed in float64 and rounded once.
+ * @param boxes [M * 4] xyxy, absolute pixels of the transformed image.
+ * @param frame the transformed image's geometry.
+ * @returns a new [M * 4] float32 xyxy array in original-image pixels (not clipped).
+ * @throws Error when a scale is not positive or the length is not a multiple of 4.
+ * Reference: torchvision `transform.py` `resize_boxes` (ratio of original to resized size), extended with the
+ * crop offset, flip and padding.
+ */
+export function boxesToOriginal(boxes: ArrayLike<number>, frame: OriginalFrame): Float32Array {
+  checkFlat(boxes, 'boxesToOriginal');
+  if (!(frame.scaleX > 0 && frame.scaleY > 0)) throw new Error(`boxesToOriginal: scales must be positive, got ${frame.scaleX}, ${frame.scaleY}`);
+  const out = new Float32Array(boxes.length);
+  const contentW = frame.validRegionXyxy[2] - frame.validRegionXyxy[0];
+  const [cx0, cy0] = frame.cropXyxy;
+  for (let i = 0; i < boxes.length; i += 4) {
+    let x0 = boxes[i] - frame.padding.left;
+    let x1 = boxes[i + 2] - frame.padding.left;
+    if (frame.flipped) [x0, x1] = [contentW - x1, contentW - x0];
+    out[i] = x0 / frame.scaleX + cx0;
+    out[i + 1] = (boxes[i + 1] - frame.padding.top) / frame.scaleY + cy0;
+    out[i + 2] = x1 / frame.scaleX + cx0;
+    out[i + 3] = (boxes[i + 3] - frame.padding.top) / frame.scaleY + cy0;
+  }
+  return out;
+}

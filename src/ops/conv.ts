@@ -91,14 +91,6 @@ export function resolveConvGeometry(
   return { strides, dilations, pads };
 }
 
-/** Output height/width of a convolution with geometry `g` on input [H, W] with kernel [kh, kw]. */
-export function convOutputHW(inHW: [number, number], kernelHW: [number, number], g: ConvGeometry): [number, number] {
-  return [0, 1].map((i) => {
-    const eff = g.dilations[i] * (kernelHW[i] - 1) + 1;
-    return Math.floor((inHW[i] + g.pads[2 * i] + g.pads[2 * i + 1] - eff) / g.strides[i]) + 1;
-  }) as [number, number];
-}
-
 /** Pad (positive amounts) or crop (negative amounts) H and W of an NHWC tensor. */
 function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
   let y = x;

@@ -9,19 +9,16 @@ import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ClassificationEvaluator, ClassificationMetrics, imageFolderDataset, scanImageFolder } from '../../datasets/image_folder';
-import { ClassificationBatch, collateClassification, DataLoader, disposeClassificationBatch } from '../../datasets/loader';
+import { collateClassification, DataLoader, disposeClassificationBatch } from '../../datasets/loader';
 import { classificationEvalTransform, classificationTrainTransform } from '../../datasets/pipeline';
 import { ResNetClassifier } from '../../heads/classification/model';
 import { buildBackbone } from '../backbone/resnet';
-import { scaledLr } from '../config/load';
+import type { LogSink } from '../common/log';
 import type { ClassificationConfig } from '../config/types';
-import { loadCheckpoint, restoreModel } from '../engine/checkpoint';
-import { LrSchedule } from '../engine/lr_schedule';
-import { SgdOptimizer, weightDecayGroups } from '../engine/optimizer';
-import { startTaskProgress } from '../engine/task_progress';
-import { safetensorsCheckpointIO, skippingBatchSource, Trainer, TrainingCheckpointMeta, TrainResult } from '../engine/trainer';
-import { loadTorchvisionWeights, WeightLoadReport } from '../weights/torchvision';
-import type { TaskRunner } from './task';
+import { loadPretrained } from '../weights/pretrained';
+import type { WeightLoadReport } from '../weights/torchvision';
+import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
+import type { TaskRunner, TaskTrainOptions } from './task';
 
 /** The resolved config stored in a classification checkpoint: the config plus the class names it was trained on. */
 export interface ClassificationRunConfig extends ClassificationConfig {
@@ -41,34 +38,16 @@ export function buildClassifier(cfg: ClassificationConfig, numClasses: number): 
     replaceStrideWithDilation: b.replaceStrideWithDilation,
     seed: cfg.train.seed,
   });
-  return new ResNetClassifier(backbone, numClasses, cfg.train.seed + 1);
+  return new ResNetClassifier(backbone, numClasses, cfg.train.seed + 1, { labelSmoothing: cfg.loss.labelSmoothing });
 }
 
 /**
  * Load the config's `model.weights` (torchvision or timm, .safetensors or .pth) into `model`. When the file's `fc`
  * does not fit K classes, only the backbone is loaded and the head keeps its initialization (fine-tuning).
+ * @throws Error naming the file when it is missing or a tensor outside `fc` does not fit.
  */
-export async function loadInitialWeights(model: ResNetClassifier, file: string): Promise<WeightLoadReport> {
-  if (!fs.existsSync(file)) throw new Error(`weights file not found: ${file}`);
-  const report = await loadTorchvisionWeights(model, file, { strict: false });
-  const fcMismatch = report.shapeMismatched.some((m) => m.name.startsWith('fc.'));
-  const fcMissing = report.missing.some((n) => n.startsWith('fc.'));
-  const other = [...report.missing.filter((n) => !n.startsWith('fc.')), ...report.shapeMismatched.filter((m) => !m.name.startsWith('fc.')).map((m) => m.name)];
-  if (other.length > 0 || report.unexpected.length > 0) {
-    throw new Error(
-      `${file}: weights do not fit ${model.backbone.constructor.name}: missing or mismatched ${other.slice(0, 8).join(', ') || 'none'}; ` +
-        `unexpected ${report.unexpected.slice(0, 8).join(', ') || 'none'}`,
-    );
-  }
-  if (fcMismatch || fcMissing) {
-    process.stderr.write(`${file}: classifier 'fc' not loaded (${fcMissing ? 'absent' : 'shape differs'}); it is trained from its initialization\n`);
-  }
-  return report;
-}
-
-/** The engine schedule of a config (base LR from the linear scaling rule). */
-export function scheduleOf(cfg: ClassificationConfig): LrSchedule {
-  return { baseLr: scaledLr(cfg), ...cfg.schedule };
+export function loadInitialWeights(model: ResNetClassifier, file: string, log: LogSink): Promise<WeightLoadReport> {
+  return loadPretrained(model, file, { family: 'resnet', classifierKeys: model.classifierKeys, modelName: model.backbone.constructor.name, log });
 }
 
 function evalLoader(cfg: ClassificationConfig, folder: Awaited<ReturnType<typeof scanImageFolder>>) {
@@ -82,17 +61,16 @@ function evalLoader(cfg: ClassificationConfig, folder: Awaited<ReturnType<typeof
 }
 
 /**
- * Top-1/top-5 evaluation of `model` on an ImageFolder split.
+ * The top-1/top-5 evaluation of `model` on an ImageFolder split: its evaluator and the loop feeding it.
  * @param classes K class names in label order; the split's class folders must be the same.
- * @throws Error when the split's classes differ from `classes`.
+ * @throws Error when the folder is missing or its classes differ from `classes`.
  */
-export async function evaluateOnFolder(
+export async function folderEvaluation(
   model: ResNetClassifier,
   cfg: ClassificationConfig,
   splitRoot: string,
   classes: string[],
-  opts: { quiet?: boolean } = {},
-): Promise<ClassificationMetrics> {
+): Promise<EvaluationPlan<ClassificationMetrics>> {
   if (!fs.existsSync(splitRoot)) {
     throw new Error(`data folder not found: ${splitRoot} (data.root in the config, or --data, with --split naming a sub-folder)`);
   }
@@ -102,42 +80,44 @@ export async function evaluateOnFolder(
   }
   const loader = evalLoader(cfg, folder);
   const evaluator = new ClassificationEvaluator(classes);
-  const progress = startTaskProgress('eval', folder.samples.length, { quiet: opts.quiet, unit: 'images' });
-  let done = 0;
-  for await (const batch of loader.epoch(0)) {
-    try {
-      const logits = model.forward(batch.images, { training: false });
-      const [values, labels] = await Promise.all([logits.data(), batch.labels.data()]);
-      logits.dispose();
-      evaluator.update(values as Float32Array, labels as Int32Array);
-    } finally {
-      disposeClassificationBatch(batch);
-    }
-    done += batch.metas.length;
-    progress.update(done);
-  }
-  progress.stop();
-  return evaluator.result();
+  return {
+    evaluator,
+    feed: ({ quiet }) =>
+      runInference(loader.epoch(0), {
+        total: folder.samples.length,
+        quiet,
+        imagesIn: (batch) => batch.metas.length,
+        dispose: disposeClassificationBatch,
+        process: async (batch) => {
+          const [{ logits }, labels] = await Promise.all([model.predict(batch.images), batch.labels.data()]);
+          evaluator.update(logits, labels as Int32Array);
+        },
+      }),
+  };
 }
 
-/** Options of `trainClassification`. */
-export interface TrainClassificationOptions {
-  /** Resume from this checkpoint, or from `<outputDir>/last_checkpoint` when `true`. */
-  resume?: string | boolean;
-  quiet?: boolean;
+/** Top-1/top-5 evaluation of `model` on an ImageFolder split (see {@link folderEvaluation}). */
+export async function evaluateOnFolder(
+  model: ResNetClassifier,
+  cfg: ClassificationConfig,
+  splitRoot: string,
+  classes: string[],
+  opts: { quiet?: boolean } = {},
+): Promise<ClassificationMetrics> {
+  return evaluate(await folderEvaluation(model, cfg, splitRoot, classes), opts);
 }
 
 /**
  * Train a classifier as the config says, evaluating on `data.valSplit` every `train.evalEvery` iterations and at
- * the end, writing checkpoints and `metrics.jsonl` to `train.outputDir`.
- * @returns how training ended and the final validation metrics.
+ * the end, writing checkpoints and `metrics.jsonl` to `train.outputDir` (see `runTraining`).
+ * @returns how training ended, the final validation metrics and the class names.
  * @throws Error for a missing data folder, an unreadable image (naming the file), a weights file that does not fit,
  *   a non-finite loss (naming the iteration and term).
  */
 export async function trainClassification(
   cfg: ClassificationConfig,
-  opts: TrainClassificationOptions = {},
-): Promise<{ result: TrainResult; metrics?: ClassificationMetrics; classes: string[] }> {
+  opts: TaskTrainOptions = {},
+): Promise<TrainingOutcome<ClassificationMetrics> & { classes: string[] }> {
   const trainRoot = path.join(cfg.data.root, cfg.data.trainSplit);
   const valRoot = path.join(cfg.data.root, cfg.data.valSplit);
   for (const d of [trainRoot, valRoot]) {
@@ -150,59 +130,24 @@ export async function trainClassification(
   }
   const runConfig: ClassificationRunConfig = { ...cfg, classes: folder.classes };
   const model = buildClassifier(cfg, numClasses);
-  const trainLoader = new DataLoader(
-    imageFolderDataset(folder, classificationTrainTransform({ size: cfg.data.trainCropSize })),
-    { batchSize: cfg.train.batchSize, collate: collateClassification, shuffle: true, dropLast: true, seed: cfg.train.seed, concurrency: cfg.train.numWorkers },
-  );
-  if (trainLoader.batchesPerEpoch === 0) {
-    throw new Error(`${trainRoot}: ${folder.samples.length} images are fewer than one batch of ${cfg.train.batchSize}`);
-  }
-  const o = cfg.optimizer;
-  const optimizer = new SgdOptimizer(
-    weightDecayGroups(model, { weightDecay: o.weightDecay, normWeightDecay: o.normWeightDecay ?? undefined }),
-    { lr: scaledLr(cfg), momentum: o.momentum, nesterov: o.nesterov, weightDecayMode: o.weightDecayMode },
-  );
-  let lastMetrics: ClassificationMetrics | undefined;
-  const trainer = new Trainer<ClassificationBatch>({
+  const log = taskLog(opts);
+  const outcome = await runTraining(cfg, {
     model,
-    computeLosses: (batch, ctx) =>
-      model.computeLosses(batch.images, batch.labels, { training: ctx.training, labelSmoothing: cfg.loss.labelSmoothing }),
-    data: skippingBatchSource(trainLoader, disposeClassificationBatch),
+    data: new DataLoader(
+      imageFolderDataset(folder, classificationTrainTransform({ size: cfg.data.trainCropSize })),
+      { batchSize: cfg.train.batchSize, collate: collateClassification, shuffle: true, dropLast: true, seed: cfg.train.seed, concurrency: cfg.train.numWorkers },
+    ),
+    dataName: trainRoot,
+    numImages: folder.samples.length,
     disposeBatch: disposeClassificationBatch,
-    optimizer,
-    schedule: scheduleOf(cfg),
-    seed: cfg.train.seed,
-    gradClip: o.gradClipNorm !== null ? { kind: 'norm', maxNorm: o.gradClipNorm } : undefined,
-    outputDir: cfg.train.outputDir,
-    checkpoint: cfg.train.checkpointEvery > 0 ? { io: safetensorsCheckpointIO, everyIters: cfg.train.checkpointEvery } : undefined,
-    logEveryIters: cfg.train.logEvery,
-    evaluation:
-      cfg.train.evalEvery > 0
-        ? {
-            everyIters: cfg.train.evalEvery,
-            run: async () => {
-              lastMetrics = await evaluateOnFolder(model, cfg, valRoot, folder.classes, { quiet: true });
-              return { top1Percent: 100 * lastMetrics.top1, top5Percent: 100 * lastMetrics.top5 };
-            },
-          }
-        : undefined,
-    quiet: opts.quiet,
-    config: runConfig,
+    runConfig,
     architecture: `${cfg.model.backbone.name} classifier`,
-  });
-  try {
-    if (opts.resume) {
-      await trainer.resume(typeof opts.resume === 'string' ? opts.resume : undefined);
-    } else if (cfg.model.weights) {
-      await loadInitialWeights(model, cfg.model.weights);
-    }
-    const result = await trainer.train();
-    return { result, metrics: lastMetrics, classes: folder.classes };
-  } finally {
-    trainer.dispose();
-    optimizer.dispose();
-    model.dispose();
-  }
+    evaluation: cfg.train.evalEvery > 0 ? await folderEvaluation(model, cfg, valRoot, folder.classes) : undefined,
+    loadInitialWeights: async () => {
+      if (cfg.model.weights) await loadInitialWeights(model, cfg.model.weights, log);
+    },
+  }, opts);
+  return { ...outcome, classes: folder.classes };
 }
 
 /**
@@ -213,24 +158,12 @@ export async function loadClassifierCheckpoint(
   cfg: ClassificationConfig,
   file: string,
 ): Promise<{ model: ResNetClassifier; classes: string[] }> {
-  if (!fs.existsSync(file)) throw new Error(`checkpoint not found: ${file}`);
-  const ckpt = await loadCheckpoint<TrainingCheckpointMeta>(file);
-  try {
-    const stored = ckpt.meta.config as Partial<ClassificationRunConfig> | undefined;
-    if (!stored || stored.task !== 'classification' || !Array.isArray(stored.classes)) {
-      throw new Error(`${file}: not a classification checkpoint (no class names in its metadata)`);
-    }
-    const model = buildClassifier(cfg, stored.classes.length);
-    try {
-      await restoreModel(model, ckpt, { strict: true });
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return { model, classes: stored.classes };
-  } finally {
-    await ckpt.close();
-  }
+  const { model, run } = await openTaskCheckpoint<ClassificationRunConfig, ResNetClassifier>(file, {
+    task: 'classification',
+    isRunConfig: (stored) => Array.isArray(stored.classes),
+    build: (stored) => buildClassifier(cfg, stored.classes.length),
+  });
+  return { model, classes: run.classes };
 }
 
 /** One image's top predictions. */
@@ -250,65 +183,35 @@ export async function predictClassification(model: ResNetClassifier, cfg: Classi
   for (const file of files) {
     if (!fs.existsSync(file)) throw new Error(`image not found: ${file}`);
     const sample = await transform({ file, label: 0 }, undefined as never);
-    const probs = tf.tidy(() => {
-      const x = tf.tensor4d(sample.image.data, [1, sample.image.height, sample.image.width, 3]);
-      return tf.softmax(model.forward(x, { training: false }));
-    });
-    const p = Array.from(await probs.data());
-    probs.dispose();
+    const x = tf.tensor4d(sample.image.data, [1, sample.image.height, sample.image.width, 3]);
+    const p = Array.from(await model.predict(x).finally(() => x.dispose()).then((r) => r.probs));
     const order = p.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 5);
     out.push({ file, top: order.map(([v, i]) => ({ className: classes[i], label: i, probability: v })) });
   }
   return out;
 }
 
-/** The evaluation report: top-1/top-5, per-class accuracy and the confusion matrix, with class names. */
-export function formatClassificationMetrics(m: ClassificationMetrics, classes: string[]): string {
-  const pct = (v: number | null) => (v === null || Number.isNaN(v) ? '   n/a' : (100 * v).toFixed(2).padStart(6));
-  const w = Math.max(5, ...classes.map((c) => c.length));
-  const lines = [
-    `images: ${m.count}   top-1: ${pct(m.top1).trim()}%   top-5: ${pct(m.top5).trim()}%   mean class accuracy: ${pct(m.meanClassAccuracy).trim()}%`,
-    '',
-    `${'class'.padEnd(w)}  images  acc (%)`,
-    ...classes.map((c, k) => `${c.padEnd(w)}  ${String(m.perClassCount[k]).padStart(6)}  ${pct(m.perClassAccuracy[k])}`),
-    '',
-    'confusion matrix (rows: ground truth, columns: prediction)',
-    `${''.padEnd(w)}  ${classes.map((c) => c.slice(0, 8).padStart(8)).join(' ')}`,
-    ...classes.map((c, k) => `${c.padEnd(w)}  ${m.confusion[k].map((v) => String(v).padStart(8)).join(' ')}`),
-  ];
-  return lines.join('\n');
-}
-
 /** The classification task's entry points for the CLI. */
 export const classificationTask: TaskRunner<ClassificationConfig> = {
   async train(cfg, opts) {
-    const { result, metrics, classes } = await trainClassification(cfg, opts);
-    return {
-      status: result.status,
-      iterations: result.nextIteration,
-      lastCheckpoint: result.lastCheckpoint,
-      report: metrics ? formatClassificationMetrics(metrics, classes) : undefined,
-    };
+    const outcome = await trainClassification(cfg, opts);
+    return trainSummary(outcome, (m) => new ClassificationEvaluator(outcome.classes).format(m));
   },
   async evaluate(cfg, checkpoint, opts) {
     const { model, classes } = await loadClassifierCheckpoint(cfg, checkpoint);
-    try {
-      const m = await evaluateOnFolder(model, cfg, path.join(cfg.data.root, cfg.data.valSplit), classes, { quiet: opts.quiet });
-      return formatClassificationMetrics(m, classes);
-    } finally {
-      model.dispose();
-    }
+    return withModel(model, async () => {
+      const plan = await folderEvaluation(model, cfg, path.join(cfg.data.root, cfg.data.valSplit), classes);
+      return plan.evaluator.format(await evaluate(plan, opts));
+    });
   },
   async predict(cfg, checkpoint, images, opts) {
     const { model, classes } = await loadClassifierCheckpoint(cfg, checkpoint);
-    try {
+    return withModel(model, async () => {
       const preds = await predictClassification(model, cfg, classes, images);
       if (opts.json) return JSON.stringify(preds, null, 2);
       return preds
         .map((p) => [p.file, ...p.top.map((t) => `  ${(100 * t.probability).toFixed(2).padStart(6)}%  ${t.className}`)].join('\n'))
         .join('\n');
-    } finally {
-      model.dispose();
-    }
+    });
   },
 };

@@ -6,7 +6,7 @@
  * Reference: torchvision `utils.draw_bounding_boxes` (one colour per class, label above the box's top-left corner,
  * line width in pixels); the overlay approach is sharp's `composite` with an SVG input (librsvg).
  */
-import * as fs from 'fs';
+import { writeAtomicWith } from '../common/atomic_write';
 import * as path from 'path';
 import sharp from 'sharp';
 import { useBundledFont } from '../engine/fonts';
@@ -96,12 +96,6 @@ export async function drawDetections(input: string, output: string, boxes: reado
   useBundledFont();
   let pipe = sharp(oriented.data, { raw: { width, height, channels } }).composite([{ input: svg, top: 0, left: 0 }]);
   pipe = ext === '.png' ? pipe.png() : pipe.jpeg({ quality: 90 });
-  const tmp = path.join(path.dirname(output), `.${path.basename(output)}.${process.pid}.tmp`);
-  try {
-    await pipe.toFile(tmp);
-    fs.renameSync(tmp, output);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw new Error(`drawDetections: cannot write '${output}': ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const encoded = pipe;
+  await writeAtomicWith(output, (tmp) => encoded.toFile(tmp));
 }

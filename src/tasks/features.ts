@@ -11,12 +11,16 @@ import { DataLoader } from '../../datasets/loader';
 import { classificationEvalTransform } from '../../datasets/pipeline';
 import type { ClassificationSample } from '../../datasets/types';
 import { buildBackbone, ResNet } from '../backbone/resnet';
-import { encodeNpyFloat32, writeFileAtomic } from '../engine/npy';
+import { writeFileAtomicSync } from '../common/atomic_write';
+import { stderrLog, type LogSink } from '../common/log';
+import { encodeNpyFloat32 } from '../engine/npy';
 import { startTaskProgress } from '../engine/task_progress';
 import { loadTorchvisionWeights } from '../weights/torchvision';
 
 /** Options of `extractFeatures`. */
 export interface ExtractFeaturesOptions {
+  /** Where the note about tensors that did not fit goes (non-strict loads). Default stderr. */
+  log?: LogSink;
   /** Backbone name (torchvision's), e.g. `resnet50`. */
   model: string;
   /** torchvision/timm weights (.safetensors or .pth); the classifier `fc`, if present, is ignored. Null: random. */
@@ -62,7 +66,7 @@ export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<Fea
       const report = await loadTorchvisionWeights(backbone, opts.weights, { strict: opts.strict ?? true });
       const problems = [...report.missing.map((n) => `missing ${n}`), ...report.unexpected.map((n) => `unexpected ${n}`),
         ...report.shapeMismatched.map((m) => `shape ${m.name} file [${m.fileShape}] model [${m.modelShape}]`)];
-      if (problems.length > 0) process.stderr.write(`${opts.weights}: ${problems.length} tensors did not fit: ${problems.slice(0, 10).join('; ')}\n`);
+      if (problems.length > 0) (opts.log ?? stderrLog)(`${opts.weights}: ${problems.length} tensors did not fit: ${problems.slice(0, 10).join('; ')}`);
     }
     const transform = classificationEvalTransform({ resizeSize: opts.resizeSize ?? 256, cropSize: opts.cropSize ?? 224 });
     const loader = new DataLoader<ClassificationSample<Float32Array>, { images: tf.Tensor4D; count: number }>(
@@ -96,8 +100,8 @@ export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<Fea
     progress.stop();
     const npyFile = opts.out.endsWith('.npy') ? opts.out : `${opts.out}.npy`;
     const indexFile = `${npyFile.slice(0, -4)}.json`;
-    writeFileAtomic(npyFile, encodeNpyFloat32(all, [files.length, dim]));
-    writeFileAtomic(
+    writeFileAtomicSync(npyFile, encodeNpyFloat32(all, [files.length, dim]));
+    writeFileAtomicSync(
       indexFile,
       `${JSON.stringify(
         {

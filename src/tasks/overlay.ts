@@ -12,19 +12,8 @@ import * as path from 'path';
 import { encode } from 'fast-png';
 import sharp from 'sharp';
 import { vocColormap } from '../../datasets/pipeline/png_index';
+import { writeAtomicWith, writeFileAtomicSync } from '../common/atomic_write';
 import { useBundledFont } from '../engine/fonts';
-
-/** Write `bytes` to a temporary file next to `file`, then rename it to `file`. */
-function writeFileAtomic(file: string, bytes: Uint8Array): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw new Error(`cannot write '${file}': ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
 
 /**
  * Encode a label mask as an 8-bit palette PNG whose palette is the VOC colormap (256 entries): the stored samples
@@ -48,7 +37,7 @@ export function encodePaletteMask(mask: Uint8Array, height: number, width: numbe
  * @throws Error naming the file when it cannot be written.
  */
 export function writePaletteMask(file: string, mask: Uint8Array, height: number, width: number): void {
-  writeFileAtomic(file, encodePaletteMask(mask, height, width));
+  writeFileAtomicSync(file, encodePaletteMask(mask, height, width));
 }
 
 /** Options of `overlayMask`. */
@@ -177,12 +166,6 @@ export async function writeOverlay(
   // The SVG composite adds an alpha channel: keep the picture RGB.
   pipe = pipe.removeAlpha();
   pipe = ext === '.png' ? pipe.png() : pipe.jpeg({ quality: 90 });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    await pipe.toFile(tmp);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw new Error(`writeOverlay: cannot write '${file}': ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const encoded = pipe;
+  await writeAtomicWith(file, (tmp) => encoded.toFile(tmp));
 }

@@ -1,47 +1,45 @@
 /**
  * The semantic segmentation task end to end: VOC-layout (or CamVid-style) data → FCN / DeepLabV3 on a dilated
  * ResNet → training engine → Pascal VOC mIoU, predicted masks as VOC palette PNGs, and colourised overlays. This
- * module (like `src/cli`) assembles `datasets/`, `heads/` and the engine.
+ * module states what is particular to segmentation; `./harness.ts` runs it.
  *
  * Inference maps predictions back to the original image: the image is resized (shorter side `data.evalShortEdge`
  * times each of `eval.scales`), the logits of each pass (whole image or sliding window, optionally also of the
  * flipped image) are resized bilinearly to the original size, turned into probabilities and averaged; the class
- * map is their argmax, scored against the mask file as it is.
+ * map is their argmax, scored against the mask file as it is. The passes are `inferSegmentation`
+ * (`heads/segmentation/inference.ts`), the resized inputs `multiScaleInputs` (`datasets/pipeline`).
  *
  * Reference: torchvision `references/segmentation/train.py` (SGD, poly schedule, `criterion` with aux 0.5,
  * `evaluate`), `presets.py`; mmsegmentation `models/segmentors/encoder_decoder.py` (`whole_inference`,
  * `slide_inference`, `aug_test`: logits resized to the original shape, softmax, mean over scales and flips).
  */
-import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as path from 'path';
-import { disposeSegmentationBatch, segmentationCollate, type SegmentationBatch } from '../../datasets/collate_segmentation';
+import { disposeSegmentationBatch, segmentationCollate } from '../../datasets/collate_segmentation';
 import { DataLoader } from '../../datasets/loader';
 import { decodeImage } from '../../datasets/pipeline/decode';
-import { normalizeImage } from '../../datasets/pipeline/normalize';
-import { resampleImage } from '../../datasets/pipeline/resample';
 import {
   loadSegmentationSample,
+  multiScaleInputs,
   segmentationDataset,
   segmentationTrainTransform,
   type SegmentationRecord,
 } from '../../datasets/pipeline/segmentation_presets';
-import { resizeShorterSideSize } from '../../datasets/pipeline/transforms';
-import type { RgbImage } from '../../datasets/types';
-import { formatSegmentationMetrics, SegmentationConfusion, type SegmentationMetrics } from '../../datasets/voc/miou';
+import type { RgbImage, SegmentationSample } from '../../datasets/types';
+import type { SegmentationMetrics } from '../../datasets/voc/miou';
 import { scanVocSegmentation, VOC_SEG_CLASSES } from '../../datasets/voc/segmentation';
-import { DeepLabV3Head } from '../../heads/segmentation/deeplabv3_head';
-import { SEGMENTATION_MODELS, SegmentationModel, upsampleLogits, type SegmentationModelName } from '../../heads/segmentation/model';
-import { scaledLr } from '../config/load';
+import { SegmentationEvaluator } from '../../datasets/voc/segmentation_evaluator';
+import { inferSegmentation, type SegmentationInferenceResult, type SlidingWindow } from '../../heads/segmentation/inference';
+import { SEGMENTATION_MODELS, SegmentationModel, type SegmentationModelName } from '../../heads/segmentation/model';
+import type { LogSink } from '../common/log';
 import type { SegmentationConfig } from '../config/types';
-import { loadCheckpoint, restoreModel } from '../engine/checkpoint';
-import { LrSchedule } from '../engine/lr_schedule';
-import { SgdOptimizer, weightDecayGroups, withLrMult, type ParamGroup } from '../engine/optimizer';
-import { startTaskProgress } from '../engine/task_progress';
-import { isOutOfMemoryError, safetensorsCheckpointIO, skippingBatchSource, Trainer, TrainingCheckpointMeta, TrainResult } from '../engine/trainer';
-import { loadTorchvisionWeights, WeightFamily } from '../weights/torchvision';
+import { withLrMult, type ParamGroup } from '../engine/optimizer';
+import { isOutOfMemoryError } from '../engine/trainer';
+import { loadPretrained } from '../weights/pretrained';
+import type { WeightFamily } from '../weights/torchvision';
+import { defaultParamGroups, evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
 import { writeOverlay, writePaletteMask, type LegendEntry } from './overlay';
-import type { TaskRunner } from './task';
+import type { TaskRunner, TaskTrainOptions } from './task';
 
 /** The resolved config stored in a segmentation checkpoint: the config plus the class names it was trained with. */
 export interface SegmentationRunConfig extends SegmentationConfig {
@@ -124,28 +122,22 @@ export function buildSegmentationModel(cfg: SegmentationConfig, opts: { aux?: bo
  * @throws Error naming the file when a tensor other than the last classifier layers is missing, unexpected or of
  *   another shape.
  */
-export async function loadSegmentationInitialWeights(model: SegmentationModel, cfg: SegmentationConfig): Promise<void> {
+export async function loadSegmentationInitialWeights(model: SegmentationModel, cfg: SegmentationConfig, log: LogSink): Promise<void> {
   const { weights, backboneWeights } = cfg.model;
   if (backboneWeights) {
     if (!fs.existsSync(backboneWeights)) throw new Error(`model.backboneWeights not found: ${backboneWeights}`);
-    const r = await loadTorchvisionWeights(model.backbone, backboneWeights, { family: 'resnet', strict: false });
-    const bad = [...r.missing, ...r.unexpected, ...r.shapeMismatched.map((s) => s.name)];
-    if (bad.length > 0) throw new Error(`${backboneWeights}: not a ${cfg.model.name} backbone: ${bad.slice(0, 8).join(', ')}`);
+    await loadPretrained(model.backbone, backboneWeights, { family: 'resnet', classifierKeys: [], modelName: `a ${cfg.model.name} backbone`, log });
   }
   if (weights) {
     if (!fs.existsSync(weights)) throw new Error(`model.weights not found: ${weights}`);
-    const r = await loadTorchvisionWeights(model, weights, { family: WEIGHT_FAMILY[cfg.model.name], strict: false });
-    const lastLayer = /^(aux_)?classifier\.4\.(weight|bias)$/;
-    const reinit = r.shapeMismatched.filter((s) => lastLayer.test(s.name)).map((s) => s.name);
-    const bad = [
-      ...r.missing.filter((n) => !(model.auxClassifier && n.startsWith('aux_classifier.'))),
-      ...r.unexpected,
-      ...r.shapeMismatched.filter((s) => !lastLayer.test(s.name)).map((s) => s.name),
-    ];
-    if (bad.length > 0) throw new Error(`${weights}: weights do not fit ${cfg.model.name}: ${bad.slice(0, 8).join(', ')}`);
-    if (reinit.length > 0) {
-      process.stderr.write(`${weights}: ${reinit.join(', ')} not loaded (another class count); trained from their initialization\n`);
-    }
+    await loadPretrained(model, weights, {
+      family: WEIGHT_FAMILY[cfg.model.name],
+      classifierKeys: model.classifierKeys,
+      // torchvision's checkpoints without `aux_loss` lack the auxiliary head: it starts from its initialization.
+      optionalKeys: ['aux_classifier.'],
+      modelName: cfg.model.name,
+      log,
+    });
   }
 }
 
@@ -163,9 +155,7 @@ export const AUX_LR_MULT = 10;
  * Reference: torchvision `references/segmentation/train.py` (`params_to_optimize`).
  */
 export function segmentationParamGroups(model: SegmentationModel, cfg: SegmentationConfig): ParamGroup[] {
-  const o = cfg.optimizer;
-  const groups = weightDecayGroups(model, { weightDecay: o.weightDecay, normWeightDecay: o.normWeightDecay ?? undefined });
-  return withLrMult(groups, (name) => name.startsWith('aux_classifier.'), AUX_LR_MULT);
+  return withLrMult(defaultParamGroups(model, cfg), (name) => name.startsWith('aux_classifier.'), AUX_LR_MULT);
 }
 
 /**
@@ -187,12 +177,7 @@ export function explainOutOfMemory(e: unknown, cfg: SegmentationConfig, what: 't
   return err;
 }
 
-/** The engine schedule of a config (base LR from the linear scaling rule). */
-export function segmentationSchedule(cfg: SegmentationConfig): LrSchedule {
-  return { baseLr: scaledLr(cfg), ...cfg.schedule };
-}
-
-/** How `inferSegmentation` runs the network on one image. */
+/** How {@link segmentImage} runs the network on one image. */
 export interface SegmentationInferenceOptions {
   /** Shorter side at scale 1, pixels; null: the original size. */
   shortEdge: number | null;
@@ -201,113 +186,20 @@ export interface SegmentationInferenceOptions {
   /** Also run on the horizontally flipped image (its logits flipped back). */
   flip: boolean;
   /** Windows of `cropSize` x `cropSize` every `stride` pixels, logits averaged where they overlap; null: whole image. */
-  slidingWindow: { cropSize: number; stride: number } | null;
+  slidingWindow: SlidingWindow | null;
 }
 
 /**
- * mmseg's `slide_inference`: windows at `y1 = i·stride` (then `y2 = min(y1 + crop, H)`, `y1 = max(y2 − crop, 0)`),
- * the same along x, logits summed and divided by the number of windows covering each pixel.
- * @param x [1, H, W, 3] float32 normalized. Not disposed.
- * @returns [1, H, W, K] float32 logits; caller disposes.
- */
-async function slideLogits(model: SegmentationModel, x: tf.Tensor4D, cropSize: number, stride: number): Promise<tf.Tensor4D> {
-  const [, h, w] = x.shape;
-  const k = model.numClasses;
-  const grids = (n: number): number => Math.floor(Math.max(n - cropSize + stride - 1, 0) / stride) + 1;
-  const sum = new Float32Array(h * w * k);
-  const count = new Uint16Array(h * w);
-  for (let i = 0; i < grids(h); i++) {
-    for (let j = 0; j < grids(w); j++) {
-      const y2 = Math.min(i * stride + cropSize, h);
-      const x2 = Math.min(j * stride + cropSize, w);
-      const y1 = Math.max(y2 - cropSize, 0);
-      const x1 = Math.max(x2 - cropSize, 0);
-      const logits = tf.tidy(() => {
-        const out = model.forward(tf.slice(x, [0, y1, x1, 0], [1, y2 - y1, x2 - x1, 3]), { training: false });
-        return out.logits;
-      });
-      const v = (await logits.data()) as Float32Array;
-      logits.dispose();
-      const ww = x2 - x1;
-      for (let y = y1; y < y2; y++) {
-        for (let xx = x1; xx < x2; xx++) {
-          const src = ((y - y1) * ww + (xx - x1)) * k;
-          const dst = (y * w + xx) * k;
-          for (let c = 0; c < k; c++) sum[dst + c] += v[src + c];
-          count[y * w + xx]++;
-        }
-      }
-    }
-  }
-  for (let p = 0; p < h * w; p++) for (let c = 0; c < k; c++) sum[p * k + c] /= count[p];
-  return tf.tensor4d(sum, [1, h, w, k]);
-}
-
-/**
- * Per-pixel classes of one image at its original size (see the module docstring for the passes and the merge).
+ * Per-pixel classes of one image at its original size: the image resized to each scale and normalized
+ * (`multiScaleInputs`), then the multi-scale, flip and sliding-window inference beside the model
+ * (`inferSegmentation`, what `SegmentationModel.predict` runs).
  * @param image [H, W, 3] uint8 RGB, the original image. Not modified.
  * @returns [H * W] uint8 class indices 0..K-1, row-major, and the [H * W * K] float32 mean probabilities.
  * @throws Error on an empty `scales`, a non-positive scale or window option.
- * Reference: mmsegmentation `EncoderDecoder.inference` / `aug_test` (0.x): logits → bilinear resize to the
- * original shape (`align_corners=False`) → softmax → flip back → mean over passes → argmax.
  */
-export async function inferSegmentation(
-  model: SegmentationModel,
-  image: RgbImage<Uint8Array>,
-  opts: SegmentationInferenceOptions,
-): Promise<{ mask: Uint8Array; probabilities: Float32Array }> {
-  if (opts.scales.length === 0 || opts.scales.some((s) => !(s > 0))) throw new Error(`eval.scales must be positive numbers, got [${opts.scales}]`);
-  const sw = opts.slidingWindow;
-  if (sw && !(Number.isInteger(sw.cropSize) && sw.cropSize > 0 && Number.isInteger(sw.stride) && sw.stride > 0)) {
-    throw new Error(`eval.slidingWindow needs positive integer cropSize and stride, got ${JSON.stringify(sw)}`);
-  }
-  const { height: H, width: W } = image;
-  let acc: tf.Tensor4D | undefined;
-  try {
-    for (const scale of opts.scales) {
-      const edge = Math.max(1, Math.round((opts.shortEdge ?? Math.min(H, W)) * scale));
-      const size = resizeShorterSideSize(H, W, edge);
-      const pixels = size.height === H && size.width === W ? image.data : resampleImage(image.data, H, W, 3, size.height, size.width, 'bilinear');
-      const norm = normalizeImage({ data: pixels, height: size.height, width: size.width });
-      const x = tf.tensor4d(norm.data, [1, size.height, size.width, 3]);
-      try {
-        for (const flipped of opts.flip ? [false, true] : [false]) {
-          const input = flipped ? tf.reverse(x, 2) : x;
-          let logits: tf.Tensor4D;
-          try {
-            if (sw) logits = await slideLogits(model, input, sw.cropSize, sw.stride);
-            else {
-              const out = model.forward(input, { training: false });
-              out.auxLogits?.dispose();
-              logits = out.logits;
-            }
-          } finally {
-            if (input !== x) input.dispose();
-          }
-          const prev: tf.Tensor4D | undefined = acc;
-          acc = tf.tidy(() => {
-            const l = flipped ? tf.reverse(logits, 2) : logits;
-            const p = tf.softmax(upsampleLogits(l as tf.Tensor4D, H, W)) as tf.Tensor4D;
-            return prev ? tf.add(prev, p) : p;
-          });
-          prev?.dispose();
-          logits.dispose();
-        }
-      } finally {
-        x.dispose();
-      }
-    }
-    const passes = opts.scales.length * (opts.flip ? 2 : 1);
-    const [labels, probs] = tf.tidy(() => [tf.argMax(acc!, -1), tf.div(acc!, passes)]);
-    try {
-      const [l, p] = await Promise.all([labels.data(), probs.data()]);
-      return { mask: Uint8Array.from(l as Int32Array), probabilities: p as Float32Array };
-    } finally {
-      tf.dispose([labels, probs]);
-    }
-  } finally {
-    acc?.dispose();
-  }
+export function segmentImage(model: SegmentationModel, image: RgbImage<Uint8Array>, opts: SegmentationInferenceOptions): Promise<SegmentationInferenceResult> {
+  const scaled = multiScaleInputs(image, opts.shortEdge, opts.scales);
+  return inferSegmentation(model, { scaled, height: image.height, width: image.width, flip: opts.flip, slidingWindow: opts.slidingWindow });
 }
 
 /** The inference options of a config (`data.evalShortEdge` and the `eval` section). */
@@ -315,64 +207,81 @@ export function inferenceOptions(cfg: SegmentationConfig): SegmentationInference
   return { shortEdge: cfg.data.evalShortEdge, scales: cfg.eval.scales, flip: cfg.eval.flip, slidingWindow: cfg.eval.slidingWindow };
 }
 
+/** The samples of `records` in order, decoding the next image while the caller works on this one. */
+async function* prefetchSamples(records: readonly SegmentationRecord[]): AsyncGenerator<SegmentationSample<Uint8Array>> {
+  let next = records.length > 0 ? loadSegmentationSample(records[0]) : undefined;
+  next?.catch(() => undefined);
+  for (let i = 0; i < records.length; i++) {
+    const sample = await next!;
+    next = i + 1 < records.length ? loadSegmentationSample(records[i + 1]) : undefined;
+    next?.catch(() => undefined);
+    yield sample;
+  }
+}
+
 /**
- * mIoU evaluation of `model` on records: each image inferred at its original size ({@link inferSegmentation}), one
+ * mIoU evaluation of `model` on records: each image inferred at its original size ({@link segmentImage}), one
  * confusion matrix over all pixels (ignored pixels left out).
+ * @param classes K class names (label order).
  * @param opts.outDir write each prediction as `<outDir>/<imageId>.png`, a VOC palette PNG of class indices at the
  *   original size (what `resvision eval-seg --pred` reads).
- * @returns the metrics (fractions).
- * @throws Error naming the file for unreadable images or masks, and a mask whose size differs from its image's.
+ * @throws (when fed) Error naming the file for unreadable images or masks, and a mask whose size differs from its
+ *   image's.
  */
-export async function evaluateSegmentationRecords(
+export function segmentationEvaluation(
+  model: SegmentationModel,
+  cfg: SegmentationConfig,
+  records: readonly SegmentationRecord[],
+  classes: readonly string[],
+  opts: { outDir?: string } = {},
+): EvaluationPlan<SegmentationMetrics> {
+  const evaluator = new SegmentationEvaluator(classes, 255);
+  const infer = inferenceOptions(cfg);
+  return {
+    evaluator,
+    feed: async ({ quiet }) => {
+      if (opts.outDir) fs.mkdirSync(opts.outDir, { recursive: true });
+      await runInference(prefetchSamples(records), {
+        total: records.length,
+        quiet,
+        imagesIn: () => 1,
+        process: async (sample, i) => {
+          const { mask } = await segmentImage(model, sample.image, infer);
+          evaluator.update(sample.target.mask, mask, `mask '${records[i].maskFile}'`);
+          if (opts.outDir) writePaletteMask(path.join(opts.outDir, `${records[i].imageId}.png`), mask, sample.image.height, sample.image.width);
+        },
+      });
+    },
+  };
+}
+
+/**
+ * mIoU evaluation of `model` on records (see {@link segmentationEvaluation}), with the config's class names.
+ * @returns the metrics (fractions).
+ */
+export function evaluateSegmentationRecords(
   model: SegmentationModel,
   cfg: SegmentationConfig,
   records: readonly SegmentationRecord[],
   opts: { quiet?: boolean; outDir?: string } = {},
 ): Promise<SegmentationMetrics> {
-  const confusion = new SegmentationConfusion({ numClasses: cfg.model.numClasses, ignoreIndex: 255 });
-  const infer = inferenceOptions(cfg);
-  if (opts.outDir) fs.mkdirSync(opts.outDir, { recursive: true });
-  const progress = startTaskProgress('eval', records.length, { quiet: opts.quiet, unit: 'images' });
-  // Decode the next image while the network runs on this one.
-  let next = records.length > 0 ? loadSegmentationSample(records[0]) : undefined;
-  next?.catch(() => undefined);
-  try {
-    for (let i = 0; i < records.length; i++) {
-      const sample = await next!;
-      next = i + 1 < records.length ? loadSegmentationSample(records[i + 1]) : undefined;
-      next?.catch(() => undefined);
-      const { mask } = await inferSegmentation(model, sample.image, infer);
-      confusion.update(sample.target.mask, mask, `mask '${records[i].maskFile}'`);
-      if (opts.outDir) writePaletteMask(path.join(opts.outDir, `${records[i].imageId}.png`), mask, sample.image.height, sample.image.width);
-      progress.update(i + 1);
-    }
-  } finally {
-    progress.stop();
-  }
-  return confusion.compute();
-}
-
-/** Options of `trainSegmentation`. */
-export interface TrainSegmentationOptions {
-  /** Resume from this checkpoint, or from `<outputDir>/last_checkpoint` when `true`. */
-  resume?: string | boolean;
-  quiet?: boolean;
+  return evaluate(segmentationEvaluation(model, cfg, records, segmentationClassNames(cfg), opts), opts);
 }
 
 /**
  * Train a segmentation model as the config says (SGD over {@link segmentationParamGroups}: the auxiliary head at 10x
  * the learning rate), evaluating mIoU on `data.valSplit` every `train.evalEvery` iterations and, unless
  * `train.evalAtEnd` is false, after the last step (once the final checkpoint is written), writing checkpoints and
- * `metrics.jsonl` to `train.outputDir`.
- * @returns how training ended and the last validation metrics.
+ * `metrics.jsonl` to `train.outputDir` (see `runTraining`).
+ * @returns how training ended, the last validation metrics and the class names.
  * @throws Error for a DeepLabV3 model with `train.batchSize` 1 (its image-pooling BatchNorm sees one value per
  *   channel; torch raises too), missing data, fewer images than a batch, weights that do not fit, a non-finite loss;
  *   a one-line error naming the settings to lower when the wasm heap runs out ({@link explainOutOfMemory}).
  */
 export async function trainSegmentation(
   cfg: SegmentationConfig,
-  opts: TrainSegmentationOptions = {},
-): Promise<{ result: TrainResult; metrics?: SegmentationMetrics; classes: string[] }> {
+  opts: TaskTrainOptions = {},
+): Promise<TrainingOutcome<SegmentationMetrics> & { classes: string[] }> {
   const classes = segmentationClassNames(cfg);
   if (WEIGHT_FAMILY[cfg.model.name] === 'deeplabv3' && cfg.train.batchSize < 2) {
     throw new Error(
@@ -384,84 +293,31 @@ export async function trainSegmentation(
   const valRecords = cfg.train.evalEvery > 0 ? await scanSegmentationSplit(cfg, cfg.data.valSplit) : [];
   const d = cfg.data;
   const transform = segmentationTrainTransform({ shortEdge: d.trainShortEdge, cropSize: d.trainCropSize, flipProbability: d.flipProbability });
-  const trainLoader = new DataLoader(segmentationDataset(trainRecords, transform), {
-    batchSize: cfg.train.batchSize,
-    collate: segmentationCollate(),
-    shuffle: true,
-    dropLast: true,
-    seed: cfg.train.seed,
-    concurrency: cfg.train.numWorkers,
-  });
-  if (trainLoader.batchesPerEpoch === 0) {
-    throw new Error(`split '${d.trainSplit}' of ${d.root}: ${trainRecords.length} images are fewer than one batch of ${cfg.train.batchSize}`);
-  }
   const runConfig: SegmentationRunConfig = { ...cfg, classes };
   const model = buildSegmentationModel(cfg);
-  const o = cfg.optimizer;
-  const optimizer = new SgdOptimizer(segmentationParamGroups(model, cfg), {
-    lr: scaledLr(cfg),
-    momentum: o.momentum,
-    nesterov: o.nesterov,
-    weightDecayMode: o.weightDecayMode,
-  });
-  let lastMetrics: SegmentationMetrics | undefined;
-  /** True from the start of an evaluation pass until it returns (an error inside leaves it set). */
-  let evaluating = false;
-  const trainer = new Trainer<SegmentationBatch>({
+  const log = taskLog(opts);
+  const outcome = await runTraining(cfg, {
     model,
-    computeLosses: (batch, ctx) => {
-      const { segmentation, aux } = model.computeLosses(batch.images, batch.masks, ctx);
-      const losses: Record<string, tf.Scalar> = { segmentation };
-      if (aux) losses.aux = aux;
-      return losses;
-    },
-    data: skippingBatchSource(trainLoader, disposeSegmentationBatch),
+    data: new DataLoader(segmentationDataset(trainRecords, transform), {
+      batchSize: cfg.train.batchSize,
+      collate: segmentationCollate(),
+      shuffle: true,
+      dropLast: true,
+      seed: cfg.train.seed,
+      concurrency: cfg.train.numWorkers,
+    }),
+    dataName: `split '${d.trainSplit}' of ${d.root}`,
+    numImages: trainRecords.length,
     disposeBatch: disposeSegmentationBatch,
-    optimizer,
-    schedule: segmentationSchedule(cfg),
-    seed: cfg.train.seed,
-    gradClip: o.gradClipNorm !== null ? { kind: 'norm', maxNorm: o.gradClipNorm } : undefined,
-    outputDir: cfg.train.outputDir,
-    checkpoint: cfg.train.checkpointEvery > 0 ? { io: safetensorsCheckpointIO, everyIters: cfg.train.checkpointEvery } : undefined,
-    logEveryIters: cfg.train.logEvery,
-    evaluation:
-      cfg.train.evalEvery > 0
-        ? {
-            everyIters: cfg.train.evalEvery,
-            atEnd: cfg.train.evalAtEnd ?? true,
-            run: async () => {
-              evaluating = true;
-              lastMetrics = await evaluateSegmentationRecords(model, cfg, valRecords, { quiet: true });
-              evaluating = false;
-              const pct = (v: number | null): number => (v === null ? NaN : 100 * v);
-              return { mIoUPercent: pct(lastMetrics.mIoU), aAccPercent: pct(lastMetrics.aAcc), mAccPercent: pct(lastMetrics.mAcc) };
-            },
-          }
-        : undefined,
-    quiet: opts.quiet,
-    config: runConfig,
+    paramGroups: segmentationParamGroups(model, cfg),
+    runConfig,
     architecture: `${cfg.model.name} (output stride ${cfg.model.outputStride}${cfg.model.aux ? ', aux' : ''})`,
-  });
-  let failed: unknown;
-  try {
-    if (opts.resume) await trainer.resume(typeof opts.resume === 'string' ? opts.resume : undefined);
-    else await loadSegmentationInitialWeights(model, cfg);
-    const result = await trainer.train();
-    return { result, metrics: lastMetrics, classes };
-  } catch (e) {
-    failed = e;
+    evaluation: cfg.train.evalEvery > 0 ? segmentationEvaluation(model, cfg, valRecords, classes) : undefined,
+    loadInitialWeights: () => loadSegmentationInitialWeights(model, cfg, log),
     // Out of memory in a training step or in an evaluation pass: the message says which settings to lower.
-    throw explainOutOfMemory(e, cfg, evaluating ? 'evaluation' : 'training');
-  } finally {
-    try {
-      trainer.dispose();
-      optimizer.dispose();
-      model.dispose();
-    } catch (e) {
-      // After a wasm abort the backend cannot free anything; keep the first error.
-      if (failed === undefined) throw e;
-    }
-  }
+    explainOutOfMemory: (e, phase) => explainOutOfMemory(e, cfg, phase),
+  }, opts);
+  return { ...outcome, classes };
 }
 
 /**
@@ -474,32 +330,21 @@ export async function loadSegmentationCheckpoint(
   cfg: SegmentationConfig,
   file: string,
 ): Promise<{ model: SegmentationModel; classes: string[] }> {
-  if (!fs.existsSync(file)) throw new Error(`checkpoint not found: ${file}`);
-  const ckpt = await loadCheckpoint<TrainingCheckpointMeta>(file);
-  try {
-    const stored = ckpt.meta.config as Partial<SegmentationRunConfig> | undefined;
-    if (!stored || stored.task !== 'segmentation' || !Array.isArray(stored.classes) || !stored.model) {
-      throw new Error(`${file}: not a segmentation checkpoint (no segmentation config in its metadata)`);
-    }
-    if (stored.model.name !== cfg.model.name || stored.classes.length !== cfg.model.numClasses) {
-      throw new Error(
-        `${file}: checkpoint of ${stored.model.name} with ${stored.classes.length} classes; the config asks for ` +
-          `${cfg.model.name} with model.numClasses ${cfg.model.numClasses}`,
-      );
-    }
-    const model = buildSegmentationModel(cfg, { aux: false });
-    try {
-      const r = await restoreModel(model, ckpt, { strict: false });
-      const bad = [...r.missing, ...r.unexpected.filter((n) => !n.startsWith('aux_classifier.')), ...r.shapeMismatched.map((s) => s.name)];
-      if (bad.length > 0) throw new Error(`${file}: checkpoint does not fit ${cfg.model.name}: ${bad.slice(0, 8).join(', ')}`);
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return { model, classes: stored.classes };
-  } finally {
-    await ckpt.close();
-  }
+  const { model, run } = await openTaskCheckpoint<SegmentationRunConfig, SegmentationModel>(file, {
+    task: 'segmentation',
+    isRunConfig: (stored) => Array.isArray(stored.classes) && stored.model !== undefined,
+    check: (stored) => {
+      if (stored.model.name !== cfg.model.name || stored.classes.length !== cfg.model.numClasses) {
+        throw new Error(
+          `${file}: checkpoint of ${stored.model.name} with ${stored.classes.length} classes; the config asks for ` +
+            `${cfg.model.name} with model.numClasses ${cfg.model.numClasses}`,
+        );
+      }
+    },
+    build: () => buildSegmentationModel(cfg, { aux: false }),
+    skipUnexpected: (name) => name.startsWith('aux_classifier.'),
+  });
+  return { model, classes: run.classes };
 }
 
 /** One image's prediction. */
@@ -560,7 +405,7 @@ export async function predictSegmentation(
   for (const file of files) {
     if (!fs.existsSync(file)) throw new Error(`image not found: ${file}`);
     const { image } = await decodeImage(file);
-    const { mask } = await inferSegmentation(model, image, inferenceOptions(cfg));
+    const { mask } = await segmentImage(model, image, inferenceOptions(cfg));
     const counts = new Float64Array(classes.length);
     for (let i = 0; i < mask.length; i++) counts[mask[i]]++;
     const present = [...counts.keys()]
@@ -584,58 +429,41 @@ export async function predictSegmentation(
 /** The segmentation task's entry points for the CLI. */
 export const segmentationTask: TaskRunner<SegmentationConfig> = {
   async train(cfg, opts) {
-    const { result, metrics, classes } = await trainSegmentation(cfg, opts);
-    return {
-      status: result.status,
-      iterations: result.nextIteration,
-      lastCheckpoint: result.lastCheckpoint,
-      report: metrics ? formatSegmentationMetrics(metrics, classes) : undefined,
-    };
+    const outcome = await trainSegmentation(cfg, opts);
+    return trainSummary(outcome, (m) => new SegmentationEvaluator(outcome.classes).format(m));
   },
   async evaluate(cfg, checkpoint, opts) {
     const records = await scanSegmentationSplit(cfg, cfg.data.valSplit);
     const { model, classes } = await loadSegmentationCheckpoint(cfg, checkpoint);
-    let failed: unknown;
-    try {
-      const m = await evaluateSegmentationRecords(model, cfg, records, { quiet: opts.quiet, outDir: opts.outDir });
-      const table = formatSegmentationMetrics(m, classes);
-      return opts.outDir ? `${table}\nwrote ${records.length} prediction PNGs (VOC palette, class indices) to ${opts.outDir}` : table;
-    } catch (e) {
-      failed = e;
-      throw explainOutOfMemory(e, cfg, 'evaluation');
-    } finally {
-      try {
-        model.dispose();
-      } catch (e) {
-        if (failed === undefined) throw e;
-      }
-    }
+    return withModel(
+      model,
+      async () => {
+        const plan = segmentationEvaluation(model, cfg, records, classes, { outDir: opts.outDir });
+        const table = plan.evaluator.format(await evaluate(plan, opts));
+        return opts.outDir ? `${table}\nwrote ${records.length} prediction PNGs (VOC palette, class indices) to ${opts.outDir}` : table;
+      },
+      (e) => explainOutOfMemory(e, cfg, 'evaluation'),
+    );
   },
   async predict(cfg, checkpoint, images, opts) {
     const { model, classes } = await loadSegmentationCheckpoint(cfg, checkpoint);
-    let failed: unknown;
-    try {
-      const preds = await predictSegmentation(model, cfg, classes, images, opts.outDir).catch((e: unknown) => {
-        failed = e;
-        throw explainOutOfMemory(e, cfg, 'evaluation');
-      });
-      if (opts.json) return JSON.stringify(preds, null, 2);
-      return preds
-        .map((p) =>
-          [
-            `${p.file} (${p.width}x${p.height})`,
-            // A class with a few stray pixels shows as <0.01%, not as 0.00%.
-            ...p.classes.map((c) => `  ${(100 * c.fraction < 0.005 ? '<0.01' : (100 * c.fraction).toFixed(2)).padStart(6)}%  ${c.className}`),
-            ...(p.maskFile ? [`  mask ${p.maskFile}`, `  overlay ${p.overlayFile}`] : []),
-          ].join('\n'),
-        )
-        .join('\n');
-    } finally {
-      try {
-        model.dispose();
-      } catch (e) {
-        if (failed === undefined) throw e;
-      }
-    }
+    return withModel(
+      model,
+      async () => {
+        const preds = await predictSegmentation(model, cfg, classes, images, opts.outDir);
+        if (opts.json) return JSON.stringify(preds, null, 2);
+        return preds
+          .map((p) =>
+            [
+              `${p.file} (${p.width}x${p.height})`,
+              // A class with a few stray pixels shows as <0.01%, not as 0.00%.
+              ...p.classes.map((c) => `  ${(100 * c.fraction < 0.005 ? '<0.01' : (100 * c.fraction).toFixed(2)).padStart(6)}%  ${c.className}`),
+              ...(p.maskFile ? [`  mask ${p.maskFile}`, `  overlay ${p.overlayFile}`] : []),
+            ].join('\n'),
+          )
+          .join('\n');
+      },
+      (e) => explainOutOfMemory(e, cfg, 'evaluation'),
+    );
   },
 };

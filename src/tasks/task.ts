@@ -3,14 +3,17 @@
  * `task` through the one table in `src/tasks/index.ts` and calls these functions; each task module assembles its
  * dataset adapter, model, loss, evaluator and the shared training engine.
  */
+import type { LogSink } from '../common/log';
 import type { Config } from '../config/types';
 
 /** Options of `TaskRunner.train`. */
 export interface TaskTrainOptions {
   /** Resume from this checkpoint, or from `<outputDir>/last_checkpoint` when `true`. */
   resume?: string | boolean;
-  /** No progress bars. */
+  /** No progress bars, and no notes (annotation problems fixed, a classifier left at its initialization). */
   quiet?: boolean;
+  /** Where notes and warnings go; default stderr (nothing when `quiet`, except the trainer's warnings). */
+  log?: LogSink;
 }
 
 /** How a training run ended, for the CLI's closing line. */
@@ -25,6 +28,8 @@ export interface TaskTrainSummary {
 /** Options of `TaskRunner.evaluate`. */
 export interface TaskEvalOptions {
   quiet?: boolean;
+  /** Where notes go (annotation problems fixed while listing); default stderr, nothing when `quiet`. */
+  log?: LogSink;
   /** Folder for the task's prediction files (detection results JSON, segmentation PNGs); absent: none written. */
   outDir?: string;
 }

@@ -291,8 +291,3 @@ function gatherStrided(storage: Uint8Array, es: number, t: TorchTensorRef): Uint
   }
   return out;
 }
-
-/** The dtype a tensor reference will read as. */
-export function tensorRefDtype(t: TorchTensorRef): WeightDtype {
-  return t.storage.dtype;
-}

@@ -19,8 +19,10 @@ import { DTYPE_BYTES, bytesOf, decodeFloat32, isFloatDtype } from './dtypes';
 import { SafetensorsEntry, writeSafetensors } from './safetensors';
 import { WeightSource, openWeightSource } from './weight_file';
 
-/** How a tensor's layout differs between torch and us. */
-export type TensorLayout = 'conv2d' | 'linear' | 'vector';
+import type { TensorLayout } from '../nn/module';
+
+/** How a tensor's layout differs between torch and us (recorded by the layers, see `src/nn/module.ts`). */
+export type { TensorLayout };
 
 /** One rule of a name table: torch names matching `pattern` have `layout`. */
 export interface NameRule {

@@ -10,7 +10,8 @@ import * as path from 'path';
 import { ConfigError, loadConfig, scaledLr, validateConfig } from '../../src/config/load';
 import type { DetectionConfig } from '../../src/config/types';
 import { learningRateAt } from '../../src/engine/lr_schedule';
-import { buildDetector, detectionSchedule } from '../../src/tasks/detection';
+import { buildDetector } from '../../src/tasks/detection';
+import { scheduleOf } from '../../src/tasks/harness';
 
 const DIR = path.resolve(__dirname, '../../configs/detection');
 const FILES = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
@@ -123,7 +124,7 @@ describe('configs/detection', function () {
     const r50 = load('retinanet_r50_fpn.json');
     expect(scaledLr(r50)).to.equal(0.01);
     // 90000 iterations: milestones round(0.6667 * 90000) = 60003 and round(0.8889 * 90000) = 80001.
-    const s = detectionSchedule(r50);
+    const s = scheduleOf(r50);
     expect(learningRateAt(s, 60002)).to.be.closeTo(0.01, 1e-12);
     expect(learningRateAt(s, 60003)).to.be.closeTo(0.001, 1e-12);
     expect(learningRateAt(s, 80001)).to.be.closeTo(0.0001, 1e-12);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as path from 'path';
-import { SeedSequence } from '../../src/engine/seed';
+import { SeedSequence } from '../../src/common/seed';
 import { collateClassification, DataLoader, disposeClassificationBatch, type MapDataset } from '../../datasets/loader';
 import { classificationTrainTransform } from '../../datasets/pipeline/classification_presets';
 import { identityMeta } from '../../datasets/pipeline/geometry';

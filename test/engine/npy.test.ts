@@ -1,8 +1,5 @@
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { decodeNpyFloat32, encodeNpyFloat32, writeFileAtomic } from '../../src/engine/npy';
+import { decodeNpyFloat32, encodeNpyFloat32 } from '../../src/engine/npy';
 
 describe('npy', () => {
   it('encodes the NEP 1 layout byte for byte (numpy.save of float32 [2, 3])', () => {
@@ -30,15 +27,5 @@ describe('npy', () => {
     expect(() => encodeNpyFloat32(new Float32Array(5), [2, 3])).to.throw(/shape \[2,3\] holds 6 values, got 5/);
     const bytes = encodeNpyFloat32(new Float32Array(6), [2, 3]);
     expect(() => decodeNpyFloat32(bytes.subarray(0, bytes.length - 4), 'f.npy')).to.throw(/f\.npy: expected 24 data bytes/);
-  });
-
-  it('writeFileAtomic keeps the old file when the write fails and leaves no temporary file', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rv-npy-'));
-    const file = path.join(dir, 'a.txt');
-    writeFileAtomic(file, 'old');
-    fs.mkdirSync(path.join(dir, 'sub.txt'));
-    expect(() => writeFileAtomic(path.join(dir, 'sub.txt'), 'new')).to.throw();
-    expect(fs.readFileSync(file, 'utf8')).to.equal('old');
-    expect(fs.readdirSync(dir).sort()).to.deep.equal(['a.txt', 'sub.txt']);
   });
 });

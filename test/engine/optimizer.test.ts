@@ -8,7 +8,7 @@ import { BatchNorm2d, Linear } from '../../src/nn/layers';
 import { resnet18 } from '../../src/backbone/resnet';
 import { ResNetClassifier } from '../../heads/classification/model';
 import { ForwardContext, Module } from '../../src/nn/module';
-import { SeedSequence } from '../../src/engine/seed';
+import { SeedSequence } from '../../src/common/seed';
 import { expectNoLeak } from '../helpers/tensors';
 
 // Three fixed gradients applied to p0 = [1, -2]; lr = 0.1 throughout.

@@ -7,7 +7,7 @@ import { readJsonl } from '../../src/engine/logger';
 import { LineProgress } from '../../src/engine/progress';
 import { LrSchedule } from '../../src/engine/lr_schedule';
 import { SgdOptimizer } from '../../src/engine/optimizer';
-import { SeedSequence } from '../../src/engine/seed';
+import { SeedSequence } from '../../src/common/seed';
 import {
   BatchSource,
   CheckpointIO,
@@ -478,7 +478,7 @@ describe('Trainer', () => {
   });
 
   it('a ResNet-18 classifier (32x32, K=7) plugs in: one trainer step equals a hand-written SGD step on a twin model', async () => {
-    const build = () => new ResNetClassifier(resnet18({ seed: 11 }), 7, 5);
+    const build = () => new ResNetClassifier(resnet18({ seed: 11 }), 7, 5, { labelSmoothing: 0.1 });
     const images = tf.tensor4d(seededFloats(2 * 32 * 32 * 3, 9), [2, 32, 32, 3]);
     const labels = tf.tensor1d([3, 6], 'int32');
     const lr = 0.05;
@@ -490,7 +490,7 @@ describe('Trainer', () => {
     for (const g of weightDecayGroups(twin, { weightDecay: wd, normWeightDecay: 0 })) for (const [n] of g.params) decay.set(n, g.weightDecay!);
     const twinParams = twin.trainableParameters();
     const { value, grads } = tf.variableGrads(
-      () => twin.computeLosses(images, labels, { training: true, labelSmoothing: 0.1 }).classification,
+      () => twin.computeLosses({ images, labels }, { training: true }).classification,
       twinParams.map(([, v]) => v),
     );
     const twinLoss = (await value.data())[0];
@@ -505,7 +505,7 @@ describe('Trainer', () => {
     const optimizer = new SgdOptimizer(weightDecayGroups(model, { weightDecay: wd, normWeightDecay: 0 }), { lr, momentum: 0.9 });
     const trainer = new Trainer<{ images: tf.Tensor4D; labels: tf.Tensor1D }>({
       model,
-      computeLosses: (b, ctx) => model.computeLosses(b.images, b.labels, { ...ctx, labelSmoothing: 0.1 }),
+      computeLosses: (b, ctx) => model.computeLosses(b, ctx),
       data: { epochBatches: async function* () { yield { images: images.clone(), labels: labels.clone() }; } },
       optimizer,
       schedule: { baseLr: lr, maxIter: 1, main: { kind: 'constant' } },

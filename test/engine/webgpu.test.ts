@@ -166,7 +166,7 @@ describe('webgpu backend', function () {
     const params = model.trainableParameters();
     const [cpu, gpu] = await onBoth(() => {
       const logits = model.forward(x, { training: true });
-      const { value, grads } = tf.variableGrads(() => model.computeLosses(x, labels, { training: true }).classification, params.map(([, v]) => v));
+      const { value, grads } = tf.variableGrads(() => model.computeLosses({ images: x, labels }, { training: true }).classification, params.map(([, v]) => v));
       return [value, logits, ...params.map(([, v]) => grads[v.name])];
     });
     // float32 sums in another order over up to 4608 terms (layer4's 3x3x512 convolutions), through 18 layers of

@@ -14,7 +14,7 @@ import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
 import { finalCheckpoint, QUICKSTART_CONFIG, QUICKSTART_IMAGE, quickstartConfig } from '../../scripts/quickstart';
-import { loadDetectionSplit } from '../../src/tasks/detection';
+import { loadDetectionSplit } from '../../datasets/detection_split';
 
 const REPO = path.resolve(__dirname, '../..');
 const BCCD = path.join(REPO, 'examples/bccd');
@@ -58,7 +58,7 @@ describe('quickstart', function () {
     if (cfg.data.format !== 'voc') throw new Error('the quickstart reads VOC data');
     expect(cfg.data.unknownClasses).to.equal('skip');
     for (const split of ['train', 'test']) {
-      const s = await loadDetectionSplit(cfg, split, cfg.data.classes, 'eval');
+      const s = await loadDetectionSplit(cfg.data, split, cfg.data.classes, 'eval');
       expect(s.classes).to.deep.equal(['WBC']);
       expect(s.issues, JSON.stringify(s.issues)).to.deep.equal([]);
       expect(s.records.map((r) => r.imageId)).to.deep.equal(listed(split));
@@ -69,7 +69,7 @@ describe('quickstart', function () {
     }
     // Without the skip, the RBC and platelet objects of examples/bccd are errors naming the file.
     cfg.data.unknownClasses = 'error';
-    await loadDetectionSplit(cfg, 'test', cfg.data.classes, 'eval').then(
+    await loadDetectionSplit(cfg.data, 'test', cfg.data.classes, 'eval').then(
       () => expect.fail('expected an error for the RBC objects'),
       (e: Error) => expect(e.message).to.match(/BloodImage_\d+\.xml[\s\S]*class 'RBC' is not in the class list/),
     );

@@ -33,11 +33,11 @@ import {
   buildSegmentationModel,
   evaluateSegmentationRecords,
   explainOutOfMemory,
-  inferSegmentation,
   overlayFileName,
   scanSegmentationSplit,
   segmentationLegend,
   segmentationParamGroups,
+  segmentImage,
   trainSegmentation,
 } from '../../src/tasks/segmentation';
 import { expectNoLeak, seededFloats } from '../helpers/tensors';
@@ -271,14 +271,14 @@ function randomPixels(n: number, seed: number): Uint8Array {
   return Uint8Array.from(seededFloats(n, seed), (v) => Math.floor((v + 1) * 127.99));
 }
 
-describe('inferSegmentation', () => {
+describe('segmentImage (multiScaleInputs, then inferSegmentation)', () => {
   const H = 13;
   const W = 17;
   const image = { data: randomPixels(H * W * 3, 11), height: H, width: W };
   const whole = { shortEdge: null, scales: [1], flip: false, slidingWindow: null };
 
   it('original size, one pass: the per-pixel argmax, probabilities = softmax of the logits', async () => {
-    const { mask, probabilities } = await inferSegmentation(pixelwiseModel(), image, whole);
+    const { mask, probabilities } = await segmentImage(pixelwiseModel(), image, whole);
     expect(Array.from(mask)).to.deep.equal(Array.from(channelArgmax(image.data, H, W)));
     const norm = normalizeImage(image).data;
     const z = Math.exp(norm[0]) + Math.exp(norm[1]) + Math.exp(norm[2]);
@@ -287,14 +287,14 @@ describe('inferSegmentation', () => {
   });
 
   it('overlapping 5x5 windows every 3 px and a flipped pass give the same masks and probabilities', async () => {
-    const a = await inferSegmentation(pixelwiseModel(), image, whole);
-    const b = await inferSegmentation(pixelwiseModel(), image, { ...whole, flip: true, slidingWindow: { cropSize: 5, stride: 3 } });
+    const a = await segmentImage(pixelwiseModel(), image, whole);
+    const b = await segmentImage(pixelwiseModel(), image, { ...whole, flip: true, slidingWindow: { cropSize: 5, stride: 3 } });
     expect(Array.from(b.mask)).to.deep.equal(Array.from(a.mask));
     for (let i = 0; i < a.probabilities.length; i++) expect(b.probabilities[i]).to.be.closeTo(a.probabilities[i], 1e-6);
   });
 
   it('a smaller inference size is mapped back to the original H x W', async () => {
-    const r = await inferSegmentation(pixelwiseModel(), image, { ...whole, shortEdge: 7, scales: [1, 1.5], flip: true });
+    const r = await segmentImage(pixelwiseModel(), image, { ...whole, shortEdge: 7, scales: [1, 1.5], flip: true });
     expect(r.mask.length).to.equal(H * W);
     expect(r.probabilities.length).to.equal(H * W * 3);
     // Probabilities averaged over 4 passes still sum to 1 per pixel.
@@ -302,7 +302,7 @@ describe('inferSegmentation', () => {
   });
 
   it('leaks no tensor', async () => {
-    await expectNoLeak(() => inferSegmentation(pixelwiseModel(), image, { ...whole, shortEdge: 9, scales: [1, 0.5], flip: true, slidingWindow: { cropSize: 6, stride: 4 } }));
+    await expectNoLeak(() => segmentImage(pixelwiseModel(), image, { ...whole, shortEdge: 9, scales: [1, 0.5], flip: true, slidingWindow: { cropSize: 6, stride: 4 } }));
   });
 });
 

@@ -10,7 +10,7 @@
  * `models/detection/anchor_utils.py`, `models/segmentation/{fcn,deeplabv3,_utils}.py`; ONNX operators (opset 17).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { BackboneLevel, PyramidLevel } from '../../backbone/features';
+import type { Backbone, BackboneLevel, PyramidLevel } from '../../backbone/features';
 import { BasicBlock, Bottleneck, ResNet } from '../../backbone/resnet';
 import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, Linear } from '../../nn/layers';
 import { Module } from '../../nn/module';
@@ -290,9 +290,18 @@ function cachedScalar(g: OnnxGraph, key: string, make: () => string): string {
   return v;
 }
 
+/**
+ * The backbone as the ResNet the emitters know.
+ * @throws Error naming the backbone's class when it is not a {@link ResNet}.
+ */
+export function asResNet(backbone: Backbone): ResNet {
+  if (!(backbone instanceof ResNet)) throw new Error(`ONNX export knows the ResNet backbone only, got ${backbone.constructor.name}`);
+  return backbone;
+}
+
 /** The whole RetinaNet up to raw outputs: backbone, FPN, head and anchors. */
 export function emitRetinaNet(ctx: EmitContext, model: RetinaNet, images: string): { clsLogits: string; boxDeltas: string; anchors: string } {
-  const feats = emitFpn(ctx, model.backbone.fpn, emitResNet(ctx, model.backbone.body, images));
+  const feats = emitFpn(ctx, model.backbone.fpn, emitResNet(ctx, asResNet(model.backbone.body), images));
   const head = emitRetinaNetHead(ctx, model.head, feats, model.levels);
   const anchors = emitAnchors(ctx, model.anchorGenerator, images, model.levels.map((l) => feats[l]!));
   return { ...head, anchors };

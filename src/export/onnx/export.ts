@@ -13,7 +13,7 @@ import { Module } from '../../nn/module';
 import { ResNetClassifier } from '../../../heads/classification/model';
 import { RetinaNet } from '../../../heads/detection/model';
 import { SegmentationModel } from '../../../heads/segmentation/model';
-import { EmitContext, emitDeepLabV3Head, emitFcnHead, emitLinear, emitResNet, emitRetinaNet, emitUpsampleLike } from './emit';
+import { EmitContext, asResNet, emitDeepLabV3Head, emitFcnHead, emitLinear, emitResNet, emitRetinaNet, emitUpsampleLike } from './emit';
 import { OnnxGraph, ValueInfo } from './graph';
 import { FCNHead } from '../../../heads/segmentation/fcn_head';
 
@@ -86,7 +86,7 @@ export function exportOnnx(target: OnnxExportTarget, opts: OnnxExportOptions = {
     case 'classifier': {
       const m = target.model;
       const levels = m.backbone.outLevels;
-      const feats = emitResNet(ctx, m.backbone, images);
+      const feats = emitResNet(ctx, asResNet(m.backbone), images);
       const pooled = g.op('Flatten', [g.op('GlobalAveragePool', [feats[levels[levels.length - 1]]!])], { axis: { i: 1 } });
       g.rename(emitLinear(ctx, m.head.fc, pooled), 'logits');
       outputs.push({ name: 'logits', elemType: 'float32', shape: ['N', m.numClasses], doc: 'class logits [N, K]' });
@@ -123,7 +123,7 @@ export function exportOnnx(target: OnnxExportTarget, opts: OnnxExportOptions = {
     }
     case 'segmentation': {
       const m = target.model;
-      const feats = emitResNet(ctx, m.backbone, images);
+      const feats = emitResNet(ctx, asResNet(m.backbone), images);
       const cls = m.classifier;
       const low = cls instanceof FCNHead ? emitFcnHead(ctx, cls, feats.C5!) : emitDeepLabV3Head(ctx, cls, feats.C5!);
       g.rename(emitUpsampleLike(ctx, low, images), 'logits');

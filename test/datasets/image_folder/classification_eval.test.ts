@@ -28,7 +28,7 @@ describe('ClassificationEvaluator', () => {
     const ev = new ClassificationEvaluator(names, { topK: [2, 4] });
     ev.update(batch1.logits, batch1.labels);
     ev.update(batch2.logits, batch2.labels);
-    const r = ev.result();
+    const r = ev.compute();
     expect(r.count).to.equal(4);
     expect(r.top1).to.equal(0.5);
     expect(r.top5).to.equal(1);
@@ -40,7 +40,7 @@ describe('ClassificationEvaluator', () => {
     const ev = new ClassificationEvaluator(names);
     ev.update(batch1.logits, batch1.labels);
     ev.update(batch2.logits, batch2.labels);
-    const r = ev.result();
+    const r = ev.compute();
     const expected = names.map(() => names.map(() => 0));
     expected[2][2] = 1; // img0
     expected[3][0] = 1; // img1
@@ -55,7 +55,7 @@ describe('ClassificationEvaluator', () => {
   it('k capped at K: with K = 3, top-5 is always 1', () => {
     const ev = new ClassificationEvaluator(['a', 'b', 'c']);
     ev.update([0, 1, 2, 5, 1, 0], [0, 2]); // img0 gt 0 is last (rank 2), img1 gt 2 is last (rank 2)
-    const r = ev.result();
+    const r = ev.compute();
     expect([r.top1, r.top5]).to.deep.equal([0, 1]);
   });
 
@@ -65,10 +65,10 @@ describe('ClassificationEvaluator', () => {
     expect(() => ev.update([0, 1], [2])).to.throw(/row 0 has label 2, expected an integer in 0..1/);
     expect(() => ev.update([0, NaN], [0])).to.throw(/row 0 class 1 logit is NaN/);
     ev.update([1, 0], [0]);
-    expect(ev.result().top1).to.equal(1);
+    expect(ev.compute().top1).to.equal(1);
     ev.reset();
     ev.update([1, 0], [1]);
-    expect(ev.result()).to.deep.include({ count: 1, top1: 0 });
+    expect(ev.compute()).to.deep.include({ count: 1, top1: 0 });
   });
 
   it('formatTable: header with accuracies, one row per class with its confusion row', () => {

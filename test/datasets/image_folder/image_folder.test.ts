@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { promises as fs, existsSync } from 'fs';
 import * as path from 'path';
-import { SeedSequence } from '../../../src/engine/seed';
+import { SeedSequence } from '../../../src/common/seed';
 import { imageFolderDataset, scanImageFolder, type SkippedFile } from '../../../datasets/image_folder/image_folder';
 import { DataLoader, collateClassification, disposeClassificationBatch } from '../../../datasets/loader';
 import { classificationEvalTransform } from '../../../datasets/pipeline/classification_presets';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as path from 'path';
-import { SeedSequence } from '../../../src/engine/seed';
+import { SeedSequence } from '../../../src/common/seed';
 import { classificationEvalTransform, classificationTrainTransform } from '../../../datasets/pipeline/classification_presets';
 import { decodeImage } from '../../../datasets/pipeline/decode';
 import { normalizeImage } from '../../../datasets/pipeline/normalize';

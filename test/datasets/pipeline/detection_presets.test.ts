@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import * as path from 'path';
-import { SeedSequence } from '../../../src/engine/seed';
+import { SeedSequence } from '../../../src/common/seed';
 import { collateDetection, disposeDetectionBatch, paddedBatchSize } from '../../../datasets/collate_detection';
-import { boxesToOriginal } from '../../../datasets/pipeline/geometry';
+import { boxesToOriginal } from '../../../src/ops/boxes';
 import {
   adjustBrightness, adjustContrast, adjustSaturation, colorJitter, detectionEvalTransform, detectionTrainTransform,
   filterTarget, type DetectionRecord,

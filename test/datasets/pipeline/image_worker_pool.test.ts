@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { SeedSequence } from '../../../src/engine/seed';
+import { SeedSequence } from '../../../src/common/seed';
 import { collateDetection, disposeDetectionBatch } from '../../../datasets/collate_detection';
 import { DataLoader } from '../../../datasets/loader';
 import {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { SeedSequence } from '../../../src/engine/seed';
+import { SeedSequence } from '../../../src/common/seed';
 import { collateSegmentation, disposeSegmentationBatch } from '../../../datasets/collate_segmentation';
 import { identityMeta } from '../../../datasets/pipeline/geometry';
 import {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import * as path from 'path';
-import { SeedSequence } from '../../../src/engine/seed';
-import { boxesToOriginal, identityMeta } from '../../../datasets/pipeline/geometry';
+import { SeedSequence } from '../../../src/common/seed';
+import { identityMeta } from '../../../datasets/pipeline/geometry';
+import { boxesToOriginal } from '../../../src/ops/boxes';
 import { decodeImage } from '../../../datasets/pipeline/decode';
 import { resampleImage, type ResizeKernel } from '../../../datasets/pipeline/resample';
 import {

@@ -52,7 +52,7 @@ describe('RetinaNet (ResNet-18 FPN, K = 3, 64 x 64 input)', () => {
     await expectNoLeak(async () => {
       let terms: tf.Scalar[] = [];
       const { value, grads } = tf.variableGrads(() => {
-        const l = model.computeLosses(images, targets, { training: true });
+        const l = model.computeLosses({ images, targets }, { training: true });
         terms = [tf.keep(l.classification), tf.keep(l.boxRegression)];
         return tf.add(l.classification, l.boxRegression) as tf.Scalar;
       }, vars);
@@ -65,19 +65,25 @@ describe('RetinaNet (ResNet-18 FPN, K = 3, 64 x 64 input)', () => {
   });
 
   it('predict: no detection at initialization (prior 0.01 < threshold 0.05); with zero class bias at most 300 per image, clipped, descending', async () => {
-    const init = await model.predict(images, [
-      { height: 64, width: 64 },
-      { height: 64, width: 64 },
-    ]);
+    const init = await model.predict({
+      images,
+      imageSizes: [
+        { height: 64, width: 64 },
+        { height: 64, width: 64 },
+      ],
+    });
     expect(init.map((d) => d.scores.length)).to.deep.equal([0, 0]);
     const bias = model.head.classificationHead.clsLogits.bias!;
     const saved = tf.keep(bias.clone());
     bias.assign(tf.zerosLike(bias));
     await expectNoLeak(async () => {
-      const dets = await model.predict(images, [
-        { height: 64, width: 64 },
-        { height: 50, width: 60 },
-      ]);
+      const dets = await model.predict({
+        images,
+        imageSizes: [
+          { height: 64, width: 64 },
+          { height: 50, width: 60 },
+        ],
+      });
       expect(dets.length).to.equal(2);
       dets.forEach((d, i) => {
         const [h, w] = i === 0 ? [64, 64] : [50, 60];
@@ -110,7 +116,7 @@ describe('RetinaNet (ResNet-18 FPN, K = 3, 64 x 64 input)', () => {
 
   it('errors: missing level, wrong anchor level count, targets count', () => {
     expect(() => retinanetResnet18Fpn({ numClasses: 3, anchorSizes: [[32], [64]] })).to.throw(/anchorSizes has 2 levels but the FPN gives 5 \(P3, P4, P5, P6, P7\)/);
-    expect(() => model.computeLosses(images, [], { training: true })).to.throw(/2 images but 0 targets/);
+    expect(() => model.computeLosses({ images, targets: [] }, { training: true })).to.throw(/2 images but 0 targets/);
     expect(() => model.forward(tf.zeros([1, 8, 8, 1]) as tf.Tensor4D, { training: false })).to.throw(/\[N, H, W, 3\]/);
   });
 });

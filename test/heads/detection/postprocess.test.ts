@@ -9,7 +9,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { AnchorGenerator, RETINANET_ASPECT_RATIOS, retinaNetAnchorSizes } from '../../../heads/detection/anchors';
 import { BoxCoder } from '../../../heads/detection/box_coder';
-import { detectionsToOriginal, postprocessDetections, toCocoResults } from '../../../heads/detection/postprocess';
+import { toCocoResults } from '../../../datasets/coco/results';
+import { detectionsToOriginal, postprocessDetections } from '../../../heads/detection/postprocess';
 import { hashTensorValues } from '../../../src/weights/hash_init';
 
 const GOLDEN = path.resolve(__dirname, '..', '..', 'golden', 'retinanet_postprocess.json');

@@ -133,7 +133,7 @@ describe('SegmentationModel', () => {
         const params = model.trainableParameters();
         const ctx = { training: false };
         const { value, grads } = tf.variableGrads(() => {
-          const l = model.computeLosses(x, masks, ctx);
+          const l = model.computeLosses({ images: x, masks }, ctx);
           return tf.add(l.segmentation, l.aux!) as tf.Scalar;
         }, params.map(([, v]) => v));
         expect(Object.keys(grads).length).to.equal(params.length);
@@ -157,7 +157,7 @@ describe('SegmentationModel', () => {
       // Training mode: BatchNorm statistics move, dropout is seeded by the step.
       const rm = model.classifier.bn.runningMean;
       const before = await rm.data();
-      const l1 = model.computeLosses(x, masks, { training: true, seed: 9 });
+      const l1 = model.computeLosses({ images: x, masks }, { training: true, seed: 9 });
       const after = await rm.data();
       expect(Array.from(after)).to.not.deep.equal(Array.from(before));
       tf.dispose([l1.segmentation, l1.aux]);
@@ -210,7 +210,7 @@ describe('SegmentationModel', () => {
     const m = tf.zeros([1, 32, 31], 'int32') as tf.Tensor3D;
     const chw = tf.zeros([1, 3, 32, 32]) as tf.Tensor4D;
     try {
-      expect(() => model.computeLosses(x, m, { training: false })).to.throw(/masks must be \[N, H, W\] = \[1,32,32\], got \[1,32,31\]/);
+      expect(() => model.computeLosses({ images: x, masks: m }, { training: false })).to.throw(/masks must be \[N, H, W\] = \[1,32,32\], got \[1,32,31\]/);
       expect(() => model.forward(chw, { training: false })).to.throw(/NHWC images \[N, H, W, 3\], got \[1,3,32,32\]/);
     } finally {
       tf.dispose([x, m, chw]);

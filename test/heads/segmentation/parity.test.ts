@@ -139,7 +139,7 @@ describe('segmentation parity with torchvision (hash-initialized weights)', () =
             } finally {
               tf.dispose([out.logits, out.auxLogits]);
             }
-            const losses = model.computeLosses(x, target, { training: false });
+            const losses = model.computeLosses({ images: x, masks: target }, { training: false });
             try {
               const total = (await losses.segmentation.data())[0] + (await losses.aux!.data())[0];
               errors['loss.criterion'] = Math.abs(total - g.loss.criterion) / g.loss.criterion;
