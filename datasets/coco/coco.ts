@@ -439,8 +439,10 @@ export class Coco {
             firstNonPositive = `results[${i}].bbox has a ${side}: ${JSON.stringify(bb)}`;
           }
         }
-        if (bb[0] + bb[2] > img.width + 1 || bb[1] + bb[3] > img.height + 1) {
-          if (pastImage++ === 0) firstPastImage = `results[${i}].bbox ${JSON.stringify(bb)} on the ${img.width}x${img.height} image ${img.id}`;
+        // Only a numeric size can be compared (a malformed one is the ground truth's defect, reported where it is used).
+        const sized = typeof img.width === 'number' && typeof img.height === 'number';
+        if (sized && (bb[0] + bb[2] > img.width + 1 || bb[1] + bb[3] > img.height + 1)) {
+          if (pastImage++ === 0) firstPastImage = `results[${i}].bbox ${briefJson(bb)} on the ${img.width}x${img.height} image ${img.id}`;
         }
         let segmentation = r.segmentation;
         if (segmentation === undefined) {

@@ -251,3 +251,17 @@ describe('Coco.annToRle', () => {
     expect(() => res.annToRle(res.anns.get(1)!)).to.throw(/^gt\.json: image id 1: height\/width must be integers in 0\.\.2\^31-1, got undefined\/undefined/);
   });
 });
+
+describe('Coco.loadRes with a malformed ground-truth image size', () => {
+  it('a height nested 100,000 arrays deep is not compared with the results (no stack overflow)', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const c = new Coco(
+      { images: [{ id: 7, width: 3, height: deep }], categories: [{ id: 5 }], annotations: [] },
+      'gt.json',
+    );
+    const res = c.loadRes([{ image_id: 7, category_id: 5, bbox: [0, 0, 10, 10], score: 0.9 }]);
+    expect(res.getAnnIds()).to.deep.equal([1]);
+    expect(res.warnings.join('\n')).to.not.match(/past the image/);
+  });
+});
