@@ -102,20 +102,31 @@ export function annotationIdWarning(source: string, annotations: readonly CocoAn
     '(e.g. renumber them 1..N)';
 }
 
+/**
+ * Reads a JSON file. The bytes are read, then decoded: on Node 20, `readFileSync(path, 'utf8')` decodes several
+ * times slower than `Buffer#toString('utf8')`, which gives the same string.
+ */
+function readJsonFile(path: string): unknown {
+  return JSON.parse(fs.readFileSync(path).toString('utf8'));
+}
+
+/** Passed by `loadRes` to the constructor for records it has built and checked itself. */
+const BUILT_BY_LOAD_RES = Symbol('built by loadRes');
+
 /** A loaded COCO dataset (ground truth or results) with its indexes. */
 export class Coco {
   /** The dataset as loaded (annotations of a results object are the filled-in records). Not copied. */
   readonly dataset: CocoDatasetJson;
-  /** Annotation id → annotation. */
-  readonly anns = new Map<number, CocoAnnotationJson>();
+  private annsById?: Map<number, CocoAnnotationJson>;
+  private catToImgsIndex?: Map<number, number[]>;
+  /** Whether every annotation id is unique and non-zero (then an annotation looked up by its id is itself). */
+  readonly uniqueAnnotationIds: boolean;
   /** Image id → image. */
   readonly imgs = new Map<number, CocoImageJson>();
   /** Category id → category. */
   readonly cats = new Map<number, CocoCategoryJson>();
   /** Image id → its annotations, in file order. */
   readonly imgToAnns = new Map<number, CocoAnnotationJson[]>();
-  /** Category id → image id of each of its annotations, in file order (with repeats, as pycocotools). */
-  readonly catToImgs = new Map<number, number[]>();
   /** Where the dataset came from, used in error messages. */
   readonly source: string;
   /** Where `images` came from (the ground-truth file for results), so image defects are not blamed on results. */
@@ -132,10 +143,11 @@ export class Coco {
    * @param dataset an instances object; kept by reference, not modified.
    * @param source a name for error messages (a file path).
    * @param imagesSource where `images` came from, when not from `source` (results share the ground truth's).
+   * @param builtByLoadRes internal: the annotations are records `loadRes` made (ids 1..N, fields checked).
    * @throws if `images`, `annotations` or `categories` is present but not an array, or a record is not an object
    *   with a numeric `id` (and `image_id`, `category_id` for annotations).
    */
-  constructor(dataset: CocoDatasetJson, source = '<memory>', imagesSource = source) {
+  constructor(dataset: CocoDatasetJson, source = '<memory>', imagesSource = source, builtByLoadRes?: typeof BUILT_BY_LOAD_RES) {
     if (!isObject(dataset)) {
       const got = Array.isArray(dataset) ? 'an array (a results list? the ground truth is the instances object)' : briefJson(dataset);
       throw new Error(`${source}: annotation file must hold a JSON object {images, annotations, categories}, got ${got}`);
@@ -155,19 +167,34 @@ export class Coco {
     const { images, annotations, categories } = this.dataset;
     let noCrowdFlag = 0;
     let idProblems = false;
-    for (let i = 0; i < annotations.length; i++) {
-      const ann = annotations[i];
-      if (!isObject(ann)) throw new Error(`${source}: annotations[${i}] is not an object`);
-      for (const f of ['id', 'image_id', 'category_id'] as const) {
-        if (!isFiniteNumber(ann[f])) throw new Error(`${source}: annotations[${i}].${f} must be a number, got ${briefJson(ann[f])}`);
+    if (builtByLoadRes === BUILT_BY_LOAD_RES) {
+      // ids 1..N and fields checked by loadRes: only the index the evaluation reads is built now
+      for (let i = 0; i < annotations.length; i++) {
+        const ann = annotations[i];
+        let list = this.imgToAnns.get(ann.image_id);
+        if (!list) this.imgToAnns.set(ann.image_id, (list = []));
+        list.push(ann);
       }
-      if (ann.iscrowd === undefined) noCrowdFlag++;
-      let list = this.imgToAnns.get(ann.image_id);
-      if (!list) this.imgToAnns.set(ann.image_id, (list = []));
-      list.push(ann);
-      if (ann.id === 0 || this.anns.has(ann.id)) idProblems = true;
-      this.anns.set(ann.id, ann);
+    } else {
+      const anns = new Map<number, CocoAnnotationJson>();
+      this.annsById = anns;
+      for (let i = 0; i < annotations.length; i++) {
+        const ann = annotations[i];
+        if (!isObject(ann)) throw new Error(`${source}: annotations[${i}] is not an object`);
+        if (!(isFiniteNumber(ann.id) && isFiniteNumber(ann.image_id) && isFiniteNumber(ann.category_id))) {
+          for (const f of ['id', 'image_id', 'category_id'] as const) {
+            if (!isFiniteNumber(ann[f])) throw new Error(`${source}: annotations[${i}].${f} must be a number, got ${briefJson(ann[f])}`);
+          }
+        }
+        if (ann.iscrowd === undefined) noCrowdFlag++;
+        let list = this.imgToAnns.get(ann.image_id);
+        if (!list) this.imgToAnns.set(ann.image_id, (list = []));
+        list.push(ann);
+        if (ann.id === 0 || anns.has(ann.id)) idProblems = true;
+        anns.set(ann.id, ann);
+      }
     }
+    this.uniqueAnnotationIds = !idProblems;
     for (let i = 0; i < images.length; i++) {
       const img = images[i];
       if (!isObject(img) || !isFiniteNumber(img.id)) throw new Error(`${source}: images[${i}].id must be a number`);
@@ -178,18 +205,36 @@ export class Coco {
       if (!isObject(cat) || !isFiniteNumber(cat.id)) throw new Error(`${source}: categories[${i}].id must be a number`);
       this.cats.set(cat.id, cat);
     }
-    if (dataset.annotations !== undefined && dataset.categories !== undefined) {
-      for (const ann of annotations) {
-        let list = this.catToImgs.get(ann.category_id);
-        if (!list) this.catToImgs.set(ann.category_id, (list = []));
-        list.push(ann.image_id);
-      }
-    }
+    if (dataset.annotations === undefined || dataset.categories === undefined) this.catToImgsIndex = new Map();
     if (idProblems) this.warnings.push(annotationIdWarning(source, annotations) as string);
     if (noCrowdFlag > 0) {
       this.warnings.push(`${source}: ${noCrowdFlag} of ${annotations.length} annotation(s) have no "iscrowd"; taken as 0 ` +
         '(not a crowd region); pycocotools stops with a KeyError on such a file');
     }
+  }
+
+  /** Annotation id → annotation; for a repeated id, the last annotation with it (pycocotools' dict). */
+  get anns(): Map<number, CocoAnnotationJson> {
+    if (!this.annsById) {
+      const anns = new Map<number, CocoAnnotationJson>();
+      for (const ann of this.dataset.annotations) anns.set(ann.id, ann);
+      this.annsById = anns;
+    }
+    return this.annsById;
+  }
+
+  /** Category id → image id of each of its annotations, in file order (with repeats, as pycocotools). */
+  get catToImgs(): Map<number, number[]> {
+    if (!this.catToImgsIndex) {
+      const index = new Map<number, number[]>();
+      for (const ann of this.dataset.annotations) {
+        let list = index.get(ann.category_id);
+        if (!list) index.set(ann.category_id, (list = []));
+        list.push(ann.image_id);
+      }
+      this.catToImgsIndex = index;
+    }
+    return this.catToImgsIndex;
   }
 
   /**
@@ -200,7 +245,7 @@ export class Coco {
   static fromFile(path: string): Coco {
     let data: unknown;
     try {
-      data = JSON.parse(fs.readFileSync(path, 'utf8'));
+      data = readJsonFile(path);
     } catch (e) {
       throw new Error(`${path}: cannot read COCO annotation file: ${(e as Error).message}`);
     }
@@ -381,7 +426,7 @@ export class Coco {
     if (typeof results === 'string') {
       source = results;
       try {
-        results = JSON.parse(fs.readFileSync(results, 'utf8'));
+        results = readJsonFile(results);
       } catch (e) {
         throw new Error(`${source}: cannot read results file: ${(e as Error).message}`);
       }
@@ -398,7 +443,18 @@ export class Coco {
         'truth has objects)');
       return empty;
     }
-    this.checkResultImageIds(results, source);
+    try {
+      return this.loadResRecords(results, source, categories);
+    } catch (e) {
+      // Record by record, the first fault found is reported; but an image_id unknown to the ground truth (anywhere in
+      // the list) says the files do not belong together, which matters more: that check runs first, as in pycocotools.
+      this.checkResultImageIds(results, source);
+      throw e;
+    }
+  }
+
+  /** `loadRes` for a non-empty array; throws at the first faulty record (image ids are checked as they come). */
+  private loadResRecords(results: unknown[], source: string, categories: CocoCategoryJson[]): Coco {
     const first = results[0];
     if (!isObject(first)) throw new Error(`${source}: results[0] is not an object`);
     let kind: 'bbox' | 'segm';
@@ -415,23 +471,23 @@ export class Coco {
     let firstPastImage = '';
     for (let i = 0; i < results.length; i++) {
       const r = results[i] as CocoResultJson;
-      const where = `${source}: results[${i}]`;
-      if (!isObject(r)) throw new Error(`${where} is not an object`);
-      const img = this.imgs.get(r.image_id) as CocoImageJson; // checked by checkResultImageIds
-      if (!isFiniteNumber(r.category_id)) throw new Error(`${where}.category_id must be a number, got ${briefJson(r.category_id)}`);
+      if (!isObject(r)) throw new Error(`${source}: results[${i}] is not an object`);
+      const img = this.imgs.get(r.image_id);
+      if (img === undefined || typeof r.image_id !== 'number') throw new Error(`${source}: results[${i}].image_id is not an image of the ground truth`);
+      if (!isFiniteNumber(r.category_id)) throw new Error(`${source}: results[${i}].category_id must be a number, got ${briefJson(r.category_id)}`);
       if (!this.cats.has(r.category_id)) {
         if (this.cats.size === 0 || this.catIdsOfAnnotations().has(r.category_id)) {
           throw new Error(`${this.source}: ` + (this.cats.size === 0 ? 'the ground truth has no "categories"'
             : `ground-truth annotations use category_id ${r.category_id}, which its "categories" list lacks`) +
             `; results[${i}] of '${source}' refers to it; fix the ground truth`);
         }
-        throw new Error(`${where}.category_id ${r.category_id} is not a category of the ground truth '${this.source}'`);
+        throw new Error(`${source}: results[${i}].category_id ${r.category_id} is not a category of the ground truth '${this.source}'`);
       }
-      if (!isFiniteNumber(r.score)) throw new Error(`${where}.score must be a finite number, got ${briefJson(r.score)}`);
+      if (!isFiniteNumber(r.score)) throw new Error(`${source}: results[${i}].score must be a finite number, got ${briefJson(r.score)}`);
       if (kind === 'bbox') {
         const bb = r.bbox;
-        if (!Array.isArray(bb) || bb.length !== 4 || !bb.every(isFiniteNumber)) {
-          throw new Error(`${where}.bbox must be [x, y, w, h] of 4 finite numbers, got ${briefJson(bb)}`);
+        if (!Array.isArray(bb) || bb.length !== 4 || !(isFiniteNumber(bb[0]) && isFiniteNumber(bb[1]) && isFiniteNumber(bb[2]) && isFiniteNumber(bb[3]))) {
+          throw new Error(`${source}: results[${i}].bbox must be [x, y, w, h] of 4 finite numbers, got ${briefJson(bb)}`);
         }
         if (!(bb[2] > 0 && bb[3] > 0)) {
           if (nonPositive++ === 0) {
@@ -464,13 +520,13 @@ export class Coco {
       } else {
         const segm = r.segmentation;
         if (!isObject(segm) || !('counts' in segm) || !('size' in segm)) {
-          throw new Error(`${where}.segmentation must be an RLE object {size, counts}`);
+          throw new Error(`${source}: results[${i}].segmentation must be an RLE object {size, counts}`);
         }
         let rle: Rle;
         try {
           rle = rleFromJson(segm as CocoRleJson);
         } catch (e) {
-          throw new Error(`${where}.segmentation: ${(e as Error).message}`);
+          throw new Error(`${source}: results[${i}].segmentation: ${(e as Error).message}`);
         }
         if (!isImageSide(img.height) || !isImageSide(img.width)) {
           throw new Error(`${this.imagesSource}: image id ${img.id}: height/width must be integers in 0..2^31-1, got ` +
@@ -478,14 +534,14 @@ export class Coco {
         }
         if (rle.h !== img.height || rle.w !== img.width) {
           throw new Error(
-            `${where}.segmentation.size [${rle.h}, ${rle.w}] differs from image ${img.id}'s [height, width] in '${this.imagesSource}' ` +
+            `${source}: results[${i}].segmentation.size [${rle.h}, ${rle.w}] differs from image ${img.id}'s [height, width] in '${this.imagesSource}' ` +
               `[${img.height}, ${img.width}]`,
           );
         }
         let total = 0;
         for (let j = 0; j < rle.counts.length; j++) total += rle.counts[j];
         if (total !== rle.h * rle.w) {
-          throw new Error(`${where}.segmentation counts sum to ${total}, expected height*width = ${rle.h * rle.w}`);
+          throw new Error(`${source}: results[${i}].segmentation counts sum to ${total}, expected height*width = ${rle.h * rle.w}`);
         }
         anns[i] = {
           id: i + 1,
@@ -499,7 +555,7 @@ export class Coco {
         };
       }
     }
-    const out = new Coco({ images: [...this.dataset.images], categories, annotations: anns }, source, this.imagesSource);
+    const out = new Coco({ images: [...this.dataset.images], categories, annotations: anns }, source, this.imagesSource, BUILT_BY_LOAD_RES);
     const n = results.length;
     if (nonPositive > 0) {
       out.warnings.push(`${source}: ${nonPositive} of ${n} boxes have a width or height <= 0 (first: ${firstNonPositive}); ` +

@@ -44,10 +44,11 @@ export function accumulateImages(e: EvaluatedImages, recThrs: readonly number[])
   const EPS = NP_SPACING_1;
   const maxDetLast = e.maxDets[M - 1];
 
-  let tpCum = new Int32Array(0);
-  let fpCum = new Int32Array(0);
   let tpPos = new Int32Array(0);
+  let fpAtTp = new Int32Array(0);
   let tpSufMax = new Float64Array(0);
+  let codes = new Uint8Array(0);
+  const kept: Int32Array[] = new Array(M);
   for (let k = 0; k < K; k++) {
     // all detection slots of category k over images in order, with their rank within the image
     const q0 = k * I;
@@ -66,66 +67,99 @@ export function accumulateImages(e: EvaluatedImages, recThrs: readonly number[])
     const order = new Int32Array(n);
     for (let x = 0; x < n; x++) order[x] = x;
     argsortDescStable(order, slotScore);
-    if (tpCum.length < n) {
-      tpCum = new Int32Array(n);
-      fpCum = new Int32Array(n);
+    if (codes.length < n) {
       tpPos = new Int32Array(n);
+      fpAtTp = new Int32Array(n);
       tpSufMax = new Float64Array(n);
+      codes = new Uint8Array(n);
     }
+    // positions (in score order) of the slots kept with each maxDet: the lists are nested, so equal lengths mean
+    // equal lists, and a maxDets entry whose list equals the next one's takes its results
     for (let m = 0; m < M; m++) {
       const maxDet = e.maxDets[m];
-      // slots kept with this maxDet, in score order
-      const kept: number[] = [];
-      if (maxDet >= maxDetLast) for (let x = 0; x < n; x++) kept.push(order[x]);
-      else for (let x = 0; x < n; x++) if (rank[order[x]] < maxDet) kept.push(order[x]);
-      const nd = kept.length;
-      for (let a = 0; a < A; a++) {
-        let anyImg = false;
-        let npig = 0;
-        for (let i = 0; i < I; i++) {
-          const v = e.npig[(k * A + a) * I + i];
-          if (v >= 0) {
-            anyImg = true;
-            npig += v;
-          }
+      if (maxDet >= maxDetLast) {
+        kept[m] = new Int32Array(n);
+        for (let x = 0; x < n; x++) kept[m][x] = x;
+      } else {
+        let nd = 0;
+        for (let x = 0; x < n; x++) if (rank[order[x]] < maxDet) nd++;
+        const list = new Int32Array(nd);
+        nd = 0;
+        for (let x = 0; x < n; x++) if (rank[order[x]] < maxDet) list[nd++] = x;
+        kept[m] = list;
+      }
+    }
+    for (let a = 0; a < A; a++) {
+      let anyImg = false;
+      let npig = 0;
+      for (let i = 0; i < I; i++) {
+        const v = e.npig[(k * A + a) * I + i];
+        if (v >= 0) {
+          anyImg = true;
+          npig += v;
         }
-        if (!anyImg || npig === 0) continue;
-        for (let t = 0; t < T; t++) {
-          const codeBase = (a * T + t) * nSorted + s0;
-          // Cumulative counts; rc[x] = tp/npig and pr[x] = tp/(fp+tp+eps) are evaluated only where needed, with
-          // the same expressions, so values are bit-identical to the full arrays of cocoeval.py.
+      }
+      if (!anyImg || npig === 0) continue;
+      for (let t = 0; t < T; t++) {
+        const codeBase = (a * T + t) * nSorted + s0;
+        for (let x = 0; x < n; x++) codes[x] = e.dtCode[codeBase + order[x]];
+        for (let m = M - 1; m >= 0; m--) {
+          const keptM = kept[m];
+          const nd = keptM.length;
+          if (m < M - 1 && nd === kept[m + 1].length) {
+            recall[((t * K + k) * A + a) * M + m] = recall[((t * K + k) * A + a) * M + m + 1];
+            for (let r = 0; r < R; r++) {
+              const idx = (((t * R + r) * K + k) * A + a) * M + m;
+              precision[idx] = precision[idx + 1];
+              scores[idx] = scores[idx + 1];
+            }
+            continue;
+          }
+          // Cumulative counts at the true positives only. rc[x] = tp/npig and pr[x] = tp/(fp+tp+eps) of
+          // cocoeval.py are evaluated where needed with the same expressions on the same integers, so values are
+          // bit-identical to its full arrays.
           let tp = 0;
           let fp = 0;
-          let nTp = 0;
+          let code0 = 0;
           for (let x = 0; x < nd; x++) {
-            const code = e.dtCode[codeBase + kept[x]];
+            const code = codes[keptM[x]];
+            if (x === 0) code0 = code;
             if (code === 1) {
+              tpPos[tp] = x;
+              fpAtTp[tp] = fp;
               tp++;
-              tpPos[nTp++] = x;
             } else if (code === 0) fp++;
-            tpCum[x] = tp;
-            fpCum[x] = fp;
           }
+          const nTp = tp;
           recall[((t * K + k) * A + a) * M + m] = nd ? tp / npig : 0;
-          // Precision envelope (running max from the right). pr rises (weakly) on a true positive and falls on a
-          // false positive, so max(pr[i:]) = max(pr[i], pr at true-positive positions after i).
+          // Precision envelope (running max from the right). pr rises (weakly) on a true positive, falls on a false
+          // positive and stays on an ignored detection, so max(pr[x:]) is the max of pr at the true positives >= x.
           for (let j = nTp - 1; j >= 0; j--) {
-            const x = tpPos[j];
-            const v = tpCum[x] / (fpCum[x] + tpCum[x] + EPS);
+            const v = (j + 1) / (fpAtTp[j] + (j + 1) + EPS);
             tpSufMax[j] = j === nTp - 1 || v > tpSufMax[j + 1] ? v : tpSufMax[j + 1];
           }
-          let jTp = 0;
           for (let r = 0; r < R; r++) {
-            // np.searchsorted(rc, recThrs[r], side='left')
+            // lo = np.searchsorted(rc, recThrs[r], side='left'): the first x with !(rc[x] < v). rc is 0 before the
+            // first true positive and reaches (j+1)/npig at the j-th, so lo is 0 or the first true positive whose
+            // count passes.
             const v = recThrs[r];
-            let lo = 0;
-            let hi = nd;
-            while (lo < hi) {
-              const mid = (lo + hi) >>> 1;
-              if (tpCum[mid] / npig < v) lo = mid + 1;
-              else hi = mid;
+            let lo: number;
+            let env: number;
+            if (!(0 / npig < v) && nd > 0) {
+              lo = 0;
+              // pr[0] is 1/(0+1+eps) for a true positive (then tpPos[0] = 0), else 0/(fp+0+eps) = 0
+              env = code0 === 1 ? tpSufMax[0] : nTp > 0 && tpSufMax[0] > 0 ? tpSufMax[0] : 0 / ((code0 === 0 ? 1 : 0) + 0 + EPS);
+            } else {
+              let jl = 0;
+              let jh = nTp;
+              while (jl < jh) {
+                const mid = (jl + jh) >>> 1;
+                if ((mid + 1) / npig < v) jl = mid + 1;
+                else jh = mid;
+              }
+              lo = jl < nTp ? tpPos[jl] : nd;
+              env = jl < nTp ? tpSufMax[jl] : 0;
             }
-            const idx = (((t * R + r) * K + k) * A + a) * M + m;
             if (lo >= nd) {
               // pycocotools stops at the first index out of range; the rest stay 0
               for (let r2 = r; r2 < R; r2++) {
@@ -135,13 +169,9 @@ export function accumulateImages(e: EvaluatedImages, recThrs: readonly number[])
               }
               break;
             }
-            let env = tpCum[lo] / (fpCum[lo] + tpCum[lo] + EPS);
-            // first true positive strictly after lo (recThrs are usually ascending: resume, else restart)
-            if (jTp > 0 && tpPos[jTp - 1] > lo) jTp = 0;
-            while (jTp < nTp && tpPos[jTp] <= lo) jTp++;
-            if (jTp < nTp && tpSufMax[jTp] > env) env = tpSufMax[jTp];
+            const idx = (((t * R + r) * K + k) * A + a) * M + m;
             precision[idx] = env;
-            scores[idx] = slotScore[kept[lo]];
+            scores[idx] = slotScore[order[keptM[lo]]];
           }
         }
       }

@@ -130,15 +130,17 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
   // As cocoeval.py: `loadAnns(getAnnIds(imgIds, catIds))` walks the evaluated images in order and each image's
   // annotations in file order, then looks every annotation up *by id*, so a repeated id yields the last annotation
   // with that id each time; `_gts[image_id, category_id]` groups them by the looked-up annotation's own fields.
+  // With unique ids the lookup returns the annotation itself, and is skipped.
   const select = (coco: Coco) => {
     const keys: number[] = [];
     const picked: CocoAnnotationJson[] = [];
+    const byId = coco.uniqueAnnotationIds ? null : coco.anns;
     for (let i0 = 0; i0 < I; i0++) {
       const list = coco.imgToAnns.get(imgIds[i0]);
       if (!list) continue;
       for (const orig of list) {
         if (p.useCats && !catIndex.has(orig.category_id)) continue;
-        const a = coco.anns.get(orig.id) as CocoAnnotationJson;
+        const a = byId ? (byId.get(orig.id) as CocoAnnotationJson) : orig;
         const i = imgIndex.get(a.image_id);
         if (i === undefined) continue;
         const k = catIndex.get(a.category_id);

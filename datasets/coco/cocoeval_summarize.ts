@@ -25,12 +25,14 @@ export interface CocoEvalSummary {
  * @throws when `maxDets` has fewer than 3 entries.
  */
 export function summarizeDetection(ev: CocoEvalAccumulated, p: CocoEvalParams, maxDets: readonly number[]): CocoEvalSummary {
-// ---- DIFFERENCE FROM PYCOCOTOOLS: fewer than 3 maxDets is an error ----
-// pycocotools' `_summarizeDets` indexes `maxDets[2]` and stops with an IndexError; here the error says why.
-if (maxDets.length < 3) throw new Error(`CocoEval.summarize needs at least 3 maxDets, got [${maxDets.join(', ')}]`);
-// ---- END DIFFERENCE ----
+  // ---- DIFFERENCE FROM PYCOCOTOOLS: fewer than 3 maxDets is an error ----
+  // pycocotools' `_summarizeDets` indexes `maxDets[2]` and stops with an IndexError; here the error says why.
+  if (maxDets.length < 3) throw new Error(`CocoEval.summarize needs at least 3 maxDets, got [${maxDets.join(', ')}]`);
+  // ---- END DIFFERENCE ----
   const [T, R, K, A, M] = ev.counts;
   const lines: string[] = [];
+  // values selected by one line, in numpy's C order (a typed buffer: the AP lines select ~10^5 values each)
+  let vals = new Float64Array(0);
   const one = (ap: boolean, iouThr: number | null, areaLbl: string, maxDet: number): number => {
     const title = ap ? 'Average Precision' : 'Average Recall';
     const type = ap ? '(AP)' : '(AR)';
@@ -41,26 +43,28 @@ if (maxDets.length < 3) throw new Error(`CocoEval.summarize needs at least 3 max
     const aind = p.areaRngLbl.map((l, i) => (l === areaLbl ? i : -1)).filter((i) => i >= 0 && i < A);
     const mind = maxDets.map((v, i) => (v === maxDet ? i : -1)).filter((i) => i >= 0);
     const tind = iouThr === null ? [...Array(T).keys()] : p.iouThrs.map((v, i) => (v === iouThr ? i : -1)).filter((i) => i >= 0);
-    const vals: number[] = [];
+    let n = 0;
     // s[:, :, :, aind, mind] with one area and one maxDet index; numpy pairs aind with mind elementwise
     const pairs = aind.length === mind.length ? aind.map((a, j) => [a, mind[j]]) : aind.length === 1 ? mind.map((m) => [aind[0], m]) : mind.length === 1 ? aind.map((a) => [a, mind[0]]) : [];
+    const need = tind.length * (ap ? R : 1) * K * pairs.length;
+    if (vals.length < need) vals = new Float64Array(need);
     for (const t of tind) {
       if (ap) {
         for (let r = 0; r < R; r++)
           for (let k = 0; k < K; k++)
             for (const [a, m] of pairs) {
               const v = ev.precision[(((t * R + r) * K + k) * A + a) * M + m];
-              if (v > -1) vals.push(v);
+              if (v > -1) vals[n++] = v;
             }
       } else {
         for (let k = 0; k < K; k++)
           for (const [a, m] of pairs) {
             const v = ev.recall[((t * K + k) * A + a) * M + m];
-            if (v > -1) vals.push(v);
+            if (v > -1) vals[n++] = v;
           }
       }
     }
-    const mean = meanOrMinusOne(vals);
+    const mean = meanOrMinusOne(vals.subarray(0, n));
     lines.push(
       ` ${padRight(title, 18)} ${type} @[ IoU=${padRight(iouStr, 9)} | area=${padLeft(areaLbl, 6)} | maxDets=${padLeft(
         String(maxDet),

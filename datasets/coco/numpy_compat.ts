@@ -56,25 +56,41 @@ export function argsortDescStable(idx: Int32Array, score: Float64Array): void {
   let sorted = true;
   for (let i = 1; i < n; i++) if (score[idx[i]] > score[idx[i - 1]]) { sorted = false; break; }
   if (sorted) return;
-  if (n <= 32) {
-    // Insertion sort is stable and, on the short lists of one image and category, faster than a merge sort.
-    for (let i = 1; i < n; i++) {
+  // Bottom-up merge sort on typed arrays: runs of 16 by insertion sort, then merges that take from the left run
+  // unless the right one is strictly higher (stable).
+  const RUN = 16;
+  for (let lo = 0; lo < n; lo += RUN) {
+    const hi = Math.min(n, lo + RUN);
+    for (let i = lo + 1; i < hi; i++) {
       const v = idx[i];
       const s = score[v];
       let j = i - 1;
-      while (j >= 0 && score[idx[j]] < s) {
+      while (j >= lo && score[idx[j]] < s) {
         idx[j + 1] = idx[j];
         j--;
       }
       idx[j + 1] = v;
     }
-    return;
   }
-  // Ties are ordered by position explicitly, so the result does not rest on the engine's sort being stable.
-  const order = Array.from({ length: n }, (_, i) => i);
-  const base = Array.from(idx);
-  order.sort((a, b) => score[base[b]] - score[base[a]] || a - b);
-  for (let i = 0; i < n; i++) idx[i] = base[order[i]];
+  if (n <= RUN) return;
+  let src: Int32Array = idx;
+  let dst: Int32Array = new Int32Array(n);
+  for (let width = RUN; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(n, lo + width);
+      const hi = Math.min(n, lo + 2 * width);
+      let i = lo;
+      let j = mid;
+      let w = lo;
+      while (i < mid && j < hi) dst[w++] = score[src[j]] > score[src[i]] ? src[j++] : src[i++];
+      while (i < mid) dst[w++] = src[i++];
+      while (j < hi) dst[w++] = src[j++];
+    }
+    const tmp = src;
+    src = dst;
+    dst = tmp;
+  }
+  if (src !== idx) idx.set(src);
 }
 
 /**
