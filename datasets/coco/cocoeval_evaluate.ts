@@ -310,6 +310,28 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
         for (let a = 0; a < A; a++) npig[(k * A + a) * I + i] = -1;
         continue;
       }
+      if (G === 0 || D === 0) {
+        // Nothing to match (most pairs): as matchPair, without its buffers. With no ground truth every detection is
+        // unmatched and ignored outside the area range; with no detection only the non-ignored ground truths count.
+        const d0 = dtPairStart[q];
+        const g0 = gtPairStart[q];
+        for (let a = 0; a < A; a++) {
+          const lo = p.areaRng[a][0];
+          const hi = p.areaRng[a][1];
+          let n = 0;
+          for (let g = 0; g < G; g++) {
+            const gj = gtOrder[g0 + g];
+            if (!(gtIgnoreBase[gj] || gtArea[gj] < lo || gtArea[gj] > hi)) n++;
+          }
+          npig[(k * A + a) * I + i] = n;
+          for (let d = 0; d < D; d++) {
+            const area = dtArea[dtSorted[d0 + d]];
+            const code = area < lo || area > hi ? 2 : 0;
+            for (let t = 0; t < T; t++) dtCode[(a * T + t) * nSorted + d0 + d] = code;
+          }
+        }
+        continue;
+      }
       for (let a = 0; a < A; a++) {
         const res = matchPair(e, q, p.areaRng[a], maxDetLast, scratch);
         npig[(k * A + a) * I + i] = res.npig;
