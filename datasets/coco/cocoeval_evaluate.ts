@@ -233,8 +233,10 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
 
   // ---- pairs: (k, i) with k over categories (or the single -1 when !useCats) ----
   const nPairs = K * I;
-  const pairRange = (start: Int32Array, k: number, i: number): [number, number] =>
-    p.useCats ? [start[i * Kc + k], start[i * Kc + k + 1]] : [start[i * Kc], start[(i + 1) * Kc]];
+  const useCats = p.useCats;
+  // selection range of pair (k, i) in an `order` grouped by image then category
+  const pairBegin = (start: Int32Array, k: number, i: number): number => (useCats ? start[i * Kc + k] : start[i * Kc]);
+  const pairEnd = (start: Int32Array, k: number, i: number): number => (useCats ? start[i * Kc + k + 1] : start[(i + 1) * Kc]);
   // ground-truth ranges must be contiguous per pair in pair order (k-major): rebuild an order array
   const gtPairStart = new Int32Array(nPairs + 1);
   const gtOrder = new Int32Array(nG);
@@ -243,8 +245,8 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
     for (let k = 0; k < K; k++) {
       for (let i = 0; i < I; i++) {
         gtPairStart[k * I + i] = w;
-        const [s, e] = pairRange(gtSel.start, k, i);
-        for (let q = s; q < e; q++) gtOrder[w++] = gtSel.order[q];
+        const end = pairEnd(gtSel.start, k, i);
+        for (let q = pairBegin(gtSel.start, k, i); q < end; q++) gtOrder[w++] = gtSel.order[q];
       }
     }
     gtPairStart[nPairs] = w;
@@ -258,12 +260,12 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
     for (let k = 0; k < K; k++) {
       for (let i = 0; i < I; i++) {
         dtPairStart[k * I + i] = w;
-        const [s, e] = pairRange(dtSel.start, k, i);
-        if (e === s) continue;
-        const idx = dtSel.order.slice(s, e);
-        argsortDescStable(idx, dtScore);
-        const n = Math.min(idx.length, maxDetLast);
-        for (let q = 0; q < n; q++) sorted[w++] = idx[q];
+        const s = pairBegin(dtSel.start, k, i);
+        const n = pairEnd(dtSel.start, k, i) - s;
+        if (n === 0) continue;
+        for (let q = 0; q < n; q++) sorted[w + q] = dtSel.order[s + q];
+        argsortDescStable(sorted, dtScore, w, w + n);
+        w += Math.min(n, maxDetLast);
       }
     }
     dtPairStart[nPairs] = w;

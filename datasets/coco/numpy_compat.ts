@@ -47,20 +47,20 @@ export function meanOrMinusOne(values: ArrayLike<number>): number {
 }
 
 /**
- * `idx[np.argsort(-score[idx], kind='mergesort')]` in place: a stable sort of `idx` by descending `score[idx[i]]`;
- * ties keep their current order.
+ * `idx[np.argsort(-score[idx], kind='mergesort')]` in place on `idx[start..end)`: a stable sort by descending
+ * `score[idx[i]]`; ties keep their current order.
  */
-export function argsortDescStable(idx: Int32Array, score: Float64Array): void {
-  const n = idx.length;
+export function argsortDescStable(idx: Int32Array, score: Float64Array, start = 0, end = idx.length): void {
+  const n = end - start;
   if (n < 2) return;
   let sorted = true;
-  for (let i = 1; i < n; i++) if (score[idx[i]] > score[idx[i - 1]]) { sorted = false; break; }
+  for (let i = start + 1; i < end; i++) if (score[idx[i]] > score[idx[i - 1]]) { sorted = false; break; }
   if (sorted) return;
   // Bottom-up merge sort on typed arrays: runs of 16 by insertion sort, then merges that take from the left run
   // unless the right one is strictly higher (stable).
   const RUN = 16;
-  for (let lo = 0; lo < n; lo += RUN) {
-    const hi = Math.min(n, lo + RUN);
+  for (let lo = start; lo < end; lo += RUN) {
+    const hi = Math.min(end, lo + RUN);
     for (let i = lo + 1; i < hi; i++) {
       const v = idx[i];
       const s = score[v];
@@ -73,7 +73,7 @@ export function argsortDescStable(idx: Int32Array, score: Float64Array): void {
     }
   }
   if (n <= RUN) return;
-  let src: Int32Array = idx;
+  let src: Int32Array = idx.slice(start, end);
   let dst: Int32Array = new Int32Array(n);
   for (let width = RUN; width < n; width *= 2) {
     for (let lo = 0; lo < n; lo += 2 * width) {
@@ -90,7 +90,7 @@ export function argsortDescStable(idx: Int32Array, score: Float64Array): void {
     src = dst;
     dst = tmp;
   }
-  if (src !== idx) idx.set(src);
+  idx.set(src, start);
 }
 
 /**

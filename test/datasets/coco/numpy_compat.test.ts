@@ -20,6 +20,20 @@ describe('argsortDescStable', () => {
     expect(Array.from(idx)).to.deep.equal([1, 3, 0, 2, 4]);
   });
 
+  it('sorts idx[start..end) only: [9, 0, 1, 2, 9] with scores [0.1, 0.2, 0.3] → [9, 2, 1, 0, 9]', () => {
+    const idx = Int32Array.from([9, 0, 1, 2, 9]);
+    argsortDescStable(idx, Float64Array.from([0.1, 0.2, 0.3]), 1, 4);
+    expect(Array.from(idx)).to.deep.equal([9, 2, 1, 0, 9]);
+  });
+
+  it('a range of 40 inside a longer array (merge path): equals the stable Array#sort of that range', () => {
+    const score = tiedScores(50, 3);
+    const idx = Int32Array.from({ length: 50 }, (_, i) => 49 - i);
+    const expected = [...Array.from(idx.subarray(0, 5)), ...Array.from(idx.subarray(5, 45)).sort((a, b) => score[b] - score[a]), ...Array.from(idx.subarray(45))];
+    argsortDescStable(idx, score, 5, 45);
+    expect(Array.from(idx)).to.deep.equal(expected);
+  });
+
   for (const n of [2, 15, 16, 17, 33, 100, 1000, 4099]) {
     it(`n=${n} with ties, permuted input: equals the stable Array#sort by descending score`, () => {
       const score = tiedScores(n, n);
