@@ -14,6 +14,7 @@
 import * as fs from 'node:fs';
 
 import { rleArea, rleFrBbox, rleFromJson, rleFrPoly, rleMerge, rleToBbox, type Rle } from './mask_api';
+import { readBboxResultColumns, type BboxResultColumns } from './results_json';
 import type {
   CocoAnnotationJson,
   CocoCategoryJson,
@@ -158,6 +159,41 @@ class BboxResultAnnotation implements CocoAnnotationJson {
   }
 }
 // ---- END DIFFERENCE ----
+
+/** The two box warnings of `loadRes` (boxes with a side <= 0; boxes past their image), counted record by record. */
+class BoxWarnings {
+  private nonPositive = 0;
+  private firstNonPositive = '';
+  private pastImage = 0;
+  private firstPastImage = '';
+
+  /** Counts record `i`'s box `bb` ([x, y, w, h]) on its image. */
+  check(i: number, bb: number[], img: CocoImageJson): void {
+    if (!(bb[2] > 0 && bb[3] > 0)) {
+      if (this.nonPositive++ === 0) {
+        const side = bb[2] <= 0 ? `${bb[2] < 0 ? 'negative' : 'zero'} width` : `${bb[3] < 0 ? 'negative' : 'zero'} height`;
+        this.firstNonPositive = `results[${i}].bbox has a ${side}: ${JSON.stringify(bb)}`;
+      }
+    }
+    if (bb[0] + bb[2] > (img.width as number) + 1 || bb[1] + bb[3] > (img.height as number) + 1) {
+      if (this.pastImage++ === 0) this.firstPastImage = `results[${i}].bbox ${JSON.stringify(bb)} on the ${img.width}x${img.height} image ${img.id}`;
+    }
+  }
+
+  /** Adds the warning lines to `out.warnings`, for `n` records from `source`. */
+  report(out: Coco, source: string, n: number): void {
+    if (this.nonPositive > 0) {
+      out.warnings.push(`${source}: ${this.nonPositive} of ${n} boxes have a width or height <= 0 (first: ${this.firstNonPositive}); ` +
+        'evaluated as pycocotools does, without normalising them: IoU 0 with every ground truth. Likely cause: boxes ' +
+        'converted to [x, y, w, h] twice, or corners swapped; COCO results hold [x, y, width, height] (xywh)');
+    }
+    if (this.pastImage > 0 && this.pastImage >= 0.1 * n) {
+      out.warnings.push(`${source}: ${this.pastImage} of ${n} boxes run more than 1 pixel past their image's right or bottom ` +
+        `edge (first: ${this.firstPastImage}). Likely cause: boxes written as [x1, y1, x2, y2] (xyxy); COCO results hold ` +
+        '[x, y, width, height] (xywh). Evaluated as written');
+    }
+  }
+}
 
 /** A loaded COCO dataset (ground truth or results) with its indexes. */
 export class Coco {
@@ -472,7 +508,11 @@ export class Coco {
     if (typeof results === 'string') {
       source = results;
       try {
-        results = readJsonFile(results);
+        const bytes = fs.readFileSync(results);
+        const columns = readBboxResultColumns(bytes);
+        const fast = columns && this.loadResBboxColumns(columns, source);
+        if (fast) return fast;
+        results = JSON.parse(bytes.toString('utf8'));
       } catch (e) {
         throw new Error(`${source}: cannot read results file: ${(e as Error).message}`);
       }
@@ -499,6 +539,28 @@ export class Coco {
     }
   }
 
+  /**
+   * `loadRes` for the columns of a simple bbox results file: the records `loadResRecords` makes from the same
+   * values, or null when a record refers to an image or category the ground truth lacks (the general path then
+   * reports it).
+   */
+  private loadResBboxColumns(c: BboxResultColumns, source: string): Coco | null {
+    const n = c.imageId.length;
+    const anns: CocoAnnotationJson[] = new Array(n);
+    const warn = new BoxWarnings();
+    for (let i = 0; i < n; i++) {
+      const img = this.imgs.get(c.imageId[i]);
+      if (img === undefined || !this.cats.has(c.categoryId[i])) return null;
+      const bb = [c.bbox[i * 4], c.bbox[i * 4 + 1], c.bbox[i * 4 + 2], c.bbox[i * 4 + 3]];
+      warn.check(i, bb, img);
+      anns[i] = new BboxResultAnnotation(i + 1, c.imageId[i], c.categoryId[i], bb, c.score[i], bb[2] * bb[3], 0, undefined);
+    }
+    const categories = structuredClone(this.dataset.categories);
+    const out = new Coco({ images: [...this.dataset.images], categories, annotations: anns }, source, this.imagesSource, BUILT_BY_LOAD_RES);
+    warn.report(out, source, n);
+    return out;
+  }
+
   /** `loadRes` for a non-empty array; throws at the first faulty record (image ids are checked as they come). */
   private loadResRecords(results: unknown[], source: string, categories: CocoCategoryJson[]): Coco {
     const first = results[0];
@@ -511,10 +573,7 @@ export class Coco {
     else throw new Error(`${source}: results[0] has neither "bbox" nor "segmentation"`);
 
     const anns: CocoAnnotationJson[] = new Array(results.length);
-    let nonPositive = 0;
-    let firstNonPositive = '';
-    let pastImage = 0;
-    let firstPastImage = '';
+    const warn = new BoxWarnings();
     for (let i = 0; i < results.length; i++) {
       const r = results[i] as CocoResultJson;
       if (!isObject(r)) throw new Error(`${source}: results[${i}] is not an object`);
@@ -535,15 +594,7 @@ export class Coco {
         if (!Array.isArray(bb) || bb.length !== 4 || !(isFiniteNumber(bb[0]) && isFiniteNumber(bb[1]) && isFiniteNumber(bb[2]) && isFiniteNumber(bb[3]))) {
           throw new Error(`${source}: results[${i}].bbox must be [x, y, w, h] of 4 finite numbers, got ${briefJson(bb)}`);
         }
-        if (!(bb[2] > 0 && bb[3] > 0)) {
-          if (nonPositive++ === 0) {
-            const side = bb[2] <= 0 ? `${bb[2] < 0 ? 'negative' : 'zero'} width` : `${bb[3] < 0 ? 'negative' : 'zero'} height`;
-            firstNonPositive = `results[${i}].bbox has a ${side}: ${JSON.stringify(bb)}`;
-          }
-        }
-        if (bb[0] + bb[2] > img.width + 1 || bb[1] + bb[3] > img.height + 1) {
-          if (pastImage++ === 0) firstPastImage = `results[${i}].bbox ${JSON.stringify(bb)} on the ${img.width}x${img.height} image ${img.id}`;
-        }
+        warn.check(i, bb, img);
         anns[i] = new BboxResultAnnotation(i + 1, r.image_id, r.category_id, bb, r.score, bb[2] * bb[3], 0, r.segmentation);
       } else {
         const segm = r.segmentation;
@@ -584,17 +635,7 @@ export class Coco {
       }
     }
     const out = new Coco({ images: [...this.dataset.images], categories, annotations: anns }, source, this.imagesSource, BUILT_BY_LOAD_RES);
-    const n = results.length;
-    if (nonPositive > 0) {
-      out.warnings.push(`${source}: ${nonPositive} of ${n} boxes have a width or height <= 0 (first: ${firstNonPositive}); ` +
-        'evaluated as pycocotools does, without normalising them: IoU 0 with every ground truth. Likely cause: boxes ' +
-        'converted to [x, y, w, h] twice, or corners swapped; COCO results hold [x, y, width, height] (xywh)');
-    }
-    if (pastImage > 0 && pastImage >= 0.1 * n) {
-      out.warnings.push(`${source}: ${pastImage} of ${n} boxes run more than 1 pixel past their image's right or bottom ` +
-        `edge (first: ${firstPastImage}). Likely cause: boxes written as [x1, y1, x2, y2] (xyxy); COCO results hold ` +
-        '[x, y, width, height] (xywh). Evaluated as written');
-    }
+    warn.report(out, source, results.length);
     return out;
   }
 
