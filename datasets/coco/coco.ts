@@ -124,17 +124,60 @@ const BUILT_BY_LOAD_RES = Symbol('built by loadRes');
 class BboxResultAnnotation implements CocoAnnotationJson {
   [key: string]: unknown;
   #segmentation: CocoSegmentationJson | undefined;
+  /** The box as given, or undefined until read when it is row `row` of `boxes` (`[N, 4]` xywh). */
+  #bbox: number[] | undefined;
+  readonly #boxes: Float64Array | undefined;
+  readonly #row: number;
   constructor(
     public id: number,
     public image_id: number,
     public category_id: number,
-    public bbox: number[],
+    bbox: number[] | { boxes: Float64Array; row: number },
     public score: number,
     public area: number,
     public iscrowd: number,
     segmentation: CocoSegmentationJson | undefined,
   ) {
+    if (Array.isArray(bbox)) {
+      this.#bbox = bbox;
+      this.#row = -1;
+    } else {
+      this.#boxes = bbox.boxes;
+      this.#row = bbox.row;
+    }
     this.#segmentation = segmentation;
+  }
+
+  /** `[x, y, w, h]`; for a record read into columns, made when first read (then kept). */
+  get bbox(): number[] {
+    if (this.#bbox === undefined) {
+      const b = this.#boxes as Float64Array;
+      const r = this.#row * 4;
+      this.#bbox = [b[r], b[r + 1], b[r + 2], b[r + 3]];
+    }
+    return this.#bbox;
+  }
+
+  set bbox(v: number[]) {
+    this.#bbox = v;
+  }
+
+  /** Copies the box into `out[at..at+4)` without making the array. */
+  copyBox(out: Float64Array, at: number): void {
+    if (this.#bbox === undefined) {
+      const b = this.#boxes as Float64Array;
+      const r = this.#row * 4;
+      out[at] = b[r];
+      out[at + 1] = b[r + 1];
+      out[at + 2] = b[r + 2];
+      out[at + 3] = b[r + 3];
+    } else {
+      const bb = this.#bbox;
+      out[at] = bb[0];
+      out[at + 1] = bb[1];
+      out[at + 2] = bb[2];
+      out[at + 3] = bb[3];
+    }
   }
 
   get segmentation(): CocoSegmentationJson {
@@ -160,6 +203,25 @@ class BboxResultAnnotation implements CocoAnnotationJson {
 }
 // ---- END DIFFERENCE ----
 
+/**
+ * Copies annotation `a`'s `[x, y, w, h]` into `out[at..at+4)`; a results record read into columns is copied without
+ * making its `bbox` array.
+ * @returns false when `a.bbox` is not an array of 4 numbers (nothing is written then).
+ */
+export function copyAnnotationBox(a: CocoAnnotationJson, out: Float64Array, at: number): boolean {
+  if (a instanceof BboxResultAnnotation) {
+    a.copyBox(out, at);
+    return true;
+  }
+  const bb = a.bbox;
+  if (!Array.isArray(bb) || bb.length !== 4 || !bb.every((v) => typeof v === 'number')) return false;
+  out[at] = bb[0];
+  out[at + 1] = bb[1];
+  out[at + 2] = bb[2];
+  out[at + 3] = bb[3];
+  return true;
+}
+
 /** The two box warnings of `loadRes` (boxes with a side <= 0; boxes past their image), counted record by record. */
 class BoxWarnings {
   private nonPositive = 0;
@@ -167,16 +229,17 @@ class BoxWarnings {
   private pastImage = 0;
   private firstPastImage = '';
 
-  /** Counts record `i`'s box `bb` ([x, y, w, h]) on its image. */
-  check(i: number, bb: number[], img: CocoImageJson): void {
-    if (!(bb[2] > 0 && bb[3] > 0)) {
+  /** Counts record `i`'s box `[x, y, w, h]` on its image. */
+  check(i: number, x: number, y: number, w: number, h: number, img: CocoImageJson): void {
+    if (!(w > 0 && h > 0)) {
+      const bb = [x, y, w, h];
       if (this.nonPositive++ === 0) {
         const side = bb[2] <= 0 ? `${bb[2] < 0 ? 'negative' : 'zero'} width` : `${bb[3] < 0 ? 'negative' : 'zero'} height`;
         this.firstNonPositive = `results[${i}].bbox has a ${side}: ${JSON.stringify(bb)}`;
       }
     }
-    if (bb[0] + bb[2] > (img.width as number) + 1 || bb[1] + bb[3] > (img.height as number) + 1) {
-      if (this.pastImage++ === 0) this.firstPastImage = `results[${i}].bbox ${JSON.stringify(bb)} on the ${img.width}x${img.height} image ${img.id}`;
+    if (x + w > (img.width as number) + 1 || y + h > (img.height as number) + 1) {
+      if (this.pastImage++ === 0) this.firstPastImage = `results[${i}].bbox ${JSON.stringify([x, y, w, h])} on the ${img.width}x${img.height} image ${img.id}`;
     }
   }
 
@@ -551,9 +614,10 @@ export class Coco {
     for (let i = 0; i < n; i++) {
       const img = this.imgs.get(c.imageId[i]);
       if (img === undefined || !this.cats.has(c.categoryId[i])) return null;
-      const bb = [c.bbox[i * 4], c.bbox[i * 4 + 1], c.bbox[i * 4 + 2], c.bbox[i * 4 + 3]];
-      warn.check(i, bb, img);
-      anns[i] = new BboxResultAnnotation(i + 1, c.imageId[i], c.categoryId[i], bb, c.score[i], bb[2] * bb[3], 0, undefined);
+      const w = c.bbox[i * 4 + 2];
+      const h = c.bbox[i * 4 + 3];
+      warn.check(i, c.bbox[i * 4], c.bbox[i * 4 + 1], w, h, img);
+      anns[i] = new BboxResultAnnotation(i + 1, c.imageId[i], c.categoryId[i], { boxes: c.bbox, row: i }, c.score[i], w * h, 0, undefined);
     }
     const categories = structuredClone(this.dataset.categories);
     const out = new Coco({ images: [...this.dataset.images], categories, annotations: anns }, source, this.imagesSource, BUILT_BY_LOAD_RES);
@@ -594,7 +658,7 @@ export class Coco {
         if (!Array.isArray(bb) || bb.length !== 4 || !(isFiniteNumber(bb[0]) && isFiniteNumber(bb[1]) && isFiniteNumber(bb[2]) && isFiniteNumber(bb[3]))) {
           throw new Error(`${source}: results[${i}].bbox must be [x, y, w, h] of 4 finite numbers, got ${briefJson(bb)}`);
         }
-        warn.check(i, bb, img);
+        warn.check(i, bb[0], bb[1], bb[2], bb[3], img);
         anns[i] = new BboxResultAnnotation(i + 1, r.image_id, r.category_id, bb, r.score, bb[2] * bb[3], 0, r.segmentation);
       } else {
         const segm = r.segmentation;

@@ -13,7 +13,7 @@
  * - IoU thresholds are capped at `1 - 1e-10` in the matching.
  */
 
-import type { Coco } from './coco';
+import { copyAnnotationBox, type Coco } from './coco';
 import type { CocoEvalParams } from './cocoeval_params';
 import { rlePairIou, rleToBbox, type Rle } from './mask_api';
 import { argsortDescStable } from './numpy_compat';
@@ -223,11 +223,9 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
       dtRle[j] = rle;
       dtRleBox.set(rleToBbox(rle), j * 4);
     } else {
-      const bb = a.bbox as number[];
-      dtBox[j * 4] = bb[0];
-      dtBox[j * 4 + 1] = bb[1];
-      dtBox[j * 4 + 2] = bb[2];
-      dtBox[j * 4 + 3] = bb[3];
+      if (!copyAnnotationBox(a, dtBox, j * 4)) {
+        throw new Error(`${cocoDt.source}: annotation id ${a.id}: "bbox" must be [x, y, w, h]`);
+      }
     }
   }
 

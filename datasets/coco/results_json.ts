@@ -120,7 +120,8 @@ export function readBboxResultColumns(bytes: Uint8Array): BboxResultColumns | nu
     return -1;
   };
 
-  let cap = 1024;
+  // a record takes at least ~60 bytes (`{"image_id":1,"category_id":1,"bbox":[0,0,1,1],"score":1}`): rarely grown
+  let cap = Math.ceil(len / 60) + 16;
   let imageId: Float64Array = new Float64Array(cap);
   let categoryId: Float64Array = new Float64Array(cap);
   let score: Float64Array = new Float64Array(cap);
@@ -190,5 +191,5 @@ export function readBboxResultColumns(bytes: Uint8Array): BboxResultColumns | nu
   }
   ws();
   if (pos !== len) return null;
-  return { imageId: imageId.slice(0, n), categoryId: categoryId.slice(0, n), score: score.slice(0, n), bbox: bbox.slice(0, n * 4) };
+  return { imageId: imageId.subarray(0, n), categoryId: categoryId.subarray(0, n), score: score.subarray(0, n), bbox: bbox.subarray(0, n * 4) };
 }

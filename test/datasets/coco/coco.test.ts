@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 
 import { Coco } from '../../../datasets/coco/coco';
 import { rleToString } from '../../../datasets/coco/mask_api';
@@ -79,6 +82,30 @@ describe('Coco.loadRes', () => {
     // a segmentation given with the box is kept
     const own = gt().loadRes([{ image_id: 7, category_id: 5, bbox: [1, 2, 3, 4], segmentation: [[1, 1, 2, 2, 1, 2]], score: 0.5 }]);
     expect(own.anns.get(1)!.segmentation).to.deep.equal([[1, 1, 2, 2, 1, 2]]);
+  });
+
+  it('a results file read into columns gives the records and warnings of the same list given as objects', () => {
+    const records = [
+      { image_id: 7, category_id: 5, bbox: [1, 2, 3, 4], score: 0.5 },
+      { image_id: 2, category_id: 1, bbox: [0.5, -0, 0, 1.5], score: 0.25 },
+      { image_id: 7, category_id: 1, bbox: [2, 3, 5, 9], score: 1e-3 },
+    ];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loadres-'));
+    try {
+      const file = path.join(dir, 'dt.json');
+      fs.writeFileSync(file, JSON.stringify(records));
+      const fromFile = gt().loadRes(file);
+      const fromList = gt().loadRes(records);
+      expect(JSON.stringify(fromFile.dataset.annotations)).to.equal(JSON.stringify(fromList.dataset.annotations));
+      expect(fromFile.warnings.map((w) => w.replace(file, '<results>'))).to.deep.equal(fromList.warnings);
+      expect(fromFile.warnings).to.have.length(2); // a zero width; 1 of 3 boxes past its image
+      const a = fromFile.anns.get(3)!;
+      expect(a.bbox).to.deep.equal([2, 3, 5, 9]);
+      expect(a.bbox).to.equal(a.bbox);
+      expect(a.area).to.equal(45);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('results index: anns by id (1..N) and catToImgs, built on first use, as for a ground truth', () => {
