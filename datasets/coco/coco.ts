@@ -115,11 +115,13 @@ function readJsonFile(path: string): unknown {
 /** Passed by `loadRes` to the constructor for records it has built and checked itself. */
 const BUILT_BY_LOAD_RES = Symbol('built by loadRes');
 
-// ---- DIFFERENCE FROM PYCOCOTOOLS: a bbox result's box polygon is made when first read ----
+// ---- DIFFERENCE FROM PYCOCOTOOLS: a bbox result's box polygon (and, read from a file, its box) is made when first read ----
 // pycocotools' `loadRes` stores `[[x1,y1, x1,y2, x2,y2, x2,y1]]` in every bbox result. bbox evaluation never reads it,
 // and making two arrays per record was a third of the time to load 250,000 results. Here `segmentation` is an
 // accessor: the first read makes the same polygon (and keeps it), it can be assigned, and `JSON.stringify` writes
-// it; only `Object.keys` and object spread do not list it.
+// it; only `Object.keys` and object spread do not list it. Records read from a file into columns
+// (`results_json.ts`) keep `bbox` the same way, in one Float64Array for all records; evaluation copies it from
+// there (`copyAnnotationBox`).
 /** A bbox result record as `loadRes` fills it in: `area = w*h`, `iscrowd = 0`, the box polygon as segmentation. */
 class BboxResultAnnotation implements CocoAnnotationJson {
   [key: string]: unknown;
