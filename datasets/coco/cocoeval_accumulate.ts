@@ -11,7 +11,7 @@
  */
 
 import type { EvaluatedImages } from './cocoeval_evaluate';
-import { argsortDescStable, NP_SPACING_1 } from './numpy_compat';
+import { NP_SPACING_1 } from './numpy_compat';
 
 /** Output of `accumulate` (pycocotools `COCOeval.eval`). Arrays are flat, C order, -1 where undefined. */
 export interface CocoEvalAccumulated {
@@ -47,7 +47,6 @@ export function accumulateImages(e: EvaluatedImages, recThrs: readonly number[])
   let tpPos = new Int32Array(0);
   let fpAtTp = new Int32Array(0);
   let tpSufMax = new Float64Array(0);
-  let codes = new Uint8Array(0);
   const kept: Int32Array[] = new Array(M);
   for (let k = 0; k < K; k++) {
     // all detection slots of category k over images in order, with their rank within the image
@@ -63,15 +62,13 @@ export function accumulateImages(e: EvaluatedImages, recThrs: readonly number[])
     }
     const slotScore = new Float64Array(n);
     for (let x = 0; x < n; x++) slotScore[x] = e.dtScore[e.dtSorted[s0 + x]];
-    // stable sort by descending score across images (np.argsort(-dtScores, kind='mergesort'))
+    // slots in descending score order across images (np.argsort(-dtScores, kind='mergesort')), ranked by evaluate
     const order = new Int32Array(n);
-    for (let x = 0; x < n; x++) order[x] = x;
-    argsortDescStable(order, slotScore);
-    if (codes.length < n) {
+    for (let x = 0; x < n; x++) order[x] = e.rankedSlots[s0 + x] - s0;
+    if (tpPos.length < n) {
       tpPos = new Int32Array(n);
       fpAtTp = new Int32Array(n);
       tpSufMax = new Float64Array(n);
-      codes = new Uint8Array(n);
     }
     // positions (in score order) of the slots kept with each maxDet: the lists are nested, so equal lengths mean
     // equal lists, and a maxDets entry whose list equals the next one's takes its results
@@ -101,8 +98,8 @@ export function accumulateImages(e: EvaluatedImages, recThrs: readonly number[])
       }
       if (!anyImg || npig === 0) continue;
       for (let t = 0; t < T; t++) {
-        const codeBase = (a * T + t) * nSorted + s0;
-        for (let x = 0; x < n; x++) codes[x] = e.dtCode[codeBase + order[x]];
+        // this category's codes in score order
+        const codes = e.dtCode.subarray((a * T + t) * nSorted + s0, (a * T + t) * nSorted + s1);
         for (let m = M - 1; m >= 0; m--) {
           const keptM = kept[m];
           const nd = keptM.length;

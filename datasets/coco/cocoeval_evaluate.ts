@@ -85,7 +85,15 @@ export interface EvaluatedImages {
   /** Per pair: offset of its `[D, G]` row-major IoU matrix in `ious`, -1 when it has no detection or no ground truth. */
   iouOffset: Float64Array;
   ious: Float64Array;
-  /** `[A, T, dtSorted.length]`: bit 0 = matched (true positive unless ignored), bit 1 = ignored; per detection slot. */
+  /**
+   * Per category k, the detection slots of all its pairs (`dtPairStart[k*I] .. dtPairStart[(k+1)*I]`) ranked by
+   * score, ties in image order: `np.argsort(-dtScores, kind='mergesort')` of cocoeval.py's `accumulate`.
+   */
+  rankedSlots: Int32Array;
+  /**
+   * `[A, T, dtSorted.length]`: bit 0 = matched (true positive unless ignored), bit 1 = ignored; stored in the order of
+   * `rankedSlots`, so that `accumulate` reads each category's detections in score order, contiguously.
+   */
   dtCode: Uint8Array;
   /** `[K, A, I]` number of non-ignored ground truths; -1 where pycocotools' evalImg is None (no gt and no dt). */
   npig: Int32Array;
@@ -275,7 +283,7 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
     gtBox, gtArea, gtCrowd, gtIgnoreBase, gtId, gtRle, gtRleBox, gtOrder, gtPairStart,
     dtBox, dtArea, dtScore, dtId, dtRle, dtRleBox, dtSorted, dtPairStart,
     iouOffset: new Float64Array(nPairs), ious: new Float64Array(0),
-    dtCode: new Uint8Array(0), npig: new Int32Array(0),
+    rankedSlots: new Int32Array(0), dtCode: new Uint8Array(0), npig: new Int32Array(0),
   };
 
   // ---- computeIoU per pair ----
@@ -298,6 +306,17 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
   // `COCOeval_opt`, the matches are kept in one compact array (`dtCode`, with `npig`), from which `accumulate`
   // reads the same values; `CocoEval.evaluateImg` recomputes the dict of one pair on request.
   const nSorted = dtSorted.length;
+  const rankedSlots = new Int32Array(nSorted);
+  const slotPos = new Int32Array(nSorted);
+  {
+    const slotScore = new Float64Array(nSorted);
+    for (let x = 0; x < nSorted; x++) {
+      rankedSlots[x] = x;
+      slotScore[x] = dtScore[dtSorted[x]];
+    }
+    for (let k = 0; k < K; k++) argsortDescStable(rankedSlots, slotScore, dtPairStart[k * I], dtPairStart[(k + 1) * I]);
+    for (let x = 0; x < nSorted; x++) slotPos[rankedSlots[x]] = x;
+  }
   const dtCode = new Uint8Array(A * T * nSorted);
   const npig = new Int32Array(K * A * I);
   const scratch = newMatchScratch(T, maxDetLast);
@@ -327,7 +346,7 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
           for (let d = 0; d < D; d++) {
             const area = dtArea[dtSorted[d0 + d]];
             const code = area < lo || area > hi ? 2 : 0;
-            for (let t = 0; t < T; t++) dtCode[(a * T + t) * nSorted + d0 + d] = code;
+            for (let t = 0; t < T; t++) dtCode[(a * T + t) * nSorted + slotPos[d0 + d]] = code;
           }
         }
         continue;
@@ -337,16 +356,17 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
         npig[(k * A + a) * I + i] = res.npig;
         const d0 = dtPairStart[q];
         for (let t = 0; t < T; t++) {
-          const base = (a * T + t) * nSorted + d0;
+          const base = (a * T + t) * nSorted;
           for (let d = 0; d < res.D; d++) {
             const matched = scratch.dtm[t * res.D + d] !== 0 ? 1 : 0;
-            dtCode[base + d] = matched | (scratch.dtIg[t * res.D + d] << 1);
+            dtCode[base + slotPos[d0 + d]] = matched | (scratch.dtIg[t * res.D + d] << 1);
           }
         }
       }
     }
   }
   // ---- END DIFFERENCE ----
+  e.rankedSlots = rankedSlots;
   e.dtCode = dtCode;
   e.npig = npig;
   return e;
