@@ -140,8 +140,11 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
   // with that id each time; `_gts[image_id, category_id]` groups them by the looked-up annotation's own fields.
   // With unique ids the lookup returns the annotation itself, and is skipped.
   const select = (coco: Coco) => {
-    const keys: number[] = [];
-    const picked: CocoAnnotationJson[] = [];
+    let most = 0;
+    for (let i0 = 0; i0 < I; i0++) most += coco.imgToAnns.get(imgIds[i0])?.length ?? 0;
+    const keys = new Int32Array(most);
+    const picked: CocoAnnotationJson[] = new Array(most);
+    let count = 0;
     const byId = coco.uniqueAnnotationIds ? null : coco.anns;
     for (let i0 = 0; i0 < I; i0++) {
       const list = coco.imgToAnns.get(imgIds[i0]);
@@ -153,18 +156,19 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
         if (i === undefined) continue;
         const k = catIndex.get(a.category_id);
         if (k === undefined) continue;
-        keys.push(i * Kc + k);
-        picked.push(a);
+        keys[count] = i * Kc + k;
+        picked[count++] = a;
       }
     }
+    picked.length = count;
     // counting sort by (image, category), stable in file order
     const nKeys = I * Kc;
     const start = new Int32Array(nKeys + 1);
-    for (const key of keys) start[key + 1]++;
+    for (let j = 0; j < count; j++) start[keys[j] + 1]++;
     for (let q = 0; q < nKeys; q++) start[q + 1] += start[q];
     const fill = start.slice(0, nKeys);
-    const order = new Int32Array(keys.length);
-    for (let j = 0; j < keys.length; j++) order[fill[keys[j]]++] = j;
+    const order = new Int32Array(count);
+    for (let j = 0; j < count; j++) order[fill[keys[j]]++] = j;
     return { picked, order, start };
   };
   const gtSel = select(cocoGt);
@@ -318,7 +322,7 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
     for (let x = 0; x < nSorted; x++) slotPos[rankedSlots[x]] = x;
   }
   const dtCode = new Uint8Array(A * T * nSorted);
-  const npig = new Int32Array(K * A * I);
+  const npig = new Int32Array(K * A * I).fill(-1); // -1: pycocotools' evalImg is None (no gt and no dt)
   const scratch = newMatchScratch(T, maxDetLast);
   for (let k = 0; k < K; k++) {
     for (let i = 0; i < I; i++) {
@@ -326,7 +330,6 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
       const G = gtPairStart[q + 1] - gtPairStart[q];
       const D = dtPairStart[q + 1] - dtPairStart[q];
       if (G === 0 && D === 0) {
-        for (let a = 0; a < A; a++) npig[(k * A + a) * I + i] = -1;
         continue;
       }
       if (G === 0 || D === 0) {
