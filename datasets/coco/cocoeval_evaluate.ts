@@ -322,6 +322,20 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
     for (let x = 0; x < nSorted; x++) slotPos[rankedSlots[x]] = x;
   }
   const dtCode = new Uint8Array(A * T * nSorted);
+  // Every detection starts as matchPair leaves an unmatched one: ignored (2) when its area is outside the range, else
+  // a false positive (0). Pairs without ground truth keep these codes; the others overwrite theirs.
+  {
+    const unmatched = new Uint8Array(nSorted);
+    for (let a = 0; a < A; a++) {
+      const lo = p.areaRng[a][0];
+      const hi = p.areaRng[a][1];
+      for (let x = 0; x < nSorted; x++) {
+        const area = dtArea[dtSorted[rankedSlots[x]]];
+        unmatched[x] = area < lo || area > hi ? 2 : 0;
+      }
+      for (let t = 0; t < T; t++) dtCode.set(unmatched, (a * T + t) * nSorted);
+    }
+  }
   const npig = new Int32Array(K * A * I).fill(-1); // -1: pycocotools' evalImg is None (no gt and no dt)
   const scratch = newMatchScratch(T, maxDetLast);
   for (let k = 0; k < K; k++) {
@@ -334,8 +348,7 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
       }
       if (G === 0 || D === 0) {
         // Nothing to match (most pairs): as matchPair, without its buffers. With no ground truth every detection is
-        // unmatched and ignored outside the area range; with no detection only the non-ignored ground truths count.
-        const d0 = dtPairStart[q];
+        // unmatched (its code is set above); with no detection only the non-ignored ground truths count.
         const g0 = gtPairStart[q];
         for (let a = 0; a < A; a++) {
           const lo = p.areaRng[a][0];
@@ -346,11 +359,6 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
             if (!(gtIgnoreBase[gj] || gtArea[gj] < lo || gtArea[gj] > hi)) n++;
           }
           npig[(k * A + a) * I + i] = n;
-          for (let d = 0; d < D; d++) {
-            const area = dtArea[dtSorted[d0 + d]];
-            const code = area < lo || area > hi ? 2 : 0;
-            for (let t = 0; t < T; t++) dtCode[(a * T + t) * nSorted + slotPos[d0 + d]] = code;
-          }
         }
         continue;
       }
