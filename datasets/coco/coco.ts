@@ -14,6 +14,7 @@
 import * as fs from 'node:fs';
 
 import { rleArea, rleFrBbox, rleFromJson, rleFrPoly, rleMerge, rleToBbox, type Rle } from './mask_api';
+import { readBboxResultColumns, type BboxResultColumns } from './results_json';
 import type {
   CocoAnnotationJson,
   CocoCategoryJson,
@@ -21,6 +22,7 @@ import type {
   CocoImageJson,
   CocoResultJson,
   CocoRleJson,
+  CocoSegmentationJson,
 } from './types';
 import { briefJson } from '../brief_json';
 
@@ -102,20 +104,178 @@ export function annotationIdWarning(source: string, annotations: readonly CocoAn
     '(e.g. renumber them 1..N)';
 }
 
+/**
+ * Reads a JSON file. The bytes are read, then decoded: on Node 20, `readFileSync(path, 'utf8')` decodes several
+ * times slower than `Buffer#toString('utf8')`, which gives the same string.
+ */
+function readJsonFile(path: string): unknown {
+  return JSON.parse(fs.readFileSync(path).toString('utf8'));
+}
+
+/** Passed by `loadRes` to the constructor for records it has built and checked itself. */
+const BUILT_BY_LOAD_RES = Symbol('built by loadRes');
+
+// ---- DIFFERENCE FROM PYCOCOTOOLS: a bbox result's box polygon (and, read from a file, its box) is made when first read ----
+// pycocotools' `loadRes` stores `[[x1,y1, x1,y2, x2,y2, x2,y1]]` in every bbox result. bbox evaluation never reads it,
+// and making two arrays per record was a third of the time to load 250,000 results. Here `segmentation` is an
+// accessor: the first read makes the same polygon (and keeps it), it can be assigned, and `JSON.stringify` writes
+// it; only `Object.keys` and object spread do not list it. Records read from a file into columns
+// (`results_json.ts`) keep `bbox` the same way, in one Float64Array for all records; evaluation copies it from
+// there (`copyAnnotationBox`).
+/** A bbox result record as `loadRes` fills it in: `area = w*h`, `iscrowd = 0`, the box polygon as segmentation. */
+class BboxResultAnnotation implements CocoAnnotationJson {
+  [key: string]: unknown;
+  #segmentation: CocoSegmentationJson | undefined;
+  /** The box as given, or undefined until read when it is row `row` of `boxes` (`[N, 4]` xywh). */
+  #bbox: number[] | undefined;
+  readonly #boxes: Float64Array | undefined;
+  readonly #row: number;
+  constructor(
+    public id: number,
+    public image_id: number,
+    public category_id: number,
+    bbox: number[] | { boxes: Float64Array; row: number },
+    public score: number,
+    public area: number,
+    public iscrowd: number,
+    segmentation: CocoSegmentationJson | undefined,
+  ) {
+    if (Array.isArray(bbox)) {
+      this.#bbox = bbox;
+      this.#row = -1;
+    } else {
+      this.#boxes = bbox.boxes;
+      this.#row = bbox.row;
+    }
+    this.#segmentation = segmentation;
+  }
+
+  /** `[x, y, w, h]`; for a record read into columns, made when first read (then kept). */
+  get bbox(): number[] {
+    if (this.#bbox === undefined) {
+      const b = this.#boxes as Float64Array;
+      const r = this.#row * 4;
+      this.#bbox = [b[r], b[r + 1], b[r + 2], b[r + 3]];
+    }
+    return this.#bbox;
+  }
+
+  set bbox(v: number[]) {
+    this.#bbox = v;
+  }
+
+  /** Copies the box into `out[at..at+4)` without making the array. */
+  copyBox(out: Float64Array, at: number): void {
+    if (this.#bbox === undefined) {
+      const b = this.#boxes as Float64Array;
+      const r = this.#row * 4;
+      out[at] = b[r];
+      out[at + 1] = b[r + 1];
+      out[at + 2] = b[r + 2];
+      out[at + 3] = b[r + 3];
+    } else {
+      const bb = this.#bbox;
+      out[at] = bb[0];
+      out[at + 1] = bb[1];
+      out[at + 2] = bb[2];
+      out[at + 3] = bb[3];
+    }
+  }
+
+  get segmentation(): CocoSegmentationJson {
+    if (this.#segmentation === undefined) {
+      const bb = this.bbox;
+      const x1 = bb[0];
+      const x2 = bb[0] + bb[2];
+      const y1 = bb[1];
+      const y2 = bb[1] + bb[3];
+      this.#segmentation = [[x1, y1, x1, y2, x2, y2, x2, y1]];
+    }
+    return this.#segmentation;
+  }
+
+  set segmentation(v: CocoSegmentationJson) {
+    this.#segmentation = v;
+  }
+
+  toJSON(): CocoAnnotationJson {
+    const { id, image_id, category_id, bbox, score, area, iscrowd } = this;
+    return { id, image_id, category_id, bbox, score, area, iscrowd, segmentation: this.segmentation };
+  }
+}
+// ---- END DIFFERENCE ----
+
+/**
+ * Copies annotation `a`'s `[x, y, w, h]` into `out[at..at+4)`; a results record read into columns is copied without
+ * making its `bbox` array.
+ * @returns false when `a.bbox` is not an array of 4 numbers (nothing is written then).
+ */
+export function copyAnnotationBox(a: CocoAnnotationJson, out: Float64Array, at: number): boolean {
+  if (a instanceof BboxResultAnnotation) {
+    a.copyBox(out, at);
+    return true;
+  }
+  const bb = a.bbox;
+  if (!Array.isArray(bb) || bb.length !== 4 || !bb.every((v) => typeof v === 'number')) return false;
+  out[at] = bb[0];
+  out[at + 1] = bb[1];
+  out[at + 2] = bb[2];
+  out[at + 3] = bb[3];
+  return true;
+}
+
+/** The two box warnings of `loadRes` (boxes with a side <= 0; boxes past their image), counted record by record. */
+class BoxWarnings {
+  private nonPositive = 0;
+  private firstNonPositive = '';
+  private pastImage = 0;
+  private firstPastImage = '';
+
+  /** Counts record `i`'s box `[x, y, w, h]` on its image. */
+  check(i: number, x: number, y: number, w: number, h: number, img: CocoImageJson): void {
+    if (!(w > 0 && h > 0)) {
+      const bb = [x, y, w, h];
+      if (this.nonPositive++ === 0) {
+        const side = bb[2] <= 0 ? `${bb[2] < 0 ? 'negative' : 'zero'} width` : `${bb[3] < 0 ? 'negative' : 'zero'} height`;
+        this.firstNonPositive = `results[${i}].bbox has a ${side}: ${JSON.stringify(bb)}`;
+      }
+    }
+    // Only a numeric size can be compared (a malformed one is the ground truth's defect, reported where it is used).
+    if (typeof img.width !== 'number' || typeof img.height !== 'number') return;
+    if (x + w > img.width + 1 || y + h > img.height + 1) {
+      if (this.pastImage++ === 0) this.firstPastImage = `results[${i}].bbox ${JSON.stringify([x, y, w, h])} on the ${img.width}x${img.height} image ${img.id}`;
+    }
+  }
+
+  /** Adds the warning lines to `out.warnings`, for `n` records from `source`. */
+  report(out: Coco, source: string, n: number): void {
+    if (this.nonPositive > 0) {
+      out.warnings.push(`${source}: ${this.nonPositive} of ${n} boxes have a width or height <= 0 (first: ${this.firstNonPositive}); ` +
+        'evaluated as pycocotools does, without normalising them: IoU 0 with every ground truth. Likely cause: boxes ' +
+        'converted to [x, y, w, h] twice, or corners swapped; COCO results hold [x, y, width, height] (xywh)');
+    }
+    if (this.pastImage > 0 && this.pastImage >= 0.1 * n) {
+      out.warnings.push(`${source}: ${this.pastImage} of ${n} boxes run more than 1 pixel past their image's right or bottom ` +
+        `edge (first: ${this.firstPastImage}). Likely cause: boxes written as [x1, y1, x2, y2] (xyxy); COCO results hold ` +
+        '[x, y, width, height] (xywh). Evaluated as written');
+    }
+  }
+}
+
 /** A loaded COCO dataset (ground truth or results) with its indexes. */
 export class Coco {
   /** The dataset as loaded (annotations of a results object are the filled-in records). Not copied. */
   readonly dataset: CocoDatasetJson;
-  /** Annotation id → annotation. */
-  readonly anns = new Map<number, CocoAnnotationJson>();
+  private annsById?: Map<number, CocoAnnotationJson>;
+  private catToImgsIndex?: Map<number, number[]>;
+  /** Whether every annotation id is unique and non-zero (then an annotation looked up by its id is itself). */
+  readonly uniqueAnnotationIds: boolean;
   /** Image id → image. */
   readonly imgs = new Map<number, CocoImageJson>();
   /** Category id → category. */
   readonly cats = new Map<number, CocoCategoryJson>();
   /** Image id → its annotations, in file order. */
   readonly imgToAnns = new Map<number, CocoAnnotationJson[]>();
-  /** Category id → image id of each of its annotations, in file order (with repeats, as pycocotools). */
-  readonly catToImgs = new Map<number, number[]>();
   /** Where the dataset came from, used in error messages. */
   readonly source: string;
   /** Where `images` came from (the ground-truth file for results), so image defects are not blamed on results. */
@@ -132,10 +292,11 @@ export class Coco {
    * @param dataset an instances object; kept by reference, not modified.
    * @param source a name for error messages (a file path).
    * @param imagesSource where `images` came from, when not from `source` (results share the ground truth's).
+   * @param builtByLoadRes internal: the annotations are records `loadRes` made (ids 1..N, fields checked).
    * @throws if `images`, `annotations` or `categories` is present but not an array, or a record is not an object
    *   with a numeric `id` (and `image_id`, `category_id` for annotations).
    */
-  constructor(dataset: CocoDatasetJson, source = '<memory>', imagesSource = source) {
+  constructor(dataset: CocoDatasetJson, source = '<memory>', imagesSource = source, builtByLoadRes?: typeof BUILT_BY_LOAD_RES) {
     if (!isObject(dataset)) {
       const got = Array.isArray(dataset) ? 'an array (a results list? the ground truth is the instances object)' : briefJson(dataset);
       throw new Error(`${source}: annotation file must hold a JSON object {images, annotations, categories}, got ${got}`);
@@ -155,19 +316,34 @@ export class Coco {
     const { images, annotations, categories } = this.dataset;
     let noCrowdFlag = 0;
     let idProblems = false;
-    for (let i = 0; i < annotations.length; i++) {
-      const ann = annotations[i];
-      if (!isObject(ann)) throw new Error(`${source}: annotations[${i}] is not an object`);
-      for (const f of ['id', 'image_id', 'category_id'] as const) {
-        if (!isFiniteNumber(ann[f])) throw new Error(`${source}: annotations[${i}].${f} must be a number, got ${briefJson(ann[f])}`);
+    if (builtByLoadRes === BUILT_BY_LOAD_RES) {
+      // ids 1..N and fields checked by loadRes: only the index the evaluation reads is built now
+      for (let i = 0; i < annotations.length; i++) {
+        const ann = annotations[i];
+        let list = this.imgToAnns.get(ann.image_id);
+        if (!list) this.imgToAnns.set(ann.image_id, (list = []));
+        list.push(ann);
       }
-      if (ann.iscrowd === undefined) noCrowdFlag++;
-      let list = this.imgToAnns.get(ann.image_id);
-      if (!list) this.imgToAnns.set(ann.image_id, (list = []));
-      list.push(ann);
-      if (ann.id === 0 || this.anns.has(ann.id)) idProblems = true;
-      this.anns.set(ann.id, ann);
+    } else {
+      const anns = new Map<number, CocoAnnotationJson>();
+      this.annsById = anns;
+      for (let i = 0; i < annotations.length; i++) {
+        const ann = annotations[i];
+        if (!isObject(ann)) throw new Error(`${source}: annotations[${i}] is not an object`);
+        if (!(isFiniteNumber(ann.id) && isFiniteNumber(ann.image_id) && isFiniteNumber(ann.category_id))) {
+          for (const f of ['id', 'image_id', 'category_id'] as const) {
+            if (!isFiniteNumber(ann[f])) throw new Error(`${source}: annotations[${i}].${f} must be a number, got ${briefJson(ann[f])}`);
+          }
+        }
+        if (ann.iscrowd === undefined) noCrowdFlag++;
+        let list = this.imgToAnns.get(ann.image_id);
+        if (!list) this.imgToAnns.set(ann.image_id, (list = []));
+        list.push(ann);
+        if (ann.id === 0 || anns.has(ann.id)) idProblems = true;
+        anns.set(ann.id, ann);
+      }
     }
+    this.uniqueAnnotationIds = !idProblems;
     for (let i = 0; i < images.length; i++) {
       const img = images[i];
       if (!isObject(img) || !isFiniteNumber(img.id)) throw new Error(`${source}: images[${i}].id must be a number`);
@@ -178,18 +354,36 @@ export class Coco {
       if (!isObject(cat) || !isFiniteNumber(cat.id)) throw new Error(`${source}: categories[${i}].id must be a number`);
       this.cats.set(cat.id, cat);
     }
-    if (dataset.annotations !== undefined && dataset.categories !== undefined) {
-      for (const ann of annotations) {
-        let list = this.catToImgs.get(ann.category_id);
-        if (!list) this.catToImgs.set(ann.category_id, (list = []));
-        list.push(ann.image_id);
-      }
-    }
+    if (dataset.annotations === undefined || dataset.categories === undefined) this.catToImgsIndex = new Map();
     if (idProblems) this.warnings.push(annotationIdWarning(source, annotations) as string);
     if (noCrowdFlag > 0) {
       this.warnings.push(`${source}: ${noCrowdFlag} of ${annotations.length} annotation(s) have no "iscrowd"; taken as 0 ` +
         '(not a crowd region); pycocotools stops with a KeyError on such a file');
     }
+  }
+
+  /** Annotation id → annotation; for a repeated id, the last annotation with it (pycocotools' dict). */
+  get anns(): Map<number, CocoAnnotationJson> {
+    if (!this.annsById) {
+      const anns = new Map<number, CocoAnnotationJson>();
+      for (const ann of this.dataset.annotations) anns.set(ann.id, ann);
+      this.annsById = anns;
+    }
+    return this.annsById;
+  }
+
+  /** Category id → image id of each of its annotations, in file order (with repeats, as pycocotools). */
+  get catToImgs(): Map<number, number[]> {
+    if (!this.catToImgsIndex) {
+      const index = new Map<number, number[]>();
+      for (const ann of this.dataset.annotations) {
+        let list = index.get(ann.category_id);
+        if (!list) index.set(ann.category_id, (list = []));
+        list.push(ann.image_id);
+      }
+      this.catToImgsIndex = index;
+    }
+    return this.catToImgsIndex;
   }
 
   /**
@@ -200,7 +394,7 @@ export class Coco {
   static fromFile(path: string): Coco {
     let data: unknown;
     try {
-      data = JSON.parse(fs.readFileSync(path, 'utf8'));
+      data = readJsonFile(path);
     } catch (e) {
       throw new Error(`${path}: cannot read COCO annotation file: ${(e as Error).message}`);
     }
@@ -360,7 +554,7 @@ export class Coco {
   /**
    * Loads detection results against this ground truth (pycocotools `loadRes`). The kind is decided by the first
    * record, as there: with a non-empty `bbox`, every record gets `area = w*h`, `iscrowd = 0` and, if it has no
-   * segmentation, the box polygon `[[x1,y1, x1,y2, x2,y2, x2,y1]]`; with `segmentation` (RLE), `area` and (if
+   * segmentation, the box polygon `[[x1,y1, x1,y2, x2,y2, x2,y1]]` (made when first read); with `segmentation` (RLE), `area` and (if
    * absent) `bbox` come from the RLE. Ids are 1..N in record order.
    * Evaluated as pycocotools evaluates them, with a line in `warnings` of the returned object: an empty list (no
    * detections; pycocotools stops with an IndexError), boxes with a width or height <= 0 (kept as written: their
@@ -381,7 +575,11 @@ export class Coco {
     if (typeof results === 'string') {
       source = results;
       try {
-        results = JSON.parse(fs.readFileSync(results, 'utf8'));
+        const bytes = fs.readFileSync(results);
+        const columns = readBboxResultColumns(bytes);
+        const fast = columns && this.loadResBboxColumns(columns, source);
+        if (fast) return fast;
+        results = JSON.parse(bytes.toString('utf8'));
       } catch (e) {
         throw new Error(`${source}: cannot read results file: ${(e as Error).message}`);
       }
@@ -398,7 +596,41 @@ export class Coco {
         'truth has objects)');
       return empty;
     }
-    this.checkResultImageIds(results, source);
+    try {
+      return this.loadResRecords(results, source, categories);
+    } catch (e) {
+      // Record by record, the first fault found is reported; but an image_id unknown to the ground truth (anywhere in
+      // the list) says the files do not belong together, which matters more: that check runs first, as in pycocotools.
+      this.checkResultImageIds(results, source);
+      throw e;
+    }
+  }
+
+  /**
+   * `loadRes` for the columns of a simple bbox results file: the records `loadResRecords` makes from the same
+   * values, or null when a record refers to an image or category the ground truth lacks (the general path then
+   * reports it).
+   */
+  private loadResBboxColumns(c: BboxResultColumns, source: string): Coco | null {
+    const n = c.imageId.length;
+    const anns: CocoAnnotationJson[] = new Array(n);
+    const warn = new BoxWarnings();
+    for (let i = 0; i < n; i++) {
+      const img = this.imgs.get(c.imageId[i]);
+      if (img === undefined || !this.cats.has(c.categoryId[i])) return null;
+      const w = c.bbox[i * 4 + 2];
+      const h = c.bbox[i * 4 + 3];
+      warn.check(i, c.bbox[i * 4], c.bbox[i * 4 + 1], w, h, img);
+      anns[i] = new BboxResultAnnotation(i + 1, c.imageId[i], c.categoryId[i], { boxes: c.bbox, row: i }, c.score[i], w * h, 0, undefined);
+    }
+    const categories = structuredClone(this.dataset.categories);
+    const out = new Coco({ images: [...this.dataset.images], categories, annotations: anns }, source, this.imagesSource, BUILT_BY_LOAD_RES);
+    warn.report(out, source, n);
+    return out;
+  }
+
+  /** `loadRes` for a non-empty array; throws at the first faulty record (image ids are checked as they come). */
+  private loadResRecords(results: unknown[], source: string, categories: CocoCategoryJson[]): Coco {
     const first = results[0];
     if (!isObject(first)) throw new Error(`${source}: results[0] is not an object`);
     let kind: 'bbox' | 'segm';
@@ -409,70 +641,39 @@ export class Coco {
     else throw new Error(`${source}: results[0] has neither "bbox" nor "segmentation"`);
 
     const anns: CocoAnnotationJson[] = new Array(results.length);
-    let nonPositive = 0;
-    let firstNonPositive = '';
-    let pastImage = 0;
-    let firstPastImage = '';
+    const warn = new BoxWarnings();
     for (let i = 0; i < results.length; i++) {
       const r = results[i] as CocoResultJson;
-      const where = `${source}: results[${i}]`;
-      if (!isObject(r)) throw new Error(`${where} is not an object`);
-      const img = this.imgs.get(r.image_id) as CocoImageJson; // checked by checkResultImageIds
-      if (!isFiniteNumber(r.category_id)) throw new Error(`${where}.category_id must be a number, got ${briefJson(r.category_id)}`);
+      if (!isObject(r)) throw new Error(`${source}: results[${i}] is not an object`);
+      const img = this.imgs.get(r.image_id);
+      if (img === undefined || typeof r.image_id !== 'number') throw new Error(`${source}: results[${i}].image_id is not an image of the ground truth`);
+      if (!isFiniteNumber(r.category_id)) throw new Error(`${source}: results[${i}].category_id must be a number, got ${briefJson(r.category_id)}`);
       if (!this.cats.has(r.category_id)) {
         if (this.cats.size === 0 || this.catIdsOfAnnotations().has(r.category_id)) {
           throw new Error(`${this.source}: ` + (this.cats.size === 0 ? 'the ground truth has no "categories"'
             : `ground-truth annotations use category_id ${r.category_id}, which its "categories" list lacks`) +
             `; results[${i}] of '${source}' refers to it; fix the ground truth`);
         }
-        throw new Error(`${where}.category_id ${r.category_id} is not a category of the ground truth '${this.source}'`);
+        throw new Error(`${source}: results[${i}].category_id ${r.category_id} is not a category of the ground truth '${this.source}'`);
       }
-      if (!isFiniteNumber(r.score)) throw new Error(`${where}.score must be a finite number, got ${briefJson(r.score)}`);
+      if (!isFiniteNumber(r.score)) throw new Error(`${source}: results[${i}].score must be a finite number, got ${briefJson(r.score)}`);
       if (kind === 'bbox') {
         const bb = r.bbox;
-        if (!Array.isArray(bb) || bb.length !== 4 || !bb.every(isFiniteNumber)) {
-          throw new Error(`${where}.bbox must be [x, y, w, h] of 4 finite numbers, got ${briefJson(bb)}`);
+        if (!Array.isArray(bb) || bb.length !== 4 || !(isFiniteNumber(bb[0]) && isFiniteNumber(bb[1]) && isFiniteNumber(bb[2]) && isFiniteNumber(bb[3]))) {
+          throw new Error(`${source}: results[${i}].bbox must be [x, y, w, h] of 4 finite numbers, got ${briefJson(bb)}`);
         }
-        if (!(bb[2] > 0 && bb[3] > 0)) {
-          if (nonPositive++ === 0) {
-            const side = bb[2] <= 0 ? `${bb[2] < 0 ? 'negative' : 'zero'} width` : `${bb[3] < 0 ? 'negative' : 'zero'} height`;
-            firstNonPositive = `results[${i}].bbox has a ${side}: ${JSON.stringify(bb)}`;
-          }
-        }
-        // Only a numeric size can be compared (a malformed one is the ground truth's defect, reported where it is used).
-        const sized = typeof img.width === 'number' && typeof img.height === 'number';
-        if (sized && (bb[0] + bb[2] > img.width + 1 || bb[1] + bb[3] > img.height + 1)) {
-          if (pastImage++ === 0) firstPastImage = `results[${i}].bbox ${briefJson(bb)} on the ${img.width}x${img.height} image ${img.id}`;
-        }
-        let segmentation = r.segmentation;
-        if (segmentation === undefined) {
-          const x1 = bb[0];
-          const x2 = bb[0] + bb[2];
-          const y1 = bb[1];
-          const y2 = bb[1] + bb[3];
-          segmentation = [[x1, y1, x1, y2, x2, y2, x2, y1]];
-        }
-        // One fixed object shape (no spread): keeps loading 250k records fast.
-        anns[i] = {
-          id: i + 1,
-          image_id: r.image_id,
-          category_id: r.category_id,
-          bbox: bb,
-          score: r.score,
-          area: bb[2] * bb[3],
-          iscrowd: 0,
-          segmentation,
-        };
+        warn.check(i, bb[0], bb[1], bb[2], bb[3], img);
+        anns[i] = new BboxResultAnnotation(i + 1, r.image_id, r.category_id, bb, r.score, bb[2] * bb[3], 0, r.segmentation);
       } else {
         const segm = r.segmentation;
         if (!isObject(segm) || !('counts' in segm) || !('size' in segm)) {
-          throw new Error(`${where}.segmentation must be an RLE object {size, counts}`);
+          throw new Error(`${source}: results[${i}].segmentation must be an RLE object {size, counts}`);
         }
         let rle: Rle;
         try {
           rle = rleFromJson(segm as CocoRleJson);
         } catch (e) {
-          throw new Error(`${where}.segmentation: ${(e as Error).message}`);
+          throw new Error(`${source}: results[${i}].segmentation: ${(e as Error).message}`);
         }
         if (!isImageSide(img.height) || !isImageSide(img.width)) {
           throw new Error(`${this.imagesSource}: image id ${img.id}: height/width must be integers in 0..2^31-1, got ` +
@@ -480,14 +681,14 @@ export class Coco {
         }
         if (rle.h !== img.height || rle.w !== img.width) {
           throw new Error(
-            `${where}.segmentation.size [${rle.h}, ${rle.w}] differs from image ${img.id}'s [height, width] in '${this.imagesSource}' ` +
+            `${source}: results[${i}].segmentation.size [${rle.h}, ${rle.w}] differs from image ${img.id}'s [height, width] in '${this.imagesSource}' ` +
               `[${img.height}, ${img.width}]`,
           );
         }
         let total = 0;
         for (let j = 0; j < rle.counts.length; j++) total += rle.counts[j];
         if (total !== rle.h * rle.w) {
-          throw new Error(`${where}.segmentation counts sum to ${total}, expected height*width = ${rle.h * rle.w}`);
+          throw new Error(`${source}: results[${i}].segmentation counts sum to ${total}, expected height*width = ${rle.h * rle.w}`);
         }
         anns[i] = {
           id: i + 1,
@@ -501,18 +702,8 @@ export class Coco {
         };
       }
     }
-    const out = new Coco({ images: [...this.dataset.images], categories, annotations: anns }, source, this.imagesSource);
-    const n = results.length;
-    if (nonPositive > 0) {
-      out.warnings.push(`${source}: ${nonPositive} of ${n} boxes have a width or height <= 0 (first: ${firstNonPositive}); ` +
-        'evaluated as pycocotools does, without normalising them: IoU 0 with every ground truth. Likely cause: boxes ' +
-        'converted to [x, y, w, h] twice, or corners swapped; COCO results hold [x, y, width, height] (xywh)');
-    }
-    if (pastImage > 0 && pastImage >= 0.1 * n) {
-      out.warnings.push(`${source}: ${pastImage} of ${n} boxes run more than 1 pixel past their image's right or bottom ` +
-        `edge (first: ${firstPastImage}). Likely cause: boxes written as [x1, y1, x2, y2] (xyxy); COCO results hold ` +
-        '[x, y, width, height] (xywh). Evaluated as written');
-    }
+    const out = new Coco({ images: [...this.dataset.images], categories, annotations: anns }, source, this.imagesSource, BUILT_BY_LOAD_RES);
+    warn.report(out, source, results.length);
     return out;
   }
 

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 
 import * as tf from '@tensorflow/tfjs';
 
-import { evaluateSegmentationFolders } from '../../datasets/voc/miou';
+import { evaluateSegmentationFolders } from '../../datasets/voc/miou_folders';
 import { deeplabv3Resnet50 } from '../../heads/segmentation/model';
 import { BackendChoice, selectBackend } from '../../src/engine/backend';
 import { pythonReference } from './common';

@@ -5,7 +5,8 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import * as fs from 'fs';
-import { evaluateSegmentationFolders, formatSegmentationMetrics, GroundTruthValueError } from '../../datasets/voc/miou';
+import { formatSegmentationMetrics, GroundTruthValueError } from '../../datasets/voc/miou';
+import { evaluateSegmentationFolders } from '../../datasets/voc/miou_folders';
 import { VOC_SEG_CLASSES } from '../../datasets/voc/segmentation';
 import { DEFAULT_MAX_LABEL_PNG_PIXELS } from '../../datasets/pipeline/png_index';
 import { loadConfig } from '../config/load';

@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 
 import { Coco } from '../../../datasets/coco/coco';
 import { rleToString } from '../../../datasets/coco/mask_api';
@@ -54,6 +57,67 @@ describe('Coco.loadRes', () => {
     expect(a[0].segmentation).to.deep.equal([[1, 2, 1, 6, 4, 6, 4, 2]]);
     expect(res.getImgIds()).to.deep.equal([7, 2]);
     expect(res.getCatIds()).to.deep.equal([5, 1]);
+  });
+
+  it('an unknown image_id anywhere is reported before an earlier record\'s other fault (pycocotools checks image ids first)', () => {
+    const records = [
+      { image_id: 7, category_id: 5, bbox: [0, 0, 1, 1], score: 'high' },
+      { image_id: 3, category_id: 5, bbox: [0, 0, 1, 1], score: 1 },
+    ];
+    expect(() => gt().loadRes(records)).to.throw(/results\[1\]\.image_id 3 is not in the ground truth/);
+    // without the unknown image, the first record's own fault
+    expect(() => gt().loadRes(records.slice(0, 1))).to.throw(/results\[0\]\.score must be a finite number, got "high"/);
+  });
+
+  it('bbox results: the box polygon is made on first read, kept, assignable, and written by JSON.stringify', () => {
+    const res = gt().loadRes([{ image_id: 7, category_id: 5, bbox: [1, 2, 3, 4], score: 0.5 }]);
+    const a = res.anns.get(1)!;
+    // x1=1, x2=4, y1=2, y2=6 as in the test above
+    expect(a.segmentation).to.equal(a.segmentation);
+    expect(JSON.parse(JSON.stringify(res.dataset.annotations))).to.deep.equal([
+      { id: 1, image_id: 7, category_id: 5, bbox: [1, 2, 3, 4], score: 0.5, area: 12, iscrowd: 0, segmentation: [[1, 2, 1, 6, 4, 6, 4, 2]] },
+    ]);
+    a.segmentation = [[0, 0, 0, 1, 1, 1]];
+    expect(res.loadAnns([1])[0].segmentation).to.deep.equal([[0, 0, 0, 1, 1, 1]]);
+    // a segmentation given with the box is kept
+    const own = gt().loadRes([{ image_id: 7, category_id: 5, bbox: [1, 2, 3, 4], segmentation: [[1, 1, 2, 2, 1, 2]], score: 0.5 }]);
+    expect(own.anns.get(1)!.segmentation).to.deep.equal([[1, 1, 2, 2, 1, 2]]);
+  });
+
+  it('a results file read into columns gives the records and warnings of the same list given as objects', () => {
+    const records = [
+      { image_id: 7, category_id: 5, bbox: [1, 2, 3, 4], score: 0.5 },
+      { image_id: 2, category_id: 1, bbox: [0.5, -0, 0, 1.5], score: 0.25 },
+      { image_id: 7, category_id: 1, bbox: [2, 3, 5, 9], score: 1e-3 },
+    ];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loadres-'));
+    try {
+      const file = path.join(dir, 'dt.json');
+      fs.writeFileSync(file, JSON.stringify(records));
+      const fromFile = gt().loadRes(file);
+      const fromList = gt().loadRes(records);
+      expect(JSON.stringify(fromFile.dataset.annotations)).to.equal(JSON.stringify(fromList.dataset.annotations));
+      expect(fromFile.warnings.map((w) => w.replace(file, '<results>'))).to.deep.equal(fromList.warnings);
+      expect(fromFile.warnings).to.have.length(2); // a zero width; 1 of 3 boxes past its image
+      const a = fromFile.anns.get(3)!;
+      expect(a.bbox).to.deep.equal([2, 3, 5, 9]);
+      expect(a.bbox).to.equal(a.bbox);
+      expect(a.area).to.equal(45);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('results index: anns by id (1..N) and catToImgs, built on first use, as for a ground truth', () => {
+    const res = gt().loadRes([
+      { image_id: 7, category_id: 5, bbox: [1, 2, 3, 4], score: 0.5 },
+      { image_id: 2, category_id: 5, bbox: [0, 0, 1, 1], score: 0.25 },
+    ]);
+    expect(res.uniqueAnnotationIds).to.equal(true);
+    expect([...res.anns.keys()]).to.deep.equal([1, 2]);
+    expect(res.anns.get(2)!.image_id).to.equal(2);
+    expect(res.catToImgs.get(5)).to.deep.equal([7, 2]);
+    expect(res.getImgIds({ catIds: [5] })).to.deep.equal([7, 2]);
   });
 
   it('segm results: area and bbox from the RLE', () => {
@@ -257,7 +321,7 @@ describe('Coco.loadRes with a malformed ground-truth image size', () => {
     let deep: unknown = 1;
     for (let i = 0; i < 100_000; i++) deep = [deep];
     const c = new Coco(
-      { images: [{ id: 7, width: 3, height: deep }], categories: [{ id: 5 }], annotations: [] },
+      { images: [{ id: 7, width: 3, height: deep as number }], categories: [{ id: 5 }], annotations: [] },
       'gt.json',
     );
     const res = c.loadRes([{ image_id: 7, category_id: 5, bbox: [0, 0, 10, 10], score: 0.9 }]);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as zlib from 'zlib';
 import { DEFAULT_MAX_LABEL_PNG_PIXELS, decodeIndexPng, labelMaskFromPng, vocColormap } from '../../../datasets/pipeline/png_index';
-import { decodeLabelPng } from '../../../datasets/voc/miou';
+import { decodeLabelPng } from '../../../datasets/voc/miou_folders';
 import { encodePng } from './png_writer';
 
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);

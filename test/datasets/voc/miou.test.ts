@@ -11,14 +11,8 @@ import * as path from 'path';
 import { encode } from 'fast-png';
 import { deflateSync } from 'zlib';
 import { decodeIndexPng } from '../../../datasets/pipeline/png_index';
-import {
-  GroundTruthValueError,
-  SegmentationConfusion,
-  SegmentationMetrics,
-  decodeLabelPng,
-  evaluateSegmentationFolders,
-  formatSegmentationMetrics,
-} from '../../../datasets/voc/miou';
+import { GroundTruthValueError, SegmentationConfusion, SegmentationMetrics, formatSegmentationMetrics } from '../../../datasets/voc/miou';
+import { decodeLabelPng, evaluateSegmentationFolders } from '../../../datasets/voc/miou_folders';
 import { seededFloats } from '../../helpers/tensors';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
