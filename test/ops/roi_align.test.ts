@@ -136,15 +136,19 @@ describe('roiAlign', () => {
   it('bad input: one clear error, nothing leaked', () => {
     const f = tf.zeros([1, 4, 4, 2]) as tf.Tensor4D;
     const boxes = tf.tensor2d([[0, 0, 2, 2]]);
+    const boxes5 = tf.zeros([1, 5]) as tf.Tensor2D;
+    const idx0 = tf.tensor1d([0], 'int32');
+    const idx00 = tf.tensor1d([0, 0], 'int32');
+    const idxFloat = tf.tensor1d([0]);
+    const idx1 = tf.tensor1d([1], 'int32');
     const before = tf.memory().numTensors;
-    expect(() => roiAlign(f, tf.zeros([1, 5]) as tf.Tensor2D, tf.tensor1d([0], 'int32'), { outputSize: [2, 2] })).to.throw(/boxes must be \[R, 4\]/);
-    expect(() => roiAlign(f, boxes, tf.tensor1d([0, 0], 'int32'), { outputSize: [2, 2] })).to.throw(/boxIndices must be int32 \[R\]/);
-    expect(() => roiAlign(f, boxes, tf.tensor1d([0]), { outputSize: [2, 2] })).to.throw(/boxIndices must be int32/);
-    expect(() => roiAlign(f, boxes, tf.tensor1d([1], 'int32'), { outputSize: [2, 2] })).to.throw(/box 0 has batch index 1, outside 0..0/);
-    expect(() => roiAlign(f, boxes, tf.tensor1d([0], 'int32'), { outputSize: [0, 2] })).to.throw(/outputSize/);
-    tf.disposeVariables();
-    // The index tensors made inline above are 5 (+1 zeros): only those remain.
-    expect(tf.memory().numTensors - before).to.equal(6);
-    tf.dispose([f, boxes]);
+    expect(() => roiAlign(f, boxes5, idx0, { outputSize: [2, 2] })).to.throw(/boxes must be \[R, 4\]/);
+    expect(() => roiAlign(f, boxes, idx00, { outputSize: [2, 2] })).to.throw(/boxIndices must be int32 \[R\]/);
+    expect(() => roiAlign(f, boxes, idxFloat, { outputSize: [2, 2] })).to.throw(/boxIndices must be int32/);
+    expect(() => roiAlign(f, boxes, idx1, { outputSize: [2, 2] })).to.throw(/box 0 has batch index 1, outside 0..0/);
+    expect(() => roiAlign(f, boxes, idx0, { outputSize: [0, 2] })).to.throw(/outputSize/);
+    // The failed calls left no tensor behind.
+    expect(tf.memory().numTensors).to.equal(before);
+    tf.dispose([f, boxes, boxes5, idx0, idx00, idxFloat, idx1]);
   });
 });
