@@ -109,6 +109,12 @@ export class CocoDetection {
     if (idWarning) {
       log.add({ code: 'duplicate-id', severity: 'warning', file: src, record: 'annotation ids', message: idWarning.slice(src.length + 2) });
     }
+    // pycocotools reads ann['iscrowd'] (a KeyError without it); like loadRes's records, a missing flag means 0.
+    const noCrowdFlag = annotations.filter((a) => a.iscrowd === undefined).length;
+    if (noCrowdFlag > 0) {
+      log.add({ code: 'bad-record', severity: 'warning', file: src, record: 'annotations',
+        message: `${noCrowdFlag} of ${annotations.length} annotation(s) have no "iscrowd"; taken as 0 (not a crowd region)` });
+    }
     const seenAnn = new Set<number>();
     for (const ann of annotations) {
       if (opts.annotationIdProblems !== 'warn') {

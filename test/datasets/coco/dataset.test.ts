@@ -120,6 +120,18 @@ describe('CocoDetection', () => {
     expect(strict.issues.filter((i) => i.severity === 'error').map((i) => i.record)).to.deep.equal(['annotation id 10', 'annotation id 0']);
   });
 
+  it('annotations without "iscrowd": taken as 0 (kept as non-crowd boxes), one warning with the count', () => {
+    const json = generated();
+    for (const a of json.annotations) delete (a as { iscrowd?: number }).iscrowd;
+    const ds = new CocoDetection(new Coco(json, 'nocrowd.json'), dir);
+    expect(Array.from(ds.records[0].target.iscrowd)).to.deep.equal(ds.records[0].annotationIds.map(() => 0));
+    const warnings = ds.issues.filter((i) => i.record === 'annotations').map(formatIssue);
+    expect(warnings).to.deep.equal([
+      `warning [bad-record] nocrowd.json (annotations): ${json.annotations.length} of ${json.annotations.length} annotation(s) ` +
+        'have no "iscrowd"; taken as 0 (not a crowd region)',
+    ]);
+  });
+
   it('width/height checked against the decoded image, naming the file and image id', async () => {
     const ds = new CocoDetection(new Coco(generated(), 'gen.json'), dir);
     const ok = await loadDetectionSample(ds.records[0]);
