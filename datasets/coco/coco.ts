@@ -589,7 +589,13 @@ export class Coco {
       throw new Error(`${source}: results must be an array of objects, got ` +
         (gtLike ? 'an instances object with "images" and "annotations" (a ground-truth file: are the two files swapped?)' : briefJson(results)));
     }
-    const categories = structuredClone(this.dataset.categories);
+    let categories: CocoCategoryJson[];
+    try {
+      categories = structuredClone(this.dataset.categories); // pycocotools: copy.deepcopy(self.dataset['categories'])
+    } catch (e) {
+      throw new Error(`${this.source}: "categories" cannot be copied for the results of '${source}' (${(e as Error).message}; ` +
+        'a value nested too deep?); fix the ground truth');
+    }
     if (results.length === 0) {
       const empty = new Coco({ images: [...this.dataset.images], categories, annotations: [] }, source, this.imagesSource);
       empty.warnings.push(`${source}: the results list is empty; evaluated as no detections (AP and AR 0 where the ground ` +

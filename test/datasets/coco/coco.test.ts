@@ -329,3 +329,14 @@ describe('Coco.loadRes with a malformed ground-truth image size', () => {
     expect(res.warnings.join('\n')).to.not.match(/past the image/);
   });
 });
+
+describe('Coco.loadRes with ground-truth categories that cannot be copied', () => {
+  it('a category name nested 100,000 arrays deep: one error naming the ground truth, not a stack overflow', () => {
+    let deep: unknown = 'dog';
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const c = new Coco({ images: [{ id: 7, width: 3, height: 4 }], categories: [{ id: 5, name: deep as string }], annotations: [] }, 'gt.json');
+    expect(() => c.loadRes([{ image_id: 7, category_id: 5, bbox: [0, 0, 1, 1], score: 0.9 }])).to.throw(
+      /^gt\.json: "categories" cannot be copied for the results of '<results>' \(Maximum call stack size exceeded; a value nested too deep\?\); fix the ground truth$/,
+    );
+  });
+});

@@ -124,7 +124,7 @@ describe('CocoDetection', () => {
     const json = generated();
     for (const a of json.annotations) delete (a as { iscrowd?: number }).iscrowd;
     const ds = new CocoDetection(new Coco(json, 'nocrowd.json'), dir);
-    expect(Array.from(ds.records[0].target.iscrowd)).to.deep.equal(ds.records[0].annotationIds.map(() => 0));
+    expect(Array.from(ds.records[0].target.iscrowd!)).to.deep.equal(ds.records[0].annotationIds.map(() => 0));
     const warnings = ds.issues.filter((i) => i.record === 'annotations').map(formatIssue);
     expect(warnings).to.deep.equal([
       `warning [bad-record] nocrowd.json (annotations): ${json.annotations.length} of ${json.annotations.length} annotation(s) ` +
