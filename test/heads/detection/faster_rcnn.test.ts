@@ -176,7 +176,7 @@ describe('FasterRCNN (ResNet-18 FPN, K = 3, 64 x 96 input)', () => {
     expect(params.some(([n]) => n.startsWith('backbone.body.conv1'))).to.equal(false); // stem frozen
     await expectNoLeak(() => {
       const { value, grads } = tf.variableGrads(() => {
-        const l = model.computeLosses(x, targets, { training: true }, { imageSizes: [{ height: 64, width: 96 }, { height: 60, width: 90 }] });
+        const l = model.computeLosses({ images: x, targets, imageSizes: [{ height: 64, width: 96 }, { height: 60, width: 90 }] }, { training: true });
         for (const [k, v] of Object.entries(l)) expect(Number.isFinite(v.dataSync()[0]), k).to.equal(true);
         return tf.addN(Object.values(l)) as tf.Scalar;
       }, params.map(([, v]) => v));
@@ -194,7 +194,7 @@ describe('FasterRCNN (ResNet-18 FPN, K = 3, 64 x 96 input)', () => {
   it('predict: detections per image with labels 0..K-1, scores > 0.05 descending, boxes inside the content; no leak', async () => {
     const x = tf.tensor4d(seededFloats(2 * 64 * 96 * 3, 3), [2, 64, 96, 3]);
     const sizes = [{ height: 64, width: 96 }, { height: 50, width: 70 }];
-    const { detections, proposals } = await model.predictWithProposals(x, sizes);
+    const { detections, proposals } = await model.predictWithProposals({ images: x, imageSizes: sizes });
     expect(detections).to.have.length(2);
     detections.forEach((d, i) => {
       expect(d.scores.length).to.be.at.most(100);
@@ -208,7 +208,7 @@ describe('FasterRCNN (ResNet-18 FPN, K = 3, 64 x 96 input)', () => {
       expect(proposals[i].scores.length).to.be.within(1, 1000);
       for (let k = 0; k < proposals[i].scores.length; k++) expect(proposals[i].boxes[4 * k + 3]).to.be.at.most(sizes[i].height);
     });
-    await expectNoLeak(() => model.predict(x, sizes));
+    await expectNoLeak(() => model.predict({ images: x, imageSizes: sizes }));
     x.dispose();
   });
 
@@ -241,12 +241,12 @@ describe('FasterRCNN (ResNet-18 FPN, K = 3, 64 x 96 input)', () => {
   it('errors: a label outside 0..K-1, a box without area, targets or image sizes not one per image', async () => {
     const x = tf.zeros([2, 64, 96, 3]) as tf.Tensor4D;
     const bad = [{ boxes: Float32Array.from([0, 0, 5, 5]), labels: Int32Array.from([3]) }, targets[1]];
-    expect(() => model.computeLosses(x, bad, { training: true })).to.throw(/targets\[0\]: label 3 of box 0 is outside 0..2/);
+    expect(() => model.computeLosses({ images: x, targets: bad }, { training: true })).to.throw(/targets\[0\]: label 3 of box 0 is outside 0..2/);
     const flat = [{ boxes: Float32Array.from([0, 0, 5, 0]), labels: Int32Array.from([1]) }, targets[1]];
-    expect(() => model.computeLosses(x, flat, { training: true })).to.throw(/box 0 \[0, 0, 5, 0\] must have positive width and height/);
-    expect(() => model.computeLosses(x, [targets[0]], { training: true })).to.throw(/2 images but 1 targets/);
+    expect(() => model.computeLosses({ images: x, targets: flat }, { training: true })).to.throw(/box 0 \[0, 0, 5, 0\] must have positive width and height/);
+    expect(() => model.computeLosses({ images: x, targets: [targets[0]] }, { training: true })).to.throw(/2 images but 1 targets/);
     let err: unknown;
-    await model.predict(x, [{ height: 64, width: 96 }]).catch((e) => (err = e));
+    await model.predict({ images: x, imageSizes: [{ height: 64, width: 96 }] }).catch((e) => (err = e));
     expect(String(err)).to.match(/2 images but 1 image sizes/);
     x.dispose();
   });
@@ -275,13 +275,13 @@ describe('FasterRCNN learning (slow: 40 Adam steps on two synthetic 96 x 96 imag
     const losses: number[] = [];
     let count = -1;
     for (let step = 0; step < 40; step++) {
-      const loss = opt.minimize(() => tf.addN(Object.values(model.computeLosses(x, gts, { training: true }))) as tf.Scalar, true, params)!;
+      const loss = opt.minimize(() => tf.addN(Object.values(model.computeLosses({ images: x, targets: gts }, { training: true }))) as tf.Scalar, true, params)!;
       losses.push(loss.dataSync()[0]);
       loss.dispose();
       if (step === 2) count = tf.memory().numTensors;
     }
     expect(tf.memory().numTensors, 'tensor count after step 40 vs step 3').to.equal(count);
-    const dets = await model.predict(x, [{ height: s, width: s }, { height: s, width: s }]);
+    const dets = await model.predict({ images: x, imageSizes: [{ height: s, width: s }, { height: s, width: s }] });
     const iou = (a: ArrayLike<number>, b: ArrayLike<number>) => {
       const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
       const h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));

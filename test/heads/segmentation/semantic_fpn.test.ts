@@ -68,11 +68,11 @@ describe('SemanticFpn (ResNet-18, K = 3, 64 x 64)', () => {
     const m = tf.tensor3d(Int32Array.from(seededFloats(2 * 64 * 96, 2), (v) => (v > 0.8 ? 255 : Math.floor(((v + 1) / 2) * 3))), [2, 64, 96], 'int32');
     const { logits } = model.forward(x, { training: false });
     expect(logits.shape).to.deep.equal([2, 64, 96, 3]);
-    const l = model.computeLosses(x, m, { training: false }).segmentation;
+    const l = model.computeLosses({ images: x, masks: m }, { training: false }).segmentation;
     const ref = pixelCrossEntropy(logits, m);
     expect(l.dataSync()[0]).to.be.closeTo(ref.dataSync()[0], 1e-6);
     tf.dispose([logits, l, ref]);
-    await expectNoLeak(() => tf.dispose(model.computeLosses(x, m, { training: true }).segmentation));
+    await expectNoLeak(() => tf.dispose(model.computeLosses({ images: x, masks: m }, { training: true }).segmentation));
     tf.dispose([x, m]);
   });
 
@@ -80,7 +80,7 @@ describe('SemanticFpn (ResNet-18, K = 3, 64 x 64)', () => {
     const { images, masks } = syntheticBatch();
     const params = model.trainableParameters().map(([, v]) => v);
     await expectNoLeak(() => {
-      const { value, grads } = tf.variableGrads(() => model.computeLosses(images, masks, { training: true }).segmentation, params);
+      const { value, grads } = tf.variableGrads(() => model.computeLosses({ images, masks }, { training: true }).segmentation, params);
       expect(Object.keys(grads)).to.have.length(params.length);
       for (const g of Object.values(grads)) expect(Number.isFinite(tf.tidy(() => tf.sum(tf.abs(g)).dataSync()[0]))).to.equal(true);
       tf.dispose([value, ...Object.values(grads)]);
@@ -93,7 +93,7 @@ describe('SemanticFpn (ResNet-18, K = 3, 64 x 64)', () => {
     expect(() => model.forward(x, { training: false })).to.throw(/input 48x64 is not divisible by 32; pad the batch/);
     const y = tf.zeros([1, 64, 64, 3]) as tf.Tensor4D;
     const m = tf.zeros([1, 32, 32], 'int32') as tf.Tensor3D;
-    expect(() => model.computeLosses(y, m, { training: false })).to.throw(/masks must be \[N, H, W\] = \[1,64,64\], got \[1,32,32\]/);
+    expect(() => model.computeLosses({ images: y, masks: m }, { training: false })).to.throw(/masks must be \[N, H, W\] = \[1,64,64\], got \[1,32,32\]/);
     tf.dispose([x, y, m]);
   });
 });
@@ -108,7 +108,7 @@ describe('SemanticFpn learning (slow: ~40 Adam steps on two synthetic 64 x 64 im
     const losses: number[] = [];
     const before = tf.memory().numTensors;
     for (let step = 0; step < 40; step++) {
-      const loss = opt.minimize(() => model.computeLosses(images, masks, { training: true }).segmentation, true, params)!;
+      const loss = opt.minimize(() => model.computeLosses({ images, masks }, { training: true }).segmentation, true, params)!;
       losses.push(loss.dataSync()[0]);
       loss.dispose();
       if (step === 1) expect(tf.memory().numTensors, 'tensor count flat across steps').to.be.at.most(before + 2 * params.length + 4);
