@@ -155,6 +155,12 @@ describe('FasterRCNN (ResNet-18 FPN, K = 3, 64 x 96 input)', () => {
     expect(byName.get('roi_heads.box_predictor.bbox_pred.weight')).to.deep.equal([64, 16]);
     expect(byName.get('rpn.head.bbox_pred.weight')).to.deep.equal([1, 1, 32, 12]);
     expect(model.levels).to.deep.equal(['P2', 'P3', 'P4', 'P5', 'P6']);
+    // The entries sized by K, which fine-tuning to another class count re-initializes: the predictor's, all of them.
+    expect(names.filter((n) => model.classifierKeys.some((k) => n.startsWith(k)))).to.deep.equal([
+      'roi_heads.box_predictor.cls_score.weight', 'roi_heads.box_predictor.cls_score.bias',
+      'roi_heads.box_predictor.bbox_pred.weight', 'roi_heads.box_predictor.bbox_pred.bias',
+    ]);
+    expect(model.sizeDivisibility).to.equal(32);
   });
 
   it('x=[2,64,96,3]: RPN outputs [2, R] and [2, R, 4] with R = 3 * sum(Hi * Wi) over P2..P6; no leak', async () => {

@@ -61,6 +61,7 @@ describe('SemanticFpn (ResNet-18, K = 3, 64 x 64)', () => {
       'sem_seg_head.predictor.weight', 'sem_seg_head.predictor.bias',
     ]);
     expect(model.sizeDivisibility).to.equal(32);
+    expect(names.filter((n) => model.classifierKeys.some((k) => n.startsWith(k)))).to.deep.equal(['sem_seg_head.predictor.weight', 'sem_seg_head.predictor.bias']);
   });
 
   it('x=[2,64,96,3] -> logits [2,64,96,3]; the loss equals pixelCrossEntropy of the logits; no leak', async () => {
@@ -86,6 +87,24 @@ describe('SemanticFpn (ResNet-18, K = 3, 64 x 64)', () => {
       tf.dispose([value, ...Object.values(grads)]);
     });
     tf.dispose([images, masks]);
+  });
+
+  it('predict on 50x70 (not divisible by 32): the class map of the input zero-padded to 64x96, logits cropped back; no leak', async () => {
+    const data = seededFloats(50 * 70 * 3, 4);
+    const r = await model.predict({ scaled: [{ data, height: 50, width: 70 }], height: 50, width: 70, flip: false, slidingWindow: null });
+    // Oracle: detectron2's ImageList padding (bottom/right, 0) and sem_seg_postprocess crop, by hand.
+    const [want, probs] = tf.tidy(() => {
+      const x = tf.pad(tf.tensor4d(data, [1, 50, 70, 3]), [[0, 0], [0, 14], [0, 26], [0, 0]]);
+      const logits = tf.slice(model.forward(x as tf.Tensor4D, { training: false }).logits, [0, 0, 0, 0], [1, 50, 70, 3]);
+      return [tf.argMax(logits, -1).dataSync(), tf.softmax(logits).dataSync()];
+    });
+    expect(r.mask.length).to.equal(50 * 70);
+    expect(Array.from(r.mask)).to.deep.equal(Array.from(want));
+    // Resizing 50x70 logits to 50x70 is the identity: the probabilities are the softmax of the cropped logits.
+    let d = 0;
+    for (let i = 0; i < probs.length; i++) d = Math.max(d, Math.abs(r.probabilities[i] - probs[i]));
+    expect(d).to.be.below(1e-6);
+    await expectNoLeak(() => model.predict({ scaled: [{ data, height: 50, width: 70 }], height: 50, width: 70, flip: true, slidingWindow: { cropSize: 40, stride: 30 } }));
   });
 
   it('errors: an input not divisible by 32, masks of another size, a backbone without C2', () => {
