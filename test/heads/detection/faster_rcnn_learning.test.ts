@@ -7,9 +7,11 @@
  * The data path is the library's: `loadDetectionSplit` (VOC layout, other classes skipped), the detection eval
  * transform (shorter side 96: 128x96 inputs, WBCs about 30-50 px), `collateDetection` padded to the model's
  * `sizeDivisibility`, `detectionsToOriginal`. The one batch of three images is fixed (no flip), so the run is a
- * deterministic overfit sized for a 2-core CPU. Anchor sizes are halved (16..256 on P2..P6) for the small input; no
- * pretrained weights, so BatchNorm is trainable (FrozenBatchNorm2d with initial statistics is an identity and the
- * features of an untrained ResNet then explode).
+ * deterministic overfit sized for a 2-core CPU: anchor sizes halved (16..256 on P2..P6) for the small input, fewer
+ * proposals and samples than torchvision (training top-n 1000/500 instead of 2000/2000, 128 sampled anchors instead
+ * of 256, 128 RoIs per image instead of 512; at most a few hundred anchors overlap the four WBCs anyway), FPN and box
+ * head narrowed to 64 and 256. No pretrained weights, so BatchNorm is trainable (FrozenBatchNorm2d with initial
+ * statistics is an identity and the features of an untrained ResNet then explode).
  */
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
