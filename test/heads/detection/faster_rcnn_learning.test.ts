@@ -88,6 +88,7 @@ describe('FasterRCNN learning on BCCD (slow: ResNet-18 FPN, 3 fixture images, WB
       dets.forEach((d, i) => evaluator.update(i, detectionsToOriginal(d, batch.metas[i])));
       const m = evaluator.compute();
       const trace = `losses ${losses.filter((_, i) => i % 5 === 0).map((l) => l.toFixed(3)).join(' ')}\n${m.lines.join('\n')}`;
+      process.stderr.write(`      COCO AP50 ${m.stats[1].toFixed(3)}, AP ${m.stats[0].toFixed(3)}; loss ${losses[0].toFixed(3)} -> ${losses[losses.length - 1].toFixed(3)}\n`);
       expect(m.stats[1], trace).to.be.at.least(MIN_AP50);
       expect(losses[losses.length - 1], trace).to.be.below(losses[0] / 3);
     } finally {
