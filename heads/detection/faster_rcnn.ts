@@ -14,14 +14,16 @@
  * `generalized_rcnn.py`, `rpn.py`, `roi_heads.py`; detectron2 `configs/COCO-Detection/faster_rcnn_R_101_FPN_3x.yaml`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BackboneLevel, FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
+import type { Backbone, BackboneLevel, FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
 import { ResNet, ResNetBuilderOptions, resnet101, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { ForwardContext, Module } from '../../src/nn/module';
+import type { TaskModel } from '../../src/nn/task_model';
+import { checkRoIAlignBackend } from '../../src/ops/roi_align';
 import { BackboneWithFpn } from '../necks/backbone_with_fpn';
 import { FeaturePyramidNetwork } from '../necks/fpn';
 import { AnchorGenerator } from './anchors';
-import { DetectionGroundTruth } from './losses';
 import { Matcher } from './matcher';
+import type { DetectionBatchInput, DetectionPredictInput } from './model';
 import { Detections, ImageSize } from './postprocess';
 import { RoIHeads, RoIHeadsOptions, RoIs } from './roi_heads';
 import { Proposals, RPNHead, RpnOutputs, buildRpnTargets, rpnLosses, selectProposals } from './rpn';
@@ -68,13 +70,16 @@ export interface FasterRCNNOptions {
   seed?: number;
 }
 
-/** The training losses, keys stable for logging (torchvision's `loss_objectness`, `loss_rpn_box_reg`, `loss_classifier`, `loss_box_reg`). */
-export interface FasterRCNNLosses {
+/**
+ * The training losses, keys stable for logging (torchvision's `loss_objectness`, `loss_rpn_box_reg`,
+ * `loss_classifier`, `loss_box_reg`). A type alias, not an interface, so that it is a `LossRecord`.
+ */
+export type FasterRCNNLosses = {
   rpnObjectness: tf.Scalar;
   rpnBoxRegression: tf.Scalar;
   classification: tf.Scalar;
   boxRegression: tf.Scalar;
-}
+};
 
 const IN_LEVELS: BackboneLevel[] = ['C2', 'C3', 'C4', 'C5'];
 const ROI_LEVELS: PyramidLevel[] = ['P2', 'P3', 'P4', 'P5'];
@@ -89,7 +94,18 @@ class RegionProposalNetwork extends Module {
 }
 
 /** The detector. */
-export class FasterRCNN extends Module {
+export class FasterRCNN extends Module implements TaskModel<DetectionBatchInput, DetectionPredictInput, Detections[]> {
+  /**
+   * Input height and width must be multiples of this (the collate pads bottom/right to it): torchvision's
+   * `GeneralizedRCNNTransform(size_divisible=32)`, so that P5 (stride 32) covers the padded input exactly.
+   */
+  readonly sizeDivisibility = 32;
+  /**
+   * State-name prefixes of the layers sized by the class count (`cls_score` [1024, K + 1], `bbox_pred`
+   * [1024, 4(K + 1)]), which fine-tuning to another class count re-initializes (torchvision's fine-tuning tutorial
+   * replaces `roi_heads.box_predictor`).
+   */
+  readonly classifierKeys: readonly string[] = ['roi_heads.box_predictor.'];
   readonly backbone: BackboneWithFpn;
   readonly rpn: RegionProposalNetwork;
   readonly roiHeads: RoIHeads;
@@ -102,11 +118,11 @@ export class FasterRCNN extends Module {
   sampler: SubsetSampler;
 
   /**
-   * @param body a ResNet whose `outLevels` include C2..C5 (undilated); the model takes ownership.
+   * @param body a backbone whose `outLevels` include C2..C5 (undilated); the model takes ownership.
    * @throws Error when a level is missing, strides do not double, anchor sizes do not give one list per RPN level or
    *   levels have different anchor counts.
    */
-  constructor(body: ResNet, opts: FasterRCNNOptions) {
+  constructor(body: Backbone, opts: FasterRCNNOptions) {
     super();
     this.options = { ...opts };
     const missing = IN_LEVELS.filter((l) => !body.outLevels.includes(l));
@@ -190,20 +206,18 @@ export class FasterRCNN extends Module {
   /**
    * Training losses of a batch (torchvision `FasterRCNN.forward` in training mode). Synchronous: the RPN outputs are
    * read back once to select proposals, which carry no gradient (torchvision detaches them).
-   * @param images [N, H, W, 3] float32 normalized RGB; not disposed.
-   * @param targets N ground truths, boxes xyxy in the pixels of `images`, labels 0..K-1.
-   * @param opts `imageSizes`: content size of each image (default the whole input); `sampler`: overrides the
-   *   model's for this call.
+   * @param batch.images [N, H, W, 3] float32 normalized RGB; not disposed.
+   * @param batch.targets N ground truths, boxes xyxy in the pixels of `images`, labels 0..K-1.
+   * @param batch.imageSizes content size of each image, which proposals are clipped to (default the whole input).
+   * @param opts `sampler`: overrides the model's `sampler` for this call.
    * @returns the four losses (see `FasterRCNNLosses`); caller owns them.
-   * @throws Error when the number of targets or image sizes is not N, or a label is outside 0..K-1, or a box has no area.
+   * @throws Error when the backend has no RoIAlign kernel (`checkRoIAlignBackend`: webgpu), the number of targets or
+   *   image sizes is not N, a label is outside 0..K-1, or a box has no area.
    */
-  computeLosses(
-    images: tf.Tensor4D,
-    targets: readonly DetectionGroundTruth[],
-    ctx: ForwardContext,
-    opts: { imageSizes?: readonly ImageSize[]; sampler?: SubsetSampler } = {},
-  ): FasterRCNNLosses {
-    const sizes = this.checkImages(images, opts.imageSizes, 'computeLosses');
+  computeLosses(batch: DetectionBatchInput, ctx: ForwardContext, opts: { sampler?: SubsetSampler } = {}): FasterRCNNLosses {
+    const { images, targets } = batch;
+    checkRoIAlignBackend(tf.getBackend(), 'FasterRCNN.computeLosses'); // before any work (the box branch needs it)
+    const sizes = this.checkImages(images, batch.imageSizes, 'computeLosses');
     if (targets.length !== images.shape[0]) throw new Error(`FasterRCNN.computeLosses: ${images.shape[0]} images but ${targets.length} targets`);
     targets.forEach((gt, i) => {
       const m = gt.labels.length;
@@ -236,12 +250,15 @@ export class FasterRCNN extends Module {
 
   /**
    * Detections per image in the network input frame (inference mode), with the intermediate proposals.
-   * @param images [N, H, W, 3] float32 normalized RGB; not disposed.
-   * @param imageSizes per image, the content size (before batch padding) proposals and boxes are clipped to.
+   * @param input.images [N, H, W, 3] float32 normalized RGB; not disposed.
+   * @param input.imageSizes per image, the content size (before batch padding) proposals and boxes are clipped to.
    * @returns `detections` (N `Detections`, highest score first, labels 0..K-1) and `proposals` (N `Proposals`).
-   * @throws Error when `imageSizes` does not have N entries.
+   * @throws Error when the backend has no RoIAlign kernel (`checkRoIAlignBackend`: webgpu) or `imageSizes` does not
+   *   have N entries.
    */
-  async predictWithProposals(images: tf.Tensor4D, imageSizes: readonly ImageSize[]): Promise<{ detections: Detections[]; proposals: Proposals[] }> {
+  async predictWithProposals(input: DetectionPredictInput): Promise<{ detections: Detections[]; proposals: Proposals[] }> {
+    const { images, imageSizes } = input;
+    checkRoIAlignBackend(tf.getBackend(), 'FasterRCNN.predict'); // before any work (the box branch needs it)
     const sizes = this.checkImages(images, imageSizes, 'predict');
     const [, h, w] = images.shape;
     const { features, rpn } = this.forwardRpn(images, { training: false });
@@ -265,8 +282,8 @@ export class FasterRCNN extends Module {
   }
 
   /** Detections per image (see `predictWithProposals`); map them back with `detectionsToOriginal`. */
-  async predict(images: tf.Tensor4D, imageSizes: readonly ImageSize[]): Promise<Detections[]> {
-    return (await this.predictWithProposals(images, imageSizes)).detections;
+  async predict(input: DetectionPredictInput): Promise<Detections[]> {
+    return (await this.predictWithProposals(input)).detections;
   }
 }
 

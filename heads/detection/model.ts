@@ -65,9 +65,14 @@ export interface DetectionBatchInput {
   images: tf.Tensor4D;
   /** N ground truths, boxes xyxy in the pixels of `images`. */
   targets: readonly DetectionGroundTruth[];
+  /**
+   * Per image, the content size (before batch padding), pixels. Two-stage detectors clip proposals to it
+   * (torchvision's `image_sizes`); default the whole padded input. RetinaNet's losses do not read it.
+   */
+  imageSizes?: readonly ImageSize[];
 }
 
-/** What `RetinaNet.predict` takes. */
+/** What the detectors' `predict` takes (`RetinaNet`, `FasterRCNN`). */
 export interface DetectionPredictInput {
   /** [N, H, W, 3] float32 normalized RGB, NHWC. */
   images: tf.Tensor4D;

@@ -10,8 +10,44 @@
  * `aug_test`: logits resized to the original shape, softmax, mean over scales and flips).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { SegmentationModel } from './model';
+import type { SegmentationForwardContext } from './dropout';
 import { upsampleLogits } from './upsample';
+
+/**
+ * What inference needs of a segmentation model (`SegmentationModel`, `SemanticFpn`): its class count, the size
+ * its input must be divisible by, and a forward pass giving logits at the input size.
+ */
+export interface SegmentationPredictor {
+  /** Classes K. */
+  readonly numClasses: number;
+  /**
+   * Input height and width must be multiples of this (1 or absent: any size). Each pass pads its input at the
+   * bottom and right with 0 (the normalized mean) to the next multiple and crops the logits back, as detectron2's
+   * `ImageList.from_tensors(size_divisibility)` and `sem_seg_postprocess` do.
+   */
+  readonly sizeDivisibility?: number;
+  /** @returns `logits` [N, H, W, K] float32 (and optionally `auxLogits`, disposed unread); caller owns them. */
+  forward(images: tf.Tensor4D, ctx: SegmentationForwardContext): { logits: tf.Tensor4D; auxLogits?: tf.Tensor4D };
+}
+
+/**
+ * Logits of one pass at the input size: the input padded at the bottom and right to the model's size
+ * divisibility, the logits cropped back to [1, h, w, K].
+ * @param x [1, h, w, 3] float32 normalized; not disposed.
+ * @returns [1, h, w, K] float32; caller disposes.
+ */
+function passLogits(model: SegmentationPredictor, x: tf.Tensor4D): tf.Tensor4D {
+  const d = model.sizeDivisibility ?? 1;
+  const [, h, w] = x.shape;
+  const ph = Math.ceil(h / d) * d;
+  const pw = Math.ceil(w / d) * d;
+  return tf.tidy(() => {
+    const padded = ph === h && pw === w ? x : tf.pad(x, [[0, 0], [0, ph - h], [0, pw - w], [0, 0]]);
+    const out = model.forward(padded, { training: false });
+    out.auxLogits?.dispose();
+    return ph === h && pw === w ? out.logits : tf.slice(out.logits, [0, 0, 0, 0], [1, h, w, out.logits.shape[3]]);
+  });
+}
 
 /** Windows of `cropSize` x `cropSize` pixels every `stride` pixels. */
 export interface SlidingWindow {
@@ -54,7 +90,7 @@ export interface SegmentationInferenceResult {
  * @param x [1, H, W, 3] float32 normalized. Not disposed.
  * @returns [1, H, W, K] float32 logits; caller disposes.
  */
-async function slideLogits(model: SegmentationModel, x: tf.Tensor4D, cropSize: number, stride: number): Promise<tf.Tensor4D> {
+async function slideLogits(model: SegmentationPredictor, x: tf.Tensor4D, cropSize: number, stride: number): Promise<tf.Tensor4D> {
   const [, h, w] = x.shape;
   const k = model.numClasses;
   const grids = (n: number): number => Math.floor(Math.max(n - cropSize + stride - 1, 0) / stride) + 1;
@@ -66,10 +102,7 @@ async function slideLogits(model: SegmentationModel, x: tf.Tensor4D, cropSize: n
       const x2 = Math.min(j * stride + cropSize, w);
       const y1 = Math.max(y2 - cropSize, 0);
       const x1 = Math.max(x2 - cropSize, 0);
-      const logits = tf.tidy(() => {
-        const out = model.forward(tf.slice(x, [0, y1, x1, 0], [1, y2 - y1, x2 - x1, 3]), { training: false });
-        return out.logits;
-      });
+      const logits = tf.tidy(() => passLogits(model, tf.slice(x, [0, y1, x1, 0], [1, y2 - y1, x2 - x1, 3])));
       const v = (await logits.data()) as Float32Array;
       logits.dispose();
       const ww = x2 - x1;
@@ -94,7 +127,7 @@ async function slideLogits(model: SegmentationModel, x: tf.Tensor4D, cropSize: n
  * Reference: mmsegmentation `EncoderDecoder.inference` / `aug_test` (0.x): logits → bilinear resize to the
  * original shape (`align_corners=False`) → softmax → flip back → mean over passes → argmax.
  */
-export async function inferSegmentation(model: SegmentationModel, input: SegmentationInferenceInput): Promise<SegmentationInferenceResult> {
+export async function inferSegmentation(model: SegmentationPredictor, input: SegmentationInferenceInput): Promise<SegmentationInferenceResult> {
   if (input.scaled.length === 0) throw new Error('inferSegmentation: no scaled image given');
   const sw = input.slidingWindow;
   if (sw && !(Number.isInteger(sw.cropSize) && sw.cropSize > 0 && Number.isInteger(sw.stride) && sw.stride > 0)) {
@@ -111,11 +144,7 @@ export async function inferSegmentation(model: SegmentationModel, input: Segment
           let logits: tf.Tensor4D;
           try {
             if (sw) logits = await slideLogits(model, image, sw.cropSize, sw.stride);
-            else {
-              const out = model.forward(image, { training: false });
-              out.auxLogits?.dispose();
-              logits = out.logits;
-            }
+            else logits = passLogits(model, image);
           } finally {
             if (image !== x) image.dispose();
           }

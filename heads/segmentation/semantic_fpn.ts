@@ -11,13 +11,16 @@
  * `configs/Misc/semantic_R_50_FPN_1x.yaml`; mmsegmentation `configs/sem_fpn/fpn_r50_512x512_80k_ade20k.py`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BackboneLevel, PyramidLevel } from '../../src/backbone/features';
+import type { Backbone, BackboneLevel, PyramidLevel } from '../../src/backbone/features';
 import { ResNet, ResNetBuilderOptions, resnet101, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { Module } from '../../src/nn/module';
+import type { TaskModel } from '../../src/nn/task_model';
 import { BackboneWithFpn } from '../necks/backbone_with_fpn';
 import { FeaturePyramidNetwork } from '../necks/fpn';
 import { SegmentationForwardContext } from './dropout';
+import { inferSegmentation, type SegmentationInferenceInput, type SegmentationInferenceResult } from './inference';
 import { PixelCrossEntropyOptions, pixelCrossEntropy } from './losses';
+import type { SegmentationBatchInput } from './model';
 import { SemSegFPNHead } from './sem_seg_fpn_head';
 
 /** Options of `SemanticFpn`. Defaults are detectron2's `semantic_R_50_FPN_1x`. */
@@ -42,17 +45,22 @@ export interface SemanticFpnOutput {
   logits: tf.Tensor4D;
 }
 
-/** The loss record of one batch (key shared with the other segmentation models). */
-export interface SemanticFpnLosses {
+/** The loss record of one batch (key shared with the other segmentation models; a type alias, so a `LossRecord`). */
+export type SemanticFpnLosses = {
   /** Pixel cross-entropy of `logits` (mean over counted pixels). */
   segmentation: tf.Scalar;
-}
+};
 
 const IN_LEVELS: BackboneLevel[] = ['C2', 'C3', 'C4', 'C5'];
 const HEAD_LEVELS: PyramidLevel[] = ['P2', 'P3', 'P4', 'P5'];
 
 /** The model. */
-export class SemanticFpn extends Module {
+export class SemanticFpn
+  extends Module
+  implements TaskModel<SegmentationBatchInput, SegmentationInferenceInput, SegmentationInferenceResult>
+{
+  /** State-name prefix of the 1x1 classifier (`predictor` [1, 1, convDims, K]), re-initialized when fine-tuning to another class count. */
+  readonly classifierKeys: readonly string[] = ['sem_seg_head.predictor.'];
   readonly backbone: BackboneWithFpn;
   readonly semSegHead: SemSegFPNHead;
   readonly numClasses: number;
@@ -61,10 +69,10 @@ export class SemanticFpn extends Module {
   readonly sizeDivisibility: number;
 
   /**
-   * @param body a ResNet whose `outLevels` include C2..C5 (undilated); the model takes ownership.
+   * @param body a backbone whose `outLevels` include C2..C5 (undilated); the model takes ownership.
    * @throws Error when the backbone lacks a level or is dilated (see `FeaturePyramidNetwork`), or on invalid options.
    */
-  constructor(body: ResNet, opts: SemanticFpnOptions) {
+  constructor(body: Backbone, opts: SemanticFpnOptions) {
     super();
     const missing = IN_LEVELS.filter((l) => !body.outLevels.includes(l));
     if (missing.length) throw new Error(`SemanticFpn: the backbone does not return ${missing.join(', ')}; its outLevels are ${body.outLevels.join(', ')}`);
@@ -101,16 +109,25 @@ export class SemanticFpn extends Module {
 
   /**
    * Training loss of one batch.
-   * @param images [N, H, W, 3] float32 normalized RGB; not disposed.
-   * @param masks [N, H, W] int32 class indices 0..K-1 or the ignore index (255); not disposed.
+   * @param batch.images [N, H, W, 3] float32 normalized RGB, H and W divisible by `sizeDivisibility`; not disposed.
+   * @param batch.masks [N, H, W] int32 class indices 0..K-1 or the ignore index (255); not disposed.
    * @returns `segmentation`: the pixel cross-entropy; caller owns it.
    * @throws Error when `masks` is not [N, H, W].
    */
-  computeLosses(images: tf.Tensor4D, masks: tf.Tensor3D, ctx: SegmentationForwardContext): SemanticFpnLosses {
+  computeLosses(batch: SegmentationBatchInput, ctx: SegmentationForwardContext): SemanticFpnLosses {
+    const { images, masks } = batch;
     if (masks.rank !== 3 || masks.shape.some((v, i) => v !== images.shape[i])) {
       throw new Error(`SemanticFpn.computeLosses: masks must be [N, H, W] = [${images.shape.slice(0, 3)}], got [${masks.shape}]`);
     }
     return { segmentation: tf.tidy(() => pixelCrossEntropy(this.forward(images, ctx).logits, masks, this.lossOptions)) };
+  }
+
+  /**
+   * Per-pixel classes of one image at its original size, merged over scales, flips and sliding windows
+   * ({@link inferSegmentation}); each pass pads its input to `sizeDivisibility` and crops the logits back.
+   */
+  predict(input: SegmentationInferenceInput): Promise<SegmentationInferenceResult> {
+    return inferSegmentation(this, input);
   }
 }
 

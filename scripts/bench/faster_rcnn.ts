@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const x = tf.randomNormal([1, pad(h), pad(w), 3], 0, 1, 'float32', 1) as tf.Tensor4D;
   const inferenceMs = await medianMs(
     async () => {
-      await model.predict(x, [{ height: h, width: w }]);
+      await model.predict({ images: x, imageSizes: [{ height: h, width: w }] });
       sampleRss();
     },
     1,
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const trainMs = await medianMs(
     async () => {
       const { value, grads } = tf.variableGrads(() => {
-        const l = model.computeLosses(x, targets, { training: true }, { imageSizes: [{ height: h, width: w }] });
+        const l = model.computeLosses({ images: x, targets, imageSizes: [{ height: h, width: w }] }, { training: true });
         sampleRss();
         return tf.addN(Object.values(l)) as tf.Scalar;
       }, params.map(([, v]) => v));

@@ -27,6 +27,28 @@ export interface RoIAlignOptions {
 }
 
 /**
+ * Backends whose tensors the RoIAlign kernels can read and write synchronously as typed arrays: `cpu`, `wasm`
+ * (views of its heap) and `tensorflow` (tfjs-node). WebGPU keeps tensors in GPU buffers that Node reads only
+ * asynchronously (its `readSync` needs a browser's `OffscreenCanvas`), and WebGL is not a Node backend.
+ */
+export const ROI_ALIGN_BACKENDS: readonly string[] = ['cpu', 'wasm', 'tensorflow'];
+
+/**
+ * Throw one clear error when the RoIAlign kernels cannot run on `backendName`; models call it at their entry
+ * points, before any other work.
+ * @param who the caller named in the message (e.g. `FasterRCNN.predict`).
+ * @throws Error naming the backend, the backends that work and the CLI option that selects one.
+ */
+export function checkRoIAlignBackend(backendName: string, who: string): void {
+  if (ROI_ALIGN_BACKENDS.includes(backendName)) return;
+  throw new Error(
+    `${who}: RoIAlign has no kernel for the '${backendName}' backend (it reads features as typed arrays ` +
+      `synchronously, which ${ROI_ALIGN_BACKENDS.join(', ')} allow and '${backendName}' does not); ` +
+      'run models with RoIAlign (Faster R-CNN) on --backend wasm or cpu',
+  );
+}
+
+/**
  * RoIAlign of boxes on NHWC features.
  *
  * @param features [N, H, W, C] float32, NHWC; not disposed.
@@ -35,14 +57,16 @@ export interface RoIAlignOptions {
  * @param boxIndices [R] int32, the image 0..N-1 of each box (torchvision's first column of `rois` [K, 5]); not
  *   disposed.
  * @returns [R, PH, PW, C] float32; caller owns it. Differentiable with respect to `features` on every backend that
- *   exposes tensors as typed arrays (cpu, wasm). The first call on a backend registers the kernels `RoIAlign` and
- *   `RoIAlignGrad` for it (new kernel names: no existing behaviour changes).
- * @throws Error when the shapes or dtypes do not fit, on a non-positive output size, or (from the kernel) when a
- *   box index is outside 0..N-1 or a coordinate is not finite.
+ *   exposes tensors as typed arrays (`ROI_ALIGN_BACKENDS`). The first call on a backend registers the kernels
+ *   `RoIAlign` and `RoIAlignGrad` for it (new kernel names: no existing behaviour changes).
+ * @throws Error when the backend is not one of `ROI_ALIGN_BACKENDS` (see `checkRoIAlignBackend`), when the shapes
+ *   or dtypes do not fit, on a non-positive output size, or (from the kernel) when a box index is outside 0..N-1
+ *   or a coordinate is not finite.
  * Reference: torchvision `ops/roi_align.py`, `csrc/ops/cpu/roi_align_kernel.cpp` (identical arithmetic; the
  * layout is NHWC here, NCHW there).
  */
 export function roiAlign(features: tf.Tensor4D, boxes: tf.Tensor2D, boxIndices: tf.Tensor1D, opts: RoIAlignOptions): tf.Tensor4D {
+  checkRoIAlignBackend(tf.getBackend(), 'roiAlign');
   if (features.rank !== 4 || features.dtype !== 'float32') throw new Error(`roiAlign: features must be float32 NHWC [N, H, W, C], got ${features.dtype} [${features.shape}]`);
   if (boxes.rank !== 2 || boxes.shape[1] !== 4) throw new Error(`roiAlign: boxes must be [R, 4] xyxy, got [${boxes.shape}]`);
   if (boxIndices.rank !== 1 || boxIndices.shape[0] !== boxes.shape[0] || boxIndices.dtype !== 'int32') {

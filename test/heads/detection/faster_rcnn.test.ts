@@ -16,6 +16,9 @@ import { hashStateBytes } from '../../../src/weights/hash_init';
 import { writeSafetensors } from '../../../src/weights/safetensors';
 import { exportTorchvisionWeights, loadTorchvisionWeights, torchStateSpec } from '../../../src/weights/torchvision';
 import { expectNoLeak, seededFloats } from '../../helpers/tensors';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { roiAlign } from '../../../src/ops/roi_align';
+import { releaseWebGpu, startWebGpuBackend } from '../../../src/engine/webgpu';
 
 describe('balancedSample', () => {
   it('first candidates: at most batch * fraction positives, the rest negatives, -1 never drawn', () => {
@@ -152,6 +155,12 @@ describe('FasterRCNN (ResNet-18 FPN, K = 3, 64 x 96 input)', () => {
     expect(byName.get('roi_heads.box_predictor.bbox_pred.weight')).to.deep.equal([64, 16]);
     expect(byName.get('rpn.head.bbox_pred.weight')).to.deep.equal([1, 1, 32, 12]);
     expect(model.levels).to.deep.equal(['P2', 'P3', 'P4', 'P5', 'P6']);
+    // The entries sized by K, which fine-tuning to another class count re-initializes: the predictor's, all of them.
+    expect(names.filter((n) => model.classifierKeys.some((k) => n.startsWith(k)))).to.deep.equal([
+      'roi_heads.box_predictor.cls_score.weight', 'roi_heads.box_predictor.cls_score.bias',
+      'roi_heads.box_predictor.bbox_pred.weight', 'roi_heads.box_predictor.bbox_pred.bias',
+    ]);
+    expect(model.sizeDivisibility).to.equal(32);
   });
 
   it('x=[2,64,96,3]: RPN outputs [2, R] and [2, R, 4] with R = 3 * sum(Hi * Wi) over P2..P6; no leak', async () => {
@@ -176,7 +185,7 @@ describe('FasterRCNN (ResNet-18 FPN, K = 3, 64 x 96 input)', () => {
     expect(params.some(([n]) => n.startsWith('backbone.body.conv1'))).to.equal(false); // stem frozen
     await expectNoLeak(() => {
       const { value, grads } = tf.variableGrads(() => {
-        const l = model.computeLosses(x, targets, { training: true }, { imageSizes: [{ height: 64, width: 96 }, { height: 60, width: 90 }] });
+        const l = model.computeLosses({ images: x, targets, imageSizes: [{ height: 64, width: 96 }, { height: 60, width: 90 }] }, { training: true });
         for (const [k, v] of Object.entries(l)) expect(Number.isFinite(v.dataSync()[0]), k).to.equal(true);
         return tf.addN(Object.values(l)) as tf.Scalar;
       }, params.map(([, v]) => v));
@@ -194,7 +203,7 @@ describe('FasterRCNN (ResNet-18 FPN, K = 3, 64 x 96 input)', () => {
   it('predict: detections per image with labels 0..K-1, scores > 0.05 descending, boxes inside the content; no leak', async () => {
     const x = tf.tensor4d(seededFloats(2 * 64 * 96 * 3, 3), [2, 64, 96, 3]);
     const sizes = [{ height: 64, width: 96 }, { height: 50, width: 70 }];
-    const { detections, proposals } = await model.predictWithProposals(x, sizes);
+    const { detections, proposals } = await model.predictWithProposals({ images: x, imageSizes: sizes });
     expect(detections).to.have.length(2);
     detections.forEach((d, i) => {
       expect(d.scores.length).to.be.at.most(100);
@@ -208,7 +217,7 @@ describe('FasterRCNN (ResNet-18 FPN, K = 3, 64 x 96 input)', () => {
       expect(proposals[i].scores.length).to.be.within(1, 1000);
       for (let k = 0; k < proposals[i].scores.length; k++) expect(proposals[i].boxes[4 * k + 3]).to.be.at.most(sizes[i].height);
     });
-    await expectNoLeak(() => model.predict(x, sizes));
+    await expectNoLeak(() => model.predict({ images: x, imageSizes: sizes }));
     x.dispose();
   });
 
@@ -241,14 +250,76 @@ describe('FasterRCNN (ResNet-18 FPN, K = 3, 64 x 96 input)', () => {
   it('errors: a label outside 0..K-1, a box without area, targets or image sizes not one per image', async () => {
     const x = tf.zeros([2, 64, 96, 3]) as tf.Tensor4D;
     const bad = [{ boxes: Float32Array.from([0, 0, 5, 5]), labels: Int32Array.from([3]) }, targets[1]];
-    expect(() => model.computeLosses(x, bad, { training: true })).to.throw(/targets\[0\]: label 3 of box 0 is outside 0..2/);
+    expect(() => model.computeLosses({ images: x, targets: bad }, { training: true })).to.throw(/targets\[0\]: label 3 of box 0 is outside 0..2/);
     const flat = [{ boxes: Float32Array.from([0, 0, 5, 0]), labels: Int32Array.from([1]) }, targets[1]];
-    expect(() => model.computeLosses(x, flat, { training: true })).to.throw(/box 0 \[0, 0, 5, 0\] must have positive width and height/);
-    expect(() => model.computeLosses(x, [targets[0]], { training: true })).to.throw(/2 images but 1 targets/);
+    expect(() => model.computeLosses({ images: x, targets: flat }, { training: true })).to.throw(/box 0 \[0, 0, 5, 0\] must have positive width and height/);
+    expect(() => model.computeLosses({ images: x, targets: [targets[0]] }, { training: true })).to.throw(/2 images but 1 targets/);
     let err: unknown;
-    await model.predict(x, [{ height: 64, width: 96 }]).catch((e) => (err = e));
+    await model.predict({ images: x, imageSizes: [{ height: 64, width: 96 }] }).catch((e) => (err = e));
     expect(String(err)).to.match(/2 images but 1 image sizes/);
     x.dispose();
+  });
+});
+
+describe('FasterRCNN on a backend without RoIAlign', function () {
+  this.timeout(600_000);
+  let model: FasterRCNN;
+  let previous = 'wasm';
+  const sizes = [{ height: 64, width: 64 }];
+  const gt = [{ boxes: Float32Array.from([4, 4, 40, 40]), labels: Int32Array.from([0]) }];
+  before(() => {
+    previous = tf.getBackend();
+    model = fasterrcnnResnet18Fpn({ numClasses: 2, fpnChannels: 32, roiHeads: { representationSize: 32 } });
+  });
+  after(async () => {
+    await tf.setBackend(previous);
+    model.dispose();
+  });
+
+  /** On backend `name`: predict rejects and computeLosses and roiAlign throw, each with the one message; nothing computed. */
+  async function expectRefused(name: string): Promise<void> {
+    await tf.setBackend(name);
+    const x = tf.zeros([1, 64, 64, 3]) as tf.Tensor4D;
+    const boxes = tf.tensor2d([0, 0, 8, 8], [1, 4]);
+    const idx = tf.tensor1d([0], 'int32');
+    try {
+      const why = (who: string) =>
+        `${who}: RoIAlign has no kernel for the '${name}' backend (it reads features as typed arrays synchronously, which ` +
+        `cpu, wasm, tensorflow allow and '${name}' does not); run models with RoIAlign (Faster R-CNN) on --backend wasm or cpu`;
+      let err: Error | undefined;
+      await model.predict({ images: x, imageSizes: sizes }).catch((e: Error) => (err = e));
+      expect(err?.message).to.equal(why('FasterRCNN.predict'));
+      expect(() => model.computeLosses({ images: x, targets: gt }, { training: true })).to.throw(why('FasterRCNN.computeLosses'));
+      expect(() => roiAlign(x, boxes, idx, { outputSize: [7, 7] })).to.throw(why('roiAlign'));
+    } finally {
+      tf.dispose([x, boxes, idx]);
+      await tf.setBackend(previous);
+    }
+  }
+
+  it('a backend that is not cpu, wasm or tensorflow: one error naming it, before any work', async () => {
+    // A cpu backend under another name: every tfjs op would run, but the RoIAlign kernels are not offered.
+    tf.registerBackend('roialign-test', () => new MathBackendCPU());
+    try {
+      await expectRefused('roialign-test');
+    } finally {
+      tf.removeBackend('roialign-test');
+    }
+  });
+
+  it('webgpu (Mesa software adapter where there is no GPU; skipped when no adapter): the same one error', async function () {
+    try {
+      await startWebGpuBackend({ allowSoftware: true });
+    } catch (e) {
+      await tf.setBackend(previous);
+      process.stderr.write(`      skipped: no WebGPU adapter could be created (${e instanceof Error ? e.message : String(e)})\n`);
+      this.skip();
+    }
+    try {
+      await expectRefused('webgpu');
+    } finally {
+      releaseWebGpu();
+    }
   });
 });
 
@@ -275,13 +346,13 @@ describe('FasterRCNN learning (slow: 40 Adam steps on two synthetic 96 x 96 imag
     const losses: number[] = [];
     let count = -1;
     for (let step = 0; step < 40; step++) {
-      const loss = opt.minimize(() => tf.addN(Object.values(model.computeLosses(x, gts, { training: true }))) as tf.Scalar, true, params)!;
+      const loss = opt.minimize(() => tf.addN(Object.values(model.computeLosses({ images: x, targets: gts }, { training: true }))) as tf.Scalar, true, params)!;
       losses.push(loss.dataSync()[0]);
       loss.dispose();
       if (step === 2) count = tf.memory().numTensors;
     }
     expect(tf.memory().numTensors, 'tensor count after step 40 vs step 3').to.equal(count);
-    const dets = await model.predict(x, [{ height: s, width: s }, { height: s, width: s }]);
+    const dets = await model.predict({ images: x, imageSizes: [{ height: s, width: s }, { height: s, width: s }] });
     const iou = (a: ArrayLike<number>, b: ArrayLike<number>) => {
       const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
       const h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));

@@ -247,7 +247,7 @@ describe(`Faster R-CNN parity with torchvision (${path.basename(GOLDEN)})`, () =
 
   it('predict end to end (our proposals, then our detections) gives torchvision\'s detections', async function () {
     this.timeout(600000);
-    const { detections } = await model.predictWithProposals(x, imageSizes);
+    const { detections } = await model.predictWithProposals({ images: x, imageSizes });
     detections.forEach((d, i) => {
       const gd = g.detections[i];
       expect(d.scores.length, `image ${i} count`).to.equal(gd.count);
@@ -268,7 +268,7 @@ describe(`Faster R-CNN parity with torchvision (${path.basename(GOLDEN)})`, () =
         const loaded = await loadTorchvisionWeights(other, pth!, { family: 'faster_rcnn' });
         expect(loaded.missing).to.deep.equal([]);
         expect(loaded.unexpected).to.deep.equal([]);
-        const dets = await other.predict(x, imageSizes);
+        const dets = await other.predict({ images: x, imageSizes });
         dets.forEach((d, i) => {
           const agree = boxSetAgreement(d.boxes, g.detections[i].boxes.flat(), 0.02);
           report[`pth.${i}`] = agree;
@@ -312,7 +312,7 @@ describe(`Faster R-CNN parity with torchvision (${path.basename(GOLDEN)})`, () =
 
   it('computeLosses of the whole training forward (RPN training top-n 2000/2000 feeding the RoI heads) equals torchvision', function () {
     this.timeout(600000);
-    const l = model.computeLosses(x, targets, { training: true }, { imageSizes });
+    const l = model.computeLosses({ images: x, targets, imageSizes }, { training: true });
     const ours = {
       rpnObjectness: l.rpnObjectness.dataSync()[0],
       rpnBoxRegression: l.rpnBoxRegression.dataSync()[0],

@@ -61,6 +61,7 @@ describe('SemanticFpn (ResNet-18, K = 3, 64 x 64)', () => {
       'sem_seg_head.predictor.weight', 'sem_seg_head.predictor.bias',
     ]);
     expect(model.sizeDivisibility).to.equal(32);
+    expect(names.filter((n) => model.classifierKeys.some((k) => n.startsWith(k)))).to.deep.equal(['sem_seg_head.predictor.weight', 'sem_seg_head.predictor.bias']);
   });
 
   it('x=[2,64,96,3] -> logits [2,64,96,3]; the loss equals pixelCrossEntropy of the logits; no leak', async () => {
@@ -68,11 +69,11 @@ describe('SemanticFpn (ResNet-18, K = 3, 64 x 64)', () => {
     const m = tf.tensor3d(Int32Array.from(seededFloats(2 * 64 * 96, 2), (v) => (v > 0.8 ? 255 : Math.floor(((v + 1) / 2) * 3))), [2, 64, 96], 'int32');
     const { logits } = model.forward(x, { training: false });
     expect(logits.shape).to.deep.equal([2, 64, 96, 3]);
-    const l = model.computeLosses(x, m, { training: false }).segmentation;
+    const l = model.computeLosses({ images: x, masks: m }, { training: false }).segmentation;
     const ref = pixelCrossEntropy(logits, m);
     expect(l.dataSync()[0]).to.be.closeTo(ref.dataSync()[0], 1e-6);
     tf.dispose([logits, l, ref]);
-    await expectNoLeak(() => tf.dispose(model.computeLosses(x, m, { training: true }).segmentation));
+    await expectNoLeak(() => tf.dispose(model.computeLosses({ images: x, masks: m }, { training: true }).segmentation));
     tf.dispose([x, m]);
   });
 
@@ -80,7 +81,7 @@ describe('SemanticFpn (ResNet-18, K = 3, 64 x 64)', () => {
     const { images, masks } = syntheticBatch();
     const params = model.trainableParameters().map(([, v]) => v);
     await expectNoLeak(() => {
-      const { value, grads } = tf.variableGrads(() => model.computeLosses(images, masks, { training: true }).segmentation, params);
+      const { value, grads } = tf.variableGrads(() => model.computeLosses({ images, masks }, { training: true }).segmentation, params);
       expect(Object.keys(grads)).to.have.length(params.length);
       for (const g of Object.values(grads)) expect(Number.isFinite(tf.tidy(() => tf.sum(tf.abs(g)).dataSync()[0]))).to.equal(true);
       tf.dispose([value, ...Object.values(grads)]);
@@ -88,12 +89,30 @@ describe('SemanticFpn (ResNet-18, K = 3, 64 x 64)', () => {
     tf.dispose([images, masks]);
   });
 
+  it('predict on 50x70 (not divisible by 32): the class map of the input zero-padded to 64x96, logits cropped back; no leak', async () => {
+    const data = seededFloats(50 * 70 * 3, 4);
+    const r = await model.predict({ scaled: [{ data, height: 50, width: 70 }], height: 50, width: 70, flip: false, slidingWindow: null });
+    // Oracle: detectron2's ImageList padding (bottom/right, 0) and sem_seg_postprocess crop, by hand.
+    const [want, probs] = tf.tidy(() => {
+      const x = tf.pad(tf.tensor4d(data, [1, 50, 70, 3]), [[0, 0], [0, 14], [0, 26], [0, 0]]);
+      const logits = tf.slice(model.forward(x as tf.Tensor4D, { training: false }).logits, [0, 0, 0, 0], [1, 50, 70, 3]);
+      return [tf.argMax(logits, -1).dataSync(), tf.softmax(logits).dataSync()];
+    });
+    expect(r.mask.length).to.equal(50 * 70);
+    expect(Array.from(r.mask)).to.deep.equal(Array.from(want));
+    // Resizing 50x70 logits to 50x70 is the identity: the probabilities are the softmax of the cropped logits.
+    let d = 0;
+    for (let i = 0; i < probs.length; i++) d = Math.max(d, Math.abs(r.probabilities[i] - probs[i]));
+    expect(d).to.be.below(1e-6);
+    await expectNoLeak(() => model.predict({ scaled: [{ data, height: 50, width: 70 }], height: 50, width: 70, flip: true, slidingWindow: { cropSize: 40, stride: 30 } }));
+  });
+
   it('errors: an input not divisible by 32, masks of another size, a backbone without C2', () => {
     const x = tf.zeros([1, 48, 64, 3]) as tf.Tensor4D;
     expect(() => model.forward(x, { training: false })).to.throw(/input 48x64 is not divisible by 32; pad the batch/);
     const y = tf.zeros([1, 64, 64, 3]) as tf.Tensor4D;
     const m = tf.zeros([1, 32, 32], 'int32') as tf.Tensor3D;
-    expect(() => model.computeLosses(y, m, { training: false })).to.throw(/masks must be \[N, H, W\] = \[1,64,64\], got \[1,32,32\]/);
+    expect(() => model.computeLosses({ images: y, masks: m }, { training: false })).to.throw(/masks must be \[N, H, W\] = \[1,64,64\], got \[1,32,32\]/);
     tf.dispose([x, y, m]);
   });
 });
@@ -108,7 +127,7 @@ describe('SemanticFpn learning (slow: ~40 Adam steps on two synthetic 64 x 64 im
     const losses: number[] = [];
     const before = tf.memory().numTensors;
     for (let step = 0; step < 40; step++) {
-      const loss = opt.minimize(() => model.computeLosses(images, masks, { training: true }).segmentation, true, params)!;
+      const loss = opt.minimize(() => model.computeLosses({ images, masks }, { training: true }).segmentation, true, params)!;
       losses.push(loss.dataSync()[0]);
       loss.dispose();
       if (step === 1) expect(tf.memory().numTensors, 'tensor count flat across steps').to.be.at.most(before + 2 * params.length + 4);
