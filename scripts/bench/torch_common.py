@@ -2,8 +2,10 @@
 object (implementation, versions, threads), peak RSS, and the detector measurement of faster_rcnn_torch.py and
 retinanet_torch.py. Imported from the scripts' own folder (Python puts it first on sys.path).
 """
+import json
 import resource
 import statistics
+import sys
 import time
 
 import torch
@@ -43,7 +45,11 @@ def peak_rss_mb():
 def detector_figures(model, h, w, repeats):
     """Inference latency (eval mode, batch 1, with post-processing) and one SGD training step (batch 1, two
     ground-truth boxes; lr 0.01, momentum 0.9, weight decay 1e-4) of a torchvision detector on one random image of
-    h x w pixels, medians in ms after one warm-up, with the header and peak RSS."""
+    h x w pixels, medians in ms after one warm-up, with the header and peak RSS.
+
+    The benchmarks build their detectors as torchvision does with pretrained weights (FrozenBatchNorm2d, stem and
+    layer1 frozen: trainable_backbone_layers=3), 91 classes, random weights; the image is already at the benchmark
+    size, so GeneralizedRCNNTransform's resize is a scale of 1."""
     image = torch.rand(3, h, w)
     model.eval()
     with torch.no_grad():
@@ -61,3 +67,12 @@ def detector_figures(model, h, w, repeats):
 
     train = median_ms(step, 1, repeats)
     return {**header(), "inference_b1_ms": infer, "train_step_b1_ms": train, "peak_rss_mb": peak_rss_mb()}
+
+
+def detector_main(build):
+    """Command line of the detector references, `SCRIPT HEIGHT WIDTH [REPEATS=3] [THREADS=2]`: builds the model with
+    `build(h, w)` (random weights, seed 0, 91 classes) and prints `detector_figures` as one JSON object."""
+    h, w = int(sys.argv[1]), int(sys.argv[2])
+    repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    set_threads(int(sys.argv[4]) if len(sys.argv) > 4 else 2)
+    print(json.dumps(detector_figures(build(h, w), h, w, repeats)))
