@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { execFileSync } from 'child_process';
 import * as os from 'os';
+import * as path from 'path';
 import type { BackendInfo } from '../../src/engine/backend';
 import { SgdOptimizer } from '../../src/engine/optimizer';
 
@@ -108,19 +109,24 @@ export interface BenchDetector extends Trainable {
 }
 
 /**
- * The detector benchmark of faster_rcnn.ts and retinanet.ts: a random [1, pad32(H), pad32(W), 3] batch holding an
- * H x W image, inference at batch 1 (median of `repeats` after one warm-up) and one SGD step at batch 1 on two
- * ground-truth boxes, peak RSS and the live tensor count before/after. Disposes `model`.
- * @returns the `resvision` record of the benchmark's JSON (times in ms, RSS in MB).
+ * The detector benchmark of faster_rcnn.ts and retinanet.ts, from the 1-minute load average on: builds the model,
+ * puts an H x W image (H = `short`, W = round(4/3 H)) in a random [1, pad32(H), pad32(W), 3] batch, times inference
+ * at batch 1 (median of `repeats` after one warm-up) and one SGD step at batch 1 on two ground-truth boxes, records
+ * peak RSS and the live tensor count before/after, disposes the model, then runs the torch reference
+ * `torchScript` (scripts/bench/, arguments H W REPEATS THREADS) and prints the report with the ratios.
  */
-export async function benchDetector(
-  model: BenchDetector,
+export async function runDetectorBenchmark(
+  names: { benchmark: string; model: string; torchScript: string },
+  build: () => BenchDetector,
   backend: BackendInfo,
-  h: number,
-  w: number,
-  repeats: number,
-): Promise<Record<string, unknown>> {
+  opts: { short: number; repeats: number; torchThreads: number },
+): Promise<void> {
+  const { short, repeats, torchThreads } = opts;
+  const h = short;
+  const w = Math.round((short * 4) / 3);
+  const loadBefore = os.loadavg()[0];
   const rss = new PeakRss();
+  const model = build();
   const size = { height: h, width: w };
   const tensorsBefore = tf.memory().numTensors;
   const x = tf.randomNormal([1, pad32(h), pad32(w), 3], 0, 1, 'float32', 1) as tf.Tensor4D;
@@ -147,7 +153,7 @@ export async function benchDetector(
   x.dispose();
   const tensorsAfter = tf.memory().numTensors;
   model.dispose();
-  return {
+  const ours = {
     impl: 'resvision',
     backend: backend.name,
     version: backend.version,
@@ -158,6 +164,14 @@ export async function benchDetector(
     num_tensors_before: tensorsBefore,
     num_tensors_after: tensorsAfter,
   };
+  printReport(
+    { benchmark: names.benchmark, model: names.model, input: { height: h, width: w, padded: [pad32(h), pad32(w)] } },
+    repeats,
+    loadBefore,
+    ours,
+    () => pythonReference(path.join(__dirname, names.torchScript), [h, w, repeats, torchThreads].map(String)),
+    { inference_ratio: 'inference_b1_ms', train_step_ratio: 'train_step_b1_ms' },
+  );
 }
 
 /** `v` rounded up to a multiple of 32 (the batch collate's padding, the backbone's largest stride). */

@@ -9,9 +9,7 @@
  *   npx tsx scripts/bench/faster_rcnn.ts [--short 512] [--repeats 3] [--torch-threads 2] [--backend auto]
  */
 import * as tf from '@tensorflow/tfjs';
-import * as os from 'os';
-import * as path from 'path';
-import { arg, benchDetector, pad32, printReport, pythonReference, runMain } from './common';
+import { arg, runDetectorBenchmark, runMain } from './common';
 import { BackendChoice, selectBackend } from '../../src/engine/backend';
 import { fasterrcnnResnet50Fpn } from '../../heads/detection/faster_rcnn';
 
@@ -20,30 +18,19 @@ async function main(): Promise<void> {
   const repeats = Number(arg('repeats', '3'));
   const torchThreads = Number(arg('torch-threads', '2'));
   const backend = await selectBackend(arg('backend', 'auto') as BackendChoice);
-  const h = short;
-  const w = Math.round((short * 4) / 3);
-  const loadBefore = os.loadavg()[0];
-
-  const model = fasterrcnnResnet50Fpn({ numClasses: 90 });
-  const ours = await benchDetector(
-    {
-      trainableParameters: () => model.trainableParameters(),
-      predict: (x, size) => model.predict(x, [size]),
-      totalLoss: (x, targets, size) => tf.addN(Object.values(model.computeLosses(x, targets, { training: true }, { imageSizes: [size] }))) as tf.Scalar,
-      dispose: () => model.dispose(),
+  await runDetectorBenchmark(
+    { benchmark: 'faster_rcnn', model: 'fasterrcnn_resnet50_fpn', torchScript: 'faster_rcnn_torch.py' },
+    () => {
+      const model = fasterrcnnResnet50Fpn({ numClasses: 90 });
+      return {
+        trainableParameters: () => model.trainableParameters(),
+        predict: (x, size) => model.predict(x, [size]),
+        totalLoss: (x, targets, size) => tf.addN(Object.values(model.computeLosses(x, targets, { training: true }, { imageSizes: [size] }))) as tf.Scalar,
+        dispose: () => model.dispose(),
+      };
     },
     backend,
-    h,
-    w,
-    repeats,
-  );
-  printReport(
-    { benchmark: 'faster_rcnn', model: 'fasterrcnn_resnet50_fpn', input: { height: h, width: w, padded: [pad32(h), pad32(w)] } },
-    repeats,
-    loadBefore,
-    ours,
-    () => pythonReference(path.join(__dirname, 'faster_rcnn_torch.py'), [h, w, repeats, torchThreads].map(String)),
-    { inference_ratio: 'inference_b1_ms', train_step_ratio: 'train_step_b1_ms' },
+    { short, repeats, torchThreads },
   );
 }
 

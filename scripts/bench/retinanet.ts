@@ -11,9 +11,7 @@
  *   npx tsx scripts/bench/retinanet.ts [--short 512] [--repeats 3] [--threads N] [--torch-threads N] [--backend auto]
  */
 import * as tf from '@tensorflow/tfjs';
-import * as os from 'os';
-import * as path from 'path';
-import { arg, benchDetector, pad32, printReport, pythonReference, runMain } from './common';
+import { arg, runDetectorBenchmark, runMain } from './common';
 import { availableThreads } from '../../src/engine/wasm_threads';
 import { BackendChoice, selectBackend } from '../../src/engine/backend';
 import { retinanetResnet50Fpn } from '../../heads/detection/model';
@@ -24,33 +22,22 @@ async function main(): Promise<void> {
   const threads = Number(arg('threads', String(availableThreads())));
   const torchThreads = Number(arg('torch-threads', String(threads)));
   const backend = await selectBackend(arg('backend', 'auto') as BackendChoice, { threads });
-  const h = short;
-  const w = Math.round((short * 4) / 3);
-  const loadBefore = os.loadavg()[0];
-
-  const model = retinanetResnet50Fpn({ numClasses: 91 });
-  const ours = await benchDetector(
-    {
-      trainableParameters: () => model.trainableParameters(),
-      predict: (x, size) => model.predict({ images: x, imageSizes: [size] }),
-      totalLoss: (x, targets) => {
-        const l = model.computeLosses({ images: x, targets }, { training: true });
-        return tf.add(l.classification, l.boxRegression) as tf.Scalar;
-      },
-      dispose: () => model.dispose(),
+  await runDetectorBenchmark(
+    { benchmark: 'retinanet', model: 'retinanet_resnet50_fpn', torchScript: 'retinanet_torch.py' },
+    () => {
+      const model = retinanetResnet50Fpn({ numClasses: 91 });
+      return {
+        trainableParameters: () => model.trainableParameters(),
+        predict: (x, size) => model.predict({ images: x, imageSizes: [size] }),
+        totalLoss: (x, targets) => {
+          const l = model.computeLosses({ images: x, targets }, { training: true });
+          return tf.add(l.classification, l.boxRegression) as tf.Scalar;
+        },
+        dispose: () => model.dispose(),
+      };
     },
     backend,
-    h,
-    w,
-    repeats,
-  );
-  printReport(
-    { benchmark: 'retinanet', model: 'retinanet_resnet50_fpn', input: { height: h, width: w, padded: [pad32(h), pad32(w)] } },
-    repeats,
-    loadBefore,
-    ours,
-    () => pythonReference(path.join(__dirname, 'retinanet_torch.py'), [h, w, repeats, torchThreads].map(String)),
-    { inference_ratio: 'inference_b1_ms', train_step_ratio: 'train_step_b1_ms' },
+    { short, repeats, torchThreads },
   );
 }
 
