@@ -154,10 +154,7 @@ export async function runDetectorBenchmark(
   const tensorsAfter = tf.memory().numTensors;
   model.dispose();
   const ours = {
-    impl: 'resvision',
-    backend: backend.name,
-    version: backend.version,
-    threads: backend.threads,
+    ...backendFields(backend),
     inference_b1_ms: inferenceMs,
     train_step_b1_ms: trainMs,
     peak_rss_mb: rss.mb,
@@ -172,6 +169,11 @@ export async function runDetectorBenchmark(
     () => pythonReference(path.join(__dirname, names.torchScript), [h, w, repeats, torchThreads].map(String)),
     { inference_ratio: 'inference_b1_ms', train_step_ratio: 'train_step_b1_ms' },
   );
+}
+
+/** The first fields of a benchmark's `resvision` record: implementation, tfjs backend, its package version, threads. */
+export function backendFields(backend: BackendInfo): { impl: 'resvision'; backend: string; version: string; threads: number } {
+  return { impl: 'resvision', backend: backend.name, version: backend.version, threads: backend.threads };
 }
 
 /** `v` rounded up to a multiple of 32 (the batch collate's padding, the backbone's largest stride). */

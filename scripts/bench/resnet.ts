@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as os from 'os';
 import * as path from 'path';
 import { buildBackbone } from '../../src/backbone/resnet';
-import { arg, medianMs, PeakRss, printReport, pythonReference, runMain, sgdStepMs } from './common';
+import { arg, backendFields, medianMs, PeakRss, printReport, pythonReference, runMain, sgdStepMs } from './common';
 import { availableThreads } from '../../src/engine/wasm_threads';
 import { BackendChoice, selectBackend } from '../../src/engine/backend';
 import { ResNetClassifier } from '../../heads/classification/model';
@@ -70,10 +70,7 @@ async function main(): Promise<void> {
   model.dispose();
 
   const ours = {
-    impl: 'resvision',
-    backend: backend.name,
-    version: backend.version,
-    threads: backend.threads,
+    ...backendFields(backend),
     forward_b1_ms: forwardMs,
     train_step_b4_ms: trainMs,
     forward_tape_b4_mb: Math.round(tapeBytes / 2 ** 20),
