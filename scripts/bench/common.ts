@@ -1,8 +1,14 @@
 /**
- * Helpers shared by the benchmark scripts: command-line options, median timing and running a Python reference
- * implementation (torchvision, NumPy/PIL) that prints its result as the last line of JSON.
+ * Helpers shared by the benchmark scripts: command-line options, median timing, peak RSS, the SGD training step and
+ * the detector benchmark body, running a Python reference implementation (torchvision, NumPy/PIL) that prints its
+ * result as the last line of JSON, and printing the report with the reference side by side.
  */
+import * as tf from '@tensorflow/tfjs';
 import { execFileSync } from 'child_process';
+import * as os from 'os';
+import * as path from 'path';
+import type { BackendInfo } from '../../src/engine/backend';
+import { SgdOptimizer } from '../../src/engine/optimizer';
 
 /** The value after `--name` on the command line, or `fallback` when the option is absent. */
 export function arg(name: string, fallback: string): string {
@@ -38,4 +44,177 @@ export function pythonReference(script: string, args: string[]): Record<string, 
   } catch (e) {
     return { error: `reference unavailable: ${String((e as Error).message).split('\n')[0]}` };
   }
+}
+
+/** The largest resident set size seen by `sample()` (bytes, from `process.memoryUsage().rss`), starting now. */
+export class PeakRss {
+  private bytes = process.memoryUsage().rss;
+
+  /** Record the current RSS; an arrow property so it can be passed as a callback. */
+  readonly sample = (): void => {
+    this.bytes = Math.max(this.bytes, process.memoryUsage().rss);
+  };
+
+  /** The peak so far in MB (2^20 bytes), rounded. */
+  get mb(): number {
+    return Math.round(this.bytes / 2 ** 20);
+  }
+}
+
+/** A model with torchvision-named trainable variables (every model class of the project). */
+export interface Trainable {
+  trainableParameters(): [string, tf.Variable][];
+}
+
+/**
+ * Median wall time in ms of one SGD training step (lr 0.01, momentum 0.9, weight decay 1e-4, the settings of every
+ * benchmark and of its torch reference): gradients of `loss` with respect to `model`'s trainable variables, the
+ * update, and an `await data()` of the loss so the step has finished. `afterStep` runs after each step (RSS
+ * sampling). The optimizer's slots are disposed before returning.
+ */
+export async function sgdStepMs(
+  model: Trainable,
+  loss: () => tf.Scalar,
+  warmup: number,
+  repeats: number,
+  afterStep: () => void = () => {},
+): Promise<number> {
+  const params = model.trainableParameters();
+  const opt = new SgdOptimizer(params, { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+  try {
+    return await medianMs(
+      async () => {
+        const { value, grads } = tf.variableGrads(loss, params.map(([, v]) => v));
+        opt.step(grads);
+        await value.data();
+        value.dispose();
+        tf.dispose(grads);
+        afterStep();
+      },
+      warmup,
+      repeats,
+    );
+  } finally {
+    opt.dispose();
+  }
+}
+
+/** What a detector benchmark needs of a model: inference with post-processing, and the summed training loss. */
+export interface BenchDetector extends Trainable {
+  /** Detections for `images` ([1, H, W, 3] float32, normalized, padded; `size` the unpadded image in pixels). */
+  predict(images: tf.Tensor4D, size: { height: number; width: number }): Promise<unknown>;
+  /** The sum of all training losses for `images` and `targets` (boxes xyxy in input pixels, labels 0..K-1). */
+  totalLoss(images: tf.Tensor4D, targets: { boxes: Float32Array; labels: Int32Array }[], size: { height: number; width: number }): tf.Scalar;
+  dispose(): void;
+}
+
+/**
+ * The detector benchmark of faster_rcnn.ts and retinanet.ts, from the 1-minute load average on: builds the model,
+ * puts an H x W image (H = `short`, W = round(4/3 H)) in a random [1, pad32(H), pad32(W), 3] batch, times inference
+ * at batch 1 (median of `repeats` after one warm-up) and one SGD step at batch 1 on two ground-truth boxes, records
+ * peak RSS and the live tensor count before/after, disposes the model, then runs the torch reference
+ * `torchScript` (scripts/bench/, arguments H W REPEATS THREADS) and prints the report with the ratios.
+ */
+export async function runDetectorBenchmark(
+  names: { benchmark: string; model: string; torchScript: string },
+  build: () => BenchDetector,
+  backend: BackendInfo,
+  opts: { short: number; repeats: number; torchThreads: number },
+): Promise<void> {
+  const { short, repeats, torchThreads } = opts;
+  const h = short;
+  const w = Math.round((short * 4) / 3);
+  const loadBefore = os.loadavg()[0];
+  const rss = new PeakRss();
+  const model = build();
+  const size = { height: h, width: w };
+  const tensorsBefore = tf.memory().numTensors;
+  const x = tf.randomNormal([1, pad32(h), pad32(w), 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const inferenceMs = await medianMs(
+    async () => {
+      await model.predict(x, size);
+      rss.sample();
+    },
+    1,
+    repeats,
+  );
+  const targets = [{ boxes: Float32Array.from([10, 10, 60, 70, 100, 100, 150, 140]), labels: Int32Array.from([0, 1]) }];
+  const trainMs = await sgdStepMs(
+    model,
+    () => {
+      const loss = model.totalLoss(x, targets, size);
+      rss.sample();
+      return loss;
+    },
+    1,
+    repeats,
+    rss.sample,
+  );
+  x.dispose();
+  const tensorsAfter = tf.memory().numTensors;
+  model.dispose();
+  const ours = {
+    ...backendFields(backend),
+    inference_b1_ms: inferenceMs,
+    train_step_b1_ms: trainMs,
+    peak_rss_mb: rss.mb,
+    num_tensors_before: tensorsBefore,
+    num_tensors_after: tensorsAfter,
+  };
+  printReport(
+    { benchmark: names.benchmark, model: names.model, input: { height: h, width: w, padded: [pad32(h), pad32(w)] } },
+    repeats,
+    loadBefore,
+    ours,
+    () => pythonReference(path.join(__dirname, names.torchScript), [h, w, repeats, torchThreads].map(String)),
+    { inference_ratio: 'inference_b1_ms', train_step_ratio: 'train_step_b1_ms' },
+  );
+}
+
+/** The first fields of a benchmark's `resvision` record: implementation, tfjs backend, its package version, threads. */
+export function backendFields(backend: BackendInfo): { impl: 'resvision'; backend: string; version: string; threads: number } {
+  return { impl: 'resvision', backend: backend.name, version: backend.version, threads: backend.threads };
+}
+
+/** `v` rounded up to a multiple of 32 (the batch collate's padding, the backbone's largest stride). */
+export function pad32(v: number): number {
+  return Math.ceil(v / 32) * 32;
+}
+
+/**
+ * Print a benchmark's JSON object (2-space indent): `head` (benchmark name, model, input), then `repeats`, the core
+ * count, the 1-minute load average before the run (`loadBefore`), after it and after the reference, our record, the
+ * reference's, and each ratio of `ratios` (name → key of both records: ours / reference) when the reference ran.
+ * `reference` is called between the two last load readings.
+ */
+export function printReport(
+  head: Record<string, unknown>,
+  repeats: number,
+  loadBefore: number,
+  ours: Record<string, unknown>,
+  reference: () => Record<string, unknown>,
+  ratios: Record<string, string>,
+): void {
+  const loadAfter = os.loadavg()[0];
+  const ref = reference();
+  const keys = Object.entries(ratios);
+  const ran = keys.length > 0 && keys[0][1] in ref;
+  const ratioValues = ran ? Object.fromEntries(keys.map(([name, key]) => [name, (ours[key] as number) / (ref[key] as number)])) : {};
+  process.stdout.write(`${JSON.stringify({
+    ...head,
+    repeats,
+    cpus: os.cpus().length,
+    load_avg_1m: { before: loadBefore, after: loadAfter, after_reference: os.loadavg()[0] },
+    resvision: ours,
+    reference: ref,
+    ...ratioValues,
+  }, null, 2)}\n`);
+}
+
+/** Run a benchmark's `main`, printing the stack and exiting with status 1 on failure. */
+export function runMain(main: () => Promise<void>): void {
+  main().catch((e) => {
+    process.stderr.write(`${(e as Error).stack}\n`);
+    process.exit(1);
+  });
 }

@@ -5,34 +5,21 @@ Usage: onnx_torch.py SIZE REPEATS THREADS. Prints one JSON object (median ms per
 Run with OMP_WAIT_POLICY=PASSIVE (set by the benchmark) so torch's pool does not spin between calls.
 """
 import json
-import statistics
 import sys
-import time
 
 import torch
 import torchvision
 
-
-def median_ms(fn, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
+from torch_common import header, median_ms, set_threads
 
 
 def main():
     size, repeats, threads = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
+    set_threads(threads)
     model = torchvision.models.resnet50()
     model.fc = torch.nn.Identity()
     model.eval()
-    out = {"impl": "torchvision", "torch": torch.__version__, "torchvision": torchvision.__version__,
-           "threads": torch.get_num_threads()}
+    out = header()
     with torch.no_grad():
         for n in (1, 8):
             x = torch.randn(n, 3, size, size)

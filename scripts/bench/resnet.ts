@@ -14,16 +14,10 @@ import * as tf from '@tensorflow/tfjs';
 import * as os from 'os';
 import * as path from 'path';
 import { buildBackbone } from '../../src/backbone/resnet';
-import { arg, medianMs, pythonReference } from './common';
+import { arg, backendFields, medianMs, PeakRss, printReport, pythonReference, runMain, sgdStepMs } from './common';
 import { availableThreads } from '../../src/engine/wasm_threads';
 import { BackendChoice, selectBackend } from '../../src/engine/backend';
-import { SgdOptimizer } from '../../src/engine/optimizer';
 import { ResNetClassifier } from '../../heads/classification/model';
-
-function torchReference(model: string, size: number, repeats: number, threads: number, forwardOnly: boolean): Record<string, unknown> {
-  const args = [model, String(size), String(repeats), String(threads), ...(forwardOnly ? ['--forward-only'] : [])];
-  return pythonReference(path.join(__dirname, 'resnet_torch.py'), args);
-}
 
 async function main(): Promise<void> {
   const modelName = arg('model', 'resnet50');
@@ -32,8 +26,7 @@ async function main(): Promise<void> {
   const threads = Number(arg('threads', String(availableThreads())));
   const backend = await selectBackend(arg('backend', 'auto') as BackendChoice, { threads });
   const loadBefore = os.loadavg()[0];
-  let peakRss = process.memoryUsage().rss;
-  const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
+  const rss = new PeakRss();
 
   const model = new ResNetClassifier(buildBackbone(modelName), 1000);
   const tensorsBefore = tf.memory().numTensors;
@@ -43,7 +36,7 @@ async function main(): Promise<void> {
       const y = model.forward(x1, { training: false });
       await y.data();
       y.dispose();
-      sampleRss();
+      rss.sample();
     },
     2,
     repeats,
@@ -57,68 +50,43 @@ async function main(): Promise<void> {
   if (!forwardOnly) {
     const x4 = tf.randomNormal([4, size, size, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
     const y4 = tf.tensor1d([1, 2, 3, 4], 'int32');
-    const params = model.trainableParameters();
-    const opt = new SgdOptimizer(params, { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
-    trainMs = await medianMs(
-      async () => {
+    trainMs = await sgdStepMs(
+      model,
+      () => {
         const bytesBefore = tf.memory().numBytes;
-        const { value, grads } = tf.variableGrads(() => {
-          const loss = model.computeLosses({ images: x4, labels: y4 }, { training: true }).classification;
-          // Everything still alive at the end of the forward pass is held for the backward pass.
-          tapeBytes = tf.memory().numBytes - bytesBefore;
-          sampleRss();
-          return loss;
-        }, params.map(([, v]) => v));
-        opt.step(grads);
-        await value.data();
-        value.dispose();
-        tf.dispose(grads);
-        sampleRss();
+        const loss = model.computeLosses({ images: x4, labels: y4 }, { training: true }).classification;
+        // Everything still alive at the end of the forward pass is held for the backward pass.
+        tapeBytes = tf.memory().numBytes - bytesBefore;
+        rss.sample();
+        return loss;
       },
       1,
       repeats,
+      rss.sample,
     );
     tf.dispose([x4, y4]);
-    opt.dispose();
   }
   const tensorsAfter = tf.memory().numTensors;
   model.dispose();
 
   const ours = {
-    impl: 'resvision',
-    backend: backend.name,
-    version: backend.version,
-    threads: backend.threads,
+    ...backendFields(backend),
     forward_b1_ms: forwardMs,
     train_step_b4_ms: trainMs,
     forward_tape_b4_mb: Math.round(tapeBytes / 2 ** 20),
-    peak_rss_mb: Math.round(peakRss / 2 ** 20),
+    peak_rss_mb: rss.mb,
     num_tensors_before: tensorsBefore,
     num_tensors_after: tensorsAfter,
   };
-  const loadAfter = os.loadavg()[0];
-  const ref = torchReference(modelName, size, repeats, threads, forwardOnly);
-  const ratios =
-    'forward_b1_ms' in ref
-      ? {
-          forward_ratio: forwardMs / (ref.forward_b1_ms as number),
-          train_step_ratio: trainMs / (ref.train_step_b4_ms as number),
-        }
-      : {};
-  process.stdout.write(`${JSON.stringify({
-        benchmark: 'resnet',
-        model: modelName,
-        size,
-        repeats,
-        cpus: os.cpus().length,
-        load_avg_1m: { before: loadBefore, after: loadAfter, after_reference: os.loadavg()[0] },
-        resvision: ours,
-        reference: ref,
-        ...ratios,
-      }, null, 2)}\n`);
+  const refArgs = [modelName, String(size), String(repeats), String(threads), ...(forwardOnly ? ['--forward-only'] : [])];
+  printReport(
+    { benchmark: 'resnet', model: modelName, size },
+    repeats,
+    loadBefore,
+    ours,
+    () => pythonReference(path.join(__dirname, 'resnet_torch.py'), refArgs),
+    { forward_ratio: 'forward_b1_ms', train_step_ratio: 'train_step_b4_ms' },
+  );
 }
 
-main().catch((e) => {
-  process.stderr.write(`${(e as Error).stack}\n`);
-  process.exit(1);
-});
+runMain(main);

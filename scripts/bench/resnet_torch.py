@@ -5,40 +5,26 @@ Prints one JSON object: forward latency at batch 1 and one SGD training step at 
 threads used, torch and torchvision versions. Run by the benchmark when /usr/bin/python3 can import torch.
 """
 import json
-import statistics
 import sys
-import time
 
 import torch
 import torchvision
 
-
-def median_ms(fn, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
+from torch_common import header, median_ms, set_threads
 
 
 def main():
     arch = sys.argv[1] if len(sys.argv) > 1 else "resnet50"
     size = int(sys.argv[2]) if len(sys.argv) > 2 else 224
     repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 5
-    if len(sys.argv) > 4:
-        torch.set_num_threads(int(sys.argv[4]))
-    torch.manual_seed(0)
+    set_threads(int(sys.argv[4]) if len(sys.argv) > 4 else None)
     model = getattr(torchvision.models, arch)()
     x1 = torch.randn(1, 3, size, size)
     model.eval()
     with torch.no_grad():
         fwd = median_ms(lambda: model(x1), 2, repeats)
     if "--forward-only" in sys.argv:
-        print(json.dumps({"impl": "torchvision", "torch": torch.__version__, "torchvision": torchvision.__version__,
-                          "threads": torch.get_num_threads(), "forward_b1_ms": fwd}))
+        print(json.dumps({**header(), "forward_b1_ms": fwd}))
         return
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
@@ -52,14 +38,7 @@ def main():
         opt.step()
 
     train = median_ms(step, 1, repeats)
-    print(json.dumps({
-        "impl": "torchvision",
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "threads": torch.get_num_threads(),
-        "forward_b1_ms": fwd,
-        "train_step_b4_ms": train,
-    }))
+    print(json.dumps({**header(), "forward_b1_ms": fwd, "train_step_b4_ms": train}))
 
 
 if __name__ == "__main__":

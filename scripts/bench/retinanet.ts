@@ -11,17 +11,10 @@
  *   npx tsx scripts/bench/retinanet.ts [--short 512] [--repeats 3] [--threads N] [--torch-threads N] [--backend auto]
  */
 import * as tf from '@tensorflow/tfjs';
-import * as os from 'os';
-import * as path from 'path';
-import { arg, medianMs, pythonReference } from './common';
+import { arg, runDetectorBenchmark, runMain } from './common';
 import { availableThreads } from '../../src/engine/wasm_threads';
 import { BackendChoice, selectBackend } from '../../src/engine/backend';
-import { SgdOptimizer } from '../../src/engine/optimizer';
 import { retinanetResnet50Fpn } from '../../heads/detection/model';
-
-function torchReference(h: number, w: number, repeats: number, threads: number): Record<string, unknown> {
-  return pythonReference(path.join(__dirname, 'retinanet_torch.py'), [String(h), String(w), String(repeats), String(threads)]);
-}
 
 async function main(): Promise<void> {
   const short = Number(arg('short', '512'));
@@ -29,82 +22,23 @@ async function main(): Promise<void> {
   const threads = Number(arg('threads', String(availableThreads())));
   const torchThreads = Number(arg('torch-threads', String(threads)));
   const backend = await selectBackend(arg('backend', 'auto') as BackendChoice, { threads });
-  const h = short;
-  const w = Math.round((short * 4) / 3);
-  const pad = (v: number) => Math.ceil(v / 32) * 32;
-  const loadBefore = os.loadavg()[0];
-  let peakRss = process.memoryUsage().rss;
-  const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
-
-  const model = retinanetResnet50Fpn({ numClasses: 91 });
-  const tensorsBefore = tf.memory().numTensors;
-  const x = tf.randomNormal([1, pad(h), pad(w), 3], 0, 1, 'float32', 1) as tf.Tensor4D;
-  const inferenceMs = await medianMs(
-    async () => {
-      await model.predict({ images: x, imageSizes: [{ height: h, width: w }] });
-      sampleRss();
+  await runDetectorBenchmark(
+    { benchmark: 'retinanet', model: 'retinanet_resnet50_fpn', torchScript: 'retinanet_torch.py' },
+    () => {
+      const model = retinanetResnet50Fpn({ numClasses: 91 });
+      return {
+        trainableParameters: () => model.trainableParameters(),
+        predict: (x, size) => model.predict({ images: x, imageSizes: [size] }),
+        totalLoss: (x, targets) => {
+          const l = model.computeLosses({ images: x, targets }, { training: true });
+          return tf.add(l.classification, l.boxRegression) as tf.Scalar;
+        },
+        dispose: () => model.dispose(),
+      };
     },
-    1,
-    repeats,
+    backend,
+    { short, repeats, torchThreads },
   );
-  const targets = [{ boxes: Float32Array.from([10, 10, 60, 70, 100, 100, 150, 140]), labels: Int32Array.from([0, 1]) }];
-  const params = model.trainableParameters();
-  const opt = new SgdOptimizer(params, { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
-  const trainMs = await medianMs(
-    async () => {
-      const { value, grads } = tf.variableGrads(() => {
-        const l = model.computeLosses({ images: x, targets }, { training: true });
-        sampleRss();
-        return tf.add(l.classification, l.boxRegression) as tf.Scalar;
-      }, params.map(([, v]) => v));
-      opt.step(grads);
-      await value.data();
-      value.dispose();
-      tf.dispose(grads);
-      sampleRss();
-    },
-    1,
-    repeats,
-  );
-  x.dispose();
-  opt.dispose();
-  const tensorsAfter = tf.memory().numTensors;
-  model.dispose();
-
-  const ours = {
-    impl: 'resvision',
-    backend: backend.name,
-    version: backend.version,
-    threads: backend.threads,
-    inference_b1_ms: inferenceMs,
-    train_step_b1_ms: trainMs,
-    peak_rss_mb: Math.round(peakRss / 2 ** 20),
-    num_tensors_before: tensorsBefore,
-    num_tensors_after: tensorsAfter,
-  };
-  const loadAfter = os.loadavg()[0];
-  const ref = torchReference(h, w, repeats, torchThreads);
-  const ratios =
-    'inference_b1_ms' in ref
-      ? {
-          inference_ratio: inferenceMs / (ref.inference_b1_ms as number),
-          train_step_ratio: trainMs / (ref.train_step_b1_ms as number),
-        }
-      : {};
-  process.stdout.write(`${JSON.stringify({
-    benchmark: 'retinanet',
-    model: 'retinanet_resnet50_fpn',
-    input: { height: h, width: w, padded: [pad(h), pad(w)] },
-    repeats,
-    cpus: os.cpus().length,
-    load_avg_1m: { before: loadBefore, after: loadAfter, after_reference: os.loadavg()[0] },
-    resvision: ours,
-    reference: ref,
-    ...ratios,
-  }, null, 2)}\n`);
 }
 
-main().catch((e) => {
-  process.stderr.write(`${(e as Error).stack}\n`);
-  process.exit(1);
-});
+runMain(main);

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as os from 'os';
 import * as path from 'path';
-import { arg, medianMs, pythonReference } from './common';
+import { arg, medianMs, printReport, pythonReference, runMain } from './common';
 import { BackendChoice, selectBackend } from '../../src/engine/backend';
 import { roiAlign } from '../../src/ops/roi_align';
 
@@ -46,22 +46,14 @@ async function main(): Promise<void> {
     dx.dispose();
   }, 1, repeats);
   tf.dispose([x, b, idx, g]);
-  const loadAfter = os.loadavg()[0];
-  const ref = pythonReference(path.join(__dirname, 'roi_align_torch.py'), [h, w, c, r, repeats, torchThreads].map(String));
-  const ratios = 'forward_ms' in ref ? { forward_ratio: forwardMs / (ref.forward_ms as number), forward_backward_ratio: bothMs / (ref.forward_backward_ms as number) } : {};
-  process.stdout.write(`${JSON.stringify({
-    benchmark: 'roi_align',
-    input: { features: [1, h, w, c], rois: r, outputSize: 7, samplingRatio: 2, spatialScale: 0.25 },
+  printReport(
+    { benchmark: 'roi_align', input: { features: [1, h, w, c], rois: r, outputSize: 7, samplingRatio: 2, spatialScale: 0.25 } },
     repeats,
-    cpus: os.cpus().length,
-    load_avg_1m: { before: loadBefore, after: loadAfter, after_reference: os.loadavg()[0] },
-    resvision: { impl: 'resvision', backend: backend.name, threads: backend.threads, forward_ms: forwardMs, forward_backward_ms: bothMs },
-    reference: ref,
-    ...ratios,
-  }, null, 2)}\n`);
+    loadBefore,
+    { impl: 'resvision', backend: backend.name, threads: backend.threads, forward_ms: forwardMs, forward_backward_ms: bothMs },
+    () => pythonReference(path.join(__dirname, 'roi_align_torch.py'), [h, w, c, r, repeats, torchThreads].map(String)),
+    { forward_ratio: 'forward_ms', forward_backward_ratio: 'forward_backward_ms' },
+  );
 }
 
-main().catch((e) => {
-  process.stderr.write(`${(e as Error).stack}\n`);
-  process.exit(1);
-});
+runMain(main);

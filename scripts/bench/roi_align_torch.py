@@ -6,28 +6,17 @@ alone, and forward + backward of sum(output * g). Prints one JSON object with me
 Usage: python3 roi_align_torch.py H W C R REPEATS THREADS
 """
 import json
-import statistics
 import sys
-import time
 
 import torch
 from torchvision.ops import roi_align
 
-
-def median_ms(fn, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
+from torch_common import header, median_ms, set_threads
 
 
 def main():
     h, w, c, r, repeats, threads = (int(v) for v in sys.argv[1:7])
-    torch.set_num_threads(threads)
+    set_threads(threads)
     g = torch.Generator().manual_seed(0)
     x = torch.rand(1, c, h, w, generator=g, requires_grad=True)
     xy = torch.rand(r, 2, generator=g) * torch.tensor([w * 4 * 0.8, h * 4 * 0.8])
@@ -42,8 +31,7 @@ def main():
         (roi_align(x, rois, 7, 0.25, 2, False) * gy).sum().backward()
 
     both = median_ms(fb, 1, repeats)
-    print(json.dumps({'impl': 'torchvision', 'torch': torch.__version__, 'threads': torch.get_num_threads(),
-                      'forward_ms': fwd, 'forward_backward_ms': both}))
+    print(json.dumps({**header(), 'forward_ms': fwd, 'forward_backward_ms': both}))
 
 
 if __name__ == '__main__':

@@ -10,6 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
+import { zipBytes } from '../../test/helpers/zip';
 
 /** The formats, in report order. */
 export const FUZZ_FORMATS = ['cocoInstances', 'cocoResults', 'vocXml', 'labelPng', 'image', 'safetensors', 'pth', 'config'] as const;
@@ -351,44 +352,6 @@ function readStoredZip(zip: Buffer): { name: string; data: Buffer }[] {
   return out;
 }
 
-/** A zip of stored entries with correct sizes and CRC-32s (PKWARE APPNOTE.TXT 4.3.7, 4.3.12, 4.3.16). */
-function writeStoredZip(entries: { name: string; data: Uint8Array }[]): Buffer {
-  const parts: Buffer[] = [];
-  const central: Buffer[] = [];
-  let offset = 0;
-  for (const e of entries) {
-    const name = Buffer.from(e.name, 'utf8');
-    const crc = zlib.crc32(e.data) >>> 0;
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(e.data.length, 18);
-    local.writeUInt32LE(e.data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    parts.push(local, name, Buffer.from(e.data));
-    const c = Buffer.alloc(46);
-    c.writeUInt32LE(0x02014b50, 0);
-    c.writeUInt16LE(20, 4);
-    c.writeUInt16LE(20, 6);
-    c.writeUInt32LE(crc, 16);
-    c.writeUInt32LE(e.data.length, 20);
-    c.writeUInt32LE(e.data.length, 24);
-    c.writeUInt16LE(name.length, 28);
-    c.writeUInt32LE(offset, 42);
-    central.push(c, name);
-    offset += 30 + name.length + e.data.length;
-  }
-  const cd = Buffer.concat(central);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...parts, cd, end]);
-}
-
 /** Pickle opcodes worth planting: text INT/LONG/FLOAT, memo, container and global opcodes, with odd arguments. */
 const PICKLE_SNIPPETS = ['I-1\n', 'I0x7fffffffffffffffff\n', 'Iabc\n', 'L1_0L\n', 'F1e999\n', 'Fx\n', 'g99\n', 'p-1\n', '(', 't', 'e', 'u', 's', '0', '1', '2', 'N', 'R', 'b', 'Q', 'cos\nsystem\n', '\x8a\xff', '\x95\xff\xff\xff\xff\xff\xff\xff\xff', '.'];
 
@@ -411,7 +374,7 @@ function mutatePth(rng: Rng, src: Uint8Array): { bytes: Uint8Array; what: string
     what = `${e.name}: ${m.what}`;
   }
   const out = entries.map((x, j) => ({ name: x.name, data: j === i ? data : x.data }));
-  return { bytes: new Uint8Array(writeStoredZip(out)), what: `${what} (archive rewritten, CRC-32s correct)` };
+  return { bytes: new Uint8Array(zipBytes(out)), what: `${what} (archive rewritten, CRC-32s correct)` };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

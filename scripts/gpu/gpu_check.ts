@@ -21,27 +21,15 @@ import * as tf from '@tensorflow/tfjs';
 import * as os from 'os';
 import { resnet18, resnet50 } from '../../src/backbone/resnet';
 import { selectBackend } from '../../src/engine/backend';
-import { SgdOptimizer } from '../../src/engine/optimizer';
 import { listGpuAdapters, releaseWebGpu, startWebGpuBackend } from '../../src/engine/webgpu';
 import { hashTensorValues } from '../../src/weights/hash_init';
 import { ResNetClassifier } from '../../heads/classification/model';
 import { retinanetResnet50Fpn } from '../../heads/detection/model';
+import { arg, medianMs, sgdStepMs, Trainable } from '../bench/common';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-
-async function medianMs(fn: () => Promise<void>, repeats: number): Promise<number> {
-  await fn(); // warm-up: shader compilation and buffer pools
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return +times[Math.floor(times.length / 2)].toFixed(1);
+/** Median ms of `fn` over `repeats` runs, rounded to 0.1, after one warm-up (shader compilation, buffer pools). */
+async function gpuMedianMs(fn: () => Promise<void>, repeats: number): Promise<number> {
+  return +(await medianMs(fn, 1, repeats)).toFixed(1);
 }
 
 function relDiff(a: Float32Array, b: Float32Array): number {
@@ -58,25 +46,16 @@ function relDiff(a: Float32Array, b: Float32Array): number {
 async function smallStep(model: ResNetClassifier, x: tf.Tensor4D, labels: tf.Tensor1D): Promise<Float32Array[]> {
   const params = model.trainableParameters();
   const logits = model.forward(x, { training: false });
-  const { value, grads } = tf.variableGrads(() => model.computeLosses(x, labels, { training: true }).classification, params.map(([, v]) => v));
+  const { value, grads } = tf.variableGrads(() => model.computeLosses({ images: x, labels }, { training: true }).classification, params.map(([, v]) => v));
   const ts = [logits, value, ...params.map(([, v]) => grads[v.name])];
   const out = await Promise.all(ts.map(async (t) => Float32Array.from((await t.data()) as Float32Array)));
   tf.dispose(ts);
   return out;
 }
 
-async function trainStepMs(model: { trainableParameters(): [string, tf.Variable][] }, loss: () => tf.Scalar, repeats: number): Promise<number> {
-  const params = model.trainableParameters();
-  const opt = new SgdOptimizer(params, { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
-  const ms = await medianMs(async () => {
-    const { value, grads } = tf.variableGrads(loss, params.map(([, v]) => v));
-    opt.step(grads);
-    await value.data();
-    value.dispose();
-    tf.dispose(grads);
-  }, repeats);
-  opt.dispose();
-  return ms;
+/** Median ms of one SGD step (momentum 0.9, weight decay 1e-4), rounded to 0.1, after one warm-up. */
+async function trainStepMs(model: Trainable, loss: () => tf.Scalar, repeats: number): Promise<number> {
+  return +(await sgdStepMs(model, loss, 1, repeats)).toFixed(1);
 }
 
 async function main(): Promise<void> {
@@ -117,7 +96,7 @@ async function main(): Promise<void> {
   const r50 = new ResNetClassifier(resnet50(), 1000);
   for (const b of [1, 8]) {
     const xb = tf.randomNormal([b, 224, 224, 3], 0, 1, 'float32', b) as tf.Tensor4D;
-    report[`resnet50_forward_b${b}_ms`] = await medianMs(async () => {
+    report[`resnet50_forward_b${b}_ms`] = await gpuMedianMs(async () => {
       const y = r50.forward(xb, { training: false });
       await y.data();
       y.dispose();
@@ -127,7 +106,7 @@ async function main(): Promise<void> {
   if (!process.argv.includes('--skip-large')) {
     const x16 = tf.randomNormal([16, 224, 224, 3], 0, 1, 'float32', 16) as tf.Tensor4D;
     const y16 = tf.tensor1d(Array.from({ length: 16 }, (_, i) => (i * 37) % 1000), 'int32');
-    report.resnet50_train_step_b16_ms = await trainStepMs(r50, () => r50.computeLosses(x16, y16, { training: true }).classification, repeats);
+    report.resnet50_train_step_b16_ms = await trainStepMs(r50, () => r50.computeLosses({ images: x16, labels: y16 }, { training: true }).classification, repeats);
     tf.dispose([x16, y16]);
   }
   r50.dispose();
@@ -140,7 +119,7 @@ async function main(): Promise<void> {
       { boxes: Float32Array.from([200, 120, 420, 380, 30, 300, 90, 500]), labels: Int32Array.from([5, 17]) },
     ];
     report.retinanet_r50_train_step_b2_512x683_ms = await trainStepMs(det, () => {
-      const l = det.computeLosses(xd, targets, { training: true });
+      const l = det.computeLosses({ images: xd, targets }, { training: true });
       return tf.add(l.classification, l.boxRegression) as tf.Scalar;
     }, Math.min(repeats, 3));
     xd.dispose();

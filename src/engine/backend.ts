@@ -72,11 +72,13 @@ function describeError(e: unknown): string {
   return String(e instanceof Error ? e.message : e).split('\n').slice(0, 3).join(' ');
 }
 
-async function tryNative(pkg: string, attempts: BackendAttempt[]): Promise<boolean> {
+/**
+ * Run `start` (load a backend package and make it the current backend), wait for tfjs, and record the outcome for
+ * `pkg` in `attempts`. @returns whether the backend started; a failure is recorded, never thrown.
+ */
+async function attempt(pkg: string, attempts: BackendAttempt[], start: () => Promise<void>): Promise<boolean> {
   try {
-    require(pkg);
-    const ok = await tf.setBackend('tensorflow');
-    if (!ok) throw new Error(`${pkg} loaded but the 'tensorflow' backend failed to initialize`);
+    await start();
     await tf.ready();
     attempts.push({ candidate: pkg, ok: true });
     return true;
@@ -86,9 +88,17 @@ async function tryNative(pkg: string, attempts: BackendAttempt[]): Promise<boole
   }
 }
 
-async function tryTfjsBackend(name: 'wasm' | 'cpu', attempts: BackendAttempt[], threads: number | undefined): Promise<boolean> {
+function tryNative(pkg: string, attempts: BackendAttempt[]): Promise<boolean> {
+  return attempt(pkg, attempts, async () => {
+    require(pkg);
+    const ok = await tf.setBackend('tensorflow');
+    if (!ok) throw new Error(`${pkg} loaded but the 'tensorflow' backend failed to initialize`);
+  });
+}
+
+function tryTfjsBackend(name: 'wasm' | 'cpu', attempts: BackendAttempt[], threads: number | undefined): Promise<boolean> {
   const pkg = name === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : '@tensorflow/tfjs-backend-cpu';
-  try {
+  return attempt(pkg, attempts, async () => {
     if (name === 'wasm') {
       require('@tensorflow/tfjs-backend-wasm');
       registerWasmTrainingKernels();
@@ -98,13 +108,7 @@ async function tryTfjsBackend(name: 'wasm' | 'cpu', attempts: BackendAttempt[], 
       const ok = await tf.setBackend(name);
       if (!ok) throw new Error(`tf.setBackend('${name}') returned false`);
     }
-    await tf.ready();
-    attempts.push({ candidate: pkg, ok: true });
-    return true;
-  } catch (e) {
-    attempts.push({ candidate: pkg, ok: false, reason: describeError(e) });
-    return false;
-  }
+  });
 }
 
 async function tryWebGpu(attempts: BackendAttempt[], allowSoftware: boolean): Promise<GpuAdapterReport | null> {

@@ -12,7 +12,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Module } from '../nn/module';
-import { HostTensor, WeightDtype, bytesOf, decodeFloat32, decodeInt32 } from '../weights/dtypes';
+import { WeightDtype, bytesOf } from '../weights/dtypes';
+import { hostToTensor } from '../weights/model_weights';
 import { SafetensorsEntry, SafetensorsFile, writeSafetensors } from '../weights/safetensors';
 
 /** Value of `__metadata__.format` in a checkpoint. */
@@ -77,19 +78,6 @@ export async function saveCheckpoint<M extends object>(file: string, contents: C
   await writeSafetensors(file, entries, header);
 }
 
-function hostToTensor(h: HostTensor, name: string): tf.Tensor {
-  switch (h.dtype) {
-    case 'F32':
-      return tf.tensor(decodeFloat32(h), h.shape, 'float32');
-    case 'I32':
-      return tf.tensor(decodeInt32(h), h.shape, 'int32');
-    case 'BOOL':
-      return tf.tensor(decodeInt32(h), h.shape, 'bool');
-    default:
-      throw new Error(`checkpoint tensor '${name}' has dtype ${h.dtype}, not one a checkpoint stores`);
-  }
-}
-
 /** An open checkpoint: metadata parsed, tensors read on demand. Call `close()` when done. */
 export class Checkpoint<M extends object = Record<string, unknown>> {
   private constructor(
@@ -152,7 +140,7 @@ export class Checkpoint<M extends object = Record<string, unknown>> {
    * @returns a new tensor (float32, int32 or bool) the caller disposes.
    */
   async readTensor(key: string): Promise<tf.Tensor> {
-    return hostToTensor(await this.st.read(key), key);
+    return hostToTensor(await this.st.read(key), `checkpoint tensor '${key}'`);
   }
 
   /** Every optimizer slot as new tensors keyed without the prefix; the caller disposes them. */

@@ -28,7 +28,13 @@ function isIOHandler(s: WeightsSource): s is tf.io.IOHandler {
   return typeof s === 'object' && !(s instanceof ArrayBuffer) && !(s instanceof Uint8Array) && typeof (s as tf.io.IOHandler).load === 'function';
 }
 
-function hostToTensor(h: HostTensor, where: string): tf.Tensor {
+/**
+ * A tensor of a checkpoint or model-weights file as a new tfjs tensor (caller disposes): F32 → float32, I32 → int32,
+ * BOOL → bool, in the file's row-major shape.
+ * @param where names the file and tensor for the error message.
+ * @throws Error `${where}: dtype ... is not one a checkpoint stores` for any other dtype.
+ */
+export function hostToTensor(h: HostTensor, where: string): tf.Tensor {
   switch (h.dtype) {
     case 'F32':
       return tf.tensor(decodeFloat32(h), h.shape, 'float32');

@@ -6,28 +6,10 @@ import * as path from 'path';
 import { ResNetClassifier } from '../../heads/classification/model';
 import { resnet18, resnet34 } from '../../src/backbone/resnet';
 import { CHECKPOINT_FORMAT, loadCheckpoint, restoreModel, saveCheckpoint } from '../../src/engine/checkpoint';
-import { Module } from '../../src/nn/module';
 import { SafetensorsFile, writeSafetensors } from '../../src/weights/safetensors';
+import { rejectionMessage } from '../helpers/errors';
+import { expectSameState, stateBits } from '../helpers/state';
 import { expectNoLeak } from '../helpers/tensors';
-
-/** Bits of every variable by name. */
-function bits(m: Module): Map<string, Buffer> {
-  return new Map(m.stateEntries().map((e) => [e.name, Buffer.from(e.variable.dataSync().buffer.slice(0))]));
-}
-
-function expectSameBits(a: Map<string, Buffer>, b: Map<string, Buffer>): void {
-  expect([...a.keys()]).to.deep.equal([...b.keys()]);
-  expect([...a.keys()].filter((k) => !a.get(k)!.equals(b.get(k)!))).to.deep.equal([]);
-}
-
-async function errorOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('checkpoint', () => {
   let dir: string;
@@ -86,7 +68,7 @@ describe('checkpoint', () => {
       expect(ckpt.optimizerKeys().sort()).to.deep.equal(Object.keys(optimizerState).sort());
       const report = await restoreModel(fresh, ckpt);
       expect(report.loaded.length).to.equal(model.stateEntries().length);
-      expectSameBits(bits(fresh), bits(model));
+      expectSameState(stateBits(fresh), stateBits(model));
       const restored = await ckpt.readOptimizerState();
       try {
         for (const [k, t] of Object.entries(optimizerState)) {
@@ -117,13 +99,13 @@ describe('checkpoint', () => {
     const other = new ResNetClassifier(resnet34(), 5);
     const ckpt = await loadCheckpoint(file);
     try {
-      const before = bits(other);
-      const msg = await errorOf(restoreModel(other, ckpt));
+      const before = stateBits(other);
+      const msg = await rejectionMessage(restoreModel(other, ckpt));
       expect(msg).to.contain(file).and.to.contain("checkpoint of architecture 'resnet18'").and.to.match(/missing: layer1\.2\.conv1\.weight/);
-      expectSameBits(bits(other), before);
+      expectSameState(stateBits(other), before);
       const seven = new ResNetClassifier(resnet18(), 7);
       try {
-        expect(await errorOf(restoreModel(seven, ckpt))).to.contain('fc.weight checkpoint [512,5] vs model [512,7]');
+        expect(await rejectionMessage(restoreModel(seven, ckpt))).to.contain('fc.weight checkpoint [512,5] vs model [512,7]');
       } finally {
         seven.dispose();
       }
@@ -144,7 +126,7 @@ describe('checkpoint', () => {
     const good = fs.readFileSync(file);
     const disposed = tf.zeros([2]);
     disposed.dispose();
-    const msg = await errorOf(saveCheckpoint(file, { model, optimizerState: { broken: disposed }, meta: { ...meta, iteration: 1300 } }));
+    const msg = await rejectionMessage(saveCheckpoint(file, { model, optimizerState: { broken: disposed }, meta: { ...meta, iteration: 1300 } }));
     expect(msg).to.match(/disposed/);
     expect(fs.readFileSync(file).equals(good)).to.equal(true);
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).to.deep.equal([]);
@@ -153,7 +135,7 @@ describe('checkpoint', () => {
   it('refuses a file that is not a resvision checkpoint', async () => {
     const file = path.join(dir, 'plain.safetensors');
     await writeSafetensors(file, [], { format: 'pt' });
-    expect(await errorOf(loadCheckpoint(file))).to.contain('not a resvision checkpoint');
+    expect(await rejectionMessage(loadCheckpoint(file))).to.contain('not a resvision checkpoint');
   });
 
   it('save, load and restore leave no tensors behind', async () => {

@@ -12,3 +12,13 @@ export async function expectRejects(p: Promise<unknown>, pattern: RegExp): Promi
   expect(err, `expected an error matching ${pattern}`).to.be.instanceOf(Error);
   expect(err!.message).to.match(pattern);
 }
+
+/** The message of the Error `p` rejects with; throws when `p` resolves. */
+export async function rejectionMessage(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error('expected a rejection');
+}

@@ -1,4 +1,7 @@
-/** A minimal zip writer for tests: stored or deflated entries, optionally with a declared size that lies. */
+/**
+ * A minimal zip writer for tests and the format fuzzer (scripts/fuzz/formats.ts): stored or deflated entries,
+ * optionally with a declared size that lies.
+ */
 import * as zlib from 'zlib';
 
 /** One entry: its name, its bytes, and optionally the uncompressed size the headers should claim. */

@@ -18,14 +18,11 @@ import {
   torchShape,
   torchStateSpec,
 } from '../../src/weights/torchvision';
+import { rejectionMessage as errorOf } from '../helpers/errors';
+import { expectSameState, stateBits as snapshot } from '../helpers/state';
 import { expectNoLeak } from '../helpers/tensors';
 
 const GOLDEN = path.resolve(__dirname, '..', 'golden');
-
-/** Every variable's float32 bits, by state name. */
-function snapshot(m: Module): Map<string, Buffer> {
-  return new Map(m.stateEntries().map((e) => [e.name, Buffer.from(e.variable.dataSync().buffer.slice(0))]));
-}
 
 /** Hash-valued torch-layout entries for a model's state (what torchvision would save), plus num_batches_tracked. */
 function torchEntries(m: Module, transform: (name: string) => string | undefined = (n) => n): SafetensorsEntry[] {
@@ -35,22 +32,6 @@ function torchEntries(m: Module, transform: (name: string) => string | undefined
     if (name !== undefined) out.push({ name, dtype: s.dtype, shape: s.shape, data: hashStateBytes(s.name, s.shape) });
   }
   return out;
-}
-
-/** Same names and bit-identical values (Buffer.equals; chai's deep equality is slow on megabytes). */
-function expectSameState(a: Map<string, Buffer>, b: Map<string, Buffer>): void {
-  expect([...a.keys()]).to.deep.equal([...b.keys()]);
-  const differ = [...a.keys()].filter((k) => !a.get(k)!.equals(b.get(k)!));
-  expect(differ).to.deep.equal([]);
-}
-
-async function errorOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('torchvision weights', () => {
