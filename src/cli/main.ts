@@ -66,10 +66,24 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
+/**
+ * One line for a wasm trap: `memory access out of bounds` or `Aborted()` from tfjs-backend-wasm means a kernel failed
+ * (most often an allocation past the 4 GB wasm heap) and carries no hint of what to change.
+ */
+export function explainWasmTrap(line: string): string {
+  if (!/memory access out of bounds|Aborted\(\)/.test(line)) return line;
+  return `${line} (a wasm kernel failed, most often because the 4 GB wasm heap ran out: lower train.batchSize or the ` +
+    'image sizes of the config, e.g. data.trainShortEdge / data.trainMaxSize or data.trainCropSize)';
+}
+
 if (require.main === module) {
-  main(process.argv).catch((e: unknown) => {
+  const fail = (e: unknown): void => {
     const line = formatCliError(e);
-    if (line) process.stderr.write(`${line}\n`);
+    if (line) process.stderr.write(`${explainWasmTrap(line)}\n`);
     process.exit(1);
-  });
+  };
+  // A trap inside a wasm pool thread (threaded build) reaches the main thread as an uncaught exception, not as a
+  // rejection of the running command: it too ends as one line.
+  process.on('uncaughtException', fail);
+  main(process.argv).catch(fail);
 }

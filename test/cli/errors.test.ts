@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { formatCliError } from '../../src/cli/common';
-import { buildProgram } from '../../src/cli/main';
+import { buildProgram, explainWasmTrap } from '../../src/cli/main';
 
 const REPO = path.resolve(__dirname, '../..');
 const QUICKSTART = 'configs/detection/retinanet_r18_fpn_bccd_quickstart.json';
@@ -196,5 +196,16 @@ describe('CLI errors on the README path', function () {
     expect(p.status).to.equal(1);
     expect(p.stdout).to.equal('');
     expect(p.stderr).to.equal("resvision: unknown command 'trian' (Did you mean train?); see `resvision --help`\n");
+  });
+});
+
+describe('wasm traps', () => {
+  it('memory access out of bounds and Aborted() say what to lower; other lines pass through unchanged', () => {
+    expect(explainWasmTrap('resvision: memory access out of bounds')).to.equal(
+      'resvision: memory access out of bounds (a wasm kernel failed, most often because the 4 GB wasm heap ran out: ' +
+        'lower train.batchSize or the image sizes of the config, e.g. data.trainShortEdge / data.trainMaxSize or data.trainCropSize)',
+    );
+    expect(explainWasmTrap('resvision: Aborted()')).to.match(/^resvision: Aborted\(\) \(a wasm kernel failed/);
+    expect(explainWasmTrap('resvision: cfg.json: invalid config')).to.equal('resvision: cfg.json: invalid config');
   });
 });
