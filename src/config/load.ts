@@ -59,7 +59,7 @@ function describe(e: ErrorObject): string {
  */
 export const MAX_BATCH_TENSOR_BYTES = 2 ** 32;
 
-/** The input batch (and segmentation logits) the training loop will allocate, checked against the heap. */
+/** The input batch, the stem activation (and segmentation logits) the training loop will allocate, checked against the heap. */
 function batchTensorProblems(cfg: Config): string[] {
   const n = cfg.train.batchSize;
   const tensors: { what: string; dims: number[]; keys: string }[] = [];
@@ -85,8 +85,17 @@ function batchTensorProblems(cfg: Config): string[] {
       return [`unknown task ${String((never as { task?: unknown }).task)}`];
     }
   }
+  // Every ResNet's stem (conv1, stride 2) writes 64 channels at half the input size, the first and often the
+  // largest activation of the forward pass: a batch whose stem output alone exceeds the heap cannot train.
+  const input = tensors[0];
+  tensors.push({
+    what: 'stem activation (conv1 output)',
+    dims: [input.dims[0], Math.ceil(input.dims[1] / 2), Math.ceil(input.dims[2] / 2), 64],
+    keys: input.keys,
+  });
   const problems: string[] = [];
   for (const t of tensors) {
+    if (t === tensors[tensors.length - 1] && problems.length > 0) break; // the stem is implied by a too-large input
     const bytes = t.dims.reduce((a, b) => a * b, 4);
     if (bytes > MAX_BATCH_TENSOR_BYTES) {
       problems.push(

@@ -106,6 +106,19 @@ describe('config loading', () => {
       );
     });
 
+    it('an input batch that fits but whose stem activation does not (detection at 8192 px): one line', () => {
+      const d = detection();
+      d.data.trainShortEdge = [8192];
+      d.data.trainMaxSize = 8192;
+      d.train.batchSize = 4;
+      // Input 4 x 8192 x 8192 x 3 x 4 bytes = 3 GiB fits; conv1's 4 x 4096 x 4096 x 64 x 4 bytes = 16 GiB does not.
+      expect(loadError('stem.json', JSON.stringify(d))).to.equal(
+        `${path.join(dir, 'stem.json')}: invalid config:\n  the stem activation (conv1 output) [4, 4096, 4096, 64] float32 takes ` +
+          "17179869184 bytes, more than the 4294967296 (4 GiB) the wasm backend's heap can hold; lower train.batchSize, " +
+          'data.trainShortEdge or data.trainMaxSize',
+      );
+    });
+
     it('fpn.channels 64000000', () => {
       const c = detection();
       c.model.fpn.channels = 64000000;
