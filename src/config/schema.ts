@@ -7,7 +7,6 @@
  * minimum, and a schema-valid but absurd size (`trainCropSize: 100000`, `fpn.channels: 64000000`) would otherwise
  * fail deep inside an allocation. The bounds are far above any published recipe and say where the limit comes from.
  */
-import { SEGMENTATION_MODELS, type SegmentationModelName } from '../../heads/segmentation/model';
 import type { BackboneLevel } from '../backbone/features';
 import { BACKBONE_NAMES } from '../backbone/resnet';
 
@@ -363,25 +362,49 @@ export const segmentationTrainSchema = obj(
   trainSchema.required,
 );
 
+/**
+ * The backbone of a segmentation model: a torchvision ResNet by name, its normalization and frozen stages. Its
+ * dilation follows from `model.outputStride` and its output levels from `model.aux`, so neither is stated here.
+ */
+export const segmentationBackboneSchema = obj({
+  name: oneOfValues(BACKBONE_NAMES),
+  normLayer: oneOfValues(['batch', 'frozen']),
+  /** Backbone stages excluded from training (see `ResNetOptions.frozenStages`). */
+  frozenStages: { type: 'integer', minimum: 0, maximum: 4 },
+});
+
+/** The segmentation head on C5, discriminated by `type`: torchvision's FCNHead or DeepLabHead (ASPP). */
+export const segmentationHeadSchema = {
+  type: 'object',
+  required: ['type'],
+  properties: { type: oneOfValues(['fcn', 'deeplabv3']) },
+  allOf: [
+    { if: { properties: { type: { const: 'fcn' } } }, then: obj({ type: { const: 'fcn' } }) },
+    {
+      if: { properties: { type: { const: 'deeplabv3' } } },
+      then: obj({
+        type: { const: 'deeplabv3' },
+        /** ASPP dilations; null: [12, 24, 36] at output stride 8, [6, 12, 18] at 16. */
+        atrousRates: { oneOf: [{ type: 'array', items: sidePx, minItems: 1 }, { type: 'null' }] },
+      }),
+    },
+  ],
+} as const;
+
 /** A semantic segmentation run: `resvision train configs/segmentation/*.json` (FCN or DeepLabV3 on a dilated ResNet). */
 export const segmentationSchema = obj(
   {
     task: { const: 'segmentation' },
     description,
     model: obj({
-      /** torchvision model name (`fcn_resnet50`, `deeplabv3_resnet101`, ...). */
-      name: oneOfValues(Object.keys(SEGMENTATION_MODELS) as SegmentationModelName[]),
+      backbone: segmentationBackboneSchema,
+      head: segmentationHeadSchema,
       /** Number of classes K, background included. */
       numClasses: posInt(MAX_SEGMENTATION_CLASSES),
       /** 8: layer3 and layer4 dilated (torchvision); 16: layer4 only. */
       outputStride: oneOfValues([8, 16]),
       /** Auxiliary FCN head on C4 (torchvision `aux_loss`). */
       aux: bool,
-      normLayer: oneOfValues(['batch', 'frozen']),
-      /** Backbone stages excluded from training (see `ResNetOptions.frozenStages`). */
-      frozenStages: { type: 'integer', minimum: 0, maximum: 4 },
-      /** DeepLabV3 ASPP dilations; null: [12, 24, 36] at output stride 8, [6, 12, 18] at 16. Must be null for FCN. */
-      atrousRates: { oneOf: [{ type: 'array', items: sidePx, minItems: 1 }, { type: 'null' }] },
       /** A torchvision `fcn_*` / `deeplabv3_*` state dict to start from; null = none. */
       weights: { oneOf: [str, { type: 'null' }] },
       /** An ImageNet ResNet state dict for the backbone (torchvision `weights_backbone`); null = random init. */

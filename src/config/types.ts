@@ -14,8 +14,10 @@ import type {
   detectionSchema,
   optimizerSchema,
   scheduleSchema,
+  segmentationBackboneSchema,
   segmentationDataSchema,
   segmentationEvalSchema,
+  segmentationHeadSchema,
   segmentationSchema,
   segmentationSplitSchema,
   segmentationTrainSchema,
@@ -58,6 +60,12 @@ export type DetectionDataConfig = FromSchema<typeof detectionDataSchema>;
 
 /** A detection run: `resvision train configs/detection/*.json` (RetinaNet on a ResNet + FPN). */
 export type DetectionConfig = FromSchema<typeof detectionSchema>;
+
+/** The backbone of a segmentation model (its dilation and levels follow from the model's options). */
+export type SegmentationBackboneConfig = FromSchema<typeof segmentationBackboneSchema>;
+
+/** The segmentation head, discriminated by `type`. */
+export type SegmentationHeadConfig = FromSchema<typeof segmentationHeadSchema>;
 
 /** Where one split's images and masks are, relative to `data.root`. */
 export type SegmentationSplitConfig = FromSchema<typeof segmentationSplitSchema>;
