@@ -273,14 +273,3 @@ export function deeplabv3Resnet50(o: SegmentationBuilderOptions = {}): Segmentat
 export function deeplabv3Resnet101(o: SegmentationBuilderOptions = {}): SegmentationModel {
   return buildModel(resnet101, o, deeplabHead(o));
 }
-
-/** Every segmentation model by its torchvision name. Adding a model is adding one line here. */
-export const SEGMENTATION_MODELS = {
-  fcn_resnet50: fcnResnet50,
-  fcn_resnet101: fcnResnet101,
-  deeplabv3_resnet50: deeplabv3Resnet50,
-  deeplabv3_resnet101: deeplabv3Resnet101,
-} satisfies Record<string, (o?: SegmentationBuilderOptions) => SegmentationModel>;
-
-/** A segmentation model name accepted by configs and the CLI. */
-export type SegmentationModelName = keyof typeof SEGMENTATION_MODELS;
