@@ -266,11 +266,27 @@ export const detectionSchema = describable(obj({
     backbone: backboneSchema,
     /** FPN on `inLevels` (channels and strides from the backbone's specs); P6/P7 from `p6p7Source`. */
     fpn: obj({ inLevels: levelList<BackboneLevel>(['C2', 'C3', 'C4', 'C5']), channels: posInt(MAX_CHANNELS), p6p7Source: oneOfValues(['P5', 'C5']) }),
-    /** Anchor sizes (pixels), one list per pyramid level, and aspect ratios (height / width). */
-    anchors: obj({
-      sizes: { type: 'array', items: { type: 'array', items: posNum(MAX_IMAGE_SIDE_PX), minItems: 1 }, minItems: 1 },
-      aspectRatios: { type: 'array', items: posNum(1000), minItems: 1 },
-    }),
+    /**
+     * Anchor sizes (pixels) per pyramid level and aspect ratios (height / width): derived from `baseSizes`,
+     * `scalesPerOctave` and `sizeScale` (see `octaveAnchorSizes`), or listed as `sizes`, one list per level.
+     */
+    anchors: {
+      oneOf: [
+        obj({
+          /** Base size of each level, pixels (RetinaNet: 32..512 on P3..P7). */
+          baseSizes: { type: 'array', items: posNum(MAX_IMAGE_SIDE_PX), minItems: 1 },
+          /** Sizes per level: `int(s * 2^(k/n))`, k = 0..n-1 (RetinaNet: 3). */
+          scalesPerOctave: posInt(16),
+          /** Multiplier of the derived sizes, rounded half to even (0.5: torchvision's sizes halved). */
+          sizeScale: posNum(1000),
+          aspectRatios: { type: 'array', items: posNum(1000), minItems: 1 },
+        }),
+        obj({
+          sizes: { type: 'array', items: { type: 'array', items: posNum(MAX_IMAGE_SIDE_PX), minItems: 1 }, minItems: 1 },
+          aspectRatios: { type: 'array', items: posNum(1000), minItems: 1 },
+        }),
+      ],
+    },
     /** IoU at or above `fgIouThresh`: foreground; below `bgIouThresh`: background; between: ignored. */
     matcher: obj({ fgIouThresh: { type: 'number', minimum: 0, maximum: 1 }, bgIouThresh: { type: 'number', minimum: 0, maximum: 1 } }),
     /** Inference post-processing (torchvision RetinaNet's parameters). */
