@@ -333,7 +333,7 @@ export async function trainSegmentation(
     model,
     data: new DataLoader(segmentationDataset(trainRecords, transform), {
       batchSize: cfg.train.batchSize,
-      collate: segmentationCollate(),
+      collate: segmentationCollate({ sizeDivisibility: model.sizeDivisibility }),
       shuffle: true,
       dropLast: true,
       seed: cfg.train.seed,

@@ -54,7 +54,7 @@ describe('configs/segmentation', function () {
       const model = buildSegmentationModel(cfg);
       try {
         const specs = model.backbone.featureSpecs();
-        expect(specs.C5.stride).to.equal(cfg.model.outputStride);
+        expect(specs.C5?.stride).to.equal(cfg.model.outputStride);
         expect(model.auxClassifier !== undefined).to.equal(cfg.model.aux);
         await expectNoLeak(async () => {
           const x = tf.zeros([1, 33, 33, 3]) as tf.Tensor4D;
