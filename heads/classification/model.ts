@@ -3,7 +3,7 @@
  * (`conv1.weight`, ..., `fc.weight`), so that a torchvision classification checkpoint maps one to one.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Backbone } from '../../src/backbone/features';
+import { type Backbone, specOf } from '../../src/backbone/features';
 import type { ResNet } from '../../src/backbone/resnet';
 import { ForwardContext, Module } from '../../src/nn/module';
 import type { TaskModel } from '../../src/nn/task_model';
@@ -12,7 +12,7 @@ import { CrossEntropyOptions, softmaxCrossEntropy } from './losses';
 
 /** Channels of the backbone's last output level, which the head pools. */
 function lastLevelChannels(backbone: Backbone): number {
-  return backbone.featureSpecs()[backbone.outLevels[backbone.outLevels.length - 1]].channels;
+  return specOf(backbone.featureSpecs(), backbone.outLevels[backbone.outLevels.length - 1], 'ResNetClassifier').channels;
 }
 
 /** A training batch of the classifier: what `collateClassification` produces. */
@@ -41,6 +41,8 @@ export class ResNetClassifier<B extends Backbone = ResNet>
   readonly numClasses: number;
   /** State-name prefixes of the classifier layer, which fine-tuning to another class count re-initializes. */
   readonly classifierKeys: readonly string[] = ['fc.'];
+  /** 1: global average pooling takes any input size, so batches (fixed-size crops) need no padding. */
+  readonly sizeDivisibility = 1;
   /** Loss options of `computeLosses` (label smoothing). */
   readonly lossOptions: CrossEntropyOptions;
 

@@ -22,13 +22,44 @@ function roundHalfEven(v: number): number {
   return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+/** How anchor sizes are derived per level: octave scales of a base size, as RetinaNet defines them. */
+export interface OctaveAnchorSizes {
+  /** Base size s of each level, pixels (RetinaNet: 32, 64, 128, 256, 512 on P3..P7). */
+  baseSizes: readonly number[];
+  /** Sizes per level n: `s * 2^(k/n)` for k = 0..n-1 (RetinaNet: 3). */
+  scalesPerOctave: number;
+  /**
+   * Multiplier of every size after the octave rule, the product rounded half to even (Python's `round`): 0.5 gives
+   * torchvision's sizes halved, for images about half the size. 1 changes nothing (the sizes are integers).
+   */
+  sizeScale: number;
+}
+
+/**
+ * Anchor sizes, pixels, one list per level: `round(int(s * 2^(k/n)) * sizeScale)` for each base size s and
+ * k = 0..n-1, with `int` truncating as Python's and `round` half to even as Python's. With sizeScale 1 this is
+ * torchvision's `_default_anchorgen` rule `(x, int(x * 2 ** (1.0 / 3)), int(x * 2 ** (2.0 / 3)))`.
+ * @throws Error when scalesPerOctave is not a positive integer or sizeScale is not positive.
+ * Reference: torchvision `models/detection/retinanet.py` (`_default_anchorgen`); Lin et al. 2017, section 4.
+ */
+export function octaveAnchorSizes(o: OctaveAnchorSizes): number[][] {
+  if (!Number.isInteger(o.scalesPerOctave) || o.scalesPerOctave < 1) throw new Error(`scalesPerOctave must be a positive integer, got ${o.scalesPerOctave}`);
+  if (!(o.sizeScale > 0)) throw new Error(`sizeScale must be positive, got ${o.sizeScale}`);
+  return o.baseSizes.map((s) =>
+    Array.from({ length: o.scalesPerOctave }, (_, k) => {
+      const size = Math.trunc(s * 2 ** (k / o.scalesPerOctave));
+      return o.sizeScale === 1 ? size : roundHalfEven(size * o.sizeScale);
+    }),
+  );
+}
+
 /**
  * RetinaNet's default anchor sizes, pixels, one list per level P3..P7: `(s, int(s * 2^(1/3)), int(s * 2^(2/3)))`
  * for s in 32, 64, 128, 256, 512 (truncated as Python's `int`): [[32, 40, 50], [64, 80, 101], [128, 161, 203],
  * [256, 322, 406], [512, 645, 812]].
  */
 export function retinaNetAnchorSizes(): number[][] {
-  return [32, 64, 128, 256, 512].map((s) => [s, Math.trunc(s * 2 ** (1 / 3)), Math.trunc(s * 2 ** (2 / 3))]);
+  return octaveAnchorSizes({ baseSizes: [32, 64, 128, 256, 512], scalesPerOctave: 3, sizeScale: 1 });
 }
 
 /** RetinaNet's aspect ratios (height / width), the same on every level. */

@@ -14,7 +14,7 @@
  * `generalized_rcnn.py`, `rpn.py`, `roi_heads.py`; detectron2 `configs/COCO-Detection/faster_rcnn_R_101_FPN_3x.yaml`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Backbone, BackboneLevel, FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
+import { type Backbone, BackboneLevel, FeatureMap, type FeatureSpecs, PyramidLevel, specOf } from '../../src/backbone/features';
 import { ResNet, ResNetBuilderOptions, resnet101, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { ForwardContext, Module } from '../../src/nn/module';
 import type { TaskModel } from '../../src/nn/task_model';
@@ -96,10 +96,10 @@ class RegionProposalNetwork extends Module {
 /** The detector. */
 export class FasterRCNN extends Module implements TaskModel<DetectionBatchInput, DetectionPredictInput, Detections[]> {
   /**
-   * Input height and width must be multiples of this (the collate pads bottom/right to it): torchvision's
-   * `GeneralizedRCNNTransform(size_divisible=32)`, so that P5 (stride 32) covers the padded input exactly.
+   * Input height and width must be multiples of this (the collate pads bottom/right to it): the stride of the top
+   * FPN input level (C5: 32, torchvision's `GeneralizedRCNNTransform(size_divisible=32)`).
    */
-  readonly sizeDivisibility = 32;
+  readonly sizeDivisibility: number;
   /**
    * State-name prefixes of the layers sized by the class count (`cls_score` [1024, K + 1], `bbox_pred`
    * [1024, 4(K + 1)]), which fine-tuning to another class count re-initializes (torchvision's fine-tuning tutorial
@@ -129,7 +129,9 @@ export class FasterRCNN extends Module implements TaskModel<DetectionBatchInput,
     if (missing.length) throw new Error(`FasterRCNN: the backbone does not return ${missing.join(', ')}; its outLevels are ${body.outLevels.join(', ')}`);
     const seed = opts.seed ?? 0;
     const fpnChannels = opts.fpnChannels ?? 256;
-    const fpn = new FeaturePyramidNetwork({ inLevels: IN_LEVELS, inSpecs: body.featureSpecs(), outChannels: fpnChannels, topBlock: { kind: 'maxpool' }, seed });
+    const inSpecs = body.featureSpecs();
+    const fpn = new FeaturePyramidNetwork({ inLevels: IN_LEVELS, inSpecs, outChannels: fpnChannels, topBlock: { kind: 'maxpool' }, seed });
+    this.sizeDivisibility = specOf(inSpecs, IN_LEVELS[IN_LEVELS.length - 1], 'FasterRCNN').stride;
     this.backbone = this.registerModule('backbone', new BackboneWithFpn(body, fpn));
     this.levels = fpn.outLevels;
     const sizes = opts.anchorSizes ?? [[32], [64], [128], [256], [512]];
@@ -152,14 +154,17 @@ export class FasterRCNN extends Module implements TaskModel<DetectionBatchInput,
   }
 
   /** Specs of the pyramid levels. */
-  featureSpecs(): Partial<Record<PyramidLevel, FeatureSpec>> {
+  featureSpecs(): FeatureSpecs<PyramidLevel> {
     return this.backbone.featureSpecs();
   }
 
   /** RPN feature-map sizes for an input of `height x width`: `ceil(size / stride)`. */
   featureSizes(height: number, width: number): [number, number][] {
     const specs = this.featureSpecs();
-    return this.levels.map((l) => [Math.ceil(height / specs[l]!.stride), Math.ceil(width / specs[l]!.stride)]);
+    return this.levels.map((l) => {
+      const { stride } = specOf(specs, l, 'FasterRCNN');
+      return [Math.ceil(height / stride), Math.ceil(width / stride)];
+    });
   }
 
   /**

@@ -14,7 +14,7 @@
  * `backbone_utils.py` (`_resnet_fpn_extractor`, `BackboneWithFPN`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Backbone, BackboneLevel, FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
+import { Backbone, BackboneLevel, FeatureMap, type FeatureSpecs, PyramidLevel, specOf } from '../../src/backbone/features';
 import { ResNet, ResNetBuilderOptions, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { ForwardContext, Module } from '../../src/nn/module';
 
@@ -83,10 +83,11 @@ export interface DetectionPredictInput {
 /** The detector. */
 export class RetinaNet extends Module implements TaskModel<DetectionBatchInput, DetectionPredictInput, Detections[]> {
   /**
-   * Input height and width must be multiples of this (the collate pads bottom/right to it): torchvision's
-   * `GeneralizedRCNNTransform(size_divisible=32)`, so that C5 (stride 32) covers the padded input exactly.
+   * Input height and width must be multiples of this (the collate pads bottom/right to it): the stride of the top
+   * FPN input level, so that it covers the padded input exactly (C5: 32, torchvision's
+   * `GeneralizedRCNNTransform(size_divisible=32)`).
    */
-  readonly sizeDivisibility = 32;
+  readonly sizeDivisibility: number;
   /** State-name prefixes of the classifier layer, which fine-tuning to another class count re-initializes. */
   readonly classifierKeys: readonly string[] = ['head.classification_head.cls_logits.'];
   readonly backbone: BackboneWithFpn;
@@ -114,7 +115,9 @@ export class RetinaNet extends Module implements TaskModel<DetectionBatchInput, 
     const topBlock: FpnTopBlock = { kind: 'p6p7', source };
     const fpnChannels = opts.fpnChannels ?? 256;
     const seed = opts.seed ?? 0;
-    const fpn = new FeaturePyramidNetwork({ inLevels, inSpecs: body.featureSpecs(), outChannels: fpnChannels, topBlock, seed });
+    const inSpecs = body.featureSpecs();
+    const fpn = new FeaturePyramidNetwork({ inLevels, inSpecs, outChannels: fpnChannels, topBlock, seed });
+    this.sizeDivisibility = specOf(inSpecs, inLevels[inLevels.length - 1], 'RetinaNet').stride;
     this.backbone = this.registerModule('backbone', new BackboneWithFpn(body, fpn));
     this.levels = fpn.outLevels;
     const sizes = opts.anchorSizes ?? retinaNetAnchorSizes();
@@ -133,7 +136,7 @@ export class RetinaNet extends Module implements TaskModel<DetectionBatchInput, 
   }
 
   /** Specs of the pyramid levels the head runs on. */
-  featureSpecs(): Partial<Record<PyramidLevel, FeatureSpec>> {
+  featureSpecs(): FeatureSpecs<PyramidLevel> {
     return this.backbone.featureSpecs();
   }
 
@@ -143,7 +146,10 @@ export class RetinaNet extends Module implements TaskModel<DetectionBatchInput, 
    */
   featureSizes(height: number, width: number): [number, number][] {
     const specs = this.featureSpecs();
-    return this.levels.map((l) => [Math.ceil(height / specs[l]!.stride), Math.ceil(width / specs[l]!.stride)]);
+    return this.levels.map((l) => {
+      const { stride } = specOf(specs, l, 'RetinaNet');
+      return [Math.ceil(height / stride), Math.ceil(width / stride)];
+    });
   }
 
   /**

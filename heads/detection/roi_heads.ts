@@ -17,7 +17,7 @@
  * `postprocess_detections`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
+import { FeatureMap, FeatureSpec, type FeatureSpecs, PyramidLevel, specOf } from '../../src/backbone/features';
 import { SeedSequence } from '../../src/common/seed';
 import { clipBoxesInPlace } from '../../src/ops/boxes';
 import { boxIou } from '../../src/ops/iou';
@@ -45,7 +45,7 @@ export interface MultiScaleRoIAlignOptions {
   /** Levels pooled from, ascending and consecutive (P2..P5). */
   levels: PyramidLevel[];
   /** Their specs: the stride of each level gives its spatial scale 1 / stride. */
-  specs: Partial<Record<PyramidLevel, FeatureSpec>>;
+  specs: FeatureSpecs<PyramidLevel>;
   /** Output bins per side. Default 7. */
   outputSize?: number;
   /** Sampling points per bin and axis. Default 2. */
@@ -197,7 +197,7 @@ export interface RoIHeadsOptions {
   numClasses: number;
   /** Levels pooled from and their specs. */
   levels: PyramidLevel[];
-  specs: Partial<Record<PyramidLevel, FeatureSpec>>;
+  specs: FeatureSpecs<PyramidLevel>;
   /** Width of fc6 / fc7. Default 1024. */
   representationSize?: number;
   /** IoU at or above which a proposal is foreground. Default 0.5. */
@@ -246,7 +246,7 @@ export class RoIHeads extends Module {
     this.numClasses = opts.numClasses;
     const seeds = new SeedSequence(opts.seed ?? 0);
     this.boxRoiPool = new MultiScaleRoIAlign({ levels: opts.levels, specs: opts.specs });
-    const c = opts.specs[opts.levels[0]]!.channels;
+    const c = specOf(opts.specs, opts.levels[0], 'RoIHeads').channels;
     const rep = opts.representationSize ?? 1024;
     this.boxHead = this.registerModule('box_head', new TwoMLPHead(c, this.boxRoiPool.outputSize, rep, seeds));
     this.boxPredictor = this.registerModule('box_predictor', new FastRCNNPredictor(rep, opts.numClasses + 1, seeds));

@@ -6,7 +6,7 @@
  * Reference: torchvision `models/detection/backbone_utils.py` (`BackboneWithFPN`, `_resnet_fpn_extractor`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Backbone, FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
+import { Backbone, FeatureMap, type FeatureSpecs, PyramidLevel } from '../../src/backbone/features';
 import { ForwardContext, Module } from '../../src/nn/module';
 import { FeaturePyramidNetwork } from './fpn';
 
@@ -21,7 +21,7 @@ export class BackboneWithFpn extends Module {
   }
 
   /** The FPN's output specs. */
-  featureSpecs(): Partial<Record<PyramidLevel, FeatureSpec>> {
+  featureSpecs(): FeatureSpecs<PyramidLevel> {
     return this.fpn.featureSpecs();
   }
 

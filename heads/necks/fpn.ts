@@ -11,7 +11,7 @@
  * `LastLevelMaxPool`), detectron2 `modeling/backbone/fpn.py` (stride checks).
  */
 import * as tf from '@tensorflow/tfjs';
-import { BACKBONE_LEVELS, BackboneLevel, FeatureMap, FeatureSpec, type Neck, PYRAMID_LEVELS, PyramidLevel, pyramidLevelOf } from '../../src/backbone/features';
+import { BACKBONE_LEVELS, BackboneLevel, FeatureMap, FeatureSpec, type FeatureSpecs, type Neck, PYRAMID_LEVELS, PyramidLevel, pyramidLevelOf } from '../../src/backbone/features';
 import { SeedSequence } from '../../src/common/seed';
 import { Conv2d, ModuleList } from '../../src/nn/layers';
 import { ForwardContext, Module } from '../../src/nn/module';
@@ -33,7 +33,7 @@ export interface FpnOptions {
   /** Backbone levels used, ascending and consecutive, e.g. ['C3', 'C4', 'C5']. */
   inLevels: BackboneLevel[];
   /** Specs of the backbone (`backbone.featureSpecs()`): channels and strides of the input levels come from here. */
-  inSpecs: Partial<Record<BackboneLevel, FeatureSpec>>;
+  inSpecs: FeatureSpecs<BackboneLevel>;
   /** Channels of every output level. torchvision: 256. */
   outChannels: number;
   /** Extra levels above the top input level. */
@@ -79,7 +79,7 @@ export class FeaturePyramidNetwork extends Module implements Neck<BackboneLevel,
   readonly layerBlocks: ModuleList<ConvBlock>;
   readonly extraBlocks?: LastLevelP6P7;
   readonly topBlock: FpnTopBlock;
-  private readonly specs: Record<string, FeatureSpec>;
+  private readonly specs: Partial<Record<PyramidLevel, FeatureSpec>>;
 
   /**
    * @throws Error when an input level is unknown or missing from `inSpecs` (listing the available levels), when
@@ -91,15 +91,17 @@ export class FeaturePyramidNetwork extends Module implements Neck<BackboneLevel,
     const { inLevels, inSpecs, outChannels, topBlock } = opts;
     const available = BACKBONE_LEVELS.filter((l) => inSpecs[l] !== undefined);
     if (inLevels.length === 0) throw new Error(`FPN: inLevels is empty; the backbone gives ${available.join(', ')}`);
-    for (const l of inLevels) {
+    const levelSpecs = inLevels.map((l): FeatureSpec => {
       if (!BACKBONE_LEVELS.includes(l)) throw new Error(`FPN: unknown level '${l}': expected one of ${BACKBONE_LEVELS.join(', ')}`);
-      if (!inSpecs[l]) throw new Error(`FPN: the backbone does not give level ${l}; it gives ${available.join(', ')}`);
-    }
+      const s = inSpecs[l];
+      if (!s) throw new Error(`FPN: the backbone does not give level ${l}; it gives ${available.join(', ')}`);
+      return s;
+    });
     const idx = inLevels.map((l) => BACKBONE_LEVELS.indexOf(l));
     for (let i = 1; i < idx.length; i++) {
       if (idx[i] !== idx[i - 1] + 1) throw new Error(`FPN: inLevels must be ascending and consecutive, got ${inLevels.join(', ')}`);
-      const a = inSpecs[inLevels[i - 1]]!.stride;
-      const b = inSpecs[inLevels[i]]!.stride;
+      const a = levelSpecs[i - 1].stride;
+      const b = levelSpecs[i].stride;
       if (b !== 2 * a) {
         throw new Error(
           `FPN: input strides must double level by level, but ${inLevels[i - 1]} has stride ${a} and ${inLevels[i]} stride ${b} ` +
@@ -113,17 +115,18 @@ export class FeaturePyramidNetwork extends Module implements Neck<BackboneLevel,
     const seeds = new SeedSequence(opts.seed ?? 0);
     this.innerBlocks = this.registerModule(
       'inner_blocks',
-      new ModuleList(inLevels.map((l) => new ConvBlock([fpnConv(inSpecs[l]!.channels, outChannels, 1, 1, seeds)]))),
+      new ModuleList(levelSpecs.map((s) => new ConvBlock([fpnConv(s.channels, outChannels, 1, 1, seeds)]))),
     );
     this.layerBlocks = this.registerModule(
       'layer_blocks',
       new ModuleList(inLevels.map(() => new ConvBlock([fpnConv(outChannels, outChannels, 3, 1, seeds)]))),
     );
     const top = inLevels[inLevels.length - 1];
+    const topSpec = levelSpecs[levelSpecs.length - 1];
     const topIndex = PYRAMID_LEVELS.indexOf(pyramidLevelOf(top));
     const outLevels = inLevels.map(pyramidLevelOf);
-    const specs: Record<string, FeatureSpec> = {};
-    inLevels.forEach((l, i) => (specs[outLevels[i]] = { channels: outChannels, stride: inSpecs[l]!.stride }));
+    const specs: Partial<Record<PyramidLevel, FeatureSpec>> = {};
+    levelSpecs.forEach((s, i) => (specs[outLevels[i]] = { channels: outChannels, stride: s.stride }));
     const extra = topBlock.kind === 'p6p7' ? 2 : topBlock.kind === 'maxpool' ? 1 : 0;
     if (topIndex + extra >= PYRAMID_LEVELS.length) {
       throw new Error(`FPN: ${extra} extra level(s) above ${outLevels[outLevels.length - 1]} would go beyond P7`);
@@ -131,14 +134,14 @@ export class FeaturePyramidNetwork extends Module implements Neck<BackboneLevel,
     for (let k = 1; k <= extra; k++) {
       const lvl = PYRAMID_LEVELS[topIndex + k];
       outLevels.push(lvl);
-      specs[lvl] = { channels: outChannels, stride: inSpecs[top]!.stride * 2 ** k };
+      specs[lvl] = { channels: outChannels, stride: topSpec.stride * 2 ** k };
     }
     switch (topBlock.kind) {
       case 'none':
       case 'maxpool':
         break;
       case 'p6p7': {
-        const inCh = topBlock.source === 'P5' ? outChannels : inSpecs[top]!.channels;
+        const inCh = topBlock.source === 'P5' ? outChannels : topSpec.channels;
         if (topBlock.source !== 'P5' && topBlock.source !== 'C5') {
           throw new Error(`FPN: p6p7 source must be 'P5' or 'C5', got '${String(topBlock.source)}'`);
         }
@@ -155,9 +158,12 @@ export class FeaturePyramidNetwork extends Module implements Neck<BackboneLevel,
   }
 
   /** Channels and stride of every output level, before any forward pass. */
-  featureSpecs(): Partial<Record<PyramidLevel, FeatureSpec>> {
+  featureSpecs(): FeatureSpecs<PyramidLevel> {
     const out: Partial<Record<PyramidLevel, FeatureSpec>> = {};
-    for (const l of this.outLevels) out[l] = { ...this.specs[l] };
+    for (const l of this.outLevels) {
+      const s = this.specs[l];
+      if (s) out[l] = { ...s };
+    }
     return out;
   }
 
@@ -193,11 +199,12 @@ export class FeaturePyramidNetwork extends Module implements Neck<BackboneLevel,
       const out: Partial<FeatureMap<PyramidLevel>> = {};
       results.forEach((r, i) => (out[this.outLevels[i]] = r));
       const tb = this.topBlock;
-      if (tb.kind === 'p6p7') {
+      const extra = this.extraBlocks;
+      if (tb.kind === 'p6p7' && extra) {
         const src = tb.source === 'P5' ? results[n - 1] : xs[n - 1];
-        const p6 = this.extraBlocks!.p6.forward(src);
+        const p6 = extra.p6.forward(src);
         out[this.outLevels[n]] = p6;
-        out[this.outLevels[n + 1]] = this.extraBlocks!.p7.forward(tf.relu(p6));
+        out[this.outLevels[n + 1]] = extra.p7.forward(tf.relu(p6));
       } else if (tb.kind === 'maxpool') {
         out[this.outLevels[n]] = tf.maxPool(results[n - 1], 1, 2, 0);
       }

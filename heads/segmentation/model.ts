@@ -11,7 +11,7 @@
  * (`criterion`: `losses['out'] + 0.5 * losses['aux']`).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Backbone, BackboneLevel } from '../../src/backbone/features';
+import { type Backbone, type BackboneLevel, specOf } from '../../src/backbone/features';
 import { ResNet, ResNetBuilderOptions, resnet101, resnet50 } from '../../src/backbone/resnet';
 import { NormLayer } from '../../src/nn/layers';
 import { Module } from '../../src/nn/module';
@@ -91,6 +91,11 @@ export class SegmentationModel
    * count re-initializes (torchvision's `classifier.4` / `aux_classifier.4`).
    */
   readonly classifierKeys: readonly string[] = ['classifier.4.', 'aux_classifier.4.'];
+  /**
+   * The stride of C5 (the output stride, 8 or 16 when dilated): a padded batch then maps onto whole feature cells,
+   * and the logits' bilinear resize back to the input size is the same for every image of the batch.
+   */
+  readonly sizeDivisibility: number;
   readonly backbone: Backbone;
   readonly classifier: FCNHead | DeepLabV3Head;
   readonly auxClassifier?: FCNHead;
@@ -113,18 +118,20 @@ export class SegmentationModel
       throw new Error(`loss.classWeights has ${opts.loss.classWeights.length} entries, expected numClasses = ${opts.numClasses}`);
     }
     const specs = backbone.featureSpecs();
+    const c5 = specOf(specs, 'C5', 'SegmentationModel');
     const seed = opts.seed ?? 0;
     this.numClasses = opts.numClasses;
     this.auxWeight = opts.auxWeight ?? 0.5;
     this.lossOptions = { ...opts.loss };
+    this.sizeDivisibility = c5.stride;
     this.backbone = this.registerModule('backbone', backbone);
     const head = opts.head;
     switch (head.type) {
       case 'fcn':
-        this.classifier = new FCNHead({ inChannels: specs.C5.channels, numClasses: opts.numClasses, seed });
+        this.classifier = new FCNHead({ inChannels: c5.channels, numClasses: opts.numClasses, seed });
         break;
       case 'deeplabv3':
-        this.classifier = new DeepLabV3Head({ inChannels: specs.C5.channels, numClasses: opts.numClasses, atrousRates: head.atrousRates, seed });
+        this.classifier = new DeepLabV3Head({ inChannels: c5.channels, numClasses: opts.numClasses, atrousRates: head.atrousRates, seed });
         break;
       default: {
         const never: never = head;
@@ -135,7 +142,7 @@ export class SegmentationModel
     if (opts.aux) {
       this.auxClassifier = this.registerModule(
         'aux_classifier',
-        new FCNHead({ inChannels: specs.C4.channels, numClasses: opts.numClasses, seed: seed + 1 }),
+        new FCNHead({ inChannels: specOf(specs, 'C4', 'SegmentationModel').channels, numClasses: opts.numClasses, seed: seed + 1 }),
       );
     }
   }
@@ -273,14 +280,3 @@ export function deeplabv3Resnet50(o: SegmentationBuilderOptions = {}): Segmentat
 export function deeplabv3Resnet101(o: SegmentationBuilderOptions = {}): SegmentationModel {
   return buildModel(resnet101, o, deeplabHead(o));
 }
-
-/** Every segmentation model by its torchvision name. Adding a model is adding one line here. */
-export const SEGMENTATION_MODELS = {
-  fcn_resnet50: fcnResnet50,
-  fcn_resnet101: fcnResnet101,
-  deeplabv3_resnet50: deeplabv3Resnet50,
-  deeplabv3_resnet101: deeplabv3Resnet101,
-} satisfies Record<string, (o?: SegmentationBuilderOptions) => SegmentationModel>;
-
-/** A segmentation model name accepted by configs and the CLI. */
-export type SegmentationModelName = keyof typeof SEGMENTATION_MODELS;

@@ -13,7 +13,7 @@
  * upsampled logits); mmsegmentation `decode_heads/fpn_head.py` (`FPNHead`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { FeatureMap, FeatureSpec, PyramidLevel } from '../../src/backbone/features';
+import { FeatureMap, FeatureSpec, type FeatureSpecs, PyramidLevel } from '../../src/backbone/features';
 import { SeedSequence } from '../../src/common/seed';
 import { Conv2d, GroupNorm } from '../../src/nn/layers';
 import { Module } from '../../src/nn/module';
@@ -23,7 +23,7 @@ export interface SemSegFPNHeadOptions {
   /** Pyramid levels read, ascending (detectron2: P2..P5). */
   inLevels: PyramidLevel[];
   /** Specs of those levels (the FPN's `featureSpecs()`): channels and strides come from here. */
-  inSpecs: Partial<Record<PyramidLevel, FeatureSpec>>;
+  inSpecs: FeatureSpecs<PyramidLevel>;
   /** Classes K, background included (21 for Pascal VOC). */
   numClasses: number;
   /** Channels of the per-level towers. Default 128. */

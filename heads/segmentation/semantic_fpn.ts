@@ -11,7 +11,7 @@
  * `configs/Misc/semantic_R_50_FPN_1x.yaml`; mmsegmentation `configs/sem_fpn/fpn_r50_512x512_80k_ade20k.py`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Backbone, BackboneLevel, PyramidLevel } from '../../src/backbone/features';
+import { type Backbone, BackboneLevel, PyramidLevel, specOf } from '../../src/backbone/features';
 import { ResNet, ResNetBuilderOptions, resnet101, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { Module } from '../../src/nn/module';
 import type { TaskModel } from '../../src/nn/task_model';
@@ -89,7 +89,7 @@ export class SemanticFpn
     );
     this.numClasses = opts.numClasses;
     this.lossOptions = { ...opts.loss };
-    this.sizeDivisibility = specs.P5!.stride;
+    this.sizeDivisibility = specOf(specs, 'P5', 'SemanticFpn').stride;
   }
 
   /**

@@ -27,6 +27,24 @@ export interface FeatureSpec {
   stride: number;
 }
 
+/**
+ * The specs of the levels a module gives, by level. Which levels a module gives is decided at construction (a
+ * backbone's `outLevels`, an FPN's `inLevels`), so the record holds those keys only: read a level with `specOf`,
+ * which throws naming the levels given, rather than asserting it is there.
+ */
+export type FeatureSpecs<L extends string> = Readonly<Partial<Record<L, FeatureSpec>>>;
+
+/**
+ * The spec of `level` in `specs`.
+ * @param who the module asking, for the message.
+ * @throws Error `<who>: no level <level>; the specs give <levels>` when `specs` lacks it.
+ */
+export function specOf<L extends string>(specs: FeatureSpecs<L>, level: L, who: string): FeatureSpec {
+  const s = specs[level];
+  if (s === undefined) throw new Error(`${who}: no level ${level}; the specs give ${Object.keys(specs).join(', ')}`);
+  return s;
+}
+
 /** Named feature maps, each [N, ceil(H/stride), ceil(W/stride), channels] float32 NHWC. */
 export type FeatureMap<L extends string> = Record<L, tf.Tensor4D>;
 
@@ -38,7 +56,7 @@ export interface Backbone extends Module {
   /** Levels `forward` returns, ascending. */
   readonly outLevels: readonly BackboneLevel[];
   /** Channels and stride of every level the backbone can give (at least `outLevels`). */
-  featureSpecs(): Record<BackboneLevel, FeatureSpec>;
+  featureSpecs(): FeatureSpecs<BackboneLevel>;
   /**
    * @param images [N, H, W, 3] float32, normalized RGB, NHWC. Not disposed.
    * @returns each level of `outLevels`, [N, ceil(H/stride), ceil(W/stride), channels] float32; caller owns them.
@@ -55,7 +73,7 @@ export interface Neck<In extends string, Out extends string> extends Module {
   /** Levels `forward` returns, ascending. */
   readonly outLevels: readonly Out[];
   /** Channels and stride of every output level (entries for `outLevels` only). */
-  featureSpecs(): Partial<Record<Out, FeatureSpec>>;
+  featureSpecs(): FeatureSpecs<Out>;
   /** @returns each level of `outLevels`, float32 NHWC; caller owns them. Inputs are not disposed. */
   forward(features: Partial<FeatureMap<In>>, ctx?: ForwardContext): FeatureMap<Out>;
 }

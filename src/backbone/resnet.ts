@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { SeedSequence } from '../common/seed';
 import { Conv2d, Norm2d, NormLayer, buildNorm } from '../nn/layers';
 import { ForwardContext, Module } from '../nn/module';
-import { BACKBONE_LEVELS, type Backbone, BackboneLevel, FeatureMap, FeatureSpec } from './features';
+import { BACKBONE_LEVELS, type Backbone, BackboneLevel, FeatureMap, FeatureSpec, type FeatureSpecs, specOf } from './features';
 
 /** A residual block of either kind. */
 interface ResidualBlock extends Module {
@@ -197,7 +197,8 @@ export class ResNet extends Module implements Backbone {
   readonly conv1: Conv2d;
   readonly bn1: Norm2d;
   readonly stages: ResStage[] = [];
-  private readonly specs: Record<BackboneLevel, FeatureSpec>;
+  /** Specs of the built stages (C2 up to the last of `outLevels`). */
+  private readonly specs: FeatureSpecs<BackboneLevel>;
   readonly options: Readonly<ResNetOptions>;
 
   constructor(opts: ResNetOptions) {
@@ -259,7 +260,7 @@ export class ResNet extends Module implements Backbone {
       this.stages.push(this.registerModule(`layer${s + 1}`, new ResStage(blocks)));
       specs[BACKBONE_LEVELS[s]] = { channels: inplanes, stride };
     }
-    this.specs = specs as Record<BackboneLevel, FeatureSpec>;
+    this.specs = specs;
     if (frozenStages >= 1) {
       this.conv1.setFrozen(true);
       this.bn1.setFrozen(true);
@@ -268,13 +269,13 @@ export class ResNet extends Module implements Backbone {
   }
 
   /** Channels and stride of every level this backbone can give (all built stages), before any forward pass. */
-  featureSpecs(): Record<BackboneLevel, FeatureSpec> {
+  featureSpecs(): FeatureSpecs<BackboneLevel> {
     return { ...this.specs };
   }
 
   /** Channels of the last built stage (2048 for Bottleneck ResNets, 512 for ResNet-18/34). */
   get outChannels(): number {
-    return this.specs[this.outLevels[this.outLevels.length - 1]].channels;
+    return specOf(this.specs, this.outLevels[this.outLevels.length - 1], 'ResNet').channels;
   }
 
   /**

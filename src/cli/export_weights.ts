@@ -26,22 +26,19 @@ export async function exportCheckpointToTorchvision(checkpointFile: string, out:
     delete cfgOnly.categoryIds;
     const cfg = validateConfig(cfgOnly, `${checkpointFile} (stored config)`);
     let model;
-    let family: 'resnet' | 'retinanet';
     switch (cfg.task) {
       case 'classification':
         model = buildClassifier(cfg, classes.length);
-        family = 'resnet';
         break;
       case 'detection':
         model = buildDetector(cfg, classes.length);
-        family = 'retinanet';
         break;
       default:
         throw new Error(`${checkpointFile}: export of '${(cfg as { task: string }).task}' checkpoints is not supported`);
     }
     try {
       await restoreModel(model, ckpt, { strict: true });
-      await exportTorchvisionWeights(model, out, { family });
+      await exportTorchvisionWeights(model, out);
       return { tensors: model.stateEntries().length };
     } finally {
       model.dispose();

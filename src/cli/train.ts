@@ -35,7 +35,7 @@ export function registerTrain(program: Command): void {
         }
         await startBackend(program);
         // One line a person can read; the whole resolved config goes into every checkpoint's meta.
-        const model = cfg.task === 'segmentation' ? cfg.model.name : cfg.model.backbone.name;
+        const model = cfg.model.backbone.name;
         process.stderr.write(
           `config: ${configFile} (${cfg.task}, ${model}; data ${cfg.data.root}; ${cfg.schedule.maxIter} iterations of ` +
             `${cfg.train.batchSize} images; output ${cfg.train.outputDir}; the resolved config is stored in each checkpoint)\n`,

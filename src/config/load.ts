@@ -1,22 +1,24 @@
 /**
  * Loading configs: JSON file → validated, typed config. Errors name the file, the JSON path and what is wrong.
  */
-import Ajv, { ErrorObject } from 'ajv';
+import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import * as fs from 'fs';
 import * as path from 'path';
 import { previewValue } from '../util/preview';
 import { classificationSchema, detectionSchema, segmentationSchema } from './schema';
-import type { Config } from './types';
-
-const SCHEMAS: Record<Config['task'], object> = {
-  classification: classificationSchema,
-  detection: detectionSchema,
-  segmentation: segmentationSchema,
-};
+import type { ClassificationConfig, Config, DetectionConfig, SegmentationConfig } from './types';
 
 // verbose: errors carry the offending value, so a bound violation can say what was given.
 const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
-const validators = Object.fromEntries(Object.entries(SCHEMAS).map(([k, s]) => [k, ajv.compile(s)]));
+/**
+ * One validator per task. Each is a type guard for the type `FromSchema` derives from the same schema
+ * (`types.ts`), so a validated value needs no cast.
+ */
+const validators = {
+  classification: ajv.compile<ClassificationConfig>(classificationSchema),
+  detection: ajv.compile<DetectionConfig>(detectionSchema),
+  segmentation: ajv.compile<SegmentationConfig>(segmentationSchema),
+} satisfies Record<Config['task'], ValidateFunction<Config>>;
 
 /** An error in a config file; `message` names the file and every bad key. */
 export class ConfigError extends Error {
@@ -107,6 +109,11 @@ function batchTensorProblems(cfg: Config): string[] {
   return problems;
 }
 
+/** Whether `task` names a config kind. */
+function isTask(task: unknown): task is Config['task'] {
+  return typeof task === 'string' && Object.hasOwn(validators, task);
+}
+
 /**
  * Validate a parsed config object.
  * @param source the file name used in error messages.
@@ -118,26 +125,26 @@ export function validateConfig(raw: unknown, source: string): Config {
     throw new ConfigError(source, ['the config must be a JSON object']);
   }
   const task = (raw as { task?: unknown }).task;
-  if (typeof task !== 'string' || !(task in validators)) {
-    throw new ConfigError(source, [`/task: must be one of ${Object.keys(SCHEMAS).map((t) => `"${t}"`).join(', ')}, got ${previewValue(task)}`]);
+  if (!isTask(task)) {
+    throw new ConfigError(source, [`/task: must be one of ${Object.keys(validators).map((t) => `"${t}"`).join(', ')}, got ${previewValue(task)}`]);
   }
-  const validate = validators[task];
-  let valid: boolean;
+  const validate: ValidateFunction<Config> = validators[task];
+  let config: Config | undefined;
   try {
-    valid = validate(raw) as boolean;
+    if (validate(raw)) config = raw;
   } catch (e) {
     // Ajv's uniqueItems compares values recursively; a value nested thousands of levels deep overflows the stack.
     if (e instanceof RangeError) throw new ConfigError(source, [`a value is nested too deeply to validate (${e.message})`]);
     throw e;
   }
-  if (!valid) {
+  if (config === undefined) {
     // Ajv reports failed if/then branches twice: keep the specific errors.
     const problems = [...new Set((validate.errors ?? []).filter((e) => e.keyword !== 'if').map(describe))];
     throw new ConfigError(source, problems);
   }
-  const tooLarge = batchTensorProblems(raw as Config);
+  const tooLarge = batchTensorProblems(config);
   if (tooLarge.length > 0) throw new ConfigError(source, tooLarge);
-  return raw as Config;
+  return config;
 }
 
 /**

@@ -17,6 +17,12 @@ export type LossRecord = Record<string, tf.Scalar>;
  */
 export interface TaskModel<B, I, P> extends Module {
   /**
+   * Batch heights and widths must be multiples of this (>= 1): the collate pads each batch bottom/right to it. The
+   * model derives it from its parts (RetinaNet: the stride of its top FPN input level, torchvision's
+   * `size_divisible=32`), so no config restates it.
+   */
+  readonly sizeDivisibility: number;
+  /**
    * The training losses of one batch; the trainer sums the terms (weights already applied) and logs the keys.
    * @returns new scalars; the caller disposes them. The batch is not disposed.
    */

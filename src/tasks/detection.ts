@@ -32,6 +32,7 @@ import { ImageWorkerPool } from '../../datasets/pipeline/image_worker_pool';
 import { normalizeSample } from '../../datasets/pipeline/normalize';
 import { resize, resizeShortestEdgeSize } from '../../datasets/pipeline/transforms';
 import type { DetectionSample } from '../../datasets/types';
+import { octaveAnchorSizes } from '../../heads/detection/anchors';
 import { RetinaNet } from '../../heads/detection/model';
 import { Detections, detectionsToOriginal } from '../../heads/detection/postprocess';
 import { buildBackbone } from '../backbone/resnet';
@@ -84,7 +85,7 @@ export function buildDetector(cfg: DetectionConfig, numClasses: number): RetinaN
       inLevels: m.fpn.inLevels,
       fpnChannels: m.fpn.channels,
       p6p7Source: m.fpn.p6p7Source,
-      anchorSizes: m.anchors.sizes,
+      anchorSizes: 'sizes' in m.anchors ? m.anchors.sizes : octaveAnchorSizes(m.anchors),
       aspectRatios: m.anchors.aspectRatios,
       fgIouThresh: m.matcher.fgIouThresh,
       bgIouThresh: m.matcher.bgIouThresh,

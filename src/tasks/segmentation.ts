@@ -30,9 +30,10 @@ import type { SegmentationMetrics } from '../../datasets/voc/miou';
 import { scanVocSegmentation, VOC_SEG_CLASSES } from '../../datasets/voc/segmentation';
 import { SegmentationEvaluator } from '../../datasets/voc/segmentation_evaluator';
 import { inferSegmentation, type SegmentationInferenceResult, type SlidingWindow } from '../../heads/segmentation/inference';
-import { SEGMENTATION_MODELS, SegmentationModel, type SegmentationModelName } from '../../heads/segmentation/model';
+import { SegmentationModel, type SegmentationHeadOptions } from '../../heads/segmentation/model';
+import { buildBackbone } from '../backbone/resnet';
 import type { LogSink } from '../common/log';
-import type { SegmentationConfig } from '../config/types';
+import type { SegmentationConfig, SegmentationHeadConfig } from '../config/types';
 import { withLrMult, type ParamGroup } from '../engine/optimizer';
 import { isOutOfMemoryError } from '../engine/trainer';
 import { loadPretrained } from '../weights/pretrained';
@@ -46,13 +47,36 @@ export interface SegmentationRunConfig extends SegmentationConfig {
   classes: string[];
 }
 
-/** The torchvision weight-name table of each model (for `model.weights`). */
-const WEIGHT_FAMILY = {
-  fcn_resnet50: 'fcn',
-  fcn_resnet101: 'fcn',
-  deeplabv3_resnet50: 'deeplabv3',
-  deeplabv3_resnet101: 'deeplabv3',
-} as const satisfies Record<SegmentationModelName, WeightFamily>;
+/**
+ * The torchvision weight family of each segmentation head's state dicts (`model.weights`: `fcn_*` / `deeplabv3_*`).
+ * Classifier keys are declared by the model (`SegmentationModel.classifierKeys`). Adding a head is adding one line
+ * here and one case in `headOptions`.
+ */
+const SEGMENTATION_WEIGHT_FAMILY = {
+  fcn: 'fcn',
+  deeplabv3: 'deeplabv3',
+} as const satisfies Record<SegmentationHeadConfig['type'], WeightFamily>;
+
+/** The head's model options for a config (DeepLabV3's default rates depend on the output stride). */
+function headOptions(cfg: SegmentationConfig): SegmentationHeadOptions {
+  const h = cfg.model.head;
+  switch (h.type) {
+    case 'fcn':
+      return { type: 'fcn' };
+    case 'deeplabv3':
+      // torchvision's rates at output stride 8; the DeepLabV3 paper's at 16.
+      return { type: 'deeplabv3', atrousRates: h.atrousRates ?? (cfg.model.outputStride === 16 ? [6, 12, 18] : [12, 24, 36]) };
+    default: {
+      const never: never = h;
+      throw new Error(`unknown segmentation head ${String((never as { type: unknown }).type)}`);
+    }
+  }
+}
+
+/** torchvision's name of the model a config builds (`fcn_resnet50`, `deeplabv3_resnet101`, ...), for messages. */
+export function segmentationModelName(cfg: SegmentationConfig): string {
+  return `${cfg.model.head.type}_${cfg.model.backbone.name}`;
+}
 
 /**
  * The K class names of a config: `data.classNames`, else the 21 VOC names when K = 21, else `class_0..class_{K-1}`.
@@ -93,26 +117,35 @@ export async function scanSegmentationSplit(cfg: SegmentationConfig, split: stri
 }
 
 /**
- * Build the model a config describes (random initialization from `train.seed`).
+ * Build the model a config describes (random initialization from `train.seed`): the backbone named by
+ * `model.backbone`, dilated to `model.outputStride` (8: layer3 and layer4, as torchvision; 16: layer4), returning C5
+ * (and C4 for the auxiliary head), then the head of `model.head` on it.
  * @param opts.aux override `model.aux` (inference builds no auxiliary head).
- * @throws Error naming the config key for options the model does not take (`atrousRates` on FCN).
+ * @throws Error from the model's constructor (the backbone is released then).
  */
 export function buildSegmentationModel(cfg: SegmentationConfig, opts: { aux?: boolean } = {}): SegmentationModel {
   const m = cfg.model;
-  if (m.atrousRates !== null && WEIGHT_FAMILY[m.name] !== 'deeplabv3') {
-    throw new Error(`model.atrousRates is an option of DeepLabV3; set it to null for ${m.name}`);
-  }
-  return SEGMENTATION_MODELS[m.name]({
-    numClasses: m.numClasses,
-    aux: opts.aux ?? m.aux,
-    outputStride: m.outputStride,
-    normLayer: m.normLayer,
-    frozenStages: m.frozenStages,
-    atrousRates: m.atrousRates ?? undefined,
-    auxWeight: cfg.loss.auxWeight,
-    loss: { ignoreIndex: 255, classWeights: cfg.loss.classWeights ?? undefined },
+  const aux = opts.aux ?? m.aux;
+  const backbone = buildBackbone(m.backbone.name, {
+    replaceStrideWithDilation: m.outputStride === 8 ? [false, true, true] : [false, false, true],
+    normLayer: m.backbone.normLayer,
+    frozenStages: m.backbone.frozenStages,
+    outLevels: aux ? ['C4', 'C5'] : ['C5'],
     seed: cfg.train.seed,
   });
+  try {
+    return new SegmentationModel(backbone, {
+      numClasses: m.numClasses,
+      head: headOptions(cfg),
+      aux,
+      auxWeight: cfg.loss.auxWeight,
+      loss: { ignoreIndex: 255, classWeights: cfg.loss.classWeights ?? undefined },
+      seed: cfg.train.seed,
+    });
+  } catch (e) {
+    backbone.dispose();
+    throw e;
+  }
 }
 
 /**
@@ -126,16 +159,16 @@ export async function loadSegmentationInitialWeights(model: SegmentationModel, c
   const { weights, backboneWeights } = cfg.model;
   if (backboneWeights) {
     if (!fs.existsSync(backboneWeights)) throw new Error(`model.backboneWeights not found: ${backboneWeights}`);
-    await loadPretrained(model.backbone, backboneWeights, { family: 'resnet', classifierKeys: [], modelName: `a ${cfg.model.name} backbone`, log });
+    await loadPretrained(model.backbone, backboneWeights, { family: 'resnet', classifierKeys: [], modelName: `a ${segmentationModelName(cfg)} backbone`, log });
   }
   if (weights) {
     if (!fs.existsSync(weights)) throw new Error(`model.weights not found: ${weights}`);
     await loadPretrained(model, weights, {
-      family: WEIGHT_FAMILY[cfg.model.name],
+      family: SEGMENTATION_WEIGHT_FAMILY[cfg.model.head.type],
       classifierKeys: model.classifierKeys,
       // torchvision's checkpoints without `aux_loss` lack the auxiliary head: it starts from its initialization.
       optionalKeys: ['aux_classifier.'],
-      modelName: cfg.model.name,
+      modelName: segmentationModelName(cfg),
       log,
     });
   }
@@ -171,7 +204,7 @@ export function explainOutOfMemory(e: unknown, cfg: SegmentationConfig, what: 't
       ? `lower train.batchSize (now ${cfg.train.batchSize}) or data.trainCropSize (now ${cfg.data.trainCropSize})`
       : `set data.evalShortEdge (now ${cfg.data.evalShortEdge ?? 'null: the original size'}) lower or use eval.slidingWindow`;
   const err = new Error(
-    `out of memory during ${what} of ${cfg.model.name} (output stride ${cfg.model.outputStride}): the wasm heap is limited to 4 GB; ${hint}`,
+    `out of memory during ${what} of ${segmentationModelName(cfg)} (output stride ${cfg.model.outputStride}): the wasm heap is limited to 4 GB; ${hint}`,
   );
   (err as Error & { cause?: unknown }).cause = e;
   return err;
@@ -283,9 +316,9 @@ export async function trainSegmentation(
   opts: TaskTrainOptions = {},
 ): Promise<TrainingOutcome<SegmentationMetrics> & { classes: string[] }> {
   const classes = segmentationClassNames(cfg);
-  if (WEIGHT_FAMILY[cfg.model.name] === 'deeplabv3' && cfg.train.batchSize < 2) {
+  if (cfg.model.head.type === 'deeplabv3' && cfg.train.batchSize < 2) {
     throw new Error(
-      `train.batchSize is ${cfg.train.batchSize}: ${cfg.model.name} needs at least 2 images per batch in training ` +
+      `train.batchSize is ${cfg.train.batchSize}: ${segmentationModelName(cfg)} needs at least 2 images per batch in training ` +
         '(the ASPP image-pooling BatchNorm normalizes a 1x1 map, one value per channel with a single image)',
     );
   }
@@ -300,7 +333,7 @@ export async function trainSegmentation(
     model,
     data: new DataLoader(segmentationDataset(trainRecords, transform), {
       batchSize: cfg.train.batchSize,
-      collate: segmentationCollate(),
+      collate: segmentationCollate({ sizeDivisibility: model.sizeDivisibility }),
       shuffle: true,
       dropLast: true,
       seed: cfg.train.seed,
@@ -311,13 +344,22 @@ export async function trainSegmentation(
     disposeBatch: disposeSegmentationBatch,
     paramGroups: segmentationParamGroups(model, cfg),
     runConfig,
-    architecture: `${cfg.model.name} (output stride ${cfg.model.outputStride}${cfg.model.aux ? ', aux' : ''})`,
+    architecture: `${segmentationModelName(cfg)} (output stride ${cfg.model.outputStride}${cfg.model.aux ? ', aux' : ''})`,
     evaluation: cfg.train.evalEvery > 0 ? segmentationEvaluation(model, cfg, valRecords, classes) : undefined,
     loadInitialWeights: () => loadSegmentationInitialWeights(model, cfg, log),
     // Out of memory in a training step or in an evaluation pass: the message says which settings to lower.
     explainOutOfMemory: (e, phase) => explainOutOfMemory(e, cfg, phase),
   }, opts);
   return { ...outcome, classes };
+}
+
+/**
+ * The model name of a stored run config: checkpoints written before segmentation configs composed `backbone` and
+ * `head` stored torchvision's name as `model.name`.
+ */
+function storedModelName(stored: SegmentationRunConfig): string {
+  const legacy = (stored.model as { name?: unknown }).name;
+  return typeof legacy === 'string' ? legacy : segmentationModelName(stored);
 }
 
 /**
@@ -334,10 +376,11 @@ export async function loadSegmentationCheckpoint(
     task: 'segmentation',
     isRunConfig: (stored) => Array.isArray(stored.classes) && stored.model !== undefined,
     check: (stored) => {
-      if (stored.model.name !== cfg.model.name || stored.classes.length !== cfg.model.numClasses) {
+      const storedName = storedModelName(stored);
+      if (storedName !== segmentationModelName(cfg) || stored.classes.length !== cfg.model.numClasses) {
         throw new Error(
-          `${file}: checkpoint of ${stored.model.name} with ${stored.classes.length} classes; the config asks for ` +
-            `${cfg.model.name} with model.numClasses ${cfg.model.numClasses}`,
+          `${file}: checkpoint of ${storedName} with ${stored.classes.length} classes; the config asks for ` +
+            `${segmentationModelName(cfg)} with model.numClasses ${cfg.model.numClasses}`,
         );
       }
     },

@@ -13,7 +13,6 @@ export {
   RESNET_NAME_TABLE,
   batchNormPaths,
   exportTorchvisionWeights,
-  layoutOf,
   loadTorchvisionWeights,
   torchShape,
   torchStateSpec,
@@ -21,7 +20,6 @@ export {
 export type {
   ExportTorchvisionOptions,
   LoadTorchvisionOptions,
-  NameRule,
   NameTable,
   TensorLayout,
   WeightFamily,

@@ -1,6 +1,7 @@
 /**
- * torchvision weight import and export: one name table per model family (a rename plus a layout transpose,
- * nothing clever), applied to safetensors files and `torch.save` archives alike.
+ * torchvision weight import and export: our state names are torchvision's, so importing is a prefix plus the
+ * layout transpose each layer recorded for its variables when it registered them (nothing clever), applied to
+ * safetensors files and `torch.save` archives alike. Each family's table lists only the keys to skip or refuse.
  *
  * Layouts: torch convolution kernels are OIHW `[Cout, Cin/groups, kh, kw]`, ours HWIO `[kh, kw, Cin/groups,
  * Cout]`; torch Linear weights are `[out, in]`, ours `[in, out]`; vectors (biases, BatchNorm affine and running
@@ -24,17 +25,14 @@ import type { TensorLayout } from '../nn/module';
 /** How a tensor's layout differs between torch and us (recorded by the layers, see `src/nn/module.ts`). */
 export type { TensorLayout };
 
-/** One rule of a name table: torch names matching `pattern` have `layout`. */
-export interface NameRule {
-  pattern: RegExp;
-  layout: TensorLayout;
-}
-
-/** The weight-name contract of one model family. */
+/**
+ * The key contract of one model family beyond its names, which equal our state names: the torch keys skipped on
+ * import, those of architectures we do not build, and the optional head. Layouts are not listed here: every layer
+ * records its variables' layouts when it registers them (`StateEntry.layout`), and import and export transpose by
+ * that record.
+ */
 export interface NameTable {
   family: string;
-  /** Every parameter and buffer name of the family, with its layout. Our names equal torch's. */
-  rules: NameRule[];
   /** torch keys with no counterpart that are skipped on import (reported as `ignored`). */
   ignored: RegExp[];
   /** torch keys of architectures we do not build, with the reason given when they are found. */
@@ -43,22 +41,13 @@ export interface NameTable {
   optionalHead: RegExp;
 }
 
-const BN = '(weight|bias|running_mean|running_var)';
+/** BatchNorm's step counter, which our BatchNorm does not keep. */
+const NUM_BATCHES_TRACKED = /(^|\.)num_batches_tracked$/;
 
 /** torchvision (and timm) ResNet, ResNeXt and wide ResNet classification state dicts. */
 export const RESNET_NAME_TABLE: NameTable = {
   family: 'resnet',
-  rules: [
-    { pattern: /^conv1\.weight$/, layout: 'conv2d' },
-    { pattern: new RegExp(`^bn1\\.${BN}$`), layout: 'vector' },
-    { pattern: /^layer[1-4]\.\d+\.conv[1-3]\.weight$/, layout: 'conv2d' },
-    { pattern: new RegExp(`^layer[1-4]\\.\\d+\\.bn[1-3]\\.${BN}$`), layout: 'vector' },
-    { pattern: /^layer[1-4]\.\d+\.downsample\.0\.weight$/, layout: 'conv2d' },
-    { pattern: new RegExp(`^layer[1-4]\\.\\d+\\.downsample\\.1\\.${BN}$`), layout: 'vector' },
-    { pattern: /^fc\.weight$/, layout: 'linear' },
-    { pattern: /^fc\.bias$/, layout: 'vector' },
-  ],
-  ignored: [/(^|\.)num_batches_tracked$/],
+  ignored: [NUM_BATCHES_TRACKED],
   unsupported: [
     { pattern: /^conv1\.\d+\./, reason: "a deep stem (timm resnet*d/*t/*s 'conv1.0..6'); torchvision's ResNet has one 7x7 conv1" },
     {
@@ -70,19 +59,6 @@ export const RESNET_NAME_TABLE: NameTable = {
   optionalHead: /^fc\./,
 };
 
-/** The ResNet trunk under `backbone.` (torchvision's `IntermediateLayerGetter` keeps the ResNet names; no `fc`). */
-const SEGMENTATION_BACKBONE_RULES: NameRule[] = RESNET_NAME_TABLE.rules
-  .filter((r) => !r.pattern.source.startsWith('^fc'))
-  .map((r) => ({ pattern: new RegExp(`^backbone\\.${r.pattern.source.slice(1)}`), layout: r.layout }));
-
-/** torchvision `FCNHead` (an `nn.Sequential`: 0 conv, 1 BatchNorm, 4 classifier) as `classifier` or `aux_classifier`. */
-const FCN_HEAD_RULES = (head: string): NameRule[] => [
-  { pattern: new RegExp(`^${head}\\.0\\.weight$`), layout: 'conv2d' },
-  { pattern: new RegExp(`^${head}\\.1\\.${BN}$`), layout: 'vector' },
-  { pattern: new RegExp(`^${head}\\.4\\.weight$`), layout: 'conv2d' },
-  { pattern: new RegExp(`^${head}\\.4\\.bias$`), layout: 'vector' },
-];
-
 /**
  * torchvision `fcn_resnet50/101` state dicts: `backbone.*` (dilated ResNet), `classifier.*` (FCNHead on C5),
  * `aux_classifier.*` (FCNHead on C4, skipped when the model has no auxiliary head).
@@ -90,36 +66,19 @@ const FCN_HEAD_RULES = (head: string): NameRule[] => [
  */
 export const FCN_NAME_TABLE: NameTable = {
   family: 'fcn',
-  rules: [...SEGMENTATION_BACKBONE_RULES, ...FCN_HEAD_RULES('classifier'), ...FCN_HEAD_RULES('aux_classifier')],
-  ignored: [/(^|\.)num_batches_tracked$/],
+  ignored: [NUM_BATCHES_TRACKED],
   unsupported: [],
   optionalHead: /^aux_classifier\./,
 };
 
 /**
- * torchvision `deeplabv3_resnet50/101` state dicts: `backbone.*`, `classifier.*` (DeepLabHead: `0` ASPP with
- * `convs.0` 1x1, `convs.1..3` atrous 3x3 (conv `0`, BatchNorm `1`), `convs.4` image pooling (conv `1`, BatchNorm
- * `2`), `project` (conv `0`, BatchNorm `1`); `1` 3x3 conv; `2` BatchNorm; `4` classifier), `aux_classifier.*`
- * (FCNHead). The table covers torchvision's three atrous rates (pooling branch at `convs.4`).
+ * torchvision `deeplabv3_resnet50/101` state dicts: `backbone.*`, `classifier.*` (DeepLabHead: `0` ASPP, `1` 3x3
+ * conv, `2` BatchNorm, `4` classifier), `aux_classifier.*` (FCNHead, skipped when the model has no auxiliary head).
  * Reference: torchvision `models/segmentation/deeplabv3.py`.
  */
 export const DEEPLABV3_NAME_TABLE: NameTable = {
   family: 'deeplabv3',
-  rules: [
-    ...SEGMENTATION_BACKBONE_RULES,
-    { pattern: /^classifier\.0\.convs\.[0-3]\.0\.weight$/, layout: 'conv2d' },
-    { pattern: new RegExp(`^classifier\\.0\\.convs\\.[0-3]\\.1\\.${BN}$`), layout: 'vector' },
-    { pattern: /^classifier\.0\.convs\.4\.1\.weight$/, layout: 'conv2d' },
-    { pattern: new RegExp(`^classifier\\.0\\.convs\\.4\\.2\\.${BN}$`), layout: 'vector' },
-    { pattern: /^classifier\.0\.project\.0\.weight$/, layout: 'conv2d' },
-    { pattern: new RegExp(`^classifier\\.0\\.project\\.1\\.${BN}$`), layout: 'vector' },
-    { pattern: /^classifier\.1\.weight$/, layout: 'conv2d' },
-    { pattern: new RegExp(`^classifier\\.2\\.${BN}$`), layout: 'vector' },
-    { pattern: /^classifier\.4\.weight$/, layout: 'conv2d' },
-    { pattern: /^classifier\.4\.bias$/, layout: 'vector' },
-    ...FCN_HEAD_RULES('aux_classifier'),
-  ],
-  ignored: [/(^|\.)num_batches_tracked$/],
+  ignored: [NUM_BATCHES_TRACKED],
   unsupported: [],
   optionalHead: /^aux_classifier\./,
 };
@@ -134,20 +93,7 @@ export const DEEPLABV3_NAME_TABLE: NameTable = {
  */
 export const RETINANET_NAME_TABLE: NameTable = {
   family: 'retinanet',
-  rules: [
-    ...RESNET_NAME_TABLE.rules
-      .filter((r) => !r.pattern.source.startsWith('^fc'))
-      .map((r) => ({ pattern: new RegExp(`^backbone\\.body\\.${r.pattern.source.slice(1)}`), layout: r.layout })),
-    { pattern: /^backbone\.fpn\.(inner|layer)_blocks\.\d+\.0\.weight$/, layout: 'conv2d' },
-    { pattern: /^backbone\.fpn\.(inner|layer)_blocks\.\d+\.0\.bias$/, layout: 'vector' },
-    { pattern: /^backbone\.fpn\.extra_blocks\.p[67]\.weight$/, layout: 'conv2d' },
-    { pattern: /^backbone\.fpn\.extra_blocks\.p[67]\.bias$/, layout: 'vector' },
-    { pattern: /^head\.(classification|regression)_head\.conv\.\d+\.0\.weight$/, layout: 'conv2d' },
-    { pattern: /^head\.(classification|regression)_head\.conv\.\d+\.0\.bias$/, layout: 'vector' },
-    { pattern: /^head\.(classification_head\.cls_logits|regression_head\.bbox_reg)\.weight$/, layout: 'conv2d' },
-    { pattern: /^head\.(classification_head\.cls_logits|regression_head\.bbox_reg)\.bias$/, layout: 'vector' },
-  ],
-  ignored: [/(^|\.)num_batches_tracked$/],
+  ignored: [NUM_BATCHES_TRACKED],
   unsupported: [
     {
       pattern: /^(backbone\.fpn\.(inner|layer)_blocks\.\d+|head\.(classification|regression)_head\.conv\.\d+)\.(weight|bias)$/,
@@ -170,18 +116,7 @@ export const RETINANET_NAME_TABLE: NameTable = {
  */
 export const FASTER_RCNN_NAME_TABLE: NameTable = {
   family: 'faster_rcnn',
-  rules: [
-    ...RESNET_NAME_TABLE.rules
-      .filter((r) => !r.pattern.source.startsWith('^fc'))
-      .map((r) => ({ pattern: new RegExp(`^backbone\\.body\\.${r.pattern.source.slice(1)}`), layout: r.layout })),
-    { pattern: /^backbone\.fpn\.(inner|layer)_blocks\.\d+\.0\.weight$/, layout: 'conv2d' },
-    { pattern: /^backbone\.fpn\.(inner|layer)_blocks\.\d+\.0\.bias$/, layout: 'vector' },
-    { pattern: /^rpn\.head\.(conv\.0\.0|cls_logits|bbox_pred)\.weight$/, layout: 'conv2d' },
-    { pattern: /^rpn\.head\.(conv\.0\.0|cls_logits|bbox_pred)\.bias$/, layout: 'vector' },
-    { pattern: /^roi_heads\.(box_head\.fc[67]|box_predictor\.(cls_score|bbox_pred))\.weight$/, layout: 'linear' },
-    { pattern: /^roi_heads\.(box_head\.fc[67]|box_predictor\.(cls_score|bbox_pred))\.bias$/, layout: 'vector' },
-  ],
-  ignored: [/(^|\.)num_batches_tracked$/],
+  ignored: [NUM_BATCHES_TRACKED],
   unsupported: [
     {
       pattern: /^(backbone\.fpn\.(inner|layer)_blocks\.\d+|rpn\.head\.conv)\.(weight|bias)$/,
@@ -207,13 +142,6 @@ export const NAME_TABLES = {
 
 /** A model family with a name table. */
 export type WeightFamily = keyof typeof NAME_TABLES;
-
-/** The layout rule covering `name`. @throws Error when the table has none (the model and table disagree). */
-export function layoutOf(table: NameTable, name: string): TensorLayout {
-  const rule = table.rules.find((r) => r.pattern.test(name));
-  if (!rule) throw new Error(`state '${name}' is not covered by the ${table.family} name table`);
-  return rule.layout;
-}
 
 /** torch's shape of a tensor whose shape in our layout is `shape`. */
 export function torchShape(shape: readonly number[], layout: TensorLayout): number[] {
@@ -365,7 +293,7 @@ async function loadFromSource(model: Module, source: WeightSource, opts: LoadTor
   }
   const plan: { entry: StateEntry; key: string; layout: TensorLayout; shape: number[] }[] = [];
   for (const e of entries) {
-    const layout = layoutOf(table, e.name);
+    const layout = e.layout;
     const key = fileNames.get(e.name);
     if (key === undefined) {
       report.missing.push(e.name);
@@ -430,6 +358,10 @@ export function batchNormPaths(model: Module): string[] {
 
 /** Options of `exportTorchvisionWeights`. */
 export interface ExportTorchvisionOptions {
+  /**
+   * @deprecated Export needs no family: names are the model's and layouts are those its layers recorded. Accepted
+   * so that existing callers keep compiling; it changes nothing.
+   */
   family?: WeightFamily;
   /** Prefix put before every key (e.g. `backbone.body.`). Default none. */
   prefix?: string;
@@ -440,12 +372,11 @@ export interface ExportTorchvisionOptions {
  * `num_batches_tracked` (I64 scalar) after each `BatchNorm2d`'s statistics, as `model.state_dict()` in torch.
  */
 export function torchStateSpec(model: Module, opts: ExportTorchvisionOptions = {}): { name: string; shape: number[]; dtype: 'F32' | 'I64' }[] {
-  const table: NameTable = NAME_TABLES[opts.family ?? 'resnet'];
   const prefix = opts.prefix ?? '';
   const bns = new Set(batchNormPaths(model));
   const out: { name: string; shape: number[]; dtype: 'F32' | 'I64' }[] = [];
   for (const e of model.stateEntries()) {
-    out.push({ name: prefix + e.name, shape: torchShape(e.variable.shape, layoutOf(table, e.name)), dtype: 'F32' });
+    out.push({ name: prefix + e.name, shape: torchShape(e.variable.shape, e.layout), dtype: 'F32' });
     const m = /^(.*)\.running_var$/.exec(e.name);
     if (m && bns.has(m[1])) out.push({ name: `${prefix}${m[1]}.num_batches_tracked`, shape: [], dtype: 'I64' });
   }
@@ -459,16 +390,15 @@ export function torchStateSpec(model: Module, opts: ExportTorchvisionOptions = {
  *
  * @param model the module to export (read only).
  * @param file destination path.
- * @throws Error when a state name is not covered by the family's name table.
+ * @throws Error on a write failure (nothing is left at `file` then).
  */
 export async function exportTorchvisionWeights(model: Module, file: string, opts: ExportTorchvisionOptions = {}): Promise<void> {
-  const table: NameTable = NAME_TABLES[opts.family ?? 'resnet'];
   const prefix = opts.prefix ?? '';
   const variables = new Map(model.stateEntries().map((e) => [prefix + e.name, e]));
   const entries: SafetensorsEntry[] = torchStateSpec(model, opts).map((s) => {
     if (s.dtype === 'I64') return { name: s.name, dtype: 'I64', shape: [], data: new Uint8Array(DTYPE_BYTES.I64) };
     const e = variables.get(s.name)!;
-    const perm = permToTorch(layoutOf(table, e.name));
+    const perm = permToTorch(e.layout);
     return {
       name: s.name,
       dtype: 'F32',

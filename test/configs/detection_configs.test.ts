@@ -3,6 +3,7 @@
  * shapes its FPN specs and anchors imply; the configs differ from one another only in the keys that should differ;
  * the reference values (torchvision / detectron2 RetinaNet 1x) are as documented.
  */
+import { octaveAnchorSizes } from '../../heads/detection/anchors';
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import * as fs from 'fs';
@@ -40,8 +41,31 @@ function diffKeys(a: unknown, b: unknown): string[] {
   return [...new Set([...Object.keys(fa), ...Object.keys(fb)])].filter((k) => fa[k] !== fb[k]).sort();
 }
 
+/** The anchor sizes a config's model gets, pixels per level (derived or listed). */
+function anchorSizesOf(cfg: DetectionConfig): number[][] {
+  const a = cfg.model.anchors;
+  return 'sizes' in a ? a.sizes : octaveAnchorSizes(a);
+}
+
+/**
+ * The sizes each config listed literally before they were derived (15 numbers each). The quickstart's are
+ * torchvision's halved with Python's round (half to even): 80.5 -> 80, 101.5 -> 102, 322.5 -> 322.
+ */
+const LISTED_ANCHOR_SIZES: Record<string, number[][]> = {
+  'retinanet_r50_fpn.json': [[32, 40, 50], [64, 80, 101], [128, 161, 203], [256, 322, 406], [512, 645, 812]],
+  'retinanet_r101_fpn.json': [[32, 40, 50], [64, 80, 101], [128, 161, 203], [256, 322, 406], [512, 645, 812]],
+  'retinanet_r101_fpn_bccd.json': [[32, 40, 50], [64, 80, 101], [128, 161, 203], [256, 322, 406], [512, 645, 812]],
+  'retinanet_r18_fpn_cocotiny.json': [[32, 40, 50], [64, 80, 101], [128, 161, 203], [256, 322, 406], [512, 645, 812]],
+  'retinanet_r18_fpn_bccd_quickstart.json': [[16, 20, 25], [32, 40, 50], [64, 80, 102], [128, 161, 203], [256, 322, 406]],
+};
+
 describe('configs/detection', function () {
   this.timeout(120_000);
+
+  it('each config derives exactly the anchor sizes it used to list', () => {
+    expect(FILES.filter((f) => !(f in LISTED_ANCHOR_SIZES))).to.deep.equal([]);
+    for (const file of FILES) expect(anchorSizesOf(load(file)), file).to.deep.equal(LISTED_ANCHOR_SIZES[file]);
+  });
 
   it('the folder holds the R50 and R101 reference configs and the CPU-sized BCCD, COCO and quickstart configs', () => {
     expect(FILES).to.deep.equal([...REFERENCE, ...CPU_SIZED].sort());
@@ -118,7 +142,7 @@ describe('configs/detection', function () {
       expect(cfg.schedule.main, file).to.deep.equal({ kind: 'multistep', gamma: 0.1, milestoneFractions: [0.6667, 0.8889] });
       expect(cfg.schedule.warmup?.factor, file).to.equal(0.001);
       // torchvision's retinanet_resnet50_fpn: anchor sizes (s, int(s*2^(1/3)), int(s*2^(2/3))), s = 32..512; ratios 0.5, 1, 2.
-      expect(cfg.model.anchors.sizes, file).to.deep.equal([[32, 40, 50], [64, 80, 101], [128, 161, 203], [256, 322, 406], [512, 645, 812]]);
+      expect(anchorSizesOf(cfg), file).to.deep.equal([[32, 40, 50], [64, 80, 101], [128, 161, 203], [256, 322, 406], [512, 645, 812]]);
       expect(cfg.model.anchors.aspectRatios, file).to.deep.equal([0.5, 1, 2]);
     }
     const r50 = load('retinanet_r50_fpn.json');

@@ -54,7 +54,7 @@ describe('configs/segmentation', function () {
       const model = buildSegmentationModel(cfg);
       try {
         const specs = model.backbone.featureSpecs();
-        expect(specs.C5.stride).to.equal(cfg.model.outputStride);
+        expect(specs.C5?.stride).to.equal(cfg.model.outputStride);
         expect(model.auxClassifier !== undefined).to.equal(cfg.model.aux);
         await expectNoLeak(async () => {
           const x = tf.zeros([1, 33, 33, 3]) as tf.Tensor4D;
@@ -70,8 +70,8 @@ describe('configs/segmentation', function () {
 
   it('the reference configs differ from fcn_r50_d8.json only in the model name and the output folder', () => {
     const base = load('fcn_r50_d8.json');
-    expect(differingKeys(base, load('deeplabv3_r50_d8.json'))).to.deep.equal(['model.name', 'train.outputDir']);
-    expect(differingKeys(base, load('deeplabv3_r101_d8.json'))).to.deep.equal(['model.name', 'train.outputDir']);
+    expect(differingKeys(base, load('deeplabv3_r50_d8.json'))).to.deep.equal(['model.head.atrousRates', 'model.head.type', 'train.outputDir']);
+    expect(differingKeys(base, load('deeplabv3_r101_d8.json'))).to.deep.equal(['model.backbone.name', 'model.head.atrousRates', 'model.head.type', 'train.outputDir']);
   });
 
   it('the CPU-sized and CamVid configs differ from fcn_r50_d8.json only in data, sizes and run-length keys', () => {
@@ -131,7 +131,9 @@ describe('configs/segmentation', function () {
 
   it('atrousRates on an FCN model and class names that do not match numClasses are rejected', () => {
     const cfg = load('fcn_r50_d8.json');
-    expect(() => buildSegmentationModel({ ...cfg, model: { ...cfg.model, atrousRates: [6, 12, 18] } })).to.throw(/atrousRates is an option of DeepLabV3/);
+    expect(() => validateConfig({ ...cfg, model: { ...cfg.model, head: { type: 'fcn', atrousRates: [6, 12, 18] } } }, 'x.json')).to.throw(
+      /\/model\/head: unknown key 'atrousRates'/,
+    );
     expect(() => segmentationClassNames({ ...cfg, data: { ...cfg.data, classNames: ['a', 'b'] } })).to.throw(/2 names but model.numClasses is 21/);
   });
 });

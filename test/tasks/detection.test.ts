@@ -16,6 +16,7 @@
  *
  * How the schedule below was chosen (the runs compared, the AP50 each reached): docs/tuning.md.
  */
+import { retinaNetAnchorSizes } from '../../heads/detection/anchors';
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import * as fs from 'fs';
@@ -93,7 +94,8 @@ function smallConfig(dir: string, data: Record<string, unknown>, over: { maxIter
   const cfg = JSON.parse(fs.readFileSync(path.join(REPO, 'configs/detection/retinanet_r50_fpn.json'), 'utf8'));
   cfg.model.backbone = { name: 'resnet18', normLayer: 'batch', frozenStages: 0, zeroInitResidual: false, replaceStrideWithDilation: [false, false, false] };
   cfg.model.fpn.channels = 64;
-  cfg.model.anchors.sizes = cfg.model.anchors.sizes.map((l: number[]) => l.map((v) => Math.round(v / 2)));
+  // The R50 config's sizes (torchvision's defaults), halved with JS rounding and listed explicitly.
+  cfg.model.anchors = { sizes: retinaNetAnchorSizes().map((l) => l.map((v) => Math.round(v / 2))), aspectRatios: cfg.model.anchors.aspectRatios };
   if (over.fgIou !== undefined) cfg.model.matcher.fgIouThresh = over.fgIou;
   cfg.data = data;
   cfg.predict.scoreThresh = 0.3;

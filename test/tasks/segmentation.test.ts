@@ -116,7 +116,7 @@ describe('segmentation task (CLI) on two real photographs', function () {
     const cfg = JSON.parse(fs.readFileSync(CONFIG, 'utf8')) as SegmentationConfig;
     // Output stride 16 with the stem and layer1..layer3 frozen: what trains is layer4 and the FCN head (its
     // dropout is on). 96 px squares, no flip: the two crops are the whole data.
-    cfg.model = { ...cfg.model, numClasses: 3, frozenStages: 3 };
+    cfg.model = { ...cfg.model, numClasses: 3, backbone: { ...cfg.model.backbone, frozenStages: 3 } };
     cfg.data = {
       ...cfg.data, root: path.join(dir, 'voc'), imageExt: '.png', classNames: CLASSES,
       trainShortEdge: { min: 96, max: 96 }, trainCropSize: 96, flipProbability: 0, evalShortEdge: 96,
@@ -235,7 +235,7 @@ describe('segmentation task (CLI) on two real photographs', function () {
 
   it('DeepLabV3 refuses batch size 1 in training (one value per channel in its image-pooling BatchNorm)', async () => {
     const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as SegmentationConfig;
-    cfg.model.name = 'deeplabv3_resnet50';
+    cfg.model.head = { type: 'deeplabv3', atrousRates: null };
     cfg.train.batchSize = 1;
     let err: Error | undefined;
     await trainSegmentation(cfg, { quiet: true }).catch((e: Error) => (err = e));

@@ -7,7 +7,7 @@
  * are NHWC; the docstring of each output says its layout). Preprocessing (resize, pad, normalize) is not in the
  * graph, as it is not in the tfjs model.
  */
-import type { BackboneLevel } from '../../backbone/features';
+import { type BackboneLevel, specOf } from '../../backbone/features';
 import { ResNet } from '../../backbone/resnet';
 import { Module } from '../../nn/module';
 import { ResNetClassifier } from '../../../heads/classification/model';
@@ -99,11 +99,12 @@ export function exportOnnx(target: OnnxExportTarget, opts: OnnxExportOptions = {
       const specs = net.featureSpecs();
       for (const l of net.outLevels) {
         g.rename(feats[l]!, l);
-        outputs.push({ name: l, elemType: 'float32', shape: ['N', specs[l].channels, `H_${l}`, `W_${l}`], doc: `${l}, NCHW, stride ${specs[l].stride}` });
+        const s = specOf(specs, l, 'ONNX export');
+        outputs.push({ name: l, elemType: 'float32', shape: ['N', s.channels, `H_${l}`, `W_${l}`], doc: `${l}, NCHW, stride ${s.stride}` });
       }
       const top: BackboneLevel = net.outLevels[net.outLevels.length - 1];
       g.rename(g.op('Flatten', [g.op('GlobalAveragePool', [feats[top]!])], { axis: { i: 1 } }), 'pooled');
-      outputs.push({ name: 'pooled', elemType: 'float32', shape: ['N', specs[top].channels], doc: `global average of ${top}, [N, C]` });
+      outputs.push({ name: 'pooled', elemType: 'float32', shape: ['N', specOf(specs, top, 'ONNX export').channels], doc: `global average of ${top}, [N, C]` });
       graphName = 'resvision_features';
       break;
     }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { AnchorGenerator, cellAnchors, RETINANET_ASPECT_RATIOS, retinaNetAnchorSizes } from '../../../heads/detection/anchors';
+import { AnchorGenerator, cellAnchors, octaveAnchorSizes, RETINANET_ASPECT_RATIOS, retinaNetAnchorSizes } from '../../../heads/detection/anchors';
 
 describe('anchors', () => {
   it('RetinaNet sizes: (s, int(s 2^(1/3)), int(s 2^(2/3))) for s = 32..512', () => {
@@ -12,6 +12,20 @@ describe('anchors', () => {
       [256, 322, 406],
       [512, 645, 812],
     ]);
+  });
+
+  it('octave sizes: truncate, then scale and round half to even; bad options throw', () => {
+    // n = 2: 64 * 2^(1/2) = 90.5 -> 90; n = 1: the base sizes alone.
+    expect(octaveAnchorSizes({ baseSizes: [64], scalesPerOctave: 2, sizeScale: 1 })).to.deep.equal([[64, 90]]);
+    expect(octaveAnchorSizes({ baseSizes: [32, 64], scalesPerOctave: 1, sizeScale: 1 })).to.deep.equal([[32], [64]]);
+    // Halved: 128 -> 161 / 2 = 80.5 -> 80 and 203 / 2 = 101.5 -> 102 (ties to even); 256 -> 322 / 2 = 161, 406 / 2 = 203.
+    // Truncating 64 * 2^(2/3) = 101.6 instead gives 101: the scale applies to the truncated sizes.
+    expect(octaveAnchorSizes({ baseSizes: [128, 512], scalesPerOctave: 3, sizeScale: 0.5 })).to.deep.equal([
+      [64, 80, 102],
+      [256, 322, 406],
+    ]);
+    expect(() => octaveAnchorSizes({ baseSizes: [32], scalesPerOctave: 1.5, sizeScale: 1 })).to.throw(/scalesPerOctave must be a positive integer, got 1.5/);
+    expect(() => octaveAnchorSizes({ baseSizes: [32], scalesPerOctave: 3, sizeScale: 0 })).to.throw(/sizeScale must be positive, got 0/);
   });
 
   it('P3 cell anchors, ratio-major then size, rounded', () => {
