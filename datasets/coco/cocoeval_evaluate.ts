@@ -13,7 +13,8 @@
  * - IoU thresholds are capped at `1 - 1e-10` in the matching.
  */
 
-import { copyAnnotationBox, type Coco } from './coco';
+import { copyAnnotationBox } from './bbox_result';
+import type { Coco } from './coco';
 import type { CocoEvalParams } from './cocoeval_params';
 import { rlePairIou, rleToBbox, type Rle } from './mask_api';
 import { argsortDescStable } from './numpy_compat';
