@@ -19,7 +19,7 @@ import { ResNet, ResNetBuilderOptions, resnet101, resnet18, resnet50 } from '../
 import { ForwardContext, Module } from '../../src/nn/module';
 import type { TaskModel } from '../../src/nn/task_model';
 import { checkRoIAlignBackend } from '../../src/ops/roi_align';
-import { BackboneWithFpn } from '../necks/backbone_with_fpn';
+import { BackboneWithFpn, buildOnResNetTrunk, type FpnTrunkOptions } from '../necks/backbone_with_fpn';
 import { FeaturePyramidNetwork } from '../necks/fpn';
 import { AnchorGenerator } from './anchors';
 import { Matcher } from './matcher';
@@ -298,24 +298,12 @@ export class FasterRCNN extends Module implements TaskModel<DetectionBatchInput,
  * frozen, `frozenStages: 1`).
  */
 export interface FasterRCNNBuilderOptions extends FasterRCNNOptions {
-  backbone?: Pick<ResNetBuilderOptions, 'normLayer' | 'frozenStages' | 'zeroInitResidual' | 'seed'>;
+  backbone?: FpnTrunkOptions;
 }
 
 function build(resnet: (o: ResNetBuilderOptions) => ResNet, o: FasterRCNNBuilderOptions): FasterRCNN {
   const { backbone, ...detector } = o;
-  const body = resnet({
-    normLayer: backbone?.normLayer ?? 'frozen',
-    frozenStages: backbone?.frozenStages ?? 1,
-    zeroInitResidual: backbone?.zeroInitResidual,
-    seed: backbone?.seed,
-    outLevels: IN_LEVELS,
-  });
-  try {
-    return new FasterRCNN(body, detector);
-  } catch (e) {
-    body.dispose();
-    throw e;
-  }
+  return buildOnResNetTrunk(resnet, IN_LEVELS, backbone, (body) => new FasterRCNN(body, detector));
 }
 
 /** Faster R-CNN with a ResNet-18 FPN backbone (small; tests and CPU-sized runs). */

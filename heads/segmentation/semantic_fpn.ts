@@ -15,7 +15,7 @@ import { type Backbone, BackboneLevel, PyramidLevel, specOf } from '../../src/ba
 import { ResNet, ResNetBuilderOptions, resnet101, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { Module } from '../../src/nn/module';
 import type { TaskModel } from '../../src/nn/task_model';
-import { BackboneWithFpn } from '../necks/backbone_with_fpn';
+import { BackboneWithFpn, buildOnResNetTrunk, type FpnTrunkOptions } from '../necks/backbone_with_fpn';
 import { FeaturePyramidNetwork } from '../necks/fpn';
 import { SegmentationForwardContext } from './dropout';
 import { inferSegmentation, type SegmentationInferenceInput, type SegmentationInferenceResult } from './inference';
@@ -134,24 +134,12 @@ export class SemanticFpn
 /** Options of the builders: the model's and the backbone options that make sense under it. */
 export interface SemanticFpnBuilderOptions extends SemanticFpnOptions {
   /** Backbone: detectron2 trains with FrozenBN and stage 1 frozen (`normLayer: 'frozen'`, `frozenStages: 1`), the defaults. */
-  backbone?: Pick<ResNetBuilderOptions, 'normLayer' | 'frozenStages' | 'zeroInitResidual' | 'seed'>;
+  backbone?: FpnTrunkOptions;
 }
 
 function build(resnet: (o: ResNetBuilderOptions) => ResNet, o: SemanticFpnBuilderOptions): SemanticFpn {
   const { backbone, ...model } = o;
-  const body = resnet({
-    normLayer: backbone?.normLayer ?? 'frozen',
-    frozenStages: backbone?.frozenStages ?? 1,
-    zeroInitResidual: backbone?.zeroInitResidual,
-    seed: backbone?.seed,
-    outLevels: IN_LEVELS,
-  });
-  try {
-    return new SemanticFpn(body, model);
-  } catch (e) {
-    body.dispose();
-    throw e;
-  }
+  return buildOnResNetTrunk(resnet, IN_LEVELS, backbone, (body) => new SemanticFpn(body, model));
 }
 
 /** Semantic FPN with a ResNet-18 backbone (small; tests and CPU-sized runs). */
