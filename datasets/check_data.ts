@@ -94,7 +94,8 @@ async function headerSize(
     if (!width || !height) throw new Error('header has no size');
     return { width, height, orientation: md.orientation ?? 1 };
   } catch (e) {
-    const missing = /no such file|ENOENT|missing/i.test(String(e));
+    // Ask the file system, not the decoder's message (libvips words a missing input differently across paths).
+    const missing = !existsSync(file);
     issues.push({ code: missing ? 'missing-file' : 'unreadable-file', severity: 'error', file, record,
       message: missing ? 'image does not exist' : `cannot read the image header: ${e instanceof Error ? e.message : String(e)}` });
     return null;
