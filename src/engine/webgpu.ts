@@ -116,13 +116,35 @@ function loadDawn(): DawnModule {
  * name that does not exist ("Available adapters: * backend: 'vulkan', name: '...'").
  */
 async function dawnAdapterNames(d: DawnModule, backend: string): Promise<string[]> {
+  const known = adapterNames.get(backend);
+  if (known) return known;
+  let names: string[] = [];
   try {
-    await d.create([`backend=${backend}`, 'adapter=\u0001']).requestAdapter({ featureLevel: 'compatibility' });
-    return [];
+    await dawnInstance(d, backend, '\u0001').requestAdapter({ featureLevel: 'compatibility' });
   } catch (e) {
     const text = e instanceof Error ? e.message : String(e);
-    return [...text.matchAll(/\* backend: '[^']*', name: '([^']*)'/g)].map((m) => m[1]);
+    names = [...text.matchAll(/\* backend: '[^']*', name: '([^']*)'/g)].map((m) => m[1]);
   }
+  adapterNames.set(backend, names);
+  return names;
+}
+
+/**
+ * Dawn instances by backend and adapter name, created once per process and kept: each instance opens the driver
+ * (an EGL display, a Vulkan instance), and letting many of them be created and collected lets driver teardown run
+ * from the garbage collector at arbitrary points of a long process.
+ */
+const instances = new Map<string, GpuLike>();
+const adapterNames = new Map<string, string[]>();
+
+function dawnInstance(d: DawnModule, backend: string, adapter: string): GpuLike {
+  const key = `${backend}\u0000${adapter}`;
+  let gpu = instances.get(key);
+  if (gpu == null) {
+    gpu = d.create([`backend=${backend}`, `adapter=${adapter}`]);
+    instances.set(key, gpu);
+  }
+  return gpu;
 }
 
 /** An adapter found, with how to reach it again. */
@@ -180,7 +202,7 @@ async function findAdapters(opts: { hardwareOnly?: boolean } = {}): Promise<Foun
   // OpenGL ES is Dawn's last resort (compatibility level only); a GPU also has a Vulkan, Metal or D3D12 adapter.
   for (const backend of dawnBackends().filter((b) => !(opts.hardwareOnly && b === 'opengles'))) {
     for (const name of await dawnAdapterNames(d, backend)) {
-      const gpu = d.create([`backend=${backend}`, `adapter=${name}`]);
+      const gpu = dawnInstance(d, backend, name);
       const r = await requestAny(gpu, 'high-performance').catch(() => null);
       if (r == null) continue;
       const report = { ...reportOf(r.adapter, backend, r.featureLevel), name };

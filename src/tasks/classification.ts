@@ -12,33 +12,19 @@ import { ClassificationEvaluator, ClassificationMetrics, imageFolderDataset, sca
 import { collateClassification, DataLoader, disposeClassificationBatch } from '../../datasets/loader';
 import { classificationEvalTransform, classificationTrainTransform } from '../../datasets/pipeline';
 import { ResNetClassifier } from '../../heads/classification/model';
-import { buildBackbone } from '../backbone/resnet';
 import type { LogSink } from '../common/log';
 import type { ClassificationConfig } from '../config/types';
 import { loadPretrained } from '../weights/pretrained';
 import type { WeightLoadReport } from '../weights/torchvision';
+import { ARCHITECTURES, buildClassifier } from './models';
 import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
 import type { TaskRunner, TaskTrainOptions } from './task';
+
+export { buildClassifier };
 
 /** The resolved config stored in a classification checkpoint: the config plus the class names it was trained on. */
 export interface ClassificationRunConfig extends ClassificationConfig {
   classes: string[];
-}
-
-/**
- * Build the classifier a config describes (random initialization from `train.seed`).
- * @param numClasses K, the number of classes (from the config, or the class folders found).
- */
-export function buildClassifier(cfg: ClassificationConfig, numClasses: number): ResNetClassifier {
-  const b = cfg.model.backbone;
-  const backbone = buildBackbone(b.name, {
-    normLayer: b.normLayer,
-    frozenStages: b.frozenStages,
-    zeroInitResidual: b.zeroInitResidual,
-    replaceStrideWithDilation: b.replaceStrideWithDilation,
-    seed: cfg.train.seed,
-  });
-  return new ResNetClassifier(backbone, numClasses, cfg.train.seed + 1, { labelSmoothing: cfg.loss.labelSmoothing });
 }
 
 /**
@@ -47,7 +33,7 @@ export function buildClassifier(cfg: ClassificationConfig, numClasses: number): 
  * @throws Error naming the file when it is missing or a tensor outside `fc` does not fit.
  */
 export function loadInitialWeights(model: ResNetClassifier, file: string, log: LogSink): Promise<WeightLoadReport> {
-  return loadPretrained(model, file, { family: 'resnet', classifierKeys: model.classifierKeys, modelName: model.backbone.constructor.name, log });
+  return loadPretrained(model, file, { family: ARCHITECTURES.classifier.weightFamily, classifierKeys: model.classifierKeys, modelName: model.backbone.constructor.name, log });
 }
 
 function evalLoader(cfg: ClassificationConfig, folder: Awaited<ReturnType<typeof scanImageFolder>>) {

@@ -32,10 +32,8 @@ import { ImageWorkerPool } from '../../datasets/pipeline/image_worker_pool';
 import { normalizeSample } from '../../datasets/pipeline/normalize';
 import { resize, resizeShortestEdgeSize } from '../../datasets/pipeline/transforms';
 import type { DetectionSample } from '../../datasets/types';
-import { octaveAnchorSizes } from '../../heads/detection/anchors';
 import { RetinaNet } from '../../heads/detection/model';
 import { Detections, detectionsToOriginal } from '../../heads/detection/postprocess';
-import { buildBackbone } from '../backbone/resnet';
 import { writeJsonAtomic } from '../common/atomic_write';
 import type { LogSink } from '../common/log';
 import type { DetectionConfig } from '../config/types';
@@ -43,8 +41,11 @@ import { isOutOfMemoryError } from '../engine/trainer';
 import { loadPretrained } from '../weights/pretrained';
 import { loadTorchvisionWeights, type WeightLoadReport } from '../weights/torchvision';
 import { drawDetections } from './draw';
+import { ARCHITECTURES, buildDetector } from './models';
 import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
 import type { TaskRunner, TaskTrainOptions } from './task';
+
+export { buildDetector };
 
 /**
  * The resolved config stored in a detection checkpoint: the config plus the class names (label order) and the
@@ -57,49 +58,6 @@ export interface DetectionRunConfig extends DetectionConfig {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Model
-
-/**
- * Build the RetinaNet a config describes (random initialization from `train.seed`). The backbone returns exactly
- * the FPN's `inLevels`; channels and strides come from its feature specs.
- * @param numClasses K, the number of classes (no background).
- * @throws Error when `model.backbone.outLevels` is given and differs from `model.fpn.inLevels`, and the errors of
- *   `RetinaNet` (missing level, anchor sizes not one list per pyramid level).
- */
-export function buildDetector(cfg: DetectionConfig, numClasses: number): RetinaNet {
-  const b = cfg.model.backbone;
-  const m = cfg.model;
-  if (b.outLevels && b.outLevels.join() !== m.fpn.inLevels.join()) {
-    throw new Error(`model.backbone.outLevels [${b.outLevels}] differs from model.fpn.inLevels [${m.fpn.inLevels}]; leave it out for detection`);
-  }
-  const body = buildBackbone(b.name, {
-    normLayer: b.normLayer,
-    frozenStages: b.frozenStages,
-    zeroInitResidual: b.zeroInitResidual,
-    replaceStrideWithDilation: b.replaceStrideWithDilation,
-    outLevels: m.fpn.inLevels,
-    seed: cfg.train.seed,
-  });
-  try {
-    return new RetinaNet(body, {
-      numClasses,
-      inLevels: m.fpn.inLevels,
-      fpnChannels: m.fpn.channels,
-      p6p7Source: m.fpn.p6p7Source,
-      anchorSizes: 'sizes' in m.anchors ? m.anchors.sizes : octaveAnchorSizes(m.anchors),
-      aspectRatios: m.anchors.aspectRatios,
-      fgIouThresh: m.matcher.fgIouThresh,
-      bgIouThresh: m.matcher.bgIouThresh,
-      boxLoss: cfg.loss.boxLoss,
-      focalAlpha: cfg.loss.focalAlpha,
-      focalGamma: cfg.loss.focalGamma,
-      postprocess: m.postprocess,
-      seed: cfg.train.seed + 1,
-    });
-  } catch (e) {
-    body.dispose();
-    throw e;
-  }
-}
 
 /**
  * Load the config's `model.weights` into a detector:
@@ -119,7 +77,7 @@ export async function loadDetectorInitialWeights(model: RetinaNet, file: string,
     }
     return bodyReport;
   }
-  const opts = { family: 'retinanet', classifierKeys: model.classifierKeys, modelName: 'RetinaNet', log } as const;
+  const opts = { family: ARCHITECTURES.retinanet.weightFamily, classifierKeys: model.classifierKeys, modelName: 'RetinaNet', log } as const;
   const report = await loadTorchvisionWeights(model, file, { strict: false, family: opts.family });
   if (report.loaded.length === 0) {
     throw new Error(`${file}: neither ImageNet ResNet weights (conv1.weight, layer1.*) nor a torchvision RetinaNet state dict (backbone.body.*)`);

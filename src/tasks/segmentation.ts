@@ -30,52 +30,27 @@ import type { SegmentationMetrics } from '../../datasets/voc/miou';
 import { scanVocSegmentation, VOC_SEG_CLASSES } from '../../datasets/voc/segmentation';
 import { SegmentationEvaluator } from '../../datasets/voc/segmentation_evaluator';
 import { inferSegmentation, type SegmentationInferenceResult, type SlidingWindow } from '../../heads/segmentation/inference';
-import { SegmentationModel, type SegmentationHeadOptions } from '../../heads/segmentation/model';
-import { buildBackbone } from '../backbone/resnet';
+import { SegmentationModel } from '../../heads/segmentation/model';
 import type { LogSink } from '../common/log';
-import type { SegmentationConfig, SegmentationHeadConfig } from '../config/types';
+import type { SegmentationConfig } from '../config/types';
 import { withLrMult, type ParamGroup } from '../engine/optimizer';
 import { isOutOfMemoryError } from '../engine/trainer';
 import { loadPretrained } from '../weights/pretrained';
-import type { WeightFamily } from '../weights/torchvision';
 import { defaultParamGroups, evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
+import { architecture, ARCHITECTURES, buildSegmentationModel } from './models';
 import { writeOverlay, writePaletteMask, type LegendEntry } from './overlay';
 import type { TaskRunner, TaskTrainOptions } from './task';
+
+export { buildSegmentationModel };
 
 /** The resolved config stored in a segmentation checkpoint: the config plus the class names it was trained with. */
 export interface SegmentationRunConfig extends SegmentationConfig {
   classes: string[];
 }
 
-/**
- * The torchvision weight family of each segmentation head's state dicts (`model.weights`: `fcn_*` / `deeplabv3_*`).
- * Classifier keys are declared by the model (`SegmentationModel.classifierKeys`). Adding a head is adding one line
- * here and one case in `headOptions`.
- */
-const SEGMENTATION_WEIGHT_FAMILY = {
-  fcn: 'fcn',
-  deeplabv3: 'deeplabv3',
-} as const satisfies Record<SegmentationHeadConfig['type'], WeightFamily>;
-
-/** The head's model options for a config (DeepLabV3's default rates depend on the output stride). */
-function headOptions(cfg: SegmentationConfig): SegmentationHeadOptions {
-  const h = cfg.model.head;
-  switch (h.type) {
-    case 'fcn':
-      return { type: 'fcn' };
-    case 'deeplabv3':
-      // torchvision's rates at output stride 8; the DeepLabV3 paper's at 16.
-      return { type: 'deeplabv3', atrousRates: h.atrousRates ?? (cfg.model.outputStride === 16 ? [6, 12, 18] : [12, 24, 36]) };
-    default: {
-      const never: never = h;
-      throw new Error(`unknown segmentation head ${String((never as { type: unknown }).type)}`);
-    }
-  }
-}
-
 /** torchvision's name of the model a config builds (`fcn_resnet50`, `deeplabv3_resnet101`, ...), for messages. */
 export function segmentationModelName(cfg: SegmentationConfig): string {
-  return `${cfg.model.head.type}_${cfg.model.backbone.name}`;
+  return architecture(cfg).modelName(cfg);
 }
 
 /**
@@ -117,38 +92,6 @@ export async function scanSegmentationSplit(cfg: SegmentationConfig, split: stri
 }
 
 /**
- * Build the model a config describes (random initialization from `train.seed`): the backbone named by
- * `model.backbone`, dilated to `model.outputStride` (8: layer3 and layer4, as torchvision; 16: layer4), returning C5
- * (and C4 for the auxiliary head), then the head of `model.head` on it.
- * @param opts.aux override `model.aux` (inference builds no auxiliary head).
- * @throws Error from the model's constructor (the backbone is released then).
- */
-export function buildSegmentationModel(cfg: SegmentationConfig, opts: { aux?: boolean } = {}): SegmentationModel {
-  const m = cfg.model;
-  const aux = opts.aux ?? m.aux;
-  const backbone = buildBackbone(m.backbone.name, {
-    replaceStrideWithDilation: m.outputStride === 8 ? [false, true, true] : [false, false, true],
-    normLayer: m.backbone.normLayer,
-    frozenStages: m.backbone.frozenStages,
-    outLevels: aux ? ['C4', 'C5'] : ['C5'],
-    seed: cfg.train.seed,
-  });
-  try {
-    return new SegmentationModel(backbone, {
-      numClasses: m.numClasses,
-      head: headOptions(cfg),
-      aux,
-      auxWeight: cfg.loss.auxWeight,
-      loss: { ignoreIndex: 255, classWeights: cfg.loss.classWeights ?? undefined },
-      seed: cfg.train.seed,
-    });
-  } catch (e) {
-    backbone.dispose();
-    throw e;
-  }
-}
-
-/**
  * Load the config's initial weights: `model.weights` (a torchvision `fcn_*` / `deeplabv3_*` state dict; a classifier
  * whose class count differs keeps its initialization, as when fine-tuning to another dataset) and/or
  * `model.backboneWeights` (an ImageNet ResNet state dict, torchvision's `weights_backbone`; `fc.*` ignored).
@@ -159,12 +102,12 @@ export async function loadSegmentationInitialWeights(model: SegmentationModel, c
   const { weights, backboneWeights } = cfg.model;
   if (backboneWeights) {
     if (!fs.existsSync(backboneWeights)) throw new Error(`model.backboneWeights not found: ${backboneWeights}`);
-    await loadPretrained(model.backbone, backboneWeights, { family: 'resnet', classifierKeys: [], modelName: `a ${segmentationModelName(cfg)} backbone`, log });
+    await loadPretrained(model.backbone, backboneWeights, { family: ARCHITECTURES.classifier.weightFamily, classifierKeys: [], modelName: `a ${segmentationModelName(cfg)} backbone`, log });
   }
   if (weights) {
     if (!fs.existsSync(weights)) throw new Error(`model.weights not found: ${weights}`);
     await loadPretrained(model, weights, {
-      family: SEGMENTATION_WEIGHT_FAMILY[cfg.model.head.type],
+      family: architecture(cfg).weightFamily,
       classifierKeys: model.classifierKeys,
       // torchvision's checkpoints without `aux_loss` lack the auxiliary head: it starts from its initialization.
       optionalKeys: ['aux_classifier.'],

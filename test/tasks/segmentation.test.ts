@@ -32,6 +32,7 @@ import {
   AUX_LR_MULT,
   buildSegmentationModel,
   evaluateSegmentationRecords,
+  loadSegmentationCheckpoint,
   explainOutOfMemory,
   overlayFileName,
   scanSegmentationSplit,
@@ -41,6 +42,7 @@ import {
   trainSegmentation,
 } from '../../src/tasks/segmentation';
 import { expectNoLeak, seededFloats } from '../helpers/tensors';
+import { loadTorchvisionWeights } from '../../src/weights/torchvision';
 
 const FIXTURE = path.resolve(__dirname, '../fixtures/coco_images');
 const CONFIG = path.resolve(__dirname, '../../configs/segmentation/fcn_r50_os16_cocotiny.json');
@@ -173,6 +175,23 @@ describe('segmentation task (CLI) on two real photographs', function () {
     expect(tableNumbers(seg)).to.deep.equal(tableNumbers(out));
     // 3 class rows, the means, and how many classes the means average.
     expect(tableNumbers(out)).to.have.length(5);
+  });
+
+  it('export-weights writes torchvision fcn_resnet50 names that load back (strict) to the same logits', async () => {
+    const ckpt = path.join(dir, 'run', 'model_0000040.safetensors');
+    const exported = path.join(dir, 'exported.safetensors');
+    await runCli(['export-weights', ckpt, '--format', 'torchvision', '--out', exported]);
+    const cfg = loadConfig(cfgFile) as SegmentationConfig;
+    const { model } = await loadSegmentationCheckpoint(cfg, ckpt);
+    const fresh = buildSegmentationModel({ ...cfg, train: { ...cfg.train, seed: 99 } });
+    const report = await loadTorchvisionWeights(fresh, exported, { strict: true, family: 'fcn' });
+    expect(report.loaded).to.include.members(['backbone.conv1.weight', 'backbone.layer4.2.bn3.running_var', 'classifier.4.weight', 'classifier.4.bias']);
+    const x = tf.tensor4d(seededFloats(1 * 64 * 64 * 3, 13), [1, 64, 64, 3]);
+    const [ya, yb] = [model.forward(x, { training: false }), fresh.forward(x, { training: false })];
+    expect(Array.from(await yb.logits.data())).to.deep.equal(Array.from(await ya.logits.data()));
+    tf.dispose([x, ya.logits, yb.logits]);
+    model.dispose();
+    fresh.dispose();
   });
 
   it('--resume from iteration 38 ends with the same weights, bit for bit, as the uninterrupted run', async () => {

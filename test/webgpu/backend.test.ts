@@ -6,6 +6,9 @@
  *
  * Variables are created on cpu and move to webgpu when first used there (a read from cpu is synchronous); nothing
  * moves back, and everything made on webgpu is disposed before the suite returns to wasm.
+ *
+ * The files of test/webgpu run in their own mocha process (`npm run test:webgpu`): Dawn's instances, threads and
+ * drivers stay out of the process that runs the rest of the suite.
  */
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';

@@ -1,0 +1,212 @@
+/**
+ * The one table from a config's model to its builder, its torchvision name and the torchvision weight family of its
+ * whole-model state dicts. Tasks, checkpoint loading, weight import and export all look architectures up here; adding
+ * a head is adding one entry (and its config schema).
+ *
+ * Classifier keys (the state-name prefixes of the layers sized by the class count, re-initialized when fine-tuning to
+ * another class count) are declared by each model once (`classifierKeys`, as timm's `default_cfg['classifier']`),
+ * so the table does not restate them.
+ *
+ * Reference: torchvision `models/__init__.py` (model builders by name), timm `_registry.py` (one table of
+ * architectures); without string registries: entries are typed and looked up from the config's discriminant.
+ */
+import { ResNetClassifier } from '../../heads/classification/model';
+import { octaveAnchorSizes } from '../../heads/detection/anchors';
+import { RetinaNet } from '../../heads/detection/model';
+import { SegmentationModel, type SegmentationHeadOptions } from '../../heads/segmentation/model';
+import { buildBackbone } from '../backbone/resnet';
+import type { ClassificationConfig, Config, DetectionConfig, SegmentationConfig } from '../config/types';
+import type { Module } from '../nn/module';
+import type { WeightFamily } from '../weights/torchvision';
+
+/** One architecture: how a config of its task builds it, and what torchvision calls it and its state dicts. */
+export interface Architecture<C extends Config, M extends Module> {
+  task: C['task'];
+  /** The torchvision weight family of the whole model's state dicts (`loadTorchvisionWeights`' name table). */
+  weightFamily: WeightFamily;
+  /** torchvision's name of the model a config builds (`resnet50`, `retinanet_resnet50_fpn`, `fcn_resnet101`). */
+  modelName(cfg: C): string;
+  /**
+   * Build the model a config describes, randomly initialized from `train.seed`.
+   * @param numClasses K (classification and detection: from the data or the checkpoint; segmentation: `model.numClasses`).
+   */
+  build(cfg: C, numClasses: number): M;
+}
+
+/**
+ * Build the classifier a config describes: the ResNet of `model.backbone` and a linear head of K outputs.
+ * @throws Error for an unknown backbone name.
+ */
+function classifierOf(cfg: ClassificationConfig, numClasses: number): ResNetClassifier {
+  const b = cfg.model.backbone;
+  const backbone = buildBackbone(b.name, {
+    normLayer: b.normLayer,
+    frozenStages: b.frozenStages,
+    zeroInitResidual: b.zeroInitResidual,
+    replaceStrideWithDilation: b.replaceStrideWithDilation,
+    seed: cfg.train.seed,
+  });
+  return new ResNetClassifier(backbone, numClasses, cfg.train.seed + 1, { labelSmoothing: cfg.loss.labelSmoothing });
+}
+
+/**
+ * Build the RetinaNet a config describes. The backbone returns exactly the FPN's `inLevels`; channels and strides
+ * come from its feature specs.
+ * @param numClasses K, the number of classes (no background).
+ * @throws Error when `model.backbone.outLevels` is given and differs from `model.fpn.inLevels`, and the errors of
+ *   `RetinaNet` (missing level, anchor sizes not one list per pyramid level).
+ */
+function buildRetinaNet(cfg: DetectionConfig, numClasses: number): RetinaNet {
+  const b = cfg.model.backbone;
+  const m = cfg.model;
+  if (b.outLevels && b.outLevels.join() !== m.fpn.inLevels.join()) {
+    throw new Error(`model.backbone.outLevels [${b.outLevels}] differs from model.fpn.inLevels [${m.fpn.inLevels}]; leave it out for detection`);
+  }
+  const body = buildBackbone(b.name, {
+    normLayer: b.normLayer,
+    frozenStages: b.frozenStages,
+    zeroInitResidual: b.zeroInitResidual,
+    replaceStrideWithDilation: b.replaceStrideWithDilation,
+    outLevels: m.fpn.inLevels,
+    seed: cfg.train.seed,
+  });
+  try {
+    return new RetinaNet(body, {
+      numClasses,
+      inLevels: m.fpn.inLevels,
+      fpnChannels: m.fpn.channels,
+      p6p7Source: m.fpn.p6p7Source,
+      anchorSizes: 'sizes' in m.anchors ? m.anchors.sizes : octaveAnchorSizes(m.anchors),
+      aspectRatios: m.anchors.aspectRatios,
+      fgIouThresh: m.matcher.fgIouThresh,
+      bgIouThresh: m.matcher.bgIouThresh,
+      boxLoss: cfg.loss.boxLoss,
+      focalAlpha: cfg.loss.focalAlpha,
+      focalGamma: cfg.loss.focalGamma,
+      postprocess: m.postprocess,
+      seed: cfg.train.seed + 1,
+    });
+  } catch (e) {
+    body.dispose();
+    throw e;
+  }
+}
+
+/** The segmentation head's model options for a config (DeepLabV3's default rates depend on the output stride). */
+function headOptions(cfg: SegmentationConfig): SegmentationHeadOptions {
+  const h = cfg.model.head;
+  switch (h.type) {
+    case 'fcn':
+      return { type: 'fcn' };
+    case 'deeplabv3':
+      // torchvision's rates at output stride 8; the DeepLabV3 paper's at 16.
+      return { type: 'deeplabv3', atrousRates: h.atrousRates ?? (cfg.model.outputStride === 16 ? [6, 12, 18] : [12, 24, 36]) };
+    default: {
+      const never: never = h;
+      throw new Error(`unknown segmentation head ${String((never as { type: unknown }).type)}`);
+    }
+  }
+}
+
+/**
+ * Build the segmentation model a config describes: the backbone named by `model.backbone`, dilated to
+ * `model.outputStride` (8: layer3 and layer4, as torchvision; 16: layer4), returning C5 (and C4 for the auxiliary
+ * head), then the head of `model.head` on it.
+ * @throws Error from the model's constructor (the backbone is released then).
+ */
+function segmentationModelOf(cfg: SegmentationConfig, numClasses: number): SegmentationModel {
+  const m = cfg.model;
+  const aux = m.aux;
+  const backbone = buildBackbone(m.backbone.name, {
+    replaceStrideWithDilation: m.outputStride === 8 ? [false, true, true] : [false, false, true],
+    normLayer: m.backbone.normLayer,
+    frozenStages: m.backbone.frozenStages,
+    outLevels: aux ? ['C4', 'C5'] : ['C5'],
+    seed: cfg.train.seed,
+  });
+  try {
+    return new SegmentationModel(backbone, {
+      numClasses,
+      head: headOptions(cfg),
+      aux,
+      auxWeight: cfg.loss.auxWeight,
+      loss: { ignoreIndex: 255, classWeights: cfg.loss.classWeights ?? undefined },
+      seed: cfg.train.seed,
+    });
+  } catch (e) {
+    backbone.dispose();
+    throw e;
+  }
+}
+
+/** The architectures, by the name {@link architectureOf} gives a config. */
+export const ARCHITECTURES = {
+  classifier: {
+    task: 'classification',
+    weightFamily: 'resnet',
+    modelName: (cfg) => cfg.model.backbone.name,
+    build: classifierOf,
+  } satisfies Architecture<ClassificationConfig, ResNetClassifier>,
+  retinanet: {
+    task: 'detection',
+    weightFamily: 'retinanet',
+    modelName: (cfg) => `retinanet_${cfg.model.backbone.name}_fpn`,
+    build: buildRetinaNet,
+  } satisfies Architecture<DetectionConfig, RetinaNet>,
+  fcn: {
+    task: 'segmentation',
+    weightFamily: 'fcn',
+    modelName: (cfg) => `fcn_${cfg.model.backbone.name}`,
+    build: segmentationModelOf,
+  } satisfies Architecture<SegmentationConfig, SegmentationModel>,
+  deeplabv3: {
+    task: 'segmentation',
+    weightFamily: 'deeplabv3',
+    modelName: (cfg) => `deeplabv3_${cfg.model.backbone.name}`,
+    build: segmentationModelOf,
+  } satisfies Architecture<SegmentationConfig, SegmentationModel>,
+};
+
+export type ArchitectureName = keyof typeof ARCHITECTURES;
+
+/** The architecture names of each task. */
+type ArchitecturesOf<C extends Config> = { [A in ArchitectureName]: (typeof ARCHITECTURES)[A]['task'] extends C['task'] ? A : never }[ArchitectureName];
+
+/** The architecture a config builds: the classifier, the detector of `model`, or the segmentation head's type. */
+export function architectureOf<C extends Config>(cfg: C): ArchitecturesOf<C> {
+  switch (cfg.task) {
+    case 'classification':
+      return 'classifier' as ArchitecturesOf<C>;
+    case 'detection':
+      return 'retinanet' as ArchitecturesOf<C>;
+    case 'segmentation':
+      return cfg.model.head.type as ArchitecturesOf<C>;
+    default: {
+      const never: never = cfg;
+      throw new Error(`unknown task ${String((never as { task: unknown }).task)}`);
+    }
+  }
+}
+
+/** The table entry of a config's architecture, typed for that config. */
+export function architecture<C extends Config>(cfg: C): Architecture<C, Module> {
+  return ARCHITECTURES[architectureOf(cfg)] as unknown as Architecture<C, Module>;
+}
+
+/** Build the classifier a config describes (the `classifier` entry), with K = `numClasses` outputs. */
+export function buildClassifier(cfg: ClassificationConfig, numClasses: number): ResNetClassifier {
+  return ARCHITECTURES.classifier.build(cfg, numClasses);
+}
+
+/** Build the detector a config describes (the `retinanet` entry), with K = `numClasses` classes (no background). */
+export function buildDetector(cfg: DetectionConfig, numClasses: number): RetinaNet {
+  return ARCHITECTURES.retinanet.build(cfg, numClasses);
+}
+
+/**
+ * Build the segmentation model a config describes (its head type's entry) with `model.numClasses` classes.
+ * @param opts.aux override `model.aux` (inference builds no auxiliary head).
+ */
+export function buildSegmentationModel(cfg: SegmentationConfig, opts: { aux?: boolean } = {}): SegmentationModel {
+  return ARCHITECTURES[cfg.model.head.type].build({ ...cfg, model: { ...cfg.model, aux: opts.aux ?? cfg.model.aux } }, cfg.model.numClasses);
+}
