@@ -163,28 +163,4 @@ export class ClassificationEvaluator implements Evaluator<[logits: Float32Array 
   summary(m: ClassificationMetrics): Record<string, number> {
     return { top1Percent: 100 * m.top1, top5Percent: 100 * m.top5 };
   }
-
-  /**
-   * A plain-text report: the top-k accuracies, then one row per class (name, images, accuracy in %, its confusion
-   * row with predicted classes as columns).
-   */
-  formatTable(): string {
-    const r = this.compute();
-    const pct = (v: number | null): string => (v === null || Number.isNaN(v) ? '-' : (100 * v).toFixed(2));
-    const lines: string[] = [];
-    lines.push(`images ${r.count}  ` + this.ks.map((k) => `top-${k} ${pct(r.topK[k])}%`).join('  ') +
-      `  mean class acc ${pct(r.meanClassAccuracy)}%`);
-    const nameW = Math.max(5, ...this.classNames.map((c) => c.length));
-    const cellW = Math.max(6, ...r.confusion.flat().map((v) => String(v).length));
-    const header = ['class'.padEnd(nameW), 'images'.padStart(7), 'acc%'.padStart(7), '|',
-      ...this.classNames.map((_, j) => `p${j}`.padStart(cellW))].join(' ');
-    lines.push(header);
-    lines.push('-'.repeat(header.length));
-    this.classNames.forEach((name, g) => {
-      lines.push([name.padEnd(nameW), String(r.perClassCount[g]).padStart(7), pct(r.perClassAccuracy[g]).padStart(7),
-        '|', ...r.confusion[g].map((v) => String(v).padStart(cellW))].join(' '));
-    });
-    lines.push(`columns p<j>: predicted class j (${this.classNames.map((c, j) => `p${j}=${c}`).join(', ')}); rows: ground truth`);
-    return lines.join('\n');
-  }
 }

@@ -71,13 +71,16 @@ describe('ClassificationEvaluator', () => {
     expect(ev.compute()).to.deep.include({ count: 1, top1: 0 });
   });
 
-  it('formatTable: header with accuracies, one row per class with its confusion row', () => {
+  it('format: header with accuracies, one row per class, then the confusion matrix with its rows', () => {
     const ev = new ClassificationEvaluator(['ants', 'bees']);
     ev.update([2, 1, 0, 3, 5, 4], [0, 1, 1]); // ants→ants, bees→bees, bees→ants
-    const lines = ev.formatTable().split('\n');
-    expect(lines[0]).to.equal('images 3  top-1 66.67%  top-5 100.00%  mean class acc 75.00%');
-    expect(lines[3].split(/\s+/)).to.deep.equal(['ants', '1', '100.00', '|', '1', '0']);
-    expect(lines[4].split(/\s+/)).to.deep.equal(['bees', '2', '50.00', '|', '1', '1']);
-    expect(lines[5]).to.include('p0=ants, p1=bees');
+    const lines = ev.format(ev.compute()).split('\n');
+    expect(lines[0]).to.equal('images: 3   top-1: 66.67%   top-5: 100.00%   mean class accuracy: 75.00%');
+    expect(lines[3].split(/\s+/)).to.deep.equal(['ants', '1', '100.00']);
+    expect(lines[4].split(/\s+/)).to.deep.equal(['bees', '2', '50.00']);
+    expect(lines[6]).to.equal('confusion matrix (rows: ground truth, columns: prediction)');
+    expect(lines[7].trim().split(/\s+/)).to.deep.equal(['ants', 'bees']);
+    expect(lines[8].split(/\s+/)).to.deep.equal(['ants', '1', '0']);
+    expect(lines[9].split(/\s+/)).to.deep.equal(['bees', '1', '1']);
   });
 });
