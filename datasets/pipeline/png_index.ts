@@ -17,6 +17,9 @@ import { promises as fs } from 'fs';
 import { decode as decodePng } from 'fast-png';
 import { crc32, inflateSync } from 'zlib';
 import { IGNORE_LABEL } from '../types';
+import { DEFAULT_MAX_LABEL_PNG_PIXELS } from './png_limits';
+
+export { DEFAULT_MAX_LABEL_PNG_PIXELS };
 
 /** The raw samples of a single-channel PNG (palette indices or gray levels). */
 export interface IndexImage {
@@ -56,12 +59,6 @@ export interface PngHeader {
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-/**
- * Default pixel limit of a label PNG: twice PIL's `Image.MAX_IMAGE_PIXELS` (89,478,485). PIL warns
- * (`DecompressionBombWarning`) above `MAX_IMAGE_PIXELS` and refuses (`DecompressionBombError`) above twice that; we
- * warn above half the limit and refuse above it. A few kilobytes of deflate can claim gigabytes of pixels.
- */
-export const DEFAULT_MAX_LABEL_PNG_PIXELS = 2 * 89_478_485;
 
 /** The 4-byte chunk type at `at`, non-printable bytes written `\xNN` (a corrupt file stays one readable line). */
 function chunkName(bytes: Uint8Array, at: number): string {

@@ -16,6 +16,7 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { readImageFile } from '../pipeline/decode';
+import { exists, listVocIds, readIdList } from './layout';
 import type { DetectionRecord } from '../pipeline/detection_presets';
 import type { VocImageGt } from './voc_ap';
 import { IssueLog, type DatasetIssue } from '../dataset_issues';
@@ -99,62 +100,6 @@ export function vocLayout(root: string, opts: VocLayoutOptions = {}): VocLayout 
     imagesDir: path.resolve(abs, opts.imagesDir ?? 'JPEGImages'),
     imageExt: opts.imageExt ?? '.jpg',
   };
-}
-
-/**
- * Read an id list (`ImageSets/.../<split>.txt`): the first whitespace-separated token of each non-empty line.
- * @returns ids in file order with their 1-based line numbers.
- * @throws naming the file when it cannot be read.
- */
-export async function readIdList(file: string): Promise<{ id: string; line: number }[]> {
-  let txt: string;
-  try {
-    txt = await fs.readFile(file, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read id list '${file}': ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const out: { id: string; line: number }[] = [];
-  txt.split(/\r?\n/).forEach((l, i) => {
-    const tok = l.trim().split(/\s+/)[0];
-    if (tok) out.push({ id: tok, line: i + 1 });
-  });
-  return out;
-}
-
-/**
- * The ids of a VOC root: from `splitFile`, `ImageSets/<sub>/<split>.txt`, or every file with extension `ext` in
- * `listDir` (sorted by code point) when neither is given.
- */
-export async function listVocIds(
-  root: string, sub: 'Main' | 'Segmentation', opts: VocLayoutOptions, listDir: string, ext: string,
-): Promise<{ ids: { id: string; line: number }[]; listFile: string }> {
-  if (opts.splitFile || opts.split) {
-    const listFile = opts.splitFile ? path.resolve(root, opts.splitFile) : path.join(root, 'ImageSets', sub, `${opts.split}.txt`);
-    if (!opts.splitFile && !(await exists(listFile))) {
-      const dir = path.dirname(listFile);
-      const splits = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.txt')).map((n) => n.slice(0, -4)).sort();
-      throw new Error(
-        splits.length > 0
-          ? `split '${opts.split}' not found: no '${listFile}'; the splits of '${dir}' are ${splits.join(', ')}`
-          : `split '${opts.split}' not found: no '${listFile}' (is '${root}' the VOC root holding ImageSets/, Annotations/ and JPEGImages/?)`,
-      );
-    }
-    return { ids: await readIdList(listFile), listFile };
-  }
-  let names: string[];
-  try {
-    names = await fs.readdir(listDir);
-  } catch (e) {
-    throw new Error(`cannot list '${listDir}' (no split given, so every '${ext}' file there is used): ` +
-      `${e instanceof Error ? e.message : String(e)}; for other folder names pass --annotations-dir/--images-dir ` +
-      '(data.annotationsDir/imagesDir in a config)');
-  }
-  const ids = names.filter((n) => n.toLowerCase().endsWith(ext) && !n.startsWith('.')).map((n) => n.slice(0, -ext.length)).sort();
-  return { ids: ids.map((id) => ({ id, line: 0 })), listFile: listDir };
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(() => true, () => false);
 }
 
 /** Run `fn` over `items` with at most `limit` pending at once, results in order. */
@@ -339,3 +284,5 @@ export function vocGroundTruth(set: VocDetectionSet): VocImageGt[] {
     })),
   }));
 }
+
+export { listVocIds, readIdList };

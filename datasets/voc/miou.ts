@@ -15,7 +15,7 @@
  * mmsegmentation `mmseg/evaluation/metrics/iou_metric.py` (`aAcc`, `mIoU`, `mAcc`, NaN classes left out of means).
  * Pure numerics on plain typed arrays: no tensors and no file I/O (reading label-PNG folders is `miou_folders.ts`).
  */
-import { VOC_SEG_CLASSES } from './segmentation';
+import { VOC_SEG_CLASSES } from './classes';
 
 /** Options of `SegmentationConfusion`. */
 export interface SegmentationMetricOptions {

@@ -10,7 +10,7 @@ import { existsSync, promises as fs } from 'fs';
 import * as path from 'path';
 import { DEFAULT_MAX_LABEL_PNG_PIXELS, decodeIndexPng } from '../pipeline/png_index';
 import { SegmentationConfusion, type SegmentationMetricOptions, type SegmentationMetrics } from './miou';
-import { rerootPath } from './segmentation';
+import { rerootPath } from './layout';
 
 /** Options of `evaluateSegmentationFolders`. */
 export interface SegmentationFolderOptions extends SegmentationMetricOptions {

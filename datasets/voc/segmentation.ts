@@ -13,11 +13,9 @@ import * as path from 'path';
 import { IssueLog, type DatasetIssue } from '../dataset_issues';
 import type { LabelMaskOptions } from '../pipeline/png_index';
 import type { SegmentationRecord } from '../pipeline/segmentation_presets';
-import { listVocIds } from './detection';
-import { VOC_CLASSES } from './xml';
+import { listVocIds, rerootPath } from './layout';
+import { VOC_SEG_CLASSES } from './classes';
 
-/** VOC segmentation classes: `background` (0) then the 20 object classes; K = 21 (background counted). */
-export const VOC_SEG_CLASSES: readonly string[] = ['background', ...VOC_CLASSES];
 
 /** Options of `scanVocSegmentation`. */
 export interface VocSegmentationOptions {
@@ -49,21 +47,6 @@ export interface VocSegmentationSet {
   classes: string[];
   records: SegmentationRecord[];
   issues: DatasetIssue[];
-}
-
-/**
- * Resolve a path written in a list file: as is when it exists (absolute) or exists relative to the root; otherwise
- * the longest trailing part of it that exists under the root (`/SegNet/CamVid/val/x.png` → `ROOT/val/x.png`).
- * @returns the resolved path, or undefined when nothing matches.
- */
-export function rerootPath(root: string, written: string): string | undefined {
-  if (path.isAbsolute(written) && existsSync(written)) return written;
-  const parts = written.split(/[\\/]+/).filter((p) => p.length > 0);
-  for (let k = 0; k < parts.length; k++) {
-    const cand = path.join(root, ...parts.slice(k));
-    if (existsSync(cand)) return cand;
-  }
-  return undefined;
 }
 
 /**
@@ -140,3 +123,5 @@ export async function scanVocSegmentation(root: string, opts: VocSegmentationOpt
   return { root: abs, classes, records, issues: log.issues };
 }
 
+export { rerootPath };
+export { VOC_SEG_CLASSES };

@@ -20,12 +20,10 @@
  */
 import { promises as fs } from 'fs';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { VOC_CLASSES } from './classes';
 
-/** The 20 Pascal VOC object classes, in the devkit's order (label i = index i; background not counted). */
-export const VOC_CLASSES: readonly string[] = [
-  'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
-  'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',
-];
+export { VOC_CLASSES };
+
 
 /** One `<object>` of a VOC XML, with the XML's own values. */
 export interface VocXmlObject {

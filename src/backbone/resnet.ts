@@ -12,6 +12,7 @@ import { SeedSequence } from '../common/seed';
 import { Conv2d, Norm2d, NormLayer, buildNorm } from '../nn/layers';
 import { ForwardContext, Module } from '../nn/module';
 import { BACKBONE_LEVELS, type Backbone, BackboneLevel, FeatureMap, FeatureSpec, type FeatureSpecs, specOf } from './features';
+import { BACKBONE_NAMES, type BackboneName } from './names';
 
 /** A residual block of either kind. */
 interface ResidualBlock extends Module {
@@ -360,7 +361,7 @@ export function resnext101_32x8d(o: ResNetBuilderOptions = {}): ResNet {
   return new ResNet({ ...o, block: 'bottleneck', layers: [3, 4, 23, 3], groups: 32, widthPerGroup: 8 });
 }
 
-/** Every backbone by its torchvision name. Adding a model is adding one line here. */
+/** Every backbone by its torchvision name. Adding a model is adding one line here and its name in `./names.ts`. */
 export const BACKBONES = {
   resnet18,
   resnet34,
@@ -371,11 +372,10 @@ export const BACKBONES = {
   wide_resnet101_2: wideResnet101_2,
   resnext50_32x4d,
   resnext101_32x8d,
-} satisfies Record<string, (o?: ResNetBuilderOptions) => ResNet>;
+} satisfies Record<BackboneName, (o?: ResNetBuilderOptions) => ResNet>;
+// `satisfies` checks both ways: a name without a builder is missing, a builder without a name is an excess key.
 
-/** A backbone name accepted by configs and the CLI. */
-export type BackboneName = keyof typeof BACKBONES;
-export const BACKBONE_NAMES = Object.keys(BACKBONES) as BackboneName[];
+export { BACKBONE_NAMES, type BackboneName };
 
 /**
  * Build a backbone by its torchvision name.

@@ -3,7 +3,7 @@
  * (`datasets/check_data.ts`). Exit code 1 when an error is found.
  */
 import { Command, Option } from 'commander';
-import { checkData, formatCheckReport, type CheckFormat } from '../../datasets/check_data';
+import type { CheckFormat } from '../../datasets/check_data';
 import { parseClassesOption } from './convert';
 
 /** Options as parsed from the command line. */
@@ -36,6 +36,7 @@ function int(what: string, v: string | undefined): number | undefined {
 export async function runCheckData(root: string, o: CheckDataCliOptions): Promise<{ text: string; exitCode: number }> {
   const ignoreIndex = int('--ignore-index', o.ignoreIndex);
   const numClasses = int('--num-classes', o.numClasses);
+  const { checkData, formatCheckReport } = require('../../datasets/check_data') as typeof import('../../datasets/check_data');
   const report = await checkData(root, {
     format: o.format,
     annotationFile: o.annotations,

@@ -5,7 +5,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BackendChoice, BackendInfo, selectBackend } from '../engine/backend';
+import type { BackendChoice, BackendInfo } from '../engine/backend';
 
 /** The global engine options, as commander stores them. */
 export interface EngineOptions {
@@ -33,6 +33,8 @@ export function registerEngineOptions(program: Command): void {
 /** Select the backend given by the global `--backend`, `--threads` and `--require-gpu` options and say which one runs, on stderr. */
 export async function startBackend(program: Command, opts: { quiet?: boolean } = {}): Promise<BackendInfo> {
   const o = program.opts<EngineOptions>();
+  // Loaded here, not at the top: the tensor library loads only for the commands that compute.
+  const { selectBackend } = require('../engine/backend') as typeof import('../engine/backend');
   const info = await selectBackend(o.backend, { threads: o.threads, requireGpu: o.requireGpu });
   if (!opts.quiet) process.stderr.write(`backend: ${describeBackend(info)}\n`);
   return info;

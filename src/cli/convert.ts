@@ -3,7 +3,6 @@
  * (see `datasets/voc/convert_voc2coco.ts` for the box and id conventions). The file is written atomically.
  */
 import { Command, Option } from 'commander';
-import { convertVocToCoco } from '../../datasets/voc/convert_voc2coco';
 import type { VocDetectionOptions } from '../../datasets/voc/detection';
 
 /** Parse `--classes`: `voc`, `found`, or a comma-separated list of names. */
@@ -34,6 +33,7 @@ export function registerConvert(program: Command): void {
       out: string; split?: string; splitFile?: string; annotationsDir: string; imagesDir: string; imageExt: string;
       classes: string; dropDifficult: boolean; degenerateBoxes: 'keep' | 'drop' | 'error';
     }) => {
+      const { convertVocToCoco } = require('../../datasets/voc/convert_voc2coco') as typeof import('../../datasets/voc/convert_voc2coco');
       const counts = await convertVocToCoco(root, o.out, {
         split: o.split,
         splitFile: o.splitFile,

@@ -2,15 +2,11 @@
  * `resvision doctor`: which compute backend is active, why the others are not, every GPU WebGPU sees, what
  * tfjs-node-gpu needs and finds, and how to get the native backends.
  */
-import * as tf from '@tensorflow/tfjs';
 import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BackendChoice, BackendInfo, selectBackend } from '../engine/backend';
-import { findCudaLibraries } from '../engine/cuda_libraries';
+import type { BackendChoice, BackendInfo } from '../engine/backend';
 import { packageRoot } from '../engine/package_info';
-import { availableThreads } from '../engine/wasm_threads';
-import { listGpuAdapters } from '../engine/webgpu';
 import { EngineOptions } from './common';
 
 /**
@@ -19,7 +15,7 @@ import { EngineOptions } from './common';
  */
 export function nativePeerVersion(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu'): string {
   const pj = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { peerDependencies?: Record<string, string> };
-  return pj.peerDependencies?.[pkg] ?? tf.version_core;
+  return pj.peerDependencies?.[pkg] ?? (require('@tensorflow/tfjs') as typeof import('@tensorflow/tfjs')).version_core;
 }
 
 /** Options of {@link doctorReport}: the global engine options. */
@@ -43,6 +39,12 @@ export async function doctorReport(choice: BackendChoice, opts: DoctorOptions = 
 
 /** {@link doctorReport} with the facts `--require-gpu` needs. */
 export async function doctorDiagnosis(choice: BackendChoice, opts: DoctorOptions = {}): Promise<{ text: string; info?: BackendInfo; onGpu: boolean }> {
+  // The engines load here, when the report is asked for, not when the command line is built.
+  const tf = require('@tensorflow/tfjs') as typeof import('@tensorflow/tfjs');
+  const { selectBackend } = require('../engine/backend') as typeof import('../engine/backend');
+  const { findCudaLibraries } = require('../engine/cuda_libraries') as typeof import('../engine/cuda_libraries');
+  const { availableThreads } = require('../engine/wasm_threads') as typeof import('../engine/wasm_threads');
+  const { listGpuAdapters } = require('../engine/webgpu') as typeof import('../engine/webgpu');
   let info: BackendInfo | undefined;
   let failure: string | undefined;
   try {

@@ -1,7 +1,5 @@
 /** `resvision eval CONFIG --checkpoint FILE`: evaluate a trained model on the config's validation split. */
 import { Command } from 'commander';
-import { loadConfig } from '../config/load';
-import { taskRunner } from '../tasks';
 import { startBackend } from './common';
 
 export function registerEval(program: Command): void {
@@ -15,6 +13,8 @@ export function registerEval(program: Command): void {
     .option('--out <dir>', 'also write the predictions (detection: COCO results JSON; segmentation: PNG masks)')
     .option('--quiet', 'no progress bar')
     .action(async (configFile: string, o: { checkpoint: string; data?: string; split?: string; out?: string; quiet?: boolean }) => {
+      const { loadConfig } = require('../config/load') as typeof import('../config/load');
+      const { taskRunner } = require('../tasks') as typeof import('../tasks');
       const cfg = loadConfig(configFile);
       if (o.data) cfg.data.root = o.data;
       if (o.split) cfg.data.valSplit = o.split;

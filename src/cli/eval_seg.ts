@@ -6,10 +6,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import * as fs from 'fs';
 import { formatSegmentationMetrics, GroundTruthValueError } from '../../datasets/voc/miou';
-import { evaluateSegmentationFolders } from '../../datasets/voc/miou_folders';
-import { VOC_SEG_CLASSES } from '../../datasets/voc/segmentation';
-import { DEFAULT_MAX_LABEL_PNG_PIXELS } from '../../datasets/pipeline/png_index';
-import { loadConfig } from '../config/load';
+import type { evaluateSegmentationFolders as EvaluateFolders } from '../../datasets/voc/miou_folders';
+import { VOC_SEG_CLASSES } from '../../datasets/voc/classes';
+import { DEFAULT_MAX_LABEL_PNG_PIXELS } from '../../datasets/pipeline/png_limits';
 
 function integerOption(name: string, min: number, max: number): (value: string) => number {
   return (value: string) => {
@@ -50,6 +49,7 @@ export function parseClassNames(value: string): string[] {
 export function resolveEvalSegSettings(opts: { config?: string; numClasses?: number; ignoreIndex?: number; classNames?: string }): EvalSegSettings {
   let fromConfig: { numClasses: number; ignoreIndex: number; classNames: string[] | null } | undefined;
   if (opts.config) {
+    const { loadConfig } = require('../config/load') as typeof import('../config/load');
     const cfg = loadConfig(opts.config);
     if (cfg.task !== 'segmentation') throw new Error(`--config ${opts.config}: a ${cfg.task} config; eval-seg needs a segmentation config`);
     fromConfig = { numClasses: cfg.model.numClasses, ignoreIndex: cfg.data.ignoreIndex, classNames: cfg.data.classNames };
@@ -98,7 +98,8 @@ export function registerEvalSeg(program: Command): void {
         json: boolean; maxMaskPixels?: number;
       }) => {
         const s = resolveEvalSegSettings(opts);
-        let result: Awaited<ReturnType<typeof evaluateSegmentationFolders>>;
+        const { evaluateSegmentationFolders } = require('../../datasets/voc/miou_folders') as typeof import('../../datasets/voc/miou_folders');
+        let result: Awaited<ReturnType<typeof EvaluateFolders>>;
         try {
           result = await evaluateSegmentationFolders({
             gtDir: opts.gt,

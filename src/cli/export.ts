@@ -1,6 +1,5 @@
 /** `resvision export CHECKPOINT --format onnx --out FILE`: the checkpoint's model as an ONNX graph. */
 import { Command, Option } from 'commander';
-import { exportCheckpointToOnnx } from '../export/onnx/checkpoint';
 import { startBackend } from './common';
 
 export function registerExport(program: Command): void {
@@ -13,6 +12,7 @@ export function registerExport(program: Command): void {
     .option('--features', 'classification checkpoints: export the backbone as a feature extractor (C2..C5 and pooled) instead of the classifier')
     .action(async (checkpoint: string, o: { out: string; features?: boolean }) => {
       await startBackend(program, { quiet: true });
+      const { exportCheckpointToOnnx } = require('../export/onnx/checkpoint') as typeof import('../export/onnx/checkpoint');
       const r = await exportCheckpointToOnnx(checkpoint, o.out, { features: o.features });
       const outs = r.outputs.map((v) => `${v.name} [${v.shape.join(', ')}]`).join(', ');
       process.stdout.write(`wrote ${o.out} (${r.numNodes} nodes, ${r.classes.length} classes; outputs ${outs})\n`);

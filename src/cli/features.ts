@@ -1,7 +1,6 @@
 /** `resvision features`: pooled backbone embeddings for a folder of images (.npy + JSON index). */
 import { Command } from 'commander';
-import { BACKBONE_NAMES } from '../backbone/resnet';
-import { extractFeatures } from '../tasks/features';
+import { BACKBONE_NAMES } from '../backbone/names';
 import { parsePositiveInteger, startBackend } from './common';
 
 export function registerFeatures(program: Command): void {
@@ -23,6 +22,7 @@ export function registerFeatures(program: Command): void {
       }
       if (!o.weights) process.stderr.write('warning: no --weights given, the embeddings come from a randomly initialized network\n');
       await startBackend(program);
+      const { extractFeatures } = require('../tasks/features') as typeof import('../tasks/features');
       const r = await extractFeatures({
         model: o.model,
         weights: o.weights ?? null,

@@ -1,10 +1,12 @@
 /**
  * The `resvision` command line. Each subcommand lives in its own file and only parses arguments before calling
- * library functions.
+ * library functions. The subcommand files load the tensor library, image codecs and config validation inside their
+ * actions (`require` there, typed with `typeof import`), so that `--help`, `--version` and the evaluators that
+ * compute no tensor (`eval-coco`, `eval-seg`, `check-data`, `convert`) start without them
+ * (`scripts/bench/cold_start.ts` measures each command).
  */
 import { Command, Option } from 'commander';
-import { BACKEND_CHOICES } from '../engine/backend';
-import { releaseWebGpu } from '../engine/webgpu';
+import { BACKEND_CHOICES } from '../engine/backend_choices';
 import { packageVersion } from '../engine/package_info';
 import { registerCheckData } from './check_data';
 import { checkInputPaths, checkOutputPaths, formatCliError, oneLineArgumentErrors, registerEngineOptions } from './common';
@@ -62,7 +64,9 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } finally {
-    releaseWebGpu(); // Dawn keeps the process alive while a device exists
+    // Dawn keeps the process alive while a device exists. Only a command that loaded the WebGPU module can hold one.
+    const webgpu = require.cache[require.resolve('../engine/webgpu')];
+    if (webgpu) (webgpu.exports as typeof import('../engine/webgpu')).releaseWebGpu();
   }
 }
 

@@ -11,7 +11,6 @@
 import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
-import sharp from 'sharp';
 import { writeFileAtomicSync } from '../common/atomic_write';
 import { BUNDLED_FONT_FAMILY, useBundledFont } from '../engine/fonts';
 import { LogRecord, readJsonl } from '../engine/logger';
@@ -178,6 +177,7 @@ export async function plotCurves(
   }
   const svg = await renderCurvesSvg(curves, { title: opts.title ?? path.basename(path.dirname(path.resolve(source))) });
   if (ext === '.png') useBundledFont();
+  const sharp = require('sharp') as typeof import('sharp');
   const data = ext === '.svg' ? Buffer.from(svg) : await sharp(Buffer.from(svg), { density: 144 }).png().toBuffer();
   writeFileAtomicSync(out, data);
   const names = (p: CurvePoint[]) => [...new Set(p.map((c) => c.series))];

@@ -1,7 +1,5 @@
 /** `resvision predict CONFIG --checkpoint FILE IMAGES...`: predictions for image files. */
 import { Command } from 'commander';
-import { loadConfig } from '../config/load';
-import { taskRunner } from '../tasks';
 import { startBackend } from './common';
 
 export function registerPredict(program: Command): void {
@@ -15,6 +13,8 @@ export function registerPredict(program: Command): void {
     .option('--json', 'print JSON instead of text')
     .option('--score-thresh <t>', 'detection: keep boxes with score >= t (default: predict.scoreThresh of the config)')
     .action(async (configFile: string, images: string[], o: { checkpoint: string; out?: string; json?: boolean; scoreThresh?: string }) => {
+      const { loadConfig } = require('../config/load') as typeof import('../config/load');
+      const { taskRunner } = require('../tasks') as typeof import('../tasks');
       const cfg = loadConfig(configFile);
       if (o.scoreThresh !== undefined) {
         const t = Number(o.scoreThresh);

@@ -1,7 +1,5 @@
 /** `resvision train CONFIG`: train the model a config describes. */
 import { Command } from 'commander';
-import { loadConfig } from '../config/load';
-import { taskRunner } from '../tasks';
 import { checkOutputPath, parsePositiveInteger, startBackend } from './common';
 import { resolveConfigWeights } from './weights_option';
 
@@ -22,6 +20,8 @@ export function registerTrain(program: Command): void {
         configFile: string,
         o: { resume?: string | boolean; data?: string; weights?: string; outputDir?: string; maxIter?: number; eval: boolean; quiet?: boolean },
       ) => {
+        const { loadConfig } = require('../config/load') as typeof import('../config/load');
+        const { taskRunner } = require('../tasks') as typeof import('../tasks');
         const cfg = loadConfig(configFile);
         if (o.data) cfg.data.root = o.data;
         if (o.weights) cfg.model.weights = o.weights;

@@ -8,7 +8,7 @@
  * fail deep inside an allocation. The bounds are far above any published recipe and say where the limit comes from.
  */
 import type { BackboneLevel } from '../backbone/features';
-import { BACKBONE_NAMES } from '../backbone/resnet';
+import { BACKBONE_NAMES } from '../backbone/names';
 
 /**
  * Longest image side, in pixels, for every resize, crop and window size: an 8192 x 8192 RGB float32 image is

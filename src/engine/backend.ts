@@ -13,8 +13,9 @@ import { startWasmBackend } from './wasm_threads';
 import { GpuAdapterReport, startWebGpuBackend } from './webgpu';
 
 /** A backend the user can ask for. `tensorflow` means tfjs-node-gpu, else tfjs-node. */
-export type BackendChoice = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+import { BACKEND_CHOICES, type BackendChoice } from './backend_choices';
+
+export { BACKEND_CHOICES, type BackendChoice };
 
 /** Options of {@link selectBackend}. */
 export interface SelectBackendOptions {
