@@ -8,7 +8,7 @@
  * `size_divisible=32`, zero padding after normalization), detectron2 `structures/image_list.py`
  * (`ImageList.from_tensors`, `size_divisibility`, `image_sizes` kept).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { padBottomRightMeta } from './pipeline/geometry';
 import type { DetectionSample, DetectionTarget, ImageMeta, RgbImage } from './types';
 

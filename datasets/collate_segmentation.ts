@@ -5,7 +5,7 @@
  * Reference: torchvision `references/segmentation/utils.py` (`cat_list`: images filled with 0, targets with 255),
  * detectron2 `ImageList.from_tensors` (`size_divisibility`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { padImages, type BatchPadOptions } from './collate_detection';
 import { IGNORE_LABEL, type ImageMeta, type SegmentationSample } from './types';
 

@@ -12,7 +12,7 @@
  * Reference: PyTorch `torch/utils/data/dataloader.py` (`shuffle`, `drop_last`, `collate_fn`, `prefetch_factor`),
  * `torch/utils/data/_utils/collate.py` (`default_collate` stacks images and labels).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { SeedSequence } from '../src/common/seed';
 import type { ClassificationSample, ImageMeta } from './types';
 

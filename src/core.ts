@@ -4,6 +4,11 @@
  * that it bundles for browsers (test/core/bundle.test.ts checks it with esbuild). Weights load from bytes, a URL
  * or a `tf.io` handler (`loadModelWeights`). Re-exports only.
  */
+// tfjs-core has no backend of its own: the pure-JS cpu backend is always there (wasm or WebGPU can be registered too).
+import '@tensorflow/tfjs-backend-cpu';
+// Gradients of the core ops (the @tensorflow/tfjs bundle registers them; tfjs-core alone does not).
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+
 export * from './backbone/features';
 export * from './backbone/resnet';
 export * from './nn/module';

@@ -1,6 +1,11 @@
 /**
- * resvision's public API (re-exports only). See the README for a tour.
+ * resvision's public API (re-exports). See the README for a tour.
  */
+// tfjs-core has no backend of its own: the pure-JS cpu backend is always there (`selectBackend` picks a faster one).
+import '@tensorflow/tfjs-backend-cpu';
+// Gradients of the core ops (the @tensorflow/tfjs bundle registers them; tfjs-core alone does not).
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+
 export * from './backbone/features';
 export * from './backbone/resnet';
 export * from './nn/module';

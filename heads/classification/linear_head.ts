@@ -1,7 +1,7 @@
 /**
  * The classification head of torchvision's ResNet: global average pooling and one linear layer (`fc`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { SeedSequence } from '../../src/common/seed';
 import { Linear } from '../../src/nn/layers';
 import { Module } from '../../src/nn/module';

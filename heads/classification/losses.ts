@@ -1,7 +1,7 @@
 /**
  * Classification losses.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** Options of `softmaxCrossEntropy`. */
 export interface CrossEntropyOptions {
@@ -33,7 +33,7 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, op
   const k = logits.shape[1];
   return tf.tidy(() => {
     const logp = tf.logSoftmax(logits);
-    const target = tf.add(tf.mul(tf.oneHot(labels.toInt(), k).toFloat(), 1 - eps), eps / k);
+    const target = tf.add(tf.mul(tf.cast(tf.oneHot(tf.cast(labels, 'int32'), k), 'float32'), 1 - eps), eps / k);
     return tf.neg(tf.mean(tf.sum(tf.mul(target, logp), 1))) as tf.Scalar;
   });
 }

@@ -2,7 +2,7 @@
  * An image classifier: a ResNet backbone and the linear head on its last level, with torchvision's state names
  * (`conv1.weight`, ..., `fc.weight`), so that a torchvision classification checkpoint maps one to one.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { type Backbone, specOf } from '../../src/backbone/features';
 import type { ResNet } from '../../src/backbone/resnet';
 import { ForwardContext, Module } from '../../src/nn/module';

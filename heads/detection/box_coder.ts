@@ -9,7 +9,7 @@
  *
  * Reference: torchvision `models/detection/_utils.py` (`BoxCoder`, `encode_boxes`, `decode_single`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** torchvision's default `bbox_xform_clip`: log(1000 / 16). */
 export const BBOX_XFORM_CLIP = Math.log(1000 / 16);

@@ -13,7 +13,7 @@
  * Reference: torchvision `models/detection/faster_rcnn.py` (`FasterRCNN`, `fasterrcnn_resnet50_fpn`),
  * `generalized_rcnn.py`, `rpn.py`, `roi_heads.py`; detectron2 `configs/COCO-Detection/faster_rcnn_R_101_FPN_3x.yaml`.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { type Backbone, BackboneLevel, FeatureMap, type FeatureSpecs, PyramidLevel, specOf } from '../../src/backbone/features';
 import { ResNet, ResNetBuilderOptions, resnet101, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { ForwardContext, Module } from '../../src/nn/module';

@@ -13,7 +13,7 @@
  * Reference: torchvision `models/detection/retinanet.py` (`RetinaNet.compute_loss`,
  * `RetinaNetClassificationHead.compute_loss`, `RetinaNetRegressionHead.compute_loss`), `_utils.py` (`_box_loss`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { boxIou } from '../../src/ops/iou';
 import { generalizedBoxIouLoss, l1Loss, sigmoidFocalLoss, smoothL1Loss } from '../../src/ops/losses';
 import { BoxCoder } from './box_coder';

@@ -13,7 +13,7 @@
  * Reference: torchvision `models/detection/retinanet.py` (`RetinaNet`, `retinanet_resnet50_fpn`),
  * `backbone_utils.py` (`_resnet_fpn_extractor`, `BackboneWithFPN`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { Backbone, BackboneLevel, FeatureMap, type FeatureSpecs, PyramidLevel, specOf } from '../../src/backbone/features';
 import { ResNet, ResNetBuilderOptions, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { ForwardContext, Module } from '../../src/nn/module';

@@ -16,7 +16,7 @@
  * Reference: torchvision `models/detection/retinanet.py` (`RetinaNetHead`, `RetinaNetClassificationHead`,
  * `RetinaNetRegressionHead`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { FeatureMap, PyramidLevel } from '../../src/backbone/features';
 import { SeedSequence } from '../../src/common/seed';
 import { Conv2d, ModuleList } from '../../src/nn/layers';

@@ -16,7 +16,7 @@
  * (`TwoMLPHead`, `FastRCNNPredictor`), `roi_heads.py` (`select_training_samples`, `fastrcnn_loss`,
  * `postprocess_detections`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { FeatureMap, FeatureSpec, type FeatureSpecs, PyramidLevel, specOf } from '../../src/backbone/features';
 import { SeedSequence } from '../../src/common/seed';
 import { clipBoxesInPlace } from '../../src/ops/boxes';

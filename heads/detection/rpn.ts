@@ -11,7 +11,7 @@
  * Reference: torchvision `models/detection/rpn.py` (`RPNHead`, `concat_box_prediction_layers`,
  * `RegionProposalNetwork.filter_proposals`, `assign_targets_to_anchors`, `compute_loss`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { FeatureMap, PyramidLevel } from '../../src/backbone/features';
 import { SeedSequence } from '../../src/common/seed';
 import { clipBoxesInPlace } from '../../src/ops/boxes';

@@ -5,7 +5,7 @@
  *
  * Reference: torchvision `models/detection/backbone_utils.py` (`BackboneWithFPN`, `_resnet_fpn_extractor`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { Backbone, BackboneLevel, FeatureMap, type FeatureSpecs, PyramidLevel } from '../../src/backbone/features';
 import { ResNet, ResNetBuilderOptions } from '../../src/backbone/resnet';
 import { ForwardContext, Module } from '../../src/nn/module';

@@ -10,7 +10,7 @@
  * Reference: torchvision `ops/feature_pyramid_network.py` (`FeaturePyramidNetwork`, `LastLevelP6P7`,
  * `LastLevelMaxPool`), detectron2 `modeling/backbone/fpn.py` (stride checks).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { BACKBONE_LEVELS, BackboneLevel, FeatureMap, FeatureSpec, type FeatureSpecs, type Neck, PYRAMID_LEVELS, PyramidLevel, pyramidLevelOf } from '../../src/backbone/features';
 import { SeedSequence } from '../../src/common/seed';
 import { Conv2d, ModuleList } from '../../src/nn/layers';

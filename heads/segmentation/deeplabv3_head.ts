@@ -12,7 +12,7 @@
  * torchvision `models/segmentation/deeplabv3.py` (`DeepLabHead`, `ASPP`, `ASPPConv`, `ASPPPooling`), whose
  * state names this module keeps: `0.convs.{0..4}.*`, `0.project.*`, `1.weight`, `2.*`, `4.weight`, `4.bias`.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { SeedSequence } from '../../src/common/seed';
 import { BatchNorm2d, Conv2d, ModuleList } from '../../src/nn/layers';
 import { Module } from '../../src/nn/module';

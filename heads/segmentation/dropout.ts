@@ -1,7 +1,7 @@
 /**
  * Dropout for the segmentation heads, seeded from the training step so that a run repeats exactly.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { ForwardContext } from '../../src/nn/module';
 
 /** What the segmentation modules' `forward` receives: the training mode and, when training, the step's seed. */

@@ -7,7 +7,7 @@
  * `models/segmentation/fcn.py` (`FCNHead`, an `nn.Sequential` whose parameters are `0.weight` (conv),
  * `1.*` (BatchNorm), `4.weight` / `4.bias` (classifier)).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { SeedSequence } from '../../src/common/seed';
 import { BatchNorm2d, Conv2d } from '../../src/nn/layers';
 import { Module } from '../../src/nn/module';

@@ -9,7 +9,7 @@
  * Reference: mmsegmentation `models/segmentors/encoder_decoder.py` (0.x: `whole_inference`, `slide_inference`,
  * `aug_test`: logits resized to the original shape, softmax, mean over scales and flips).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { SegmentationForwardContext } from './dropout';
 import { upsampleLogits } from './upsample';
 

@@ -1,7 +1,7 @@
 /**
  * Segmentation losses.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** Options of `pixelCrossEntropy`. */
 export interface PixelCrossEntropyOptions {

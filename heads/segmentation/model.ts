@@ -10,7 +10,7 @@
  * `FCNHead(1024, K)` on `layer3` as the auxiliary classifier); torchvision `references/segmentation/train.py`
  * (`criterion`: `losses['out'] + 0.5 * losses['aux']`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { type Backbone, type BackboneLevel, specOf } from '../../src/backbone/features';
 import { ResNet, ResNetBuilderOptions, resnet101, resnet50 } from '../../src/backbone/resnet';
 import { NormLayer } from '../../src/nn/layers';

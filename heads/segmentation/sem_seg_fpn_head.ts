@@ -12,7 +12,7 @@
  * 128, norm "GN" = GroupNorm(32), `c2_msra_fill` initialization, cross-entropy with `ignore_index` 255 on the
  * upsampled logits); mmsegmentation `decode_heads/fpn_head.py` (`FPNHead`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { FeatureMap, FeatureSpec, type FeatureSpecs, PyramidLevel } from '../../src/backbone/features';
 import { SeedSequence } from '../../src/common/seed';
 import { Conv2d, GroupNorm } from '../../src/nn/layers';

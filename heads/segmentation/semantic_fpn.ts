@@ -10,7 +10,7 @@
  * Reference: detectron2 `modeling/meta_arch/semantic_seg.py` (`SemanticSegmentor`, `SemSegFPNHead`),
  * `configs/Misc/semantic_R_50_FPN_1x.yaml`; mmsegmentation `configs/sem_fpn/fpn_r50_512x512_80k_ade20k.py`.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { type Backbone, BackboneLevel, PyramidLevel, specOf } from '../../src/backbone/features';
 import { ResNet, ResNetBuilderOptions, resnet101, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { Module } from '../../src/nn/module';

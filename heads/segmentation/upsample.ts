@@ -1,5 +1,5 @@
 /** Resizing logits to the input size, torchvision's `F.interpolate(mode='bilinear', align_corners=False)`. */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * Bilinear resize of NHWC logits to `[height, width]` with torch's `F.interpolate(mode='bilinear',

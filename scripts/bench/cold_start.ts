@@ -142,7 +142,7 @@ function main(): void {
     // What each heavy dependency costs to load on its own (a fresh process each), to see where a command's time goes.
     const moduleLoads = [
       ['commander', "require('commander')"],
-      ['@tensorflow/tfjs', "require('@tensorflow/tfjs')"],
+      ['@tensorflow/tfjs-core', "require('@tensorflow/tfjs-core')"],
       ['@tensorflow/tfjs-core + tfjs-backend-cpu', "require('@tensorflow/tfjs-core'); require('@tensorflow/tfjs-backend-cpu')"],
       ['@tensorflow/tfjs-backend-wasm (with tfjs-core)', "require('@tensorflow/tfjs-core'); require('@tensorflow/tfjs-backend-wasm')"],
       ['sharp', "require('sharp')"],

@@ -3,7 +3,7 @@
  * the detector benchmark body, running a Python reference implementation (torchvision, NumPy/PIL) that prints its
  * result as the last line of JSON, and printing the report with the reference side by side.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';

@@ -18,7 +18,7 @@
  * Usage: npx tsx scripts/bench/detection_loader.ts [--images N] [--workers W] [--no-reference]
  * Prints one JSON object. Keep N small: the CPU is shared. Read `loadAverage` before trusting a number.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'child_process';
 import { existsSync, promises as fs } from 'fs';
 import * as os from 'os';

@@ -12,7 +12,7 @@
  *     [--resample pillow|sharp]
  * The first step of each run is a warm-up and is not timed.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import * as os from 'os';
 import { collateDetection, disposeDetectionBatch } from '../../datasets/collate_detection';
 import { DataLoader } from '../../datasets/loader';

@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import { evaluateSegmentationFolders } from '../../datasets/voc/miou_folders';
 import { deeplabv3Resnet50 } from '../../heads/segmentation/model';

@@ -8,7 +8,7 @@
  *
  *   npx tsx scripts/bench/faster_rcnn.ts [--short 512] [--repeats 3] [--torch-threads 2] [--backend auto]
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { arg, runDetectorBenchmark, runMain } from './common';
 import { BackendChoice, selectBackend } from '../../src/engine/backend';
 import { fasterrcnnResnet50Fpn } from '../../heads/detection/faster_rcnn';

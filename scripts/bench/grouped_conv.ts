@@ -11,7 +11,7 @@
  * Usage: npx tsx scripts/bench/grouped_conv.ts [--quick]
  */
 import * as os from 'os';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/engine/backend';
 import { conv2d, Conv2dOpOptions } from '../../src/ops/conv';
 

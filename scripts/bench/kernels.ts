@@ -7,7 +7,7 @@
  *    the same spatial size and channel count (the dense path's efficiency).
  * Usage: npx tsx scripts/bench/kernels.ts [--quick]
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/engine/backend';
 import { conv2d, convBackpropFilter, convBackpropInput, resolveConvGeometry } from '../../src/ops/conv';
 

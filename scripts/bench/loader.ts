@@ -8,7 +8,7 @@
  *   (UV_THREADPOOL_SIZE, default 4, caps how many sharp decodes run at once)
  */
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import { scanImageFolder, imageFolderDataset } from '../../datasets/image_folder/image_folder';
 import { collateClassification, DataLoader, disposeClassificationBatch } from '../../datasets/loader';

@@ -8,7 +8,7 @@
  *
  *   npx tsx scripts/bench/onnx.ts [--size 224] [--repeats 3] [--threads 1] [--backend auto]
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';

@@ -10,7 +10,7 @@
  *
  *   npx tsx scripts/bench/resnet.ts [--model resnet50] [--size 224] [--repeats 5] [--backend auto] [--threads N] [--forward-only]
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import * as os from 'os';
 import * as path from 'path';
 import { buildBackbone } from '../../src/backbone/resnet';

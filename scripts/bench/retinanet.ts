@@ -10,7 +10,7 @@
  *
  *   npx tsx scripts/bench/retinanet.ts [--short 512] [--repeats 3] [--threads N] [--torch-threads N] [--backend auto]
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { arg, runDetectorBenchmark, runMain } from './common';
 import { availableThreads } from '../../src/engine/wasm_threads';
 import { BackendChoice, selectBackend } from '../../src/engine/backend';

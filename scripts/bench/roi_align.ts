@@ -7,7 +7,7 @@
  *
  *   npx tsx scripts/bench/roi_align.ts [--height 128] [--width 176] [--channels 256] [--rois 1000] [--repeats 5]
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import * as os from 'os';
 import * as path from 'path';
 import { arg, medianMs, printReport, pythonReference, runMain } from './common';

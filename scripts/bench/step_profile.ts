@@ -13,7 +13,7 @@
  *
  *   npx tsx scripts/bench/step_profile.ts [--model resnet50] [--batch 4] [--size 224] [--repeats 3] [--ab] [--top 25] [--shapes 3] [--threads N]
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import * as os from 'os';
 import { buildBackbone } from '../../src/backbone/resnet';
 import { selectBackend } from '../../src/engine/backend';

@@ -17,7 +17,7 @@
  *
  *   node --import tsx scripts/gpu/gpu_check.ts [--repeats 5] [--allow-software] [--skip-large] [--correctness-only]
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import * as os from 'os';
 import { resnet18, resnet50 } from '../../src/backbone/resnet';
 import { selectBackend } from '../../src/engine/backend';

@@ -5,7 +5,7 @@
  * "Feature Pyramid Networks for Object Detection"). Without dilation level `l` has stride `2^l`; with dilation the
  * stride is the one in the spec, never parsed from the name.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardContext, Module } from '../nn/module';
 
 export type BackboneLevel = 'C2' | 'C3' | 'C4' | 'C5';

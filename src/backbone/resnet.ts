@@ -7,7 +7,7 @@
  *
  * Layout is NHWC; every convolution pads explicitly and symmetrically as torchvision does.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { SeedSequence } from '../common/seed';
 import { Conv2d, Norm2d, NormLayer, buildNorm } from '../nn/layers';
 import { ForwardContext, Module } from '../nn/module';

@@ -15,7 +15,7 @@ import { EngineOptions } from './common';
  */
 export function nativePeerVersion(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu'): string {
   const pj = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { peerDependencies?: Record<string, string> };
-  return pj.peerDependencies?.[pkg] ?? (require('@tensorflow/tfjs') as typeof import('@tensorflow/tfjs')).version_core;
+  return pj.peerDependencies?.[pkg] ?? (require('@tensorflow/tfjs-core') as typeof import('@tensorflow/tfjs-core')).version_core;
 }
 
 /** Options of {@link doctorReport}: the global engine options. */
@@ -40,7 +40,7 @@ export async function doctorReport(choice: BackendChoice, opts: DoctorOptions = 
 /** {@link doctorReport} with the facts `--require-gpu` needs. */
 export async function doctorDiagnosis(choice: BackendChoice, opts: DoctorOptions = {}): Promise<{ text: string; info?: BackendInfo; onGpu: boolean }> {
   // The engines load here, when the report is asked for, not when the command line is built.
-  const tf = require('@tensorflow/tfjs') as typeof import('@tensorflow/tfjs');
+  const tf = require('@tensorflow/tfjs-core') as typeof import('@tensorflow/tfjs-core');
   const { selectBackend } = require('../engine/backend') as typeof import('../engine/backend');
   const { findCudaLibraries } = require('../engine/cuda_libraries') as typeof import('../engine/cuda_libraries');
   const { availableThreads } = require('../engine/wasm_threads') as typeof import('../engine/wasm_threads');

@@ -7,7 +7,11 @@
  * `wasm` (XNNPACK, always installed, threaded: see `wasm_threads.ts`), `cpu` (pure JavaScript, slow). The native
  * packages and `webgpu` are optional: they are loaded when installed, and their absence is reported, never fatal.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+// The cpu backend is the last resort of every choice and what the kernels' reference tests compare with.
+import '@tensorflow/tfjs-backend-cpu';
+// Gradients of the core ops (the @tensorflow/tfjs bundle registers them; tfjs-core alone does not).
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { registerCpuKernels, registerWasmTrainingKernels } from '../kernels';
 import { startWasmBackend } from './wasm_threads';
 import { GpuAdapterReport, startWebGpuBackend } from './webgpu';

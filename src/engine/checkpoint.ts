@@ -10,7 +10,7 @@
  *
  * Torchvision-layout files for torch users are written by `exportTorchvisionWeights` in `src/weights`.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../nn/module';
 import { WeightDtype, bytesOf } from '../weights/dtypes';
 import { hostToTensor } from '../weights/model_weights';

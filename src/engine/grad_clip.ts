@@ -1,7 +1,7 @@
 /**
  * Gradient clipping on named gradient records, with torch.nn.utils semantics.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** Gradients keyed by parameter name (the dotted state name of the parameter each one belongs to). */
 export type NamedGrads = Record<string, tf.Tensor>;

@@ -2,7 +2,7 @@
  * Stochastic gradient descent with momentum, torch.optim.SGD's update rule, on named `tf.Variable`s, plus the
  * per-parameter weight-decay groups of torchvision's classification reference (no decay on norm layers or biases).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { BatchNorm2d } from '../nn/layers';
 import { Module } from '../nn/module';
 import { NamedGrads } from './grad_clip';

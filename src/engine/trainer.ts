@@ -15,7 +15,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { ForwardContext, Module } from '../nn/module';
 import { loadCheckpoint, restoreModel, saveCheckpoint } from './checkpoint';
 import { clipGradNorm, clipGradValue, NamedGrads } from './grad_clip';

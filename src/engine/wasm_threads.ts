@@ -26,7 +26,7 @@
  *
  * {@link checkThreadedWasmPackage} re-checks the installed package for every fact above; a test runs it.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Worker as NodeWorker } from 'worker_threads';

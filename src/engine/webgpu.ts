@@ -18,7 +18,7 @@
  * A software adapter (llvmpipe, lavapipe, SwiftShader, WARP) is slower than wasm: `auto` picks WebGPU only for a
  * hardware adapter ({@link isSoftwareAdapter}).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** The part of WebGPU's `GPUAdapterInfo` read here (Dawn fills all four; browsers may leave some empty). */
 export interface GpuAdapterInfoLike {

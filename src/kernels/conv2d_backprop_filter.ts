@@ -4,7 +4,7 @@
  *
  * Reference: TensorFlow `Conv2DBackpropFilter` (tensorflow/core/kernels/conv_grad_filter_ops.cc).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { convBackpropFilter } from '../ops/conv';
 import { ConvKernelAttrs, geometryFromAttrs } from './conv_kernel_util';
 

@@ -5,7 +5,7 @@
  *
  * Reference: TensorFlow `Conv2DBackpropInput` (tensorflow/core/kernels/conv_grad_input_ops.cc).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { convBackpropInput } from '../ops/conv';
 import { ConvKernelAttrs, geometryFromAttrs } from './conv_kernel_util';
 

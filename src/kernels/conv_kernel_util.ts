@@ -1,5 +1,5 @@
 /** Shared helpers of the wasm convolution-gradient kernels: tfjs kernel attributes to a {@link ConvGeometry}. */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { ConvGeometry } from '../ops/conv';
 
 /** The attributes tfjs passes to its convolution and convolution-gradient kernels. */

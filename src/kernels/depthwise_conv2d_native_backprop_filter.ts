@@ -4,7 +4,7 @@
  *
  * Reference: TensorFlow `DepthwiseConv2dNativeBackpropFilter` (tensorflow/core/kernels/depthwise_conv_grad_op.cc).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { depthwiseBackpropFilter } from '../ops/conv';
 import { ConvKernelAttrs, geometryFromAttrs } from './conv_kernel_util';
 

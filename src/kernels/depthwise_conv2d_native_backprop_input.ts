@@ -4,7 +4,7 @@
  *
  * Reference: TensorFlow `DepthwiseConv2dNativeBackpropInput` (tensorflow/core/kernels/depthwise_conv_grad_op.cc).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { convBackpropInput } from '../ops/conv';
 import { ConvKernelAttrs, geometryFromAttrs } from './conv_kernel_util';
 

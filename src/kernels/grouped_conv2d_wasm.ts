@@ -17,7 +17,7 @@
  * Source: `grouped_conv2d.wat` next to this file (the module below is its `wat2wasm` output, base64).
  * Reference semantics: PyTorch `torch.nn.functional.conv2d` with groups (`aten/src/ATen/native/Convolution.cpp`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { ConvGeometry } from '../ops/conv';
 
 const WASM_BASE64 =

@@ -8,7 +8,7 @@
  *
  * Reference: tfjs-backend-cpu `kernels/Identity.ts` (shares the data id the same way).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** Input `x` (any dtype and rank). Returns a tensor info with the same data id, shape and dtype. */
 export const identityConfig: tf.KernelConfig = {

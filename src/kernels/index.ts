@@ -5,7 +5,7 @@
  * `Identity` (shares memory instead of copying), and a `ResizeBilinearGrad` that honours `halfPixelCenters` (the
  * stock one ignores it).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_conv2d_native_backprop_filter';

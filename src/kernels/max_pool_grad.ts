@@ -10,7 +10,7 @@
  *
  * Reference: PyTorch `aten/src/ATen/native/cpu/MaxPoolKernel.cpp`; tfjs-backend-cpu `kernels/MaxPoolGrad.ts`.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** What this file uses of tfjs-backend-wasm's backend object. */
 interface WasmBackendLike {

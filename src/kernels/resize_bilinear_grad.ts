@@ -15,7 +15,7 @@
  * Reference: tfjs-backend-cpu `kernels/ResizeBilinear.ts` (forward mapping); torch
  * `aten/src/ATen/native/UpSampleBilinear2d.cpp` (`upsample_bilinear2d_backward`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** What this file uses of a backend: the wasm backend's heap views, or the cpu backend's read and write. */
 interface BackendLike {

@@ -21,7 +21,7 @@
  * Reference: He et al. 2017, "Mask R-CNN" (RoIAlign); torchvision `ops/roi_align.py`,
  * `csrc/ops/cpu/roi_align_kernel.cpp`.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** Attributes of both kernels. */
 export interface RoIAlignAttrs {

@@ -9,7 +9,7 @@
  *
  * Reference semantics: TensorFlow `Slice` / tfjs-core `slice` (`begin` per axis, `size` -1 meaning "to the end").
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** What this file uses of tfjs-backend-wasm's backend object. */
 interface WasmBackendLike {

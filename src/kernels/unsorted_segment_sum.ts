@@ -5,7 +5,7 @@
  *
  * Reference: TensorFlow `UnsortedSegmentSum` (tensorflow/core/kernels/segment_reduction_ops_impl.h).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * Inputs `x` [n, ...inner] (float32 or int32) and `segmentIds` [n] int32; attr `numSegments`.
@@ -19,7 +19,7 @@ export const unsortedSegmentSumConfig: tf.KernelConfig = {
     const ids = inputs.segmentIds as tf.Tensor;
     const numSegments = (attrs as unknown as { numSegments: number }).numSegments;
     return tf.tidy(() => {
-      const idsFlat = tf.reshape(ids, [-1]).toInt();
+      const idsFlat = tf.cast(tf.reshape(ids, [-1]), 'int32');
       const n = idsFlat.shape[0];
       const rows = tf.reshape(x, [n, -1]); // [n, inner]
       const valid = tf.logicalAnd(tf.greaterEqual(idsFlat, 0), tf.less(idsFlat, numSegments));

@@ -2,7 +2,7 @@
  * Layers with torch's semantics and parameter names: `Conv2d`, `BatchNorm2d`, `FrozenBatchNorm2d`, `Linear`,
  * `Sequential`. Activations are NHWC float32 throughout.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { BatchNormActOptions, batchNormInference, batchNormTrain } from '../ops/batch_norm';
 import { conv2d } from '../ops/conv';
 import { SeedSequence } from '../common/seed';

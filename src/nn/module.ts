@@ -6,7 +6,7 @@
  * `tf.Variable` registered under torchvision's dotted state-dict name (`layer1.0.conv1.weight`), so weight import
  * is a name map plus a layout transpose, and BatchNorm statistics are updated explicitly.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** Arguments every `forward` receives. */
 export interface ForwardContext {

@@ -3,7 +3,7 @@
  * `model(batched_inputs)` returning a loss dict in training and predictions in inference, split here into two
  * typed methods instead of a mode flag that changes the return type).
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { ForwardContext, Module } from './module';
 
 /** The loss record of one batch: stable keys (`classification`, `boxRegression`, `segmentation`, `aux`), float32 scalars. */

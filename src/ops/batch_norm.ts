@@ -14,7 +14,7 @@
  * (`batch_norm_cpu_update_stats_template`, `batch_norm_backward_cpu_template`): biased batch variance for the
  * normalization, computed in two passes (mean, then the mean of squared deviations).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** Options shared by {@link batchNormTrain} and {@link batchNormInference}. */
 export interface BatchNormActOptions {

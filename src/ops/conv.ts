@@ -12,7 +12,7 @@
  *    channel roles swapped, forward stride used as dilation), or a matrix product for 1x1 kernels.
  * Reference semantics: PyTorch `torch/nn/functional.py` conv2d and `aten/src/ATen/native/Convolution.cpp`.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { groupedConv2dFilterGrad, groupedConv2dPadded } from '../kernels/grouped_conv2d_wasm';
 
 /** Options of {@link conv2d}; each field means what it means in torch.nn.functional.conv2d. */

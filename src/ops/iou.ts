@@ -9,7 +9,7 @@
  * Reference: torchvision `ops/boxes.py` (`_box_inter_union`, `box_iou`); Rezatofighi et al. 2019, "Generalized
  * Intersection over Union", and torchvision `ops/giou_loss.py`.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * Pairwise IoU between two sets of xyxy boxes, in float32 arithmetic as torchvision's `box_iou` on float32

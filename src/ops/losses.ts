@@ -6,7 +6,7 @@
  * Reference: Lin et al. 2017, "Focal Loss for Dense Object Detection", torchvision `ops/focal_loss.py`;
  * torch.nn.functional `l1_loss`, `smooth_l1_loss`; torchvision `ops/giou_loss.py`.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { generalizedBoxIouTensor } from './iou';
 
 /** How element-wise losses are reduced: `none` keeps the shape, `sum` adds every element, `mean` averages. */

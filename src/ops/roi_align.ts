@@ -4,7 +4,7 @@
  *
  * Reference: torchvision `ops/roi_align.py` (`roi_align`), whose CPU kernel `src/kernels/roi_align.ts` ports.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { RoIAlignAttrs, registerRoIAlignKernels } from '../kernels/roi_align';
 
 /** Options of `roiAlign`; the meaning of each is torchvision `roi_align`'s argument of the same name. */

@@ -5,7 +5,7 @@
  *
  * Reference: torchvision references/classification/train.py (transforms, label smoothing, weight-decay groups).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ClassificationEvaluator, ClassificationMetrics, imageFolderDataset, scanImageFolder } from '../../datasets/image_folder';

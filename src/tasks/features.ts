@@ -2,7 +2,7 @@
  * Feature extraction: pooled embeddings (global average of the backbone's last level) for every image of a folder,
  * written as a `.npy` float32 matrix [N, C] plus a JSON index of the image files in row order.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import fg from 'fast-glob';
 import * as fs from 'fs';
 import * as path from 'path';

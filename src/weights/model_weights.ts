@@ -4,7 +4,7 @@
  * `tf.io.browserFiles`, `tf.io.fromMemory`, `tf.io.http`) whose weight specs are named by our state names. No
  * file-system module: the Node path loader is `restoreModel` in `src/engine/checkpoint.ts`.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../nn/module';
 import { HostTensor, decodeFloat32, decodeInt32 } from './dtypes';
 import { SafetensorsBuffer } from './safetensors_bytes';

@@ -13,7 +13,7 @@
  * counterpart in torchvision's architecture and are refused), tinygrad `extra/models/resnet.py`
  * (`load_from_pretrained`: rename + transpose).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { BatchNorm2d } from '../nn/layers';
 import { Module, StateEntry } from '../nn/module';
 import { DTYPE_BYTES, bytesOf, decodeFloat32, isFloatDtype } from './dtypes';

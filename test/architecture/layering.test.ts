@@ -22,7 +22,7 @@ const REPO = path.resolve(__dirname, '..', '..');
 const ROOTS = ['src', 'heads', 'datasets'];
 
 /** Every .ts file under the source roots, relative to the repository, with '/' separators. */
-function sourceFiles(): string[] {
+function sourceFiles(roots: readonly string[] = ROOTS): string[] {
   const out: string[] = [];
   const walk = (dir: string): void => {
     for (const e of fs.readdirSync(path.join(REPO, dir), { withFileTypes: true })) {
@@ -31,7 +31,7 @@ function sourceFiles(): string[] {
       else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(rel);
     }
   };
-  ROOTS.forEach(walk);
+  roots.forEach(walk);
   return out.sort();
 }
 
@@ -106,7 +106,7 @@ describe('layering (imports read from the sources)', () => {
 
   it('importSpecifiers: static, re-export, side-effect, require and dynamic imports; not strings elsewhere', () => {
     const src = [
-      "import * as tf from '@tensorflow/tfjs';",
+      "import * as tf from '@tensorflow/tfjs-core';",
       "import type { A } from '../a';",
       "export { b } from './b';",
       "import './c';",
@@ -115,7 +115,7 @@ describe('layering (imports read from the sources)', () => {
       "const s = 'from ../f';",
     ].join('\n');
     expect(importSpecifiers(src)).to.have.deep.members([
-      { spec: '@tensorflow/tfjs', typeOnly: false },
+      { spec: '@tensorflow/tfjs-core', typeOnly: false },
       { spec: '../a', typeOnly: true },
       { spec: './b', typeOnly: false },
       { spec: './c', typeOnly: false },
@@ -140,6 +140,20 @@ describe('layering (imports read from the sources)', () => {
       expect(violations).to.deep.equal([]);
     });
   }
+
+  it('tensors come from @tensorflow/tfjs-core and the backends the package depends on, never the @tensorflow/tfjs bundle', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf-8')) as { dependencies: Record<string, string> };
+    const allowed = Object.keys(pkg.dependencies).filter((d) => d.startsWith('@tensorflow/'));
+    expect(allowed).to.include.members(['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu']);
+    expect(allowed).to.not.include('@tensorflow/tfjs');
+    const optional = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']; // peers, loaded only if installed
+    // The tests and scripts too: they run against the same installed packages.
+    const everyFile = sourceFiles([...ROOTS, 'test', 'scripts']);
+    const violations = everyFile.map((f) => [f, importSpecifiers(fs.readFileSync(path.join(REPO, f), 'utf-8')).map((r) => r.spec)] as const).flatMap(([f, specs]) =>
+      specs.filter((s) => s.startsWith('@tensorflow/') && ![...allowed, ...optional].some((a) => s === a || s.startsWith(`${a}/`))).map((s) => `${f} imports ${s}`),
+    );
+    expect(violations).to.deep.equal([]);
+  });
 
   it('evaluators load no tensor library, directly or through their run-time imports', () => {
     const violations: string[] = [];

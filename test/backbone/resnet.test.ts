@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { BACKBONE_NAMES, buildBackbone, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { specOf } from '../../src/backbone/features';
@@ -148,7 +148,7 @@ describe('ResNet backbone', () => {
     try {
       const bn3 = bb.stateEntries().filter((e) => /\.bn3\.weight$/.test(e.name));
       expect(bn3.length).to.equal(16);
-      for (const e of bn3) expect(e.variable.sum().dataSync()[0]).to.equal(0);
+      for (const e of bn3) expect(tf.sum(e.variable).dataSync()[0]).to.equal(0);
     } finally {
       bb.dispose();
     }

@@ -4,7 +4,7 @@
  * the reference values (torchvision / detectron2 RetinaNet 1x) are as documented.
  */
 import { octaveAnchorSizes } from '../../heads/detection/anchors';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';

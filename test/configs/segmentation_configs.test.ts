@@ -3,7 +3,7 @@
  * declared output stride, and the configs differ from the torchvision-recipe FCN config only in the keys listed
  * here (no config inheritance: this diff is what keeps complete files consistent).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { clipGradNorm, clipGradValue } from '../../src/engine/grad_clip';
 import { SgdOptimizer, SgdOptions, weightDecayGroups, withLrMult } from '../../src/engine/optimizer';
@@ -368,8 +368,8 @@ class Tiny extends Module {
   }
   forward(x: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
     return tf.tidy(() => {
-      const h = this.bn1.forward(this.fc1.forward(x).reshape([-1, 1, 1, 3]) as tf.Tensor4D, ctx);
-      return this.fc2.forward(h.reshape([-1, 3]));
+      const h = this.bn1.forward(tf.reshape(this.fc1.forward(x), [-1, 1, 1, 3]) as tf.Tensor4D, ctx);
+      return this.fc2.forward(tf.reshape(h, [-1, 3]));
     });
   }
 }

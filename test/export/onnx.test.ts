@@ -10,7 +10,7 @@
  *
  * Without onnxruntime-node (an optional dependency) the runtime suites are skipped, saying so.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { onnx } from 'onnx-proto';
 import { expect } from 'chai';
 import * as fs from 'fs';

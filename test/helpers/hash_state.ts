@@ -2,7 +2,7 @@
  * Fill a module's state with the hash values of src/weights/hash_init.ts under its torch names, as the parity
  * generators in scripts/parity/ do on the torch side, without going through a weight file.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../src/nn/module';
 import { hashTensorValues } from '../../src/weights/hash_init';
 

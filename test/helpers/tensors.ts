@@ -1,5 +1,5 @@
 /** Test helpers: leak checks and closeness assertions. */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 
 /**

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { REL_TOL, expectNoLeak, onCpu, relativeError, conv2dBackpropCases, seededTensor } from './conv_reference';
 

@@ -2,7 +2,7 @@
  * Test helpers for the convolution kernels and op: seeded tensors, running a function on the `cpu` backend as
  * the reference, and error relative to the reference's scale.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { seededFloats } from '../helpers/tensors';
 

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { REL_TOL, depthwiseBackpropCases, dilateKernel, expectNoLeak, onCpu, relativeError, seededTensor } from './conv_reference';
 

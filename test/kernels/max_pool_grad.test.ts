@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { maxPoolGradConfig } from '../../src/kernels/max_pool_grad';
 import { expectNoLeak, onCpu, seededTensor } from './conv_reference';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { registerCpuKernels } from '../../src/kernels';
 import { resizeBilinearGradConfig, resizeBilinearGradCpuConfig } from '../../src/kernels/resize_bilinear_grad';

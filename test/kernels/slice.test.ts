@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { sliceConfig } from '../../src/kernels/slice';
 import { expectNoLeak, onCpu, seededInts, seededTensor } from './conv_reference';
@@ -24,7 +24,7 @@ describe('Slice (wasm)', () => {
   });
 
   it('x=[2,3,4] begin=[0,1,1] size=[2,2,-1]: hand-derived values', () => {
-    const x = tf.range(0, 24).reshape([2, 3, 4]);
+    const x = tf.reshape(tf.range(0, 24), [2, 3, 4]);
     const y = tf.slice(x, [0, 1, 1], [2, 2, -1]);
     // x[b, r, c] = 12b + 4r + c; rows 1..2, columns 1..3 of both batches.
     expect(y.shape).to.deep.equal([2, 2, 3]);

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { BatchNorm2d, FrozenBatchNorm2d, GroupNorm } from '../../src/nn/layers';
 import { expectNoLeak, maxAbsDiff, seededFloats } from '../helpers/tensors';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { batchNormInference, batchNormTrain, channelSums } from '../../src/ops/batch_norm';
 import { expectNoLeak, maxAbs, maxAbsDiff, seededFloats } from '../helpers/tensors';

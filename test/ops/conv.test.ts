@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { conv2d, Conv2dOpOptions } from '../../src/ops/conv';
 import {

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { boxIou, generalizedBoxIouTensor } from '../../src/ops/iou';
 import { expectNoLeak } from '../helpers/tensors';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { binaryCrossEntropyWithLogits, generalizedBoxIouLoss, l1Loss, sigmoidFocalLoss, smoothL1Loss, softmaxCrossEntropy } from '../../src/ops/losses';
 import { expectNoLeak } from '../helpers/tensors';

@@ -6,7 +6,7 @@
  * float32) and sums at most 4 x 4 x 4 taps per bin in float64 where torch sums in float32: differences are a few
  * float32 ulps. A wrong cell, weight or count gives errors of order 0.1.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';

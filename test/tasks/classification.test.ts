@@ -3,7 +3,7 @@
  * checkpoint, resume, predict, export to torchvision names, and extract features. Images are generated (two
  * colour classes), so the test needs no download.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';

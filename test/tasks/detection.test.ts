@@ -17,7 +17,7 @@
  * How the schedule below was chosen (the runs compared, the AP50 each reached): docs/tuning.md.
  */
 import { retinaNetAnchorSizes } from '../../heads/detection/anchors';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';

@@ -6,7 +6,7 @@
  * flip, mapping back to the original size) and CamVid-style data are checked with a per-pixel stand-in model whose
  * output is known in closed form.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';

@@ -10,7 +10,7 @@
  * The files of test/webgpu run in their own mocha process (`npm run test:webgpu`): Dawn's instances, threads and
  * drivers stay out of the process that runs the rest of the suite.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { resnet18 } from '../../src/backbone/resnet';
 import { selectBackend } from '../../src/engine/backend';

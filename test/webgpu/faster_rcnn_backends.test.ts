@@ -2,7 +2,7 @@
  * Faster R-CNN on backends without the RoIAlign kernels (a cpu backend under another name, and WebGPU): one error
  * naming the backend, before any work. In the WebGPU group (see test/webgpu/backend.test.ts): it starts Dawn.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { expect } from 'chai';
 import { FasterRCNN, fasterrcnnResnet18Fpn } from '../../heads/detection/faster_rcnn';

@@ -3,7 +3,7 @@
  * built with other initial values; the result must equal the saved model bit for bit. Also the in-memory safetensors
  * reader against the file reader, and the errors.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as http from 'http';

@@ -9,7 +9,7 @@
  * golden), ours by a similar amount from float32 accumulation in a different order (XNNPACK); 1e-4 leaves room for
  * that across 100 layers while any wrong transpose, name or padding gives errors of order 1.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';

@@ -9,7 +9,7 @@
  * Reference: torchvision `models/resnet.py`, `ops/feature_pyramid_network.py`, `models/detection/retinanet.py`,
  * `models/detection/anchor_utils.py`, `models/segmentation/{fcn,deeplabv3,_utils}.py`; ONNX operators (opset 17).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Backbone, BackboneLevel, PyramidLevel } from '../../backbone/features';
 import { BasicBlock, Bottleneck, ResNet } from '../../backbone/resnet';
 import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, Linear } from '../../nn/layers';

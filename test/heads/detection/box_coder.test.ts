@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { BBOX_XFORM_CLIP, BoxCoder } from '../../../heads/detection/box_coder';
 import { expectNoLeak } from '../../helpers/tensors';

@@ -3,7 +3,7 @@
  * post-processing) and the model on a small ResNet-18 FPN (contracts, gradients, predict, errors, leaks). Values
  * against torchvision are in faster_rcnn_parity.test.ts.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { FasterRCNN, fasterrcnnResnet18Fpn } from '../../../heads/detection/faster_rcnn';
 import { RoIHeads, mapRoiLevels } from '../../../heads/detection/roi_heads';

@@ -13,7 +13,7 @@
  * head narrowed to 64 and 256. No pretrained weights, so BatchNorm is trainable (FrozenBatchNorm2d with initial
  * statistics is an identity and the features of an untrained ResNet then explode).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';

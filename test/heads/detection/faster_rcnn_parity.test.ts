@@ -12,7 +12,7 @@
  * ranks are compared exactly where the reference's consecutive scores differ by more than float32 resolution, and
  * otherwise as sets (same label, box within 0.02 px, score within SCORE_TOLERANCE).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';

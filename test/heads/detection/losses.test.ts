@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { BoxCoder } from '../../../heads/detection/box_coder';
 import { oneHotTargets, retinaNetLosses } from '../../../heads/detection/losses';

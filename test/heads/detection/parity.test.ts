@@ -14,7 +14,7 @@
  * must hold for at least 95% of the stored detections. Exact post-processing semantics are tested separately on
  * synthetic outputs (postprocess.test.ts).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';

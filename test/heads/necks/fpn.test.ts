@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { FeaturePyramidNetwork, FpnTopBlock } from '../../../heads/necks/fpn';
 import { resnet18, resnet50 } from '../../../src/backbone/resnet';

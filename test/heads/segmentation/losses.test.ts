@@ -3,7 +3,7 @@
  * weighted mean with class weights) and its gradient (softmax - one-hot, scaled by w[t] / Σ w, zero on ignored
  * pixels), on the wasm backend.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { pixelCrossEntropy } from '../../../heads/segmentation/losses';
 import { expectNoLeak } from '../../helpers/tensors';

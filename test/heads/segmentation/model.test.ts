@@ -3,7 +3,7 @@
  * builders (strides, rates, state names), gradients on wasm, errors and leaks. Values against torchvision are in
  * parity.test.ts; small models here use ResNet-18 without dilation (BasicBlock has none), at output stride 32.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';

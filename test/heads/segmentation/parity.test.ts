@@ -10,7 +10,7 @@
  * accumulation order across ~55 layers; a wrong name, transpose, padding or interpolation convention gives errors
  * of order 1e-1). Losses: 1e-5 relative (a float32 log-softmax and mean over ~3400 pixels).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';

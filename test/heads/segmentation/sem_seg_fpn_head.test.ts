@@ -9,7 +9,7 @@
  * upsampling convention or GroupNorm axis gives errors of order 1e-1: tfjs's stock ResizeBilinearGrad, which ignores
  * halfPixelCenters, gave 0.3 on `p3.0.weight`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';

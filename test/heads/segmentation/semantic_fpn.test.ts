@@ -3,7 +3,7 @@
  * training step's gradients, errors and leaks. Values of the head against detectron2's construction are in
  * sem_seg_fpn_head.test.ts; the FPN's and the ResNet's in their own parity tests.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { pixelCrossEntropy } from '../../../heads/segmentation/losses';
 import { SemanticFpn, semanticFpnResnet18 } from '../../../heads/segmentation/semantic_fpn';

@@ -9,7 +9,7 @@
  * with the ignore index 255) and `predict` pads each pass and crops the logits back, so both padding paths are part
  * of the run. No pretrained weights: trainable BatchNorm; one fixed batch, deterministic seeds.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
