@@ -85,7 +85,7 @@ async function tfjsOutputs(t: OnnxExportTarget, x: tf.Tensor4D): Promise<Record<
       break;
     }
     case 'segmentation': {
-      const o = t.model.forward(x, { training: false });
+      const o: { logits: tf.Tensor4D; auxLogits?: tf.Tensor4D } = t.model.forward(x, { training: false });
       out.logits = o.logits;
       if (o.auxLogits) out.auxLogits = o.auxLogits;
       break;
