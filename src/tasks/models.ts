@@ -1,7 +1,7 @@
 /**
  * The one table from a config's model to its builder, its torchvision name and the torchvision weight family of its
- * whole-model state dicts (absent where torchvision publishes none: Semantic FPN). Tasks, checkpoint loading, weight import and export all look architectures up here; adding
- * a head is adding one entry (and its config schema).
+ * whole-model state dicts (absent where torchvision publishes none: Semantic FPN). Tasks, checkpoint loading, weight
+ * import and export all look architectures up here; adding a head is adding one entry (and its config schema).
  *
  * Classifier keys (the state-name prefixes of the layers sized by the class count, re-initialized when fine-tuning to
  * another class count) are declared by each model once (`classifierKeys`, as timm's `default_cfg['classifier']`),
@@ -135,8 +135,9 @@ function dilationOf(outputStride: SegmentationConfig['model']['outputStride']): 
 }
 
 /**
- * Build the segmentation model a config describes: the backbone named by `model.backbone`, dilated to
- * `model.outputStride` (8: layer3 and layer4, as torchvision; 16: layer4), returning C5 (and C4 for the auxiliary
+ * Build the FCN / DeepLabV3 model a config describes: the backbone named by `model.backbone`, dilated to
+ * `model.outputStride` (8: layer3 and layer4, as torchvision; 16: layer4; the schema allows 32 for Semantic FPN
+ * only), returning C5 (and C4 for the auxiliary
  * head), then the head of `model.head` on it.
  * @throws Error from the model's constructor (the backbone is released then).
  */
