@@ -28,7 +28,14 @@ export class ConfigError extends Error {
   }
 }
 
+/** An error's text, with the `$comment` of the schema that failed when it has one (why a cross-key rule holds). */
 function describe(e: ErrorObject): string {
+  const why = (e.parentSchema as { $comment?: unknown } | undefined)?.$comment;
+  const text = describeKeyword(e);
+  return typeof why === 'string' ? `${text} (${why})` : text;
+}
+
+function describeKeyword(e: ErrorObject): string {
   const where = e.instancePath === '' ? '(top level)' : e.instancePath;
   switch (e.keyword) {
     case 'additionalProperties':

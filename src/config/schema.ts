@@ -389,11 +389,15 @@ export const segmentationBackboneSchema = obj({
   frozenStages: { type: 'integer', minimum: 0, maximum: 4 },
 });
 
-/** The segmentation head on C5, discriminated by `type`: torchvision's FCNHead or DeepLabHead (ASPP). */
+/**
+ * The segmentation head, discriminated by `type`: torchvision's FCNHead or DeepLabHead (ASPP) on C5 of a dilated
+ * ResNet, or Semantic FPN (Panoptic FPN's semantic branch, detectron2 `SemSegFPNHead`) on an FPN over C2..C5 of an
+ * undilated one.
+ */
 export const segmentationHeadSchema = {
   type: 'object',
   required: ['type'],
-  properties: { type: oneOfValues(['fcn', 'deeplabv3']) },
+  properties: { type: oneOfValues(['fcn', 'deeplabv3', 'semantic_fpn']) },
   allOf: [
     { if: { properties: { type: { const: 'fcn' } } }, then: obj({ type: { const: 'fcn' } }) },
     {
@@ -404,30 +408,71 @@ export const segmentationHeadSchema = {
         atrousRates: { oneOf: [{ type: 'array', items: sidePx, minItems: 1 }, { type: 'null' }] },
       }),
     },
+    {
+      if: { properties: { type: { const: 'semantic_fpn' } } },
+      then: obj({
+        type: { const: 'semantic_fpn' },
+        /** FPN output channels (P2..P5); detectron2 and mmsegmentation: 256. */
+        fpnChannels: posInt(MAX_CHANNELS),
+        /** Channels of the head's per-level towers (detectron2 `SEM_SEG_HEAD.CONVS_DIM`): 128. */
+        convDims: posInt(MAX_CHANNELS),
+        /** GroupNorm groups after each 3x3 convolution of the head (detectron2 norm "GN"): 32; must divide `convDims`. */
+        numGroups: posInt(MAX_CHANNELS),
+      }),
+    },
   ],
 } as const;
 
-/** A semantic segmentation run: `resvision train configs/segmentation/*.json` (FCN or DeepLabV3 on a dilated ResNet). */
+/**
+ * What Semantic FPN requires of the rest of `model`: an undilated backbone (it reads C2..C5 at strides 4..32), no
+ * auxiliary head, and no whole-model weights (torchvision publishes none). FCN and DeepLabV3 take output stride 8
+ * or 16. A `$comment` is appended to the error of its key (`src/config/load.ts`).
+ */
+const segmentationModelRules = {
+  if: { required: ['head'], properties: { head: { required: ['type'], properties: { type: { const: 'semantic_fpn' } } } } },
+  then: {
+    properties: {
+      outputStride: { const: 32, $comment: 'semantic_fpn reads C2..C5 of an undilated ResNet' },
+      aux: { const: false, $comment: 'semantic_fpn has no auxiliary head' },
+      weights: {
+        type: 'null',
+        $comment: 'torchvision publishes no Semantic FPN weights: start from model.backboneWeights, an ImageNet ResNet, or resume a checkpoint',
+      },
+    },
+  },
+  else: { properties: { outputStride: { enum: [8, 16] } } },
+} as const;
+
+/**
+ * A semantic segmentation run: `resvision train configs/segmentation/*.json` (FCN or DeepLabV3 on a dilated ResNet,
+ * or Semantic FPN).
+ */
 export const segmentationSchema = obj(
   {
     task: { const: 'segmentation' },
     description,
-    model: obj({
-      backbone: segmentationBackboneSchema,
-      head: segmentationHeadSchema,
-      /** Number of classes K, background included. */
-      numClasses: posInt(MAX_SEGMENTATION_CLASSES),
-      /** 8: layer3 and layer4 dilated (torchvision); 16: layer4 only. */
-      outputStride: oneOfValues([8, 16]),
-      /** Auxiliary FCN head on C4 (torchvision `aux_loss`). */
-      aux: bool,
-      /** A torchvision `fcn_*` / `deeplabv3_*` state dict to start from; null = none. */
-      weights: { oneOf: [str, { type: 'null' }] },
-      /** An ImageNet ResNet state dict for the backbone (torchvision `weights_backbone`); null = random init. */
-      backboneWeights: { oneOf: [str, { type: 'null' }] },
-    }),
+    model: {
+      ...obj({
+        backbone: segmentationBackboneSchema,
+        head: segmentationHeadSchema,
+        /** Number of classes K, background included. */
+        numClasses: posInt(MAX_SEGMENTATION_CLASSES),
+        /** 8: layer3 and layer4 dilated (torchvision); 16: layer4 only; 32: undilated (semantic_fpn, which requires it). */
+        outputStride: oneOfValues([8, 16, 32]),
+        /** Auxiliary FCN head on C4 (torchvision `aux_loss`); false for semantic_fpn. */
+        aux: bool,
+        /** A torchvision `fcn_*` / `deeplabv3_*` state dict to start from; null = none (always null for semantic_fpn). */
+        weights: { oneOf: [str, { type: 'null' }] },
+        /** An ImageNet ResNet state dict for the backbone (torchvision `weights_backbone`); null = random init. */
+        backboneWeights: { oneOf: [str, { type: 'null' }] },
+      }),
+      ...segmentationModelRules,
+    },
     data: segmentationDataSchema,
-    /** Pixel cross-entropy (ignore index 255 after reading masks); `auxWeight` scales the auxiliary head's loss. */
+    /**
+     * Pixel cross-entropy (ignore index 255 after reading masks); `auxWeight` scales the auxiliary head's loss (unused
+     * without one).
+     */
     loss: obj({
       auxWeight: nonNegNum(MAX_RATE),
       classWeights: { oneOf: [{ type: 'array', items: nonNegNum(MAX_RATE), minItems: 1 }, { type: 'null' }] },

@@ -79,7 +79,7 @@ export type SegmentationEvalConfig = FromSchema<typeof segmentationEvalSchema>;
 /** Loop settings of a segmentation run: the shared ones plus the choice to skip the evaluation after the last step. */
 export type SegmentationTrainConfig = FromSchema<typeof segmentationTrainSchema>;
 
-/** A semantic segmentation run: `resvision train configs/segmentation/*.json` (FCN or DeepLabV3 on a dilated ResNet). */
+/** A semantic segmentation run: `resvision train configs/segmentation/*.json` (FCN or DeepLabV3 on a dilated ResNet, or Semantic FPN). */
 export type SegmentationConfig = FromSchema<typeof segmentationSchema>;
 
 /** Every config kind, discriminated by `task`. */

@@ -1,7 +1,7 @@
 /**
  * The one table from a config's model to its builder, its torchvision name and the torchvision weight family of its
- * whole-model state dicts. Tasks, checkpoint loading, weight import and export all look architectures up here; adding
- * a head is adding one entry (and its config schema).
+ * whole-model state dicts (absent where torchvision publishes none: Semantic FPN). Tasks, checkpoint loading, weight
+ * import and export all look architectures up here; adding a head is adding one entry (and its config schema).
  *
  * Classifier keys (the state-name prefixes of the layers sized by the class count, re-initialized when fine-tuning to
  * another class count) are declared by each model once (`classifierKeys`, as timm's `default_cfg['classifier']`),
@@ -14,6 +14,8 @@ import { ResNetClassifier } from '../../heads/classification/model';
 import { octaveAnchorSizes } from '../../heads/detection/anchors';
 import { RetinaNet } from '../../heads/detection/model';
 import { SegmentationModel, type SegmentationHeadOptions } from '../../heads/segmentation/model';
+import { SemanticFpn } from '../../heads/segmentation/semantic_fpn';
+import type { BackboneLevel } from '../backbone/features';
 import { buildBackbone } from '../backbone/resnet';
 import type { ClassificationConfig, Config, DetectionConfig, SegmentationConfig } from '../config/types';
 import type { Module } from '../nn/module';
@@ -22,9 +24,15 @@ import type { WeightFamily } from '../weights/torchvision';
 /** One architecture: how a config of its task builds it, and what torchvision calls it and its state dicts. */
 export interface Architecture<C extends Config, M extends Module> {
   task: C['task'];
-  /** The torchvision weight family of the whole model's state dicts (`loadTorchvisionWeights`' name table). */
-  weightFamily: WeightFamily;
-  /** torchvision's name of the model a config builds (`resnet50`, `retinanet_resnet50_fpn`, `fcn_resnet101`). */
+  /**
+   * The torchvision weight family of the whole model's state dicts (`loadTorchvisionWeights`' name table); absent
+   * when torchvision publishes no such model, whose `model.weights` the config schema then refuses.
+   */
+  weightFamily?: WeightFamily;
+  /**
+   * torchvision's name of the model a config builds (`resnet50`, `retinanet_resnet50_fpn`, `fcn_resnet101`); ours,
+   * in the same pattern, where torchvision has none (`semantic_fpn_resnet50`).
+   */
   modelName(cfg: C): string;
   /**
    * Build the model a config describes, randomly initialized from `train.seed`.
@@ -101,6 +109,8 @@ function headOptions(cfg: SegmentationConfig): SegmentationHeadOptions {
     case 'deeplabv3':
       // torchvision's rates at output stride 8; the DeepLabV3 paper's at 16.
       return { type: 'deeplabv3', atrousRates: h.atrousRates ?? (cfg.model.outputStride === 16 ? [6, 12, 18] : [12, 24, 36]) };
+    case 'semantic_fpn':
+      throw new Error('semantic_fpn is not a head on C5: build it with buildSemanticFpn');
     default: {
       const never: never = h;
       throw new Error(`unknown segmentation head ${String((never as { type: unknown }).type)}`);
@@ -108,9 +118,26 @@ function headOptions(cfg: SegmentationConfig): SegmentationHeadOptions {
   }
 }
 
+/** The dilation of layer2..layer4 giving a segmentation config's output stride. */
+function dilationOf(outputStride: SegmentationConfig['model']['outputStride']): [boolean, boolean, boolean] {
+  switch (outputStride) {
+    case 8:
+      return [false, true, true];
+    case 16:
+      return [false, false, true];
+    case 32:
+      return [false, false, false];
+    default: {
+      const never: never = outputStride;
+      throw new Error(`model.outputStride must be 8, 16 or 32, got ${String(never)}`);
+    }
+  }
+}
+
 /**
- * Build the segmentation model a config describes: the backbone named by `model.backbone`, dilated to
- * `model.outputStride` (8: layer3 and layer4, as torchvision; 16: layer4), returning C5 (and C4 for the auxiliary
+ * Build the FCN / DeepLabV3 model a config describes: the backbone named by `model.backbone`, dilated to
+ * `model.outputStride` (8: layer3 and layer4, as torchvision; 16: layer4; the schema allows 32 for Semantic FPN
+ * only), returning C5 (and C4 for the auxiliary
  * head), then the head of `model.head` on it.
  * @throws Error from the model's constructor (the backbone is released then).
  */
@@ -118,7 +145,7 @@ function segmentationModelOf(cfg: SegmentationConfig, numClasses: number): Segme
   const m = cfg.model;
   const aux = m.aux;
   const backbone = buildBackbone(m.backbone.name, {
-    replaceStrideWithDilation: m.outputStride === 8 ? [false, true, true] : [false, false, true],
+    replaceStrideWithDilation: dilationOf(m.outputStride),
     normLayer: m.backbone.normLayer,
     frozenStages: m.backbone.frozenStages,
     outLevels: aux ? ['C4', 'C5'] : ['C5'],
@@ -135,6 +162,45 @@ function segmentationModelOf(cfg: SegmentationConfig, numClasses: number): Segme
     });
   } catch (e) {
     backbone.dispose();
+    throw e;
+  }
+}
+
+/** The levels Semantic FPN's FPN reads. */
+const SEMANTIC_FPN_LEVELS: BackboneLevel[] = ['C2', 'C3', 'C4', 'C5'];
+
+/**
+ * Build the Semantic FPN a config describes: the undilated ResNet of `model.backbone` returning C2..C5, an FPN of
+ * `model.head.fpnChannels` on them and the semantic head of `convDims` channels with GroupNorm(`numGroups`).
+ * @param numClasses K, background included (`model.numClasses`).
+ * @throws Error naming the key when `model.head` is not semantic_fpn, `model.outputStride` is not 32, `model.aux`
+ *   is true (the schema refuses these too; this guards configs built in code), or `numGroups` does not divide
+ *   `convDims`.
+ */
+function buildSemanticFpn(cfg: SegmentationConfig, numClasses: number): SemanticFpn {
+  const m = cfg.model;
+  const h = m.head;
+  if (h.type !== 'semantic_fpn') throw new Error(`model.head.type is ${h.type}, not semantic_fpn`);
+  if (m.outputStride !== 32) throw new Error(`model.outputStride is ${m.outputStride}: semantic_fpn reads C2..C5 of an undilated ResNet, set it to 32`);
+  if (m.aux) throw new Error('model.aux is true: semantic_fpn has no auxiliary head, set it to false');
+  if (h.convDims % h.numGroups !== 0) throw new Error(`model.head.numGroups (${h.numGroups}) must divide model.head.convDims (${h.convDims})`);
+  const body = buildBackbone(m.backbone.name, {
+    normLayer: m.backbone.normLayer,
+    frozenStages: m.backbone.frozenStages,
+    outLevels: SEMANTIC_FPN_LEVELS,
+    seed: cfg.train.seed,
+  });
+  try {
+    return new SemanticFpn(body, {
+      numClasses,
+      fpnChannels: h.fpnChannels,
+      convDims: h.convDims,
+      numGroups: h.numGroups,
+      loss: { ignoreIndex: 255, classWeights: cfg.loss.classWeights ?? undefined },
+      seed: cfg.train.seed + 1,
+    });
+  } catch (e) {
+    body.dispose();
     throw e;
   }
 }
@@ -165,6 +231,12 @@ export const ARCHITECTURES = {
     modelName: (cfg) => `deeplabv3_${cfg.model.backbone.name}`,
     build: segmentationModelOf,
   } satisfies Architecture<SegmentationConfig, SegmentationModel>,
+  semantic_fpn: {
+    task: 'segmentation',
+    // torchvision publishes no Semantic FPN: no whole-model weight family.
+    modelName: (cfg) => `semantic_fpn_${cfg.model.backbone.name}`,
+    build: buildSemanticFpn,
+  } satisfies Architecture<SegmentationConfig, SemanticFpn>,
 };
 
 export type ArchitectureName = keyof typeof ARCHITECTURES;
@@ -203,10 +275,13 @@ export function buildDetector(cfg: DetectionConfig, numClasses: number): RetinaN
   return ARCHITECTURES.retinanet.build(cfg, numClasses);
 }
 
+/** The models of the segmentation task: FCN / DeepLabV3 on a dilated ResNet, or Semantic FPN. */
+export type SegmentationTaskModel = SegmentationModel | SemanticFpn;
+
 /**
  * Build the segmentation model a config describes (its head type's entry) with `model.numClasses` classes.
  * @param opts.aux override `model.aux` (inference builds no auxiliary head).
  */
-export function buildSegmentationModel(cfg: SegmentationConfig, opts: { aux?: boolean } = {}): SegmentationModel {
+export function buildSegmentationModel(cfg: SegmentationConfig, opts: { aux?: boolean } = {}): SegmentationTaskModel {
   return ARCHITECTURES[cfg.model.head.type].build({ ...cfg, model: { ...cfg.model, aux: opts.aux ?? cfg.model.aux } }, cfg.model.numClasses);
 }

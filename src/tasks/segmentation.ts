@@ -1,6 +1,6 @@
 /**
  * The semantic segmentation task end to end: VOC-layout (or CamVid-style) data → FCN / DeepLabV3 on a dilated
- * ResNet → training engine → Pascal VOC mIoU, predicted masks as VOC palette PNGs, and colourised overlays. This
+ * ResNet, or Semantic FPN → training engine → Pascal VOC mIoU, predicted masks as VOC palette PNGs, and colourised overlays. This
  * module states what is particular to segmentation; `./harness.ts` runs it.
  *
  * Inference maps predictions back to the original image: the image is resized (shorter side `data.evalShortEdge`
@@ -30,18 +30,19 @@ import type { SegmentationMetrics } from '../../datasets/voc/miou';
 import { scanVocSegmentation, VOC_SEG_CLASSES } from '../../datasets/voc/segmentation';
 import { SegmentationEvaluator } from '../../datasets/voc/segmentation_evaluator';
 import { inferSegmentation, type SegmentationInferenceResult, type SlidingWindow } from '../../heads/segmentation/inference';
-import { SegmentationModel } from '../../heads/segmentation/model';
+import { SemanticFpn } from '../../heads/segmentation/semantic_fpn';
+import type { Backbone } from '../backbone/features';
 import type { LogSink } from '../common/log';
 import type { SegmentationConfig } from '../config/types';
 import { withLrMult, type ParamGroup } from '../engine/optimizer';
 import { isOutOfMemoryError } from '../engine/trainer';
 import { loadPretrained } from '../weights/pretrained';
 import { defaultParamGroups, evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
-import { architecture, ARCHITECTURES, buildSegmentationModel } from './models';
+import { architecture, ARCHITECTURES, buildSegmentationModel, type SegmentationTaskModel } from './models';
 import { writeOverlay, writePaletteMask, type LegendEntry } from './overlay';
 import type { TaskRunner, TaskTrainOptions } from './task';
 
-export { buildSegmentationModel };
+export { buildSegmentationModel, type SegmentationTaskModel };
 
 /** The resolved config stored in a segmentation checkpoint: the config plus the class names it was trained with. */
 export interface SegmentationRunConfig extends SegmentationConfig {
@@ -92,22 +93,41 @@ export async function scanSegmentationSplit(cfg: SegmentationConfig, split: stri
 }
 
 /**
+ * The ResNet trunk of a segmentation model, where ImageNet weights go: the dilated backbone of FCN / DeepLabV3
+ * (state `backbone.*`), the FPN's body of Semantic FPN (`backbone.body.*`).
+ */
+export function segmentationTrunk(model: SegmentationTaskModel): Backbone {
+  return model instanceof SemanticFpn ? model.backbone.body : model.backbone;
+}
+
+/**
  * Load the config's initial weights: `model.weights` (a torchvision `fcn_*` / `deeplabv3_*` state dict; a classifier
  * whose class count differs keeps its initialization, as when fine-tuning to another dataset) and/or
- * `model.backboneWeights` (an ImageNet ResNet state dict, torchvision's `weights_backbone`; `fc.*` ignored).
+ * `model.backboneWeights` (an ImageNet ResNet state dict, torchvision's `weights_backbone`; `fc.*` ignored), loaded
+ * into the ResNet trunk ({@link segmentationTrunk}).
  * @throws Error naming the file when a tensor other than the last classifier layers is missing, unexpected or of
- *   another shape.
+ *   another shape; Error naming `model.weights` when the architecture has no torchvision weight family (Semantic
+ *   FPN; the config schema refuses it first).
  */
-export async function loadSegmentationInitialWeights(model: SegmentationModel, cfg: SegmentationConfig, log: LogSink): Promise<void> {
+export async function loadSegmentationInitialWeights(model: SegmentationTaskModel, cfg: SegmentationConfig, log: LogSink): Promise<void> {
   const { weights, backboneWeights } = cfg.model;
+  const family = architecture(cfg).weightFamily;
+  if (weights && !family) {
+    throw new Error(`model.weights is ${weights}: torchvision publishes no ${segmentationModelName(cfg)} weights; start from model.backboneWeights (an ImageNet ResNet)`);
+  }
   if (backboneWeights) {
     if (!fs.existsSync(backboneWeights)) throw new Error(`model.backboneWeights not found: ${backboneWeights}`);
-    await loadPretrained(model.backbone, backboneWeights, { family: ARCHITECTURES.classifier.weightFamily, classifierKeys: [], modelName: `a ${segmentationModelName(cfg)} backbone`, log });
+    await loadPretrained(segmentationTrunk(model), backboneWeights, {
+      family: ARCHITECTURES.classifier.weightFamily,
+      classifierKeys: [],
+      modelName: `a ${segmentationModelName(cfg)} backbone`,
+      log,
+    });
   }
-  if (weights) {
+  if (weights && family) {
     if (!fs.existsSync(weights)) throw new Error(`model.weights not found: ${weights}`);
     await loadPretrained(model, weights, {
-      family: architecture(cfg).weightFamily,
+      family,
       classifierKeys: model.classifierKeys,
       // torchvision's checkpoints without `aux_loss` lack the auxiliary head: it starts from its initialization.
       optionalKeys: ['aux_classifier.'],
@@ -126,11 +146,12 @@ export const AUX_LR_MULT = 10;
 
 /**
  * The optimizer's parameter groups of a segmentation model: the weight-decay groups of `optimizer.weightDecay` /
- * `normWeightDecay`, each split so that the auxiliary head's parameters get {@link AUX_LR_MULT}.
+ * `normWeightDecay`, each split so that the auxiliary head's parameters get {@link AUX_LR_MULT} (Semantic FPN has
+ * none: every parameter steps with the learning rate, as in detectron2 and mmsegmentation).
  * @returns groups for `new SgdOptimizer(groups, ...)`; variables owned by the model.
  * Reference: torchvision `references/segmentation/train.py` (`params_to_optimize`).
  */
-export function segmentationParamGroups(model: SegmentationModel, cfg: SegmentationConfig): ParamGroup[] {
+export function segmentationParamGroups(model: SegmentationTaskModel, cfg: SegmentationConfig): ParamGroup[] {
   return withLrMult(defaultParamGroups(model, cfg), (name) => name.startsWith('aux_classifier.'), AUX_LR_MULT);
 }
 
@@ -173,7 +194,7 @@ export interface SegmentationInferenceOptions {
  * @returns [H * W] uint8 class indices 0..K-1, row-major, and the [H * W * K] float32 mean probabilities.
  * @throws Error on an empty `scales`, a non-positive scale or window option.
  */
-export function segmentImage(model: SegmentationModel, image: RgbImage<Uint8Array>, opts: SegmentationInferenceOptions): Promise<SegmentationInferenceResult> {
+export function segmentImage(model: SegmentationTaskModel, image: RgbImage<Uint8Array>, opts: SegmentationInferenceOptions): Promise<SegmentationInferenceResult> {
   const scaled = multiScaleInputs(image, opts.shortEdge, opts.scales);
   return inferSegmentation(model, { scaled, height: image.height, width: image.width, flip: opts.flip, slidingWindow: opts.slidingWindow });
 }
@@ -205,7 +226,7 @@ async function* prefetchSamples(records: readonly SegmentationRecord[]): AsyncGe
  *   image's.
  */
 export function segmentationEvaluation(
-  model: SegmentationModel,
+  model: SegmentationTaskModel,
   cfg: SegmentationConfig,
   records: readonly SegmentationRecord[],
   classes: readonly string[],
@@ -236,7 +257,7 @@ export function segmentationEvaluation(
  * @returns the metrics (fractions).
  */
 export function evaluateSegmentationRecords(
-  model: SegmentationModel,
+  model: SegmentationTaskModel,
   cfg: SegmentationConfig,
   records: readonly SegmentationRecord[],
   opts: { quiet?: boolean; outDir?: string } = {},
@@ -314,8 +335,8 @@ function storedModelName(stored: SegmentationRunConfig): string {
 export async function loadSegmentationCheckpoint(
   cfg: SegmentationConfig,
   file: string,
-): Promise<{ model: SegmentationModel; classes: string[] }> {
-  const { model, run } = await openTaskCheckpoint<SegmentationRunConfig, SegmentationModel>(file, {
+): Promise<{ model: SegmentationTaskModel; classes: string[] }> {
+  const { model, run } = await openTaskCheckpoint<SegmentationRunConfig, SegmentationTaskModel>(file, {
     task: 'segmentation',
     isRunConfig: (stored) => Array.isArray(stored.classes) && stored.model !== undefined,
     check: (stored) => {
@@ -379,7 +400,7 @@ export function overlayFileName(imageFile: string): string {
  * @throws Error naming the file for a missing or unreadable image.
  */
 export async function predictSegmentation(
-  model: SegmentationModel,
+  model: SegmentationTaskModel,
   cfg: SegmentationConfig,
   classes: readonly string[],
   files: readonly string[],

@@ -1,6 +1,7 @@
 /**
  * ONNX export: the graph's declarations and initializers (no runtime needed), ONNX Runtime against the tfjs models
- * (same weights, several input sizes: batch, height and width are dynamic), ONNX Runtime against torchvision
+ * (same weights, several input sizes: batch, height and width are dynamic; Semantic FPN's GroupNorm lowered to
+ * opset 17 ops), ONNX Runtime against torchvision
  * (test/golden/onnx_torchvision.json, scripts/parity/gen_onnx_golden.py: torch's forward and torch.onnx's export
  * of the same hash-initialized torchvision models), and `resvision export` on a checkpoint.
  *
@@ -19,6 +20,7 @@ import * as path from 'path';
 import { ResNetClassifier } from '../../heads/classification/model';
 import { RetinaNet, retinanetResnet18Fpn, retinanetResnet50Fpn } from '../../heads/detection/model';
 import { SegmentationModel, deeplabv3Resnet50, fcnResnet50 } from '../../heads/segmentation/model';
+import { semanticFpnResnet18 } from '../../heads/segmentation/semantic_fpn';
 import { ResNet, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { validateConfig } from '../../src/config/load';
 import { buildClassifier } from '../../src/tasks/classification';
@@ -85,7 +87,7 @@ async function tfjsOutputs(t: OnnxExportTarget, x: tf.Tensor4D): Promise<Record<
       break;
     }
     case 'segmentation': {
-      const o = t.model.forward(x, { training: false });
+      const o: { logits: tf.Tensor4D; auxLogits?: tf.Tensor4D } = t.model.forward(x, { training: false });
       out.logits = o.logits;
       if (o.auxLogits) out.auxLogits = o.auxLogits;
       break;
@@ -214,6 +216,22 @@ describe('ONNX Runtime vs tfjs (same weights, dynamic batch and size)', function
   it('DeepLabV3 (resnet18 trunk, ASPP rates 2/3/4) K=5 at [1, 48, 40] and [1, 35, 61]', async () => {
     const model = new SegmentationModel(resnet18({ seed: 5 }), { numClasses: 5, head: { type: 'deeplabv3', atrousRates: [2, 3, 4] } });
     await check({ kind: 'segmentation', model }, [[1, 48, 40, 3], [1, 35, 61, 3]], ['logits']);
+    model.dispose();
+  });
+
+  it('Semantic FPN (resnet18 trunk, FPN 64, head 32 with GroupNorm(8)) K=5 at [1, 64, 96] and [2, 32, 64]', async () => {
+    const model = semanticFpnResnet18({ numClasses: 5, fpnChannels: 64, convDims: 32, numGroups: 8, seed: 6, backbone: { normLayer: 'batch', frozenStages: 0 } });
+    // Hash values everywhere (GroupNorm's affine too), so that a channel-order or grouping error shows.
+    await hashWeights(model, 'resnet');
+    await check({ kind: 'segmentation', model }, [[1, 64, 96, 3], [2, 32, 64, 3]], ['logits']);
+    const g = decodeOnnxModel(exportOnnx({ kind: 'segmentation', model }).bytes).graph!;
+    const ops = new Set(g.node!.map((n) => n.opType));
+    expect(ops.has('InstanceNormalization') && !ops.has('GroupNormalization')).to.equal(true);
+    // Initializers carry the state names: trunk, FPN, head (GroupNorm affine included).
+    const names = new Set(g.initializer!.map((t) => t.name));
+    for (const n of ['backbone.body.conv1.weight', 'backbone.fpn.inner_blocks.0.0.weight', 'sem_seg_head.p5.4.norm.weight', 'sem_seg_head.predictor.bias']) {
+      expect(names.has(n), n).to.equal(true);
+    }
     model.dispose();
   });
 

@@ -4,7 +4,9 @@
  * them (mIoU at the original size), `eval --out` writes palette PNGs that `eval-seg` scores identically, `--resume`
  * continues bit for bit (dropout seeded by the step), `predict` writes masks and overlays. Inference (sliding window,
  * flip, mapping back to the original size) and CamVid-style data are checked with a per-pixel stand-in model whose
- * output is known in closed form.
+ * output is known in closed form. A small Semantic FPN runs the same commands for a few iterations (train, eval,
+ * predict, resume, export-weights, ONNX export); its learning is tested at the head level
+ * (test/heads/segmentation/semantic_fpn.test.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
@@ -43,9 +45,11 @@ import {
 } from '../../src/tasks/segmentation';
 import { expectNoLeak, seededFloats } from '../helpers/tensors';
 import { loadTorchvisionWeights } from '../../src/weights/torchvision';
+import { OnnxRuntimeModel, hasOnnxRuntime, nhwcToNchw } from '../../src/engine/onnx_runtime';
 
 const FIXTURE = path.resolve(__dirname, '../fixtures/coco_images');
 const CONFIG = path.resolve(__dirname, '../../configs/segmentation/fcn_r50_os16_cocotiny.json');
+const SEMANTIC_FPN_CONFIG = path.resolve(__dirname, '../../configs/segmentation/semantic_fpn_r50_voc_seg.json');
 const CLASSES = ['background', 'stop sign', 'toilet'];
 /** COCO category id → our class index. */
 const COCO_TO_CLASS: Record<number, number> = { 13: 1, 70: 2 };
@@ -259,6 +263,165 @@ describe('segmentation task (CLI) on two real photographs', function () {
     let err: Error | undefined;
     await trainSegmentation(cfg, { quiet: true }).catch((e: Error) => (err = e));
     expect(err?.message).to.match(/train.batchSize is 1: deeplabv3_resnet50 needs at least 2 images per batch/);
+  });
+});
+
+describe('Semantic FPN (ResNet-18) through the CLI on the same two photographs', function () {
+  this.timeout(600_000);
+  let dir: string;
+  let cfgFile: string;
+  let ids: string[];
+  const run = () => path.join(dir, 'run');
+  const ckpt = (it: number) => path.join(run(), `model_${String(it).padStart(7, '0')}.safetensors`);
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rv-semfpn-'));
+    ids = await makeVocTree(path.join(dir, 'voc'));
+    const cfg = loadConfig(SEMANTIC_FPN_CONFIG) as SegmentationConfig;
+    // A small Semantic FPN (ResNet-18, FPN 64, head 32 with GroupNorm(8)); 96 px squares (a multiple of 32), no flip.
+    cfg.model = {
+      ...cfg.model, numClasses: 3, backbone: { ...cfg.model.backbone, name: 'resnet18' },
+      head: { type: 'semantic_fpn', fpnChannels: 64, convDims: 32, numGroups: 8 },
+    };
+    cfg.data = {
+      ...cfg.data, root: path.join(dir, 'voc'), imageExt: '.png', classNames: CLASSES,
+      trainShortEdge: { min: 96, max: 96 }, trainCropSize: 96, flipProbability: 0, evalShortEdge: 96,
+    };
+    cfg.schedule = { maxIter: 4, main: { kind: 'poly', power: 0.9 } };
+    cfg.train = { seed: 3, batchSize: 2, numWorkers: 2, logEvery: 1, evalEvery: 4, checkpointEvery: 2, outputDir: run() };
+    cfgFile = path.join(dir, 'cfg.json');
+    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+  });
+
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('train: 4 iterations with checkpoints, a JSONL log with the one loss and the mIoU evaluation; no tensor leaks', async () => {
+    const before = tf.memory().numTensors;
+    const out = await runCli(['train', cfgFile, '--quiet']);
+    expect(tf.memory().numTensors).to.equal(before);
+    expect(out).to.match(/done: 4 iterations/);
+    expect(fs.readdirSync(run()).filter((f) => f.endsWith('.safetensors')).sort()).to.deep.equal(['model_0000002.safetensors', 'model_0000004.safetensors']);
+    const records = readJsonl(path.join(run(), 'metrics.jsonl'));
+    const train = records.filter((r) => r.type === 'train');
+    expect(train.map((r) => r.iteration)).to.deep.equal([0, 1, 2, 3]);
+    expect(Object.keys(train[0].losses as object)).to.deep.equal(['segmentation']);
+    for (const r of train) expect(Number.isFinite((r.losses as { segmentation: number }).segmentation)).to.equal(true);
+    const evals = records.filter((r) => r.type === 'eval');
+    expect(evals).to.have.length(1);
+    const m = evals[0].metrics as { mIoUPercent: number };
+    expect(out).to.contain(`mIoU ${m.mIoUPercent.toFixed(2)}`);
+    const ck = await loadCheckpoint(ckpt(4));
+    try {
+      const keys = ck.modelKeys();
+      expect(keys).to.include.members(['backbone.body.conv1.weight', 'backbone.fpn.layer_blocks.3.0.weight', 'sem_seg_head.p5.4.norm.bias', 'sem_seg_head.predictor.weight']);
+      expect(keys.some((k) => k.startsWith('aux_classifier.'))).to.equal(false);
+    } finally {
+      await ck.close();
+    }
+  });
+
+  it('every parameter steps with the learning rate (no auxiliary head to boost)', () => {
+    const cfg = loadConfig(cfgFile) as SegmentationConfig;
+    const model = buildSegmentationModel(cfg);
+    try {
+      const opt = new SgdOptimizer(segmentationParamGroups(model, cfg), { lr: 0.01 });
+      expect(opt.parameterNames()).to.have.length(model.trainableParameters().length);
+      expect(opt.parameterNames().filter((n) => opt.lrMultOf(n) !== 1)).to.deep.equal([]);
+      expect(opt.parameterNames()).to.include('sem_seg_head.p2.0.norm.weight');
+      opt.dispose();
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('eval prints the mIoU table of the logged evaluation and writes the prediction PNGs', async () => {
+    const predDir = path.join(dir, 'pred');
+    const out = await runCli(['eval', cfgFile, '--checkpoint', ckpt(4), '--out', predDir, '--quiet']);
+    const logged = readJsonl(path.join(run(), 'metrics.jsonl')).filter((r) => r.type === 'eval').pop()!;
+    expect(out).to.contain(`mIoU ${(logged.metrics as { mIoUPercent: number }).mIoUPercent.toFixed(2)}`);
+    expect(out).to.match(/^stop sign +\d/m);
+    expect(tableNumbers(out)).to.have.length(5);
+    expect(fs.readdirSync(predDir).sort()).to.deep.equal(ids.map((i) => `${i}.png`).sort());
+  });
+
+  it('predict --out writes a palette mask at the original size and an overlay with its legend', async () => {
+    const img = path.join(dir, 'voc', 'JPEGImages', `${ids[1]}.png`);
+    const outDir = path.join(dir, 'predict');
+    const res = JSON.parse(await runCli(['predict', cfgFile, img, '--checkpoint', ckpt(4), '--out', outDir, '--json']));
+    expect(res).to.have.length(1);
+    const p = res[0];
+    const meta = await sharp(img).metadata();
+    expect([p.width, p.height]).to.deep.equal([meta.width, meta.height]);
+    expect((p.classes as { fraction: number }[]).reduce((sum, c) => sum + c.fraction, 0)).to.be.closeTo(1, 1e-12);
+    const mask = await readLabelMask(p.maskFile);
+    expect([mask.source, mask.width, mask.height]).to.deep.equal(['palette', meta.width, meta.height]);
+    expect(p.overlayFile).to.equal(path.join(outDir, `${ids[1]}_overlay.png`));
+    const overlay = await sharp(p.overlayFile).metadata();
+    expect(overlay.width).to.equal(meta.width);
+    expect(overlay.height!).to.be.greaterThan(meta.height!);
+  });
+
+  it('--resume from iteration 2 ends with the same weights, bit for bit, as the uninterrupted run', async () => {
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    cfg.train.outputDir = path.join(dir, 'resumed');
+    const cfg2 = path.join(dir, 'cfg_resumed.json');
+    fs.writeFileSync(cfg2, JSON.stringify(cfg));
+    await runCli(['train', cfg2, '--quiet', '--resume', ckpt(2)]);
+    const a = await tensorsOf(ckpt(4));
+    const b = await tensorsOf(path.join(dir, 'resumed', 'model_0000004.safetensors'));
+    expect([...b.keys()]).to.deep.equal([...a.keys()]);
+    for (const [k, v] of a) expect(Buffer.from(b.get(k)!).equals(Buffer.from(v)), k).to.equal(true);
+  });
+
+  it('a checkpoint of another architecture is refused naming both', async () => {
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as SegmentationConfig;
+    const fcn = { ...cfg, model: { ...cfg.model, head: { type: 'fcn' as const }, outputStride: 16 as const } };
+    let err: Error | undefined;
+    await loadSegmentationCheckpoint(fcn, ckpt(4)).catch((e: Error) => (err = e));
+    expect(err?.message).to.contain('checkpoint of semantic_fpn_resnet18 with 3 classes; the config asks for fcn_resnet18 with model.numClasses 3');
+  });
+
+  it('export-weights writes the resvision state names (backbone.body, backbone.fpn, sem_seg_head), which load back to the same logits', async () => {
+    const exported = path.join(dir, 'exported.safetensors');
+    await runCli(['export-weights', ckpt(4), '--format', 'torchvision', '--out', exported]);
+    const cfg = loadConfig(cfgFile) as SegmentationConfig;
+    const { model } = await loadSegmentationCheckpoint(cfg, ckpt(4));
+    const fresh = buildSegmentationModel({ ...cfg, train: { ...cfg.train, seed: 99 } });
+    const report = await loadTorchvisionWeights(fresh, exported, { strict: true });
+    expect(report.loaded).to.include.members(['backbone.body.layer4.1.bn2.running_var', 'backbone.fpn.inner_blocks.0.0.weight', 'sem_seg_head.p3.0.norm.weight', 'sem_seg_head.predictor.bias']);
+    const x = tf.tensor4d(seededFloats(1 * 64 * 64 * 3, 13), [1, 64, 64, 3]);
+    const [ya, yb] = [model.forward(x, { training: false }), fresh.forward(x, { training: false })];
+    expect(Array.from(await yb.logits.data())).to.deep.equal(Array.from(await ya.logits.data()));
+    tf.dispose([x, ya.logits, yb.logits]);
+    model.dispose();
+    fresh.dispose();
+  });
+
+  it('export --format onnx: logits [N, 3, H, W]; with ONNX Runtime, equal to the checkpoint model', async () => {
+    const out = path.join(dir, 'semfpn.onnx');
+    expect(await runCli(['export', ckpt(4), '--format', 'onnx', '--out', out])).to.match(/3 classes; outputs logits \[N, 3, H, W\]\)\n$/);
+    if (!(await hasOnnxRuntime())) return;
+    const cfg = loadConfig(cfgFile) as SegmentationConfig;
+    const { model } = await loadSegmentationCheckpoint(cfg, ckpt(4));
+    const session = await OnnxRuntimeModel.create(out);
+    try {
+      const x = tf.tensor4d(seededFloats(64 * 96 * 3, 21), [1, 64, 96, 3]);
+      const y = model.forward(x, { training: false }).logits;
+      const ref = nhwcToNchw((await y.data()) as Float32Array, [1, 64, 96, 3]);
+      const got = await session.run(nhwcToNchw(x.dataSync() as Float32Array, [1, 64, 96, 3]), [1, 3, 64, 96]);
+      tf.dispose([x, y]);
+      let err = 0;
+      let scale = 0;
+      ref.forEach((v, i) => {
+        err = Math.max(err, Math.abs(got.logits.data[i] - v));
+        scale = Math.max(scale, Math.abs(v));
+      });
+      // float32 accumulation order differs between tfjs and ORT (see test/export/onnx.test.ts).
+      expect(err / scale).to.be.at.most(1e-4);
+    } finally {
+      await session.release();
+      model.dispose();
+    }
   });
 });
 

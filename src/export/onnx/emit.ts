@@ -7,12 +7,14 @@
  * state-dict names of the variables they come from (`layer1.0.conv1.weight`), as torch's exporter does.
  *
  * Reference: torchvision `models/resnet.py`, `ops/feature_pyramid_network.py`, `models/detection/retinanet.py`,
- * `models/detection/anchor_utils.py`, `models/segmentation/{fcn,deeplabv3,_utils}.py`; ONNX operators (opset 17).
+ * `models/detection/anchor_utils.py`, `models/segmentation/{fcn,deeplabv3,_utils}.py`; detectron2
+ * `modeling/meta_arch/semantic_seg.py` (`SemSegFPNHead`); torch.onnx `symbolic_opset9.group_norm`; ONNX operators
+ * (opset 17).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Backbone, BackboneLevel, PyramidLevel } from '../../backbone/features';
 import { BasicBlock, Bottleneck, ResNet } from '../../backbone/resnet';
-import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, Linear } from '../../nn/layers';
+import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, GroupNorm, Linear } from '../../nn/layers';
 import { Module } from '../../nn/module';
 import { FeaturePyramidNetwork } from '../../../heads/necks/fpn';
 import { RetinaNet } from '../../../heads/detection/model';
@@ -20,6 +22,8 @@ import { RetinaNetHead } from '../../../heads/detection/retinanet_head';
 import { AnchorGenerator } from '../../../heads/detection/anchors';
 import { ASPP, DeepLabV3Head } from '../../../heads/segmentation/deeplabv3_head';
 import { FCNHead } from '../../../heads/segmentation/fcn_head';
+import { SemSegFPNHead } from '../../../heads/segmentation/sem_seg_fpn_head';
+import type { SemanticFpn } from '../../../heads/segmentation/semantic_fpn';
 import { OnnxGraph } from './graph';
 
 /**
@@ -337,4 +341,65 @@ export function emitUpsampleLike(ctx: EmitContext, x: string, like: string): str
   const g = ctx.graph;
   const sizes = g.op('Concat', [shapeSlice(ctx, x, 0, 2), shapeSlice(ctx, like, 2, 4)], { axis: { i: 0 } });
   return g.op('Resize', [x, '', '', sizes], { mode: { s: 'linear' }, coordinate_transformation_mode: { s: 'pytorch_half_pixel' } });
+}
+
+/**
+ * GroupNorm → ONNX opset 17 ops (GroupNormalization is opset 18), as torch.onnx exports it below opset 18: Reshape
+ * [N, C, H, W] → [N, G, C/G·H·W], `InstanceNormalization` with unit scale and zero bias (per-(n, g) mean and biased
+ * variance, the layer's epsilon), Reshape back, then the per-channel affine `x·weight + bias`; optional ReLU.
+ * @param x value name of [N, C, H, W] float32.
+ * @returns value name of [N, C, H, W] float32.
+ */
+export function emitGroupNorm(ctx: EmitContext, gn: GroupNorm, x: string, act: { relu?: boolean } = {}): string {
+  const g = ctx.graph;
+  const groups = gn.numGroups;
+  const unit = cachedScalar(g, `gn_ones_${groups}`, () => g.addConstant(`groupnorm_ones_${groups}`, new Float32Array(groups).fill(1), [groups]));
+  const zero = cachedScalar(g, `gn_zeros_${groups}`, () => g.addConstant(`groupnorm_zeros_${groups}`, new Float32Array(groups), [groups]));
+  const grouped = g.op('Reshape', [x, g.int64s([0, groups, -1])]);
+  const normalized = g.op('InstanceNormalization', [grouped, unit, zero], { epsilon: { f: gn.eps } });
+  const back = g.op('Reshape', [normalized, g.op('Shape', [x])]);
+  const perChannel = g.int64s([-1, 1, 1]);
+  const scaled = g.op('Mul', [back, g.op('Reshape', [ctx.initializer(gn.weight), perChannel])]);
+  const y = g.op('Add', [scaled, g.op('Reshape', [ctx.initializer(gn.bias), perChannel])]);
+  return act.relu ? g.op('Relu', [y]) : y;
+}
+
+/**
+ * Bilinear upsampling of [N, C, h, w] by an integer factor (torch `nn.Upsample` / `F.interpolate(scale_factor,
+ * mode='bilinear', align_corners=False)`: ONNX `Resize` linear with `scales` and `pytorch_half_pixel`
+ * coordinates, the sampling of tfjs `resizeBilinear(halfPixelCenters)` at size `factor`·h x `factor`·w).
+ */
+function emitUpsampleBy(ctx: EmitContext, x: string, factor: number): string {
+  const g = ctx.graph;
+  const scales = cachedScalar(g, `scales_${factor}`, () => g.addConstant(`scales_x${factor}`, Float32Array.of(1, 1, factor, factor), [4]));
+  return g.op('Resize', [x, '', scales], { mode: { s: 'linear' }, coordinate_transformation_mode: { s: 'pytorch_half_pixel' } });
+}
+
+/**
+ * Panoptic FPN's semantic head (`SemSegFPNHead.forward`): per level, its blocks of 3x3 conv + GroupNorm + ReLU,
+ * each followed by 2x upsampling on levels coarser than `commonStride`; the sum; the 1x1 predictor; upsampling by
+ * `commonStride` to the input size.
+ * @param features value names of the head's `inLevels`, [N, C, H/stride, W/stride] each.
+ * @returns value name of [N, K, H, W] logits.
+ */
+export function emitSemSegFpnHead(ctx: EmitContext, head: SemSegFPNHead, features: Partial<Record<PyramidLevel, string>>): string {
+  const g = ctx.graph;
+  let sum: string | undefined;
+  head.inLevels.forEach((l, i) => {
+    let y = features[l];
+    if (!y) throw new Error(`ONNX export: the semantic head reads ${l}, which the FPN graph does not give`);
+    const tower = head.scaleHeads[i];
+    for (const b of tower.blocks) {
+      y = emitGroupNorm(ctx, b.norm, emitConv(ctx, b.conv, y), { relu: true });
+      if (tower.upsample) y = emitUpsampleBy(ctx, y, 2);
+    }
+    sum = sum ? g.op('Add', [sum, y]) : y;
+  });
+  return emitUpsampleBy(ctx, emitConv(ctx, head.predictor, sum!), head.commonStride);
+}
+
+/** Semantic FPN (`SemanticFpn.forward`): ResNet trunk, FPN on C2..C5, the semantic head; logits at the input size. */
+export function emitSemanticFpn(ctx: EmitContext, model: SemanticFpn, images: string): string {
+  const feats = emitFpn(ctx, model.backbone.fpn, emitResNet(ctx, asResNet(model.backbone.body), images));
+  return emitSemSegFpnHead(ctx, model.semSegHead, feats);
 }

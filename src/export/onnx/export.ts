@@ -1,6 +1,6 @@
 /**
  * ONNX export of resvision models: the classifier, the feature extractor, RetinaNet (raw head outputs and anchors;
- * post-processing stays in JS) and the FCN / DeepLabV3 segmentation models.
+ * post-processing stays in JS) and the FCN / DeepLabV3 / Semantic FPN segmentation models.
  *
  * Exported graphs take `images` [N, 3, H, W] float32 normalized RGB, **NCHW** like torchvision and every graph
  * `torch.onnx.export` writes, with batch, height and width dynamic; their outputs are NCHW too (the tfjs models
@@ -13,7 +13,8 @@ import { Module } from '../../nn/module';
 import { ResNetClassifier } from '../../../heads/classification/model';
 import { RetinaNet } from '../../../heads/detection/model';
 import { SegmentationModel } from '../../../heads/segmentation/model';
-import { EmitContext, asResNet, emitDeepLabV3Head, emitFcnHead, emitLinear, emitResNet, emitRetinaNet, emitUpsampleLike } from './emit';
+import { SemanticFpn } from '../../../heads/segmentation/semantic_fpn';
+import { EmitContext, asResNet, emitDeepLabV3Head, emitFcnHead, emitLinear, emitResNet, emitRetinaNet, emitSemanticFpn, emitUpsampleLike } from './emit';
 import { OnnxGraph, ValueInfo } from './graph';
 import { FCNHead } from '../../../heads/segmentation/fcn_head';
 
@@ -25,8 +26,11 @@ export type OnnxExportTarget =
   | { kind: 'features'; backbone: ResNet }
   /** Outputs `clsLogits` [N, R, K], `boxDeltas` [N, R, 4] (dx, dy, dw, dh) and `anchors` [R, 4] xyxy input pixels. */
   | { kind: 'retinanet'; model: RetinaNet }
-  /** Outputs `logits` [N, K, H, W] and, with an auxiliary head, `auxLogits` [N, K, H, W]. */
-  | { kind: 'segmentation'; model: SegmentationModel };
+  /**
+   * Outputs `logits` [N, K, H, W] and, with an auxiliary head, `auxLogits` [N, K, H, W]. Semantic FPN's H and W must
+   * be multiples of its `sizeDivisibility` (32), as for the tfjs model: the graph does not pad.
+   */
+  | { kind: 'segmentation'; model: SegmentationModel | SemanticFpn };
 
 /** Options of `exportOnnx`. */
 export interface OnnxExportOptions {
@@ -124,6 +128,12 @@ export function exportOnnx(target: OnnxExportTarget, opts: OnnxExportOptions = {
     }
     case 'segmentation': {
       const m = target.model;
+      if (m instanceof SemanticFpn) {
+        g.rename(emitSemanticFpn(ctx, m, images), 'logits');
+        outputs.push({ name: 'logits', elemType: 'float32', shape: ['N', m.numClasses, 'H', 'W'], doc: 'per-pixel class logits, NCHW, input size (H, W multiples of 32)' });
+        graphName = 'resvision_segmentation';
+        break;
+      }
       const feats = emitResNet(ctx, asResNet(m.backbone), images);
       const cls = m.classifier;
       const low = cls instanceof FCNHead ? emitFcnHead(ctx, cls, feats.C5!) : emitDeepLabV3Head(ctx, cls, feats.C5!);
