@@ -41,3 +41,4 @@ export * from '../datasets/coco/cocoeval';
 export * from '../datasets/coco/mask_api';
 export * from '../datasets/voc/voc_ap';
 export * from '../datasets/image_folder/classification_eval';
+export * from './inference';

@@ -47,3 +47,14 @@ export * from './export/onnx/checkpoint';
 export * from './engine/onnx_runtime';
 export * from './weights/model_weights';
 export { SafetensorsBuffer } from './weights/safetensors_bytes';
+export {
+  toRgbImage, ImageInputError, openCheckpointBytes, openCheckpointSource, runConfigOf, restoreInto,
+  Detector, detectorFromCheckpoint, Classifier, classifierFromCheckpoint, classificationEvalInput,
+  Segmenter, segmenterFromCheckpoint, FeatureExtractor, loadBackboneWeights,
+} from './inference';
+export type {
+  ImageInput, PixelBuffer, BrowserPixelSource, CheckpointSource, CheckpointLoadOptions, OpenedCheckpoint,
+  DetectionModel, DetectOptions, ImageDecoder, ClassScore, ClassifyOptions, SegmentClass, Segmentation,
+  ExtractedFeatures, FeatureExtractorOptions,
+} from './inference';
+export * from './inference/node';

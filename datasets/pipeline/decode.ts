@@ -119,6 +119,16 @@ export async function readImageFile(file: string): Promise<EncodedImage> {
   } catch (e) {
     throw new ImageDecodeError(file, `cannot read file (${firstLine(e)})`);
   }
+  return probeImageBytes(bytes, file);
+}
+
+/**
+ * Probe the header of an encoded image already in memory (format, oriented size) without decoding pixels.
+ * @param bytes - the encoded file (JPEG, PNG, WebP, ...).
+ * @param file - the name errors and `EncodedImage.file` give it.
+ * @throws ImageDecodeError when the bytes are empty or not an image format sharp knows.
+ */
+export async function probeImageBytes(bytes: Buffer, file: string): Promise<EncodedImage> {
   if (bytes.length === 0) throw new ImageDecodeError(file, 'file is empty');
   let md: sharp.Metadata;
   try {

@@ -14,10 +14,12 @@ import { IGNORE_LABEL, type RgbImage, type SegmentationSample } from '../types';
 import { decodeImage } from './decode';
 import { colorJitter, type ColorJitterOptions } from './detection_presets';
 import { padBottomRightMeta } from './geometry';
-import { normalizeImage, normalizeSample, type NormalizeOptions } from './normalize';
+import { normalizeSample, type NormalizeOptions } from './normalize';
 import { readLabelMask, type LabelMaskOptions } from './png_index';
-import { resampleImage, type ResizeKernel } from './resample';
+import type { ResizeKernel } from './resample';
 import { crop, horizontalFlip, resize, resizeShorterSideSize } from './transforms';
+
+export { multiScaleInputs } from './multi_scale';
 
 /** One image of a segmentation dataset: image file, mask file and how to read the mask. */
 export interface SegmentationRecord {
@@ -182,28 +184,4 @@ export function segmentationDataset(
       return transform(r, rng);
     },
   };
-}
-
-/**
- * The test-time inputs of one image: resized bilinearly so that its shorter side is `shortEdge` (null: the original
- * shorter side) times each of `scales`, then normalized with the ImageNet mean and std.
- * @param image [H, W, 3] uint8 RGB, the original image. Not modified.
- * @returns one [h, w, 3] float32 normalized image per scale, in the order of `scales` (at scale 1 without
- *   `shortEdge`, the original pixels unresampled).
- * @throws Error on an empty `scales` or a non-positive scale.
- * Reference: mmsegmentation `MultiScaleFlipAug` (0.x), `keep_ratio=True` with one short side per scale.
- */
-export function multiScaleInputs(
-  image: RgbImage<Uint8Array>,
-  shortEdge: number | null,
-  scales: readonly number[],
-): RgbImage<Float32Array>[] {
-  if (scales.length === 0 || scales.some((s) => !(s > 0))) throw new Error(`eval.scales must be positive numbers, got [${scales}]`);
-  const { height: H, width: W } = image;
-  return scales.map((scale) => {
-    const edge = Math.max(1, Math.round((shortEdge ?? Math.min(H, W)) * scale));
-    const size = resizeShorterSideSize(H, W, edge);
-    const pixels = size.height === H && size.width === W ? image.data : resampleImage(image.data, H, W, 3, size.height, size.width, 'bilinear');
-    return normalizeImage({ data: pixels, height: size.height, width: size.width });
-  });
 }

@@ -48,17 +48,17 @@ export function hostToTensor(h: HostTensor, where: string): tf.Tensor {
 }
 
 /** Named tensors of the source (new tensors; the caller disposes them). */
-async function readNamedTensors(source: WeightsSource): Promise<{ where: string; tensors: Map<string, tf.Tensor> }> {
+async function readNamedTensors(source: WeightsSource, name?: string): Promise<{ where: string; tensors: Map<string, tf.Tensor> }> {
   if (isIOHandler(source)) {
     const artifacts = await source.load!();
     if (!artifacts.weightSpecs || !artifacts.weightData) throw new Error('tf.io handler: the artifacts have no weightSpecs / weightData');
     const decoded = tf.io.decodeWeights(artifacts.weightData, artifacts.weightSpecs);
-    return { where: 'tf.io handler', tensors: new Map(Object.entries(decoded)) };
+    return { where: name ?? 'tf.io handler', tensors: new Map(Object.entries(decoded)) };
   }
   let bytes: ArrayBuffer | Uint8Array;
-  let where = 'buffer';
+  let where = name ?? 'buffer';
   if (typeof source === 'string') {
-    where = source;
+    where = name ?? source;
     let res: Response;
     try {
       res = await fetch(source);
@@ -83,12 +83,13 @@ async function readNamedTensors(source: WeightsSource): Promise<{ where: string;
  * @param source a resvision checkpoint's bytes, a URL of one, or a `tf.io.IOHandler` whose weights are named by
  *   the model's state names (`layer1.0.conv1.weight`, HWIO kernels).
  * @param opts.strict (default true) require exactly the model's state names.
+ * @param opts.name what error messages call the source (a file name); default the URL, or `buffer`.
  * @returns the loaded, missing and unexpected names.
  * @throws Error naming the source when fetching fails, the bytes are not a resvision checkpoint, a shape or dtype
  *   differs, or (strict) names are missing or unexpected; the model is then untouched.
  */
-export async function loadModelWeights(model: Module, source: WeightsSource, opts: { strict?: boolean } = {}): Promise<ModelWeightsReport> {
-  const { where, tensors } = await readNamedTensors(source);
+export async function loadModelWeights(model: Module, source: WeightsSource, opts: { strict?: boolean; name?: string } = {}): Promise<ModelWeightsReport> {
+  const { where, tensors } = await readNamedTensors(source, opts.name);
   try {
     const entries = model.stateEntries();
     const report: ModelWeightsReport = { loaded: [], missing: [], unexpected: [] };

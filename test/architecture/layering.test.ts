@@ -7,7 +7,7 @@
  *                               import src/ only, never heads/, datasets/ or src/tasks/
  *   heads/                      imports src/ (not src/engine, src/tasks, src/cli), never datasets/
  *   datasets/                   imports src/ (not src/engine, src/tasks, src/cli), never heads/
- *   src/tasks, src/cli, src/config, src/index.ts, scripts/
+ *   src/tasks, src/inference, src/cli, src/config, src/index.ts, scripts/
  *                               assemble everything
  *
  * and evaluators (the metric code of `datasets/`) load no tensor library, directly or through what they import at

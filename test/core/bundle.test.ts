@@ -58,8 +58,9 @@ describe('resvision/core bundles for the browser', () => {
     const inputs = Object.keys(result.metafile!.inputs);
     const nodeOnly = inputs.filter((f) => NODE_ONLY_PACKAGES.some((p) => f.includes(`node_modules/${p}/`)));
     expect(nodeOnly, 'Node-only packages bundled').to.deep.equal([]);
-    // The graph does hold the models, post-processing, evaluators, weight parsing and ONNX export.
-    for (const f of ['src/backbone/resnet.ts', 'heads/detection/postprocess.ts', 'datasets/coco/cocoeval.ts', 'src/weights/model_weights.ts', 'src/export/onnx/export.ts']) {
+    // The graph does hold the models, post-processing, evaluators, weight parsing, ONNX export and the inference API.
+    for (const f of ['src/backbone/resnet.ts', 'heads/detection/postprocess.ts', 'datasets/coco/cocoeval.ts', 'src/weights/model_weights.ts', 'src/export/onnx/export.ts',
+      'src/inference/detector.ts', 'src/inference/segmenter.ts', 'src/inference/classifier.ts', 'src/tasks/models.ts']) {
       expect(inputs, f).to.include(f);
     }
   });
