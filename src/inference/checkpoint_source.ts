@@ -7,7 +7,7 @@
  *
  * Portable: no Node module (the Node entry reads paths into bytes first, `./node.ts`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Config } from '../config/types';
 import type { Module } from '../nn/module';
 import { loadModelWeights, RESVISION_CHECKPOINT_FORMAT, type WeightsSource } from '../weights/model_weights';

@@ -7,7 +7,7 @@
  * Reference: @tensorflow-models/mobilenet (`load()` then `model.classify(img, topk)`); torchvision
  * `references/classification/presets.py` (`ClassificationPresetEval`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { normalizeImage } from '../../datasets/pipeline/normalize';
 import { resampleImage } from '../../datasets/pipeline/resample';
 import { centerCropWindow, resizeShorterSideSize } from '../../datasets/pipeline/transforms';

@@ -6,7 +6,7 @@
  *
  * Reference: timm `features_only` / `forward_features`; torchvision `IntermediateLayerGetter`.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { BACKBONE_LEVELS, type BackboneLevel } from '../backbone/features';
 import { buildBackbone, type ResNet } from '../backbone/resnet';
 import { loadModelWeights, type WeightsSource } from '../weights/model_weights';

@@ -5,7 +5,7 @@
  *
  * Portable: no Node module. The Node entry (`./node.ts`) adds file paths and encoded bytes.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { RgbImage } from '../../datasets/types';
 
 /**

@@ -11,9 +11,8 @@
  */
 import { multiScaleInputs } from '../../datasets/pipeline/multi_scale';
 import { inferSegmentation } from '../../heads/segmentation/inference';
-import type { SegmentationModel } from '../../heads/segmentation/model';
 import type { SegmentationInferenceOptions, SegmentationRunConfig } from '../tasks/segmentation';
-import { buildSegmentationModel } from '../tasks/models';
+import { buildSegmentationModel, type SegmentationTaskModel } from '../tasks/models';
 import { openCheckpointSource, restoreInto, runConfigOf, type CheckpointLoadOptions, type CheckpointSource, type OpenedCheckpoint } from './checkpoint_source';
 import type { ImageDecoder } from './detector';
 import { toRgbImage, type ImageInput } from './image_input';
@@ -43,7 +42,7 @@ export interface Segmentation {
 /** A trained segmentation model with its classes. Owns its model: call `dispose()` when done. */
 export class Segmenter<I = ImageInput> {
   constructor(
-    readonly model: SegmentationModel,
+    readonly model: SegmentationTaskModel,
     readonly config: SegmentationRunConfig,
     private readonly decode: ImageDecoder<I>,
   ) {}

@@ -5,7 +5,7 @@
  * clear error. `loadFeatureExtractor` gives the embeddings `resvision features` writes. The checkpoint comes from
  * a 2-iteration `resvision train` on generated images (3 colour classes; a non-default class count).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';

@@ -6,7 +6,7 @@
  * fixture images (3 classes) at shorter side 64; thresholds near 0 keep the untrained model's many low scores, so
  * every image has hundreds of boxes to compare.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';

@@ -6,7 +6,7 @@
  * `resvision train` of an FCN on a ResNet-50 (layer4 and the heads trained; with the auxiliary head, which inference leaves out) on two generated
  * images with three classes.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
