@@ -28,6 +28,11 @@ export interface DetectionBatch {
   targets: DetectionTarget[];
   /** N metas with padding and `validRegionXyxy` set. */
   metas: ImageMeta[];
+  /**
+   * Per image, the content size before padding, pixels (detectron2's `ImageList.image_sizes`, torchvision's
+   * `image_sizes`): two-stage detectors clip proposals to it.
+   */
+  imageSizes: { height: number; width: number }[];
 }
 
 /**
@@ -124,7 +129,8 @@ function wasmTensorInPlace(shape: [number, number, number, number]): { tensor: t
 /**
  * Stack normalized detection samples into a padded batch.
  * @param samples - N >= 1 samples, images [Hi, Wi, 3] float32 (any sizes), targets in their image's pixels.
- * @returns a new images tensor [N, H, W, 3] float32 (caller disposes), the targets (not copied), padded metas.
+ * @returns a new images tensor [N, H, W, 3] float32 (caller disposes), the targets (not copied), padded metas and
+ *   the content size of each image.
  * @throws when the list is empty or a sample is not normalized (naming the file).
  */
 export function collateDetection(samples: readonly DetectionSample[], opts: BatchPadOptions = {}): DetectionBatch {
@@ -148,6 +154,7 @@ export function collateDetection(samples: readonly DetectionSample[], opts: Batc
     images: tensor,
     targets: samples.map((s) => s.target),
     metas: padded,
+    imageSizes: images.map((im) => ({ height: im.height, width: im.width })),
   };
 }
 

@@ -62,8 +62,9 @@ export interface FasterRCNNOptions {
   /** Box branch options (sampling, box coder weights, post-processing). */
   roiHeads?: Omit<RoIHeadsOptions, 'numClasses' | 'levels' | 'specs' | 'seed'>;
   /**
-   * Which anchors and RoIs the losses sample: default a seeded random sampler (seed `seed`); `firstSubsetSampler`
-   * makes sampling deterministic (parity tests).
+   * Which anchors and RoIs the losses sample, for every call: `firstSubsetSampler` makes sampling deterministic
+   * (parity tests). Default random: seeded by the step's seed when `computeLosses` gets one (`ctx.seed`, so that a
+   * resumed run draws what the uninterrupted run drew), else one stream seeded by `seed`.
    */
   sampler?: SubsetSampler;
   /** Seed of the FPN, RPN and box branch initialization and of the default sampler. Default 0. */
@@ -80,6 +81,15 @@ export type FasterRCNNLosses = {
   classification: tf.Scalar;
   boxRegression: tf.Scalar;
 };
+
+/** What `computeLosses` receives: the training mode and, from the trainer, the step's seed. */
+export interface FasterRCNNForwardContext extends ForwardContext {
+  /**
+   * 32-bit seed of the training step (the trainer's `StepContext.seed`): the anchors and RoIs of the losses are drawn
+   * from a generator seeded by it, unless the model was given a `sampler`.
+   */
+  seed?: number;
+}
 
 const IN_LEVELS: BackboneLevel[] = ['C2', 'C3', 'C4', 'C5'];
 const ROI_LEVELS: PyramidLevel[] = ['P2', 'P3', 'P4', 'P5'];
@@ -115,12 +125,14 @@ export class FasterRCNN extends Module implements TaskModel<DetectionBatchInput,
   readonly levels: readonly PyramidLevel[];
   readonly numClasses: number;
   readonly options: Readonly<FasterRCNNOptions>;
+  /** The sampler of calls without a step seed: `options.sampler`, else one random stream seeded by `options.seed`. */
   sampler: SubsetSampler;
 
   /**
    * @param body a backbone whose `outLevels` include C2..C5 (undilated); the model takes ownership.
-   * @throws Error when a level is missing, strides do not double, anchor sizes do not give one list per RPN level or
-   *   levels have different anchor counts.
+   * @throws Error when a level is missing, strides do not double, anchor sizes do not give one list per RPN level,
+   *   levels have different anchor counts or thresholds are out of order; the layers built until then are released
+   *   (not `body`, which stays the caller's).
    */
   constructor(body: Backbone, opts: FasterRCNNOptions) {
     super();
@@ -133,23 +145,32 @@ export class FasterRCNN extends Module implements TaskModel<DetectionBatchInput,
     const fpn = new FeaturePyramidNetwork({ inLevels: IN_LEVELS, inSpecs, outChannels: fpnChannels, topBlock: { kind: 'maxpool' }, seed });
     this.sizeDivisibility = specOf(inSpecs, IN_LEVELS[IN_LEVELS.length - 1], 'FasterRCNN').stride;
     this.backbone = this.registerModule('backbone', new BackboneWithFpn(body, fpn));
-    this.levels = fpn.outLevels;
-    const sizes = opts.anchorSizes ?? [[32], [64], [128], [256], [512]];
-    if (sizes.length !== this.levels.length) {
-      throw new Error(`FasterRCNN: anchorSizes has ${sizes.length} levels but the FPN gives ${this.levels.length} (${this.levels.join(', ')})`);
+    let rpn: RegionProposalNetwork | undefined;
+    try {
+      this.levels = fpn.outLevels;
+      const sizes = opts.anchorSizes ?? [[32], [64], [128], [256], [512]];
+      if (sizes.length !== this.levels.length) {
+        throw new Error(`FasterRCNN: anchorSizes has ${sizes.length} levels but the FPN gives ${this.levels.length} (${this.levels.join(', ')})`);
+      }
+      const ratios = opts.aspectRatios ?? [0.5, 1, 2];
+      this.anchorGenerator = new AnchorGenerator(sizes, sizes.map(() => ratios));
+      const A = this.anchorGenerator.numAnchorsPerLocation();
+      if (A.some((a) => a !== A[0])) throw new Error(`FasterRCNN: every level needs the same number of anchors per location, got [${A}]`);
+      rpn = new RegionProposalNetwork(new RPNHead({ inChannels: fpnChannels, numAnchors: A[0], seed: seed + 1 }));
+      this.rpn = this.registerModule('rpn', rpn);
+      const r = opts.rpn ?? {};
+      this.rpnMatcher = new Matcher({ highThreshold: r.fgIouThresh ?? 0.7, lowThreshold: r.bgIouThresh ?? 0.3, allowLowQualityMatches: true });
+      this.numClasses = opts.numClasses;
+      this.roiHeads = this.registerModule(
+        'roi_heads',
+        new RoIHeads({ ...opts.roiHeads, numClasses: opts.numClasses, levels: ROI_LEVELS, specs: fpn.featureSpecs(), seed: seed + 2 }),
+      );
+    } catch (e) {
+      // The caller still owns `body` (it disposes it on failure); what was built here is released here.
+      fpn.dispose();
+      rpn?.dispose();
+      throw e;
     }
-    const ratios = opts.aspectRatios ?? [0.5, 1, 2];
-    this.anchorGenerator = new AnchorGenerator(sizes, sizes.map(() => ratios));
-    const A = this.anchorGenerator.numAnchorsPerLocation();
-    if (A.some((a) => a !== A[0])) throw new Error(`FasterRCNN: every level needs the same number of anchors per location, got [${A}]`);
-    this.rpn = this.registerModule('rpn', new RegionProposalNetwork(new RPNHead({ inChannels: fpnChannels, numAnchors: A[0], seed: seed + 1 })));
-    const r = opts.rpn ?? {};
-    this.rpnMatcher = new Matcher({ highThreshold: r.fgIouThresh ?? 0.7, lowThreshold: r.bgIouThresh ?? 0.3, allowLowQualityMatches: true });
-    this.numClasses = opts.numClasses;
-    this.roiHeads = this.registerModule(
-      'roi_heads',
-      new RoIHeads({ ...opts.roiHeads, numClasses: opts.numClasses, levels: ROI_LEVELS, specs: fpn.featureSpecs(), seed: seed + 2 }),
-    );
     this.sampler = opts.sampler ?? randomSubsetSampler(seed);
   }
 
@@ -214,12 +235,13 @@ export class FasterRCNN extends Module implements TaskModel<DetectionBatchInput,
    * @param batch.images [N, H, W, 3] float32 normalized RGB; not disposed.
    * @param batch.targets N ground truths, boxes xyxy in the pixels of `images`, labels 0..K-1.
    * @param batch.imageSizes content size of each image, which proposals are clipped to (default the whole input).
+   * @param ctx training mode and, optionally, the step's seed (see `FasterRCNNOptions.sampler`).
    * @param opts `sampler`: overrides the model's `sampler` for this call.
    * @returns the four losses (see `FasterRCNNLosses`); caller owns them.
    * @throws Error when the backend has no RoIAlign kernel (`checkRoIAlignBackend`: webgpu), the number of targets or
    *   image sizes is not N, a label is outside 0..K-1, or a box has no area.
    */
-  computeLosses(batch: DetectionBatchInput, ctx: ForwardContext, opts: { sampler?: SubsetSampler } = {}): FasterRCNNLosses {
+  computeLosses(batch: DetectionBatchInput, ctx: FasterRCNNForwardContext, opts: { sampler?: SubsetSampler } = {}): FasterRCNNLosses {
     const { images, targets } = batch;
     checkRoIAlignBackend(tf.getBackend(), 'FasterRCNN.computeLosses'); // before any work (the box branch needs it)
     const sizes = this.checkImages(images, batch.imageSizes, 'computeLosses');
@@ -234,7 +256,7 @@ export class FasterRCNN extends Module implements TaskModel<DetectionBatchInput,
         if (!(x2 > x1 && y2 > y1)) throw new Error(`targets[${i}]: box ${j} [${x1}, ${y1}, ${x2}, ${y2}] must have positive width and height (xyxy)`);
       }
     });
-    const sampler = opts.sampler ?? this.sampler;
+    const sampler = opts.sampler ?? this.options.sampler ?? (ctx.seed !== undefined ? randomSubsetSampler(ctx.seed) : this.sampler);
     const [, h, w] = images.shape;
     const { anchors } = this.anchorsFor(h, w);
     return tf.tidy(() => {

@@ -19,11 +19,11 @@ import { DataLoader } from '../../datasets/loader';
 import { detectionDataset, detectionTrainTransform, type DetectionResample } from '../../datasets/pipeline/detection_presets';
 import { ImageWorkerPool } from '../../datasets/pipeline/image_worker_pool';
 import { loadConfig } from '../../src/config/load';
-import type { DetectionConfig } from '../../src/config/types';
+import type { RetinaNetConfig } from '../../src/config/types';
 import { selectBackend } from '../../src/engine/backend';
 import { SgdOptimizer } from '../../src/engine/optimizer';
 import { loadDetectionSplit } from '../../datasets/detection_split';
-import { buildDetector } from '../../src/tasks/detection';
+import { buildDetector, isFasterRCNNConfig } from '../../src/tasks/detection';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,17 +33,17 @@ function arg(name: string, fallback: string): string {
 async function main(): Promise<void> {
   const configFile = arg('config', 'configs/detection/retinanet_r101_fpn_bccd.json');
   const base = loadConfig(configFile);
-  if (base.task !== 'detection') throw new Error(`${configFile}: not a detection config`);
+  if (base.task !== 'detection' || isFasterRCNNConfig(base)) throw new Error(`${configFile}: not a RetinaNet detection config`);
   const shortEdge = Number(arg('short-edge', '480'));
   const maxSize = Number(arg('max-size', '800'));
   const batchSize = Number(arg('batch', '2'));
   const steps = Number(arg('steps', '6'));
   const workers = Number(arg('workers', '2'));
   const resample = arg('resample', 'pillow') as DetectionResample;
-  const cfg: DetectionConfig = {
+  const cfg: RetinaNetConfig = {
     ...base,
     data: { ...base.data, root: arg('data', base.data.root) },
-    model: { ...base.model, backbone: { ...base.model.backbone, name: arg('backbone', 'resnet18') as DetectionConfig['model']['backbone']['name'] } },
+    model: { ...base.model, backbone: { ...base.model.backbone, name: arg('backbone', 'resnet18') as RetinaNetConfig['model']['backbone']['name'] } },
     train: { ...base.train, batchSize },
   };
   const backend = await selectBackend('wasm');

@@ -116,6 +116,17 @@ function batchTensorProblems(cfg: Config): string[] {
   return problems;
 }
 
+/**
+ * For an invalid detection config without `model.arch` that has Faster R-CNN's keys (`rpn`, `roiHeads`): the line
+ * saying it was read as a RetinaNet's, which the errors about RetinaNet keys that follow would otherwise leave unsaid.
+ */
+function detectorArchHint(raw: object): string | undefined {
+  const model = (raw as { task?: unknown; model?: unknown }).model;
+  if ((raw as { task?: unknown }).task !== 'detection' || model === null || typeof model !== 'object' || 'arch' in model) return undefined;
+  if (!('rpn' in model) && !('roiHeads' in model)) return undefined;
+  return `/model: no 'arch', so it is read as a RetinaNet config; a Faster R-CNN config says "arch": "faster_rcnn"`;
+}
+
 /** Whether `task` names a config kind. */
 function isTask(task: unknown): task is Config['task'] {
   return typeof task === 'string' && Object.hasOwn(validators, task);
@@ -147,7 +158,8 @@ export function validateConfig(raw: unknown, source: string): Config {
   if (config === undefined) {
     // Ajv reports failed if/then branches twice: keep the specific errors.
     const problems = [...new Set((validate.errors ?? []).filter((e) => e.keyword !== 'if').map(describe))];
-    throw new ConfigError(source, problems);
+    const hint = detectorArchHint(raw);
+    throw new ConfigError(source, hint ? [hint, ...problems] : problems);
   }
   const tooLarge = batchTensorProblems(config);
   if (tooLarge.length > 0) throw new ConfigError(source, tooLarge);

@@ -258,47 +258,61 @@ export const detectionDataSchema = {
   ],
 } as const;
 
-/** A detection run: `resvision train configs/detection/*.json` (RetinaNet on a ResNet + FPN). */
-export const detectionSchema = describable(obj({
+const iouThresh = { type: 'number', minimum: 0, maximum: 1 } as const;
+/** A share of a sampled batch, in (0, 1]. */
+const shareOfBatch = { type: 'number', exclusiveMinimum: 0, maximum: 1 } as const;
+/** `resvision predict`: detections below `scoreThresh` are neither drawn nor listed. */
+const detectionPredictSchema = obj({ scoreThresh: { type: 'number', minimum: 0, maximum: 1 } });
+
+/**
+ * A RetinaNet run (`model.arch` "retinanet", the default when `model.arch` is absent, so configs and checkpoints
+ * written before there was a choice stay valid): ResNet + FPN (P3..P7) + RetinaNet head, focal loss.
+ */
+export const retinanetDetectionSchema = describable(obj({
   task: { const: 'detection' },
-  model: obj({
-    /** The ResNet; its `outLevels` come from `fpn.inLevels`. */
-    backbone: backboneSchema,
-    /** FPN on `inLevels` (channels and strides from the backbone's specs); P6/P7 from `p6p7Source`. */
-    fpn: obj({ inLevels: levelList<BackboneLevel>(['C2', 'C3', 'C4', 'C5']), channels: posInt(MAX_CHANNELS), p6p7Source: oneOfValues(['P5', 'C5']) }),
-    /**
-     * Anchor sizes (pixels) per pyramid level and aspect ratios (height / width): derived from `baseSizes`,
-     * `scalesPerOctave` and `sizeScale` (see `octaveAnchorSizes`), or listed as `sizes`, one list per level.
-     */
-    anchors: {
-      oneOf: [
-        obj({
-          /** Base size of each level, pixels (RetinaNet: 32..512 on P3..P7). */
-          baseSizes: { type: 'array', items: posNum(MAX_IMAGE_SIDE_PX), minItems: 1 },
-          /** Sizes per level: `int(s * 2^(k/n))`, k = 0..n-1 (RetinaNet: 3). */
-          scalesPerOctave: posInt(16),
-          /** Multiplier of the derived sizes, rounded half to even (0.5: torchvision's sizes halved). */
-          sizeScale: posNum(1000),
-          aspectRatios: { type: 'array', items: posNum(1000), minItems: 1 },
-        }),
-        obj({
-          sizes: { type: 'array', items: { type: 'array', items: posNum(MAX_IMAGE_SIDE_PX), minItems: 1 }, minItems: 1 },
-          aspectRatios: { type: 'array', items: posNum(1000), minItems: 1 },
-        }),
-      ],
+  model: obj(
+    {
+      /** The detector: "retinanet" (may be left out) or "faster_rcnn" (see `fasterRcnnDetectionSchema`). */
+      arch: { const: 'retinanet' },
+      /** The ResNet; its `outLevels` come from `fpn.inLevels`. */
+      backbone: backboneSchema,
+      /** FPN on `inLevels` (channels and strides from the backbone's specs); P6/P7 from `p6p7Source`. */
+      fpn: obj({ inLevels: levelList<BackboneLevel>(['C2', 'C3', 'C4', 'C5']), channels: posInt(MAX_CHANNELS), p6p7Source: oneOfValues(['P5', 'C5']) }),
+      /**
+       * Anchor sizes (pixels) per pyramid level and aspect ratios (height / width): derived from `baseSizes`,
+       * `scalesPerOctave` and `sizeScale` (see `octaveAnchorSizes`), or listed as `sizes`, one list per level.
+       */
+      anchors: {
+        oneOf: [
+          obj({
+            /** Base size of each level, pixels (RetinaNet: 32..512 on P3..P7). */
+            baseSizes: { type: 'array', items: posNum(MAX_IMAGE_SIDE_PX), minItems: 1 },
+            /** Sizes per level: `int(s * 2^(k/n))`, k = 0..n-1 (RetinaNet: 3). */
+            scalesPerOctave: posInt(16),
+            /** Multiplier of the derived sizes, rounded half to even (0.5: torchvision's sizes halved). */
+            sizeScale: posNum(1000),
+            aspectRatios: { type: 'array', items: posNum(1000), minItems: 1 },
+          }),
+          obj({
+            sizes: { type: 'array', items: { type: 'array', items: posNum(MAX_IMAGE_SIDE_PX), minItems: 1 }, minItems: 1 },
+            aspectRatios: { type: 'array', items: posNum(1000), minItems: 1 },
+          }),
+        ],
+      },
+      /** IoU at or above `fgIouThresh`: foreground; below `bgIouThresh`: background; between: ignored. */
+      matcher: obj({ fgIouThresh: iouThresh, bgIouThresh: iouThresh }),
+      /** Inference post-processing (torchvision RetinaNet's parameters). */
+      postprocess: obj({
+        scoreThresh: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+        topkCandidates: posInt(1_000_000),
+        nmsThresh: iouThresh,
+        detectionsPerImage: posInt(100_000),
+      }),
+      /** ImageNet ResNet weights for the backbone, or a torchvision RetinaNet state dict; null = random init. */
+      weights: { oneOf: [str, { type: 'null' }] },
     },
-    /** IoU at or above `fgIouThresh`: foreground; below `bgIouThresh`: background; between: ignored. */
-    matcher: obj({ fgIouThresh: { type: 'number', minimum: 0, maximum: 1 }, bgIouThresh: { type: 'number', minimum: 0, maximum: 1 } }),
-    /** Inference post-processing (torchvision RetinaNet's parameters). */
-    postprocess: obj({
-      scoreThresh: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
-      topkCandidates: posInt(1_000_000),
-      nmsThresh: { type: 'number', minimum: 0, maximum: 1 },
-      detectionsPerImage: posInt(100_000),
-    }),
-    /** ImageNet ResNet weights for the backbone, or a torchvision RetinaNet state dict; null = random init. */
-    weights: { oneOf: [str, { type: 'null' }] },
-  }),
+    ['backbone', 'fpn', 'anchors', 'matcher', 'postprocess', 'weights'],
+  ),
   data: detectionDataSchema,
   /** Sigmoid focal loss (alpha, gamma) and the box loss (l1 on deltas: torchvision v1; giou: v2). */
   loss: obj({
@@ -308,12 +322,103 @@ export const detectionSchema = describable(obj({
       oneOf: [obj({ kind: { const: 'l1' } }), obj({ kind: { const: 'smoothL1' }, beta: posNum(MAX_RATE) }), obj({ kind: { const: 'giou' } })],
     },
   }),
-  /** `resvision predict`: detections below `scoreThresh` are neither drawn nor listed. */
-  predict: obj({ scoreThresh: { type: 'number', minimum: 0, maximum: 1 } }),
+  predict: detectionPredictSchema,
   optimizer: optimizerSchema,
   schedule: scheduleSchema,
   train: trainSchema,
 }));
+
+/** Most proposals or candidates per image or level a config sets (torchvision's largest default is 2000). */
+const MAX_PROPOSALS = 1_000_000;
+
+/**
+ * A Faster R-CNN run (`model.arch` "faster_rcnn"): ResNet + FPN on C2..C5 (P2..P5, P6 by max-pooling P5), the RPN
+ * on P2..P6 and the box branch (multi-scale RoIAlign 7x7 on P2..P5, two fully connected layers, class scores and
+ * class-specific box deltas). Its losses are fixed (torchvision's: binary cross-entropy of objectness, softmax
+ * cross-entropy of classes, smooth L1 with beta 1/9 on both box deltas), so it has no `loss` section.
+ * Reference: torchvision `models/detection/faster_rcnn.py` (`FasterRCNN` arguments and their defaults).
+ */
+export const fasterRcnnDetectionSchema = describable(obj({
+  task: { const: 'detection' },
+  model: obj({
+    arch: { const: 'faster_rcnn' },
+    /** The ResNet; it returns C2..C5 (`outLevels`, if given, must be exactly those) undilated. */
+    backbone: backboneSchema,
+    /** FPN output channels (torchvision: 256); its levels are fixed, C2..C5 in, P2..P6 out. */
+    fpn: obj({ channels: posInt(MAX_CHANNELS) }),
+    /** RPN anchors: sizes in pixels, one list per level P2..P6 (all of one length); aspect ratios (height / width). */
+    anchors: obj({
+      sizes: { type: 'array', items: { type: 'array', items: posNum(MAX_IMAGE_SIDE_PX), minItems: 1 }, minItems: 5, maxItems: 5 },
+      aspectRatios: { type: 'array', items: posNum(1000), minItems: 1 },
+    }),
+    /** The region proposal network (torchvision `rpn_*` arguments). */
+    rpn: obj({
+      /** Highest-objectness anchors kept per level before NMS, in training and at inference (torchvision 2000 / 1000). */
+      preNmsTopNTrain: posInt(MAX_PROPOSALS),
+      preNmsTopNTest: posInt(MAX_PROPOSALS),
+      /** Proposals kept per image after NMS, in training and at inference (torchvision 2000 / 1000). */
+      postNmsTopNTrain: posInt(MAX_PROPOSALS),
+      postNmsTopNTest: posInt(MAX_PROPOSALS),
+      /** IoU threshold of the proposals' NMS (0.7). */
+      nmsThresh: iouThresh,
+      /** Anchor matching: IoU >= `fgIouThresh` foreground (0.7), < `bgIouThresh` background (0.3), between ignored. */
+      fgIouThresh: iouThresh,
+      bgIouThresh: iouThresh,
+      /** Anchors sampled per image for the losses (256), of which at most `positiveFraction` (0.5) foreground. */
+      batchSizePerImage: posInt(MAX_PROPOSALS),
+      positiveFraction: shareOfBatch,
+    }),
+    /** The box branch on the proposals (torchvision `box_*` arguments). */
+    roiHeads: obj({
+      /** Proposals sampled per image for the losses (512), of which at most `positiveFraction` (0.25) foreground. */
+      batchSizePerImage: posInt(MAX_PROPOSALS),
+      positiveFraction: shareOfBatch,
+      /** Proposal matching: IoU >= `fgIouThresh` foreground (0.5), < `bgIouThresh` background (0.5). */
+      fgIouThresh: iouThresh,
+      bgIouThresh: iouThresh,
+      /** Width of the two fully connected layers (TwoMLPHead: 1024). */
+      representationSize: posInt(MAX_CHANNELS),
+      /** Weights (wx, wy, ww, wh) of the box coder of the deltas (10, 10, 5, 5). */
+      boxCoderWeights: { type: 'array', items: posNum(1000), minItems: 4, maxItems: 4 },
+      /** Inference: class scores (softmax) at or below this are dropped (0.05). */
+      scoreThresh: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+      /** Inference: IoU threshold of the class-wise NMS (0.5). */
+      nmsThresh: iouThresh,
+      /** Inference: detections kept per image, highest scores first (100). */
+      detectionsPerImage: posInt(100_000),
+    }),
+    /**
+     * ImageNet ResNet weights for the backbone, or a torchvision `fasterrcnn_resnet50_fpn` state dict (its box
+     * predictor re-initialized when the class count differs); null = random init.
+     */
+    weights: { oneOf: [str, { type: 'null' }] },
+  }),
+  data: detectionDataSchema,
+  predict: detectionPredictSchema,
+  optimizer: optimizerSchema,
+  schedule: scheduleSchema,
+  train: trainSchema,
+}));
+
+/** The detector a detection config names: `model.arch`. */
+export const DETECTOR_ARCHS = ['retinanet', 'faster_rcnn'] as const;
+
+/**
+ * A detection run: `resvision train configs/detection/*.json`, discriminated by `model.arch`: RetinaNet (the
+ * default, `arch` absent or "retinanet") or Faster R-CNN ("faster_rcnn"). An unknown `arch` matches neither
+ * branch and is reported once, with the allowed values.
+ */
+export const detectionSchema = {
+  type: 'object',
+  properties: { model: { properties: { arch: oneOfValues(DETECTOR_ARCHS) } } },
+  allOf: [
+    { if: { properties: { model: { properties: { arch: { const: 'retinanet' } } } } }, then: retinanetDetectionSchema },
+    {
+      if: { required: ['model'], properties: { model: { type: 'object', required: ['arch'], properties: { arch: { const: 'faster_rcnn' } } } } },
+      then: fasterRcnnDetectionSchema,
+    },
+  ],
+} as const;
 
 /** Where one split's images and masks are, relative to `data.root`. */
 export const segmentationSplitSchema = obj({

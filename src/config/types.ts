@@ -12,7 +12,9 @@ import type {
   cocoDetectionDataSchema,
   detectionDataSchema,
   detectionSchema,
+  fasterRcnnDetectionSchema,
   optimizerSchema,
+  retinanetDetectionSchema,
   scheduleSchema,
   segmentationBackboneSchema,
   segmentationDataSchema,
@@ -58,7 +60,13 @@ export type DetectionDataCommonConfig = Omit<CocoDetectionDataConfig, 'format' |
 /** Detection data, discriminated by `format`. */
 export type DetectionDataConfig = FromSchema<typeof detectionDataSchema>;
 
-/** A detection run: `resvision train configs/detection/*.json` (RetinaNet on a ResNet + FPN). */
+/** A RetinaNet run (`model.arch` "retinanet" or absent). */
+export type RetinaNetConfig = FromSchema<typeof retinanetDetectionSchema>;
+
+/** A Faster R-CNN run (`model.arch` "faster_rcnn"). */
+export type FasterRCNNConfig = FromSchema<typeof fasterRcnnDetectionSchema>;
+
+/** A detection run: `resvision train configs/detection/*.json`, RetinaNet or Faster R-CNN by `model.arch`. */
 export type DetectionConfig = FromSchema<typeof detectionSchema>;
 
 /** The backbone of a segmentation model (its dilation and levels follow from the model's options). */
@@ -89,3 +97,6 @@ export type Config = ClassificationConfig | DetectionConfig | SegmentationConfig
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const scheduleMatchesEngine: Same<ScheduleConfig, Omit<LrSchedule, 'baseLr'>> = true;
 void scheduleMatchesEngine;
+/** Compile-time check that a detection config is exactly one of the two detectors' configs. */
+const detectionIsUnion: Same<DetectionConfig, RetinaNetConfig | FasterRCNNConfig> = true;
+void detectionIsUnion;

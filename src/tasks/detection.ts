@@ -1,18 +1,19 @@
 /**
- * The detection task end to end: COCO-format or Pascal VOC data → ResNet + FPN + RetinaNet → training engine → COCO
- * mAP (pycocotools' 12 summary lines; for VOC data also VOC AP), and prediction with drawn boxes. This module
- * states what is particular to detection; `./harness.ts` runs it.
+ * The detection task end to end: COCO-format or Pascal VOC data → ResNet + FPN + RetinaNet or Faster R-CNN (the
+ * config's `model.arch`) → training engine → COCO mAP (pycocotools' 12 summary lines; for VOC data also VOC AP), and
+ * prediction with drawn boxes. This module states what is particular to detection; `./harness.ts` runs it.
  *
  * Data flow: an adapter lists records (boxes xyxy in original pixels, contiguous labels 0..K-1 in the run's class
  * order) → `detectionTrainTransform` / `detectionEvalTransform` (shortest-edge resize, flip, normalize) →
- * `collateDetection` (bottom/right zero padding to the model's `sizeDivisibility`, `ImageMeta` per image) →
- * `RetinaNet` (`computeLosses` / `predict`) → `detectionsToOriginal` → `DetectionEvaluator` (COCO results with the
+ * `collateDetection` (bottom/right zero padding to the model's `sizeDivisibility`, `ImageMeta` and content size per
+ * image) → `Detector` (`computeLosses` / `predict`) → `detectionsToOriginal` → `DetectionEvaluator` (COCO results with the
  * split's category ids, `CocoEval`, VOC AP). Splits are listed by `loadDetectionSplit` (`datasets/detection_split.ts`);
  * training and the evaluation loop are the harness's (`./harness.ts`).
  *
  * Reference: torchvision `references/detection/train.py` (loop, `evaluate`), `coco_utils.py` / `coco_eval.py`
  * (results with the dataset's category ids, `COCOeval(..., 'bbox')`); detectron2 `configs/COCO-Detection/
- * retinanet_R_50_FPN_1x.yaml` (schedule, frozen stem and res2, FrozenBN), `evaluation/pascal_voc_evaluation.py`.
+ * retinanet_R_50_FPN_1x.yaml`, `faster_rcnn_R_50_FPN_1x.yaml` (schedule, frozen stem and res2, FrozenBN),
+ * `evaluation/pascal_voc_evaluation.py`.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -32,7 +33,7 @@ import { ImageWorkerPool } from '../../datasets/pipeline/image_worker_pool';
 import { normalizeSample } from '../../datasets/pipeline/normalize';
 import { resize, resizeShortestEdgeSize } from '../../datasets/pipeline/transforms';
 import type { DetectionSample } from '../../datasets/types';
-import { RetinaNet } from '../../heads/detection/model';
+import { FasterRCNN } from '../../heads/detection/faster_rcnn';
 import { Detections, detectionsToOriginal } from '../../heads/detection/postprocess';
 import { writeJsonAtomic } from '../common/atomic_write';
 import type { LogSink } from '../common/log';
@@ -41,19 +42,24 @@ import { isOutOfMemoryError } from '../engine/trainer';
 import { loadPretrained } from '../weights/pretrained';
 import { loadTorchvisionWeights, type WeightLoadReport } from '../weights/torchvision';
 import { drawDetections } from './draw';
-import { ARCHITECTURES, buildDetector } from './models';
+import { ARCHITECTURES, buildDetector, isFasterRCNNConfig, type Detector, type DetectorOf } from './models';
 import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
 import type { TaskRunner, TaskTrainOptions } from './task';
 
-export { buildDetector };
+export { buildDetector, isFasterRCNNConfig, type Detector, type DetectorOf };
 
 /**
  * The resolved config stored in a detection checkpoint: the config plus the class names (label order) and the
  * category id of each class in the training annotations (COCO ids; 1..K for VOC data).
  */
-export interface DetectionRunConfig extends DetectionConfig {
+export type DetectionRunConfig = DetectionConfig & {
   classes: string[];
   categoryIds: number[];
+};
+
+/** The detector a config builds, as the table names it (`ARCHITECTURES`), and as messages name it. */
+function detectorOf(cfg: DetectionConfig): { arch: 'retinanet' | 'faster_rcnn'; name: string } {
+  return isFasterRCNNConfig(cfg) ? { arch: 'faster_rcnn', name: 'Faster R-CNN' } : { arch: 'retinanet', name: 'RetinaNet' };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -62,11 +68,13 @@ export interface DetectionRunConfig extends DetectionConfig {
 /**
  * Load the config's `model.weights` into a detector:
  * - an ImageNet ResNet state dict (torchvision or timm names, `fc.*` ignored) goes into `model.backbone.body`;
- * - a torchvision RetinaNet state dict (`backbone.body.*`, `backbone.fpn.*`, `head.*`) loads whole; when its
- *   classifier (`cls_logits`) has another number of classes, that layer keeps its initialization (fine-tuning).
- * @throws Error naming the file when it is neither, or when backbone/FPN tensors are missing or do not fit.
+ * - a torchvision state dict of the same detector loads whole: RetinaNet (`backbone.body.*`, `backbone.fpn.*`,
+ *   `head.*`) or Faster R-CNN (`backbone.*`, `rpn.head.*`, `roi_heads.*`); when its classifier layers
+ *   (`model.classifierKeys`: RetinaNet's `cls_logits`, Faster R-CNN's `box_predictor`) have another number of
+ *   classes, they keep their initialization (fine-tuning).
+ * @throws Error naming the file when it is neither, or when backbone/FPN/head tensors are missing or do not fit.
  */
-export async function loadDetectorInitialWeights(model: RetinaNet, file: string, log: LogSink): Promise<WeightLoadReport> {
+export async function loadDetectorInitialWeights(model: Detector, file: string, log: LogSink): Promise<WeightLoadReport> {
   if (!fs.existsSync(file)) throw new Error(`weights file not found: ${file}`);
   const body = model.backbone.body;
   const bodyReport = await loadTorchvisionWeights(body, file, { strict: false });
@@ -77,24 +85,26 @@ export async function loadDetectorInitialWeights(model: RetinaNet, file: string,
     }
     return bodyReport;
   }
-  const opts = { family: ARCHITECTURES.retinanet.weightFamily, classifierKeys: model.classifierKeys, modelName: 'RetinaNet', log } as const;
-  const report = await loadTorchvisionWeights(model, file, { strict: false, family: opts.family });
+  const name = model instanceof FasterRCNN ? 'Faster R-CNN' : 'RetinaNet';
+  const family = ARCHITECTURES[model instanceof FasterRCNN ? 'faster_rcnn' : 'retinanet'].weightFamily;
+  const opts = { family, classifierKeys: model.classifierKeys, modelName: name, log } as const;
+  const report = await loadTorchvisionWeights(model, file, { strict: false, family });
   if (report.loaded.length === 0) {
-    throw new Error(`${file}: neither ImageNet ResNet weights (conv1.weight, layer1.*) nor a torchvision RetinaNet state dict (backbone.body.*)`);
+    throw new Error(`${file}: neither ImageNet ResNet weights (conv1.weight, layer1.*) nor a torchvision ${name} state dict (backbone.body.*)`);
   }
   return loadPretrained(model, file, opts);
 }
 
 /**
- * Replace a wasm out-of-memory failure (see `isOutOfMemoryError`) by a one-line error naming the settings that set
- * the memory of a detection step; other errors pass unchanged. The classification head's outputs and focal-loss
- * terms are [N, R, K] float32 (R anchors over all levels), so the batch size, the input size and the class count
- * all scale it.
+ * Replace a wasm out-of-memory failure (see `isOutOfMemoryError`) by a one-line error naming the detector and the
+ * settings that set the memory of a detection step; other errors pass unchanged. The backbone and FPN activations
+ * scale with the batch size and the input size (Faster R-CNN's FPN adds P2, at stride 4); RetinaNet's
+ * classification outputs and focal-loss terms are [N, R, K] float32 (R anchors over all levels).
  */
 export function explainDetectionOutOfMemory(e: unknown, cfg: DetectionConfig): unknown {
   if (!isOutOfMemoryError(e)) return e;
   const err = new Error(
-    `out of memory in RetinaNet ${cfg.model.backbone.name} (the wasm heap is limited to 4 GB): lower train.batchSize ` +
+    `out of memory in ${detectorOf(cfg).name} ${cfg.model.backbone.name} (the wasm heap is limited to 4 GB): lower train.batchSize ` +
       `(now ${cfg.train.batchSize}) or data.trainShortEdge / data.trainMaxSize (now [${cfg.data.trainShortEdge.join(', ')}] / ${cfg.data.trainMaxSize})`,
   );
   (err as Error & { cause?: unknown }).cause = e;
@@ -125,11 +135,6 @@ function detectionLoader(
   });
 }
 
-/** Content size (before batch padding) of each image of a batch, from its meta. */
-function contentSizes(batch: DetectionBatch): { height: number; width: number }[] {
-  return batch.metas.map((m) => ({ height: m.validRegionXyxy[3] - m.validRegionXyxy[1], width: m.validRegionXyxy[2] - m.validRegionXyxy[0] }));
-}
-
 /**
  * COCO box evaluation (and VOC AP for VOC data) of `model` on a listed split, with the config's evaluation
  * transform (shortest edge `data.evalShortEdge`, `data.evalMaxSize`) and post-processing: the evaluator and the loop
@@ -138,7 +143,7 @@ function contentSizes(batch: DetectionBatch): { height: number; width: number }[
  * @param pool the decoding threads (owned by the caller).
  * @throws Error when the split's classes are not the model's.
  */
-export function detectionEvaluation(model: RetinaNet, cfg: DetectionConfig, split: DetectionSplit, splitName: string, pool: ImageWorkerPool): EvaluationPlan<DetectionMetrics> {
+export function detectionEvaluation(model: Detector, cfg: DetectionConfig, split: DetectionSplit, splitName: string, pool: ImageWorkerPool): EvaluationPlan<DetectionMetrics> {
   if (split.classes.length !== model.numClasses) {
     throw new Error(`evaluateDetector: the split has ${split.classes.length} classes but the model ${model.numClasses}`);
   }
@@ -153,7 +158,7 @@ export function detectionEvaluation(model: RetinaNet, cfg: DetectionConfig, spli
         imagesIn: (batch) => batch.metas.length,
         dispose: disposeDetectionBatch,
         process: async (batch, first) => {
-          const dets = await model.predict({ images: batch.images, imageSizes: contentSizes(batch) });
+          const dets = await model.predict({ images: batch.images, imageSizes: batch.imageSizes });
           dets.forEach((d, j) => evaluator.update(first + j, detectionsToOriginal(d, batch.metas[j])));
         },
       }),
@@ -166,7 +171,7 @@ export function detectionEvaluation(model: RetinaNet, cfg: DetectionConfig, spli
  * @throws Error naming the file for an unreadable image or a size different from the annotation's.
  */
 export async function evaluateDetector(
-  model: RetinaNet,
+  model: Detector,
   cfg: DetectionConfig,
   split: DetectionSplit,
   opts: { quiet?: boolean; pool?: ImageWorkerPool; splitName?: string } = {},
@@ -183,7 +188,7 @@ export async function evaluateDetector(
 // Training
 
 /**
- * Train a RetinaNet as the config says, evaluating COCO mAP on `data.valSplit` every `train.evalEvery` iterations
+ * Train the detector of `model.arch` (RetinaNet or Faster R-CNN) as the config says, evaluating COCO mAP on `data.valSplit` every `train.evalEvery` iterations
  * and at the end, writing checkpoints and `metrics.jsonl` to `train.outputDir` (see `runTraining`).
  * @returns how training ended, the final validation metrics and the run config (with classes).
  * @throws Error for a missing data folder, an object of a class outside the config (naming file and record), an
@@ -220,7 +225,7 @@ export async function trainDetection(
     numImages: train.records.length,
     disposeBatch: disposeDetectionBatch,
     runConfig: run,
-    architecture: `retinanet ${cfg.model.backbone.name} fpn`,
+    architecture: `${detectorOf(cfg).arch} ${cfg.model.backbone.name} fpn`,
     evaluation: val ? detectionEvaluation(model, cfg, val, d.valSplit, pool) : undefined,
     loadInitialWeights: async () => {
       if (cfg.model.weights) await loadDetectorInitialWeights(model, cfg.model.weights, log);
@@ -236,18 +241,28 @@ export async function trainDetection(
 
 /**
  * Open a detection checkpoint and rebuild its model with the classes it was trained on.
- * @throws Error naming the file when it is not a detection checkpoint or does not fit the config's model.
+ * @throws Error naming the file when it is not a detection checkpoint, was trained as another detector than the
+ *   config's `model.arch` (checkpoints written before there was a choice are RetinaNets), or does not fit the
+ *   config's model.
  */
-export async function loadDetectorCheckpoint(
-  cfg: DetectionConfig,
+export async function loadDetectorCheckpoint<C extends DetectionConfig>(
+  cfg: C,
   file: string,
-): Promise<{ model: RetinaNet; classes: string[]; categoryIds: number[] }> {
-  const { model, run } = await openTaskCheckpoint<DetectionRunConfig, RetinaNet>(file, {
+): Promise<{ model: DetectorOf<C>; classes: string[]; categoryIds: number[] }> {
+  const { model, run } = await openTaskCheckpoint<DetectionRunConfig, Detector>(file, {
     task: 'detection',
     isRunConfig: (stored) => Array.isArray(stored.classes) && Array.isArray(stored.categoryIds),
+    check: (stored, f) => {
+      // A stored config without `model.arch` is a RetinaNet's (written before there was a choice).
+      const [was, is] = [detectorOf(stored), detectorOf(cfg)];
+      if (was.arch !== is.arch) {
+        throw new Error(`${f}: a ${was.name} checkpoint (model.arch "${was.arch}"), but the config builds ${is.name} (model.arch "${is.arch}"); use the config it was trained with`);
+      }
+    },
     build: (stored) => buildDetector(cfg, stored.classes.length),
   });
-  return { model, classes: run.classes, categoryIds: run.categoryIds };
+  // `check` refused a checkpoint of another architecture than the config's.
+  return { model: model as DetectorOf<C>, classes: run.classes, categoryIds: run.categoryIds };
 }
 
 /** One detection of `predict`, in original-image pixels. */
@@ -257,7 +272,7 @@ export interface PredictedBox {
   label: number;
   /** Category id in the training annotations (COCO id; 1..K for VOC data). */
   categoryId: number;
-  /** Sigmoid score 0..1. */
+  /** Score 0..1: RetinaNet's sigmoid, Faster R-CNN's softmax over the classes and background. */
   score: number;
   /** `[x1, y1, x2, y2]`, continuous pixels of the original (EXIF-oriented) image. */
   boxXyxy: [number, number, number, number];
@@ -282,7 +297,7 @@ export interface ImagePrediction {
  * @throws Error naming the file for a missing or unreadable image, or when an output would overwrite its input.
  */
 export async function predictDetection(
-  model: RetinaNet,
+  model: Detector,
   cfg: DetectionConfig,
   classes: readonly string[],
   categoryIds: readonly number[],
@@ -299,7 +314,7 @@ export async function predictDetection(
     const batch = collateDetection([sample], { sizeDivisibility: model.sizeDivisibility });
     let det: Detections;
     try {
-      [det] = await model.predict({ images: batch.images, imageSizes: contentSizes(batch) });
+      [det] = await model.predict({ images: batch.images, imageSizes: batch.imageSizes });
     } finally {
       disposeDetectionBatch(batch);
     }

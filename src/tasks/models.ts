@@ -12,12 +12,13 @@
  */
 import { ResNetClassifier } from '../../heads/classification/model';
 import { octaveAnchorSizes } from '../../heads/detection/anchors';
+import { FasterRCNN } from '../../heads/detection/faster_rcnn';
 import { RetinaNet } from '../../heads/detection/model';
 import { SegmentationModel, type SegmentationHeadOptions } from '../../heads/segmentation/model';
 import { SemanticFpn } from '../../heads/segmentation/semantic_fpn';
 import type { BackboneLevel } from '../backbone/features';
 import { buildBackbone } from '../backbone/resnet';
-import type { ClassificationConfig, Config, DetectionConfig, SegmentationConfig } from '../config/types';
+import type { ClassificationConfig, Config, DetectionConfig, FasterRCNNConfig, RetinaNetConfig, SegmentationConfig } from '../config/types';
 import type { Module } from '../nn/module';
 import type { WeightFamily } from '../weights/torchvision';
 
@@ -57,6 +58,36 @@ function classifierOf(cfg: ClassificationConfig, numClasses: number): ResNetClas
   return new ResNetClassifier(backbone, numClasses, cfg.train.seed + 1, { labelSmoothing: cfg.loss.labelSmoothing });
 }
 
+/** A detector the detection task trains, evaluates and predicts with, as `model.arch` of its config chooses. */
+export type Detector = RetinaNet | FasterRCNN;
+
+/** The detector a detection config type builds (`Detector` for a config not narrowed to one `model.arch`). */
+export type DetectorOf<C extends DetectionConfig> = C extends FasterRCNNConfig ? FasterRCNN : RetinaNet;
+
+/** Whether a detection config builds Faster R-CNN (`model.arch` "faster_rcnn"); otherwise it builds RetinaNet. */
+export function isFasterRCNNConfig(cfg: DetectionConfig): cfg is FasterRCNNConfig {
+  return cfg.model.arch === 'faster_rcnn';
+}
+
+/**
+ * Build the ResNet of a detection config returning `levels`.
+ * @throws Error when `model.backbone.outLevels` is given and differs from `levels`, naming `levelsKey`.
+ */
+function detectorBody(cfg: DetectionConfig, levels: readonly BackboneLevel[], levelsKey: string) {
+  const b = cfg.model.backbone;
+  if (b.outLevels && b.outLevels.join() !== levels.join()) {
+    throw new Error(`model.backbone.outLevels [${b.outLevels}] differs from ${levelsKey} [${levels}]; leave it out for detection`);
+  }
+  return buildBackbone(b.name, {
+    normLayer: b.normLayer,
+    frozenStages: b.frozenStages,
+    zeroInitResidual: b.zeroInitResidual,
+    replaceStrideWithDilation: b.replaceStrideWithDilation,
+    outLevels: [...levels],
+    seed: cfg.train.seed,
+  });
+}
+
 /**
  * Build the RetinaNet a config describes. The backbone returns exactly the FPN's `inLevels`; channels and strides
  * come from its feature specs.
@@ -64,20 +95,9 @@ function classifierOf(cfg: ClassificationConfig, numClasses: number): ResNetClas
  * @throws Error when `model.backbone.outLevels` is given and differs from `model.fpn.inLevels`, and the errors of
  *   `RetinaNet` (missing level, anchor sizes not one list per pyramid level).
  */
-function buildRetinaNet(cfg: DetectionConfig, numClasses: number): RetinaNet {
-  const b = cfg.model.backbone;
+function buildRetinaNet(cfg: RetinaNetConfig, numClasses: number): RetinaNet {
   const m = cfg.model;
-  if (b.outLevels && b.outLevels.join() !== m.fpn.inLevels.join()) {
-    throw new Error(`model.backbone.outLevels [${b.outLevels}] differs from model.fpn.inLevels [${m.fpn.inLevels}]; leave it out for detection`);
-  }
-  const body = buildBackbone(b.name, {
-    normLayer: b.normLayer,
-    frozenStages: b.frozenStages,
-    zeroInitResidual: b.zeroInitResidual,
-    replaceStrideWithDilation: b.replaceStrideWithDilation,
-    outLevels: m.fpn.inLevels,
-    seed: cfg.train.seed,
-  });
+  const body = detectorBody(cfg, m.fpn.inLevels, 'model.fpn.inLevels');
   try {
     return new RetinaNet(body, {
       numClasses,
@@ -92,6 +112,37 @@ function buildRetinaNet(cfg: DetectionConfig, numClasses: number): RetinaNet {
       focalAlpha: cfg.loss.focalAlpha,
       focalGamma: cfg.loss.focalGamma,
       postprocess: m.postprocess,
+      seed: cfg.train.seed + 1,
+    });
+  } catch (e) {
+    body.dispose();
+    throw e;
+  }
+}
+
+/** The backbone levels Faster R-CNN's FPN reads (torchvision `fasterrcnn_resnet50_fpn`: layer1..layer4). */
+const FASTER_RCNN_IN_LEVELS: readonly BackboneLevel[] = ['C2', 'C3', 'C4', 'C5'];
+
+/**
+ * Build the Faster R-CNN a config describes: the ResNet returning C2..C5, the FPN of `model.fpn.channels`, the RPN
+ * of `model.anchors` and `model.rpn`, the box branch of `model.roiHeads`. Training samples anchors and RoIs with a
+ * generator seeded by each step's seed (see `FasterRCNN.computeLosses`), so a resumed run repeats the uninterrupted one.
+ * @param numClasses K, the number of classes (no background; the predictor has K + 1 outputs).
+ * @throws Error when `model.backbone.outLevels` is given and is not C2..C5, and the errors of `FasterRCNN` (strides
+ *   that do not double, e.g. a dilated backbone; anchor lists of different lengths; thresholds out of order).
+ */
+function buildFasterRCNN(cfg: FasterRCNNConfig, numClasses: number): FasterRCNN {
+  const m = cfg.model;
+  const body = detectorBody(cfg, FASTER_RCNN_IN_LEVELS, 'the levels Faster R-CNN reads');
+  const [wx, wy, ww, wh] = m.roiHeads.boxCoderWeights;
+  try {
+    return new FasterRCNN(body, {
+      numClasses,
+      fpnChannels: m.fpn.channels,
+      anchorSizes: m.anchors.sizes,
+      aspectRatios: m.anchors.aspectRatios,
+      rpn: { ...m.rpn },
+      roiHeads: { ...m.roiHeads, boxCoderWeights: [wx, wy, ww, wh] },
       seed: cfg.train.seed + 1,
     });
   } catch (e) {
@@ -218,7 +269,13 @@ export const ARCHITECTURES = {
     weightFamily: 'retinanet',
     modelName: (cfg) => `retinanet_${cfg.model.backbone.name}_fpn`,
     build: buildRetinaNet,
-  } satisfies Architecture<DetectionConfig, RetinaNet>,
+  } satisfies Architecture<RetinaNetConfig, RetinaNet>,
+  faster_rcnn: {
+    task: 'detection',
+    weightFamily: 'faster_rcnn',
+    modelName: (cfg) => `fasterrcnn_${cfg.model.backbone.name}_fpn`,
+    build: buildFasterRCNN,
+  } satisfies Architecture<FasterRCNNConfig, FasterRCNN>,
   fcn: {
     task: 'segmentation',
     weightFamily: 'fcn',
@@ -244,13 +301,16 @@ export type ArchitectureName = keyof typeof ARCHITECTURES;
 /** The architecture names of each task. */
 type ArchitecturesOf<C extends Config> = { [A in ArchitectureName]: (typeof ARCHITECTURES)[A]['task'] extends C['task'] ? A : never }[ArchitectureName];
 
-/** The architecture a config builds: the classifier, the detector of `model`, or the segmentation head's type. */
+/**
+ * The architecture a config builds: the classifier, the detector of `model.arch` (RetinaNet when absent), or the
+ * segmentation head's type.
+ */
 export function architectureOf<C extends Config>(cfg: C): ArchitecturesOf<C> {
   switch (cfg.task) {
     case 'classification':
       return 'classifier' as ArchitecturesOf<C>;
     case 'detection':
-      return 'retinanet' as ArchitecturesOf<C>;
+      return (cfg.model.arch ?? 'retinanet') as ArchitecturesOf<C>;
     case 'segmentation':
       return cfg.model.head.type as ArchitecturesOf<C>;
     default: {
@@ -270,9 +330,13 @@ export function buildClassifier(cfg: ClassificationConfig, numClasses: number): 
   return ARCHITECTURES.classifier.build(cfg, numClasses);
 }
 
-/** Build the detector a config describes (the `retinanet` entry), with K = `numClasses` classes (no background). */
-export function buildDetector(cfg: DetectionConfig, numClasses: number): RetinaNet {
-  return ARCHITECTURES.retinanet.build(cfg, numClasses);
+/**
+ * Build the detector a config describes (the entry of its `model.arch`), with K = `numClasses` classes (no
+ * background).
+ */
+export function buildDetector<C extends DetectionConfig>(cfg: C, numClasses: number): DetectorOf<C> {
+  const c: DetectionConfig = cfg;
+  return (isFasterRCNNConfig(c) ? ARCHITECTURES.faster_rcnn.build(c, numClasses) : ARCHITECTURES.retinanet.build(c, numClasses)) as DetectorOf<C>;
 }
 
 /** The models of the segmentation task: FCN / DeepLabV3 on a dilated ResNet, or Semantic FPN. */

@@ -24,7 +24,7 @@ import { semanticFpnResnet18 } from '../../heads/segmentation/semantic_fpn';
 import { ResNet, resnet18, resnet50 } from '../../src/backbone/resnet';
 import { validateConfig } from '../../src/config/load';
 import { buildClassifier } from '../../src/tasks/classification';
-import { buildDetector } from '../../src/tasks/detection';
+import { buildDetector, isFasterRCNNConfig } from '../../src/tasks/detection';
 import { saveCheckpoint } from '../../src/engine/checkpoint';
 import { OnnxRuntimeModel, hasOnnxRuntime, nchwToNhwc, nhwcToNchw, sessionOptions } from '../../src/engine/onnx_runtime';
 import { OnnxExportTarget, exportOnnx } from '../../src/export/onnx/export';
@@ -387,7 +387,7 @@ describe('resvision export CHECKPOINT --format onnx', () => {
   it('a detection checkpoint (quickstart config): clsLogits, boxDeltas, anchors equal the tfjs model and its anchors', async () => {
     const raw = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../configs/detection/retinanet_r18_fpn_bccd_quickstart.json'), 'utf8'));
     const cfg = validateConfig(raw, 'retinanet_r18_fpn_bccd_quickstart.json');
-    if (cfg.task !== 'detection') throw new Error('expected a detection config');
+    if (cfg.task !== 'detection' || isFasterRCNNConfig(cfg)) throw new Error('expected a RetinaNet config');
     const det = buildDetector(cfg, 2);
     const file = path.join(dir, 'det.safetensors');
     await saveCheckpoint(file, { model: det, meta: { kind: 'resvision.train', config: { ...cfg, classes: ['WBC', 'RBC'], categoryIds: [1, 2] } } });

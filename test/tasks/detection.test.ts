@@ -25,7 +25,7 @@ import * as path from 'path';
 import sharp from 'sharp';
 import { runCli } from '../helpers/cli';
 import { validateConfig } from '../../src/config/load';
-import type { DetectionConfig } from '../../src/config/types';
+import type { RetinaNetConfig } from '../../src/config/types';
 import { readJsonl } from '../../src/engine/logger';
 import { isOutOfMemoryError, NonFiniteLossError } from '../../src/engine/trainer';
 import { formatSplitIssues, loadDetectionSplit } from '../../datasets/detection_split';
@@ -90,7 +90,7 @@ function bccdRoot(dir: string, keep?: readonly string[]): string {
 }
 
 /** The small config of these tests, from the R50 config with the changes the header lists. */
-function smallConfig(dir: string, data: Record<string, unknown>, over: { maxIter: number; lr: number; outputDir: string; clip?: number; milestone?: number; fgIou?: number }): DetectionConfig {
+function smallConfig(dir: string, data: Record<string, unknown>, over: { maxIter: number; lr: number; outputDir: string; clip?: number; milestone?: number; fgIou?: number }): RetinaNetConfig {
   const cfg = JSON.parse(fs.readFileSync(path.join(REPO, 'configs/detection/retinanet_r50_fpn.json'), 'utf8'));
   cfg.model.backbone = { name: 'resnet18', normLayer: 'batch', frozenStages: 0, zeroInitResidual: false, replaceStrideWithDilation: [false, false, false] };
   cfg.model.fpn.channels = 64;
@@ -102,7 +102,7 @@ function smallConfig(dir: string, data: Record<string, unknown>, over: { maxIter
   cfg.optimizer = { ...cfg.optimizer, baseLr: over.lr, baseBatchSize: 3, gradClipNorm: over.clip ?? 10 };
   cfg.schedule = { maxIter: over.maxIter, warmup: { iters: 10, factor: 0.1, method: 'linear' }, main: { kind: 'multistep', gamma: 0.1, milestoneFractions: [over.milestone ?? 0.8] } };
   cfg.train = { seed: 0, batchSize: 3, numWorkers: 2, logEvery: 10, evalEvery: over.maxIter, checkpointEvery: over.maxIter, outputDir: over.outputDir };
-  return validateConfig(cfg, path.join(dir, 'cfg.json')) as DetectionConfig;
+  return validateConfig(cfg, path.join(dir, 'cfg.json')) as RetinaNetConfig;
 }
 
 function vocData(root: string, short: number, classes: string[] = ['RBC', 'WBC', 'Platelets']): Record<string, unknown> {

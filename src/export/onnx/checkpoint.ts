@@ -10,7 +10,7 @@ import { loadCheckpoint } from '../../engine/checkpoint';
 import { packageVersion } from '../../engine/package_info';
 import type { TrainingCheckpointMeta } from '../../engine/trainer';
 import { loadClassifierCheckpoint } from '../../tasks/classification';
-import { loadDetectorCheckpoint } from '../../tasks/detection';
+import { isFasterRCNNConfig, loadDetectorCheckpoint } from '../../tasks/detection';
 import { loadSegmentationCheckpoint } from '../../tasks/segmentation';
 import { temporaryPath } from '../../weights/safetensors';
 import { OnnxExport, OnnxExportTarget, exportOnnx } from './export';
@@ -29,7 +29,8 @@ export interface CheckpointModel {
 /**
  * Open a training checkpoint and rebuild its model (classifier, RetinaNet or segmentation model).
  * @param opts.features export a classification checkpoint's backbone as a feature extractor instead of the classifier.
- * @throws Error naming the file when it is missing, is not a training checkpoint, or its config does not validate.
+ * @throws Error naming the file when it is missing, is not a training checkpoint, its config does not validate, or
+ *   it holds a Faster R-CNN (not exportable: proposal selection and RoIAlign are not in the graph).
  */
 export async function loadCheckpointModel(file: string, opts: { features?: boolean } = {}): Promise<CheckpointModel> {
   if (!fs.existsSync(file)) throw new Error(`checkpoint not found: ${file}`);
@@ -51,6 +52,14 @@ export async function loadCheckpointModel(file: string, opts: { features?: boole
       return { target, classes, config: cfg, dispose: () => model.dispose() };
     }
     case 'detection': {
+      if (isFasterRCNNConfig(cfg)) {
+        // Between the RPN and the box branch, proposals are selected (top-k, NMS, clipping) in JS and RoIAlign pools
+        // a data-dependent number of boxes: a graph of raw outputs, as for RetinaNet, cannot stop there.
+        throw new Error(
+          `${file}: ONNX export of Faster R-CNN checkpoints is not supported (proposal selection and RoIAlign run ` +
+            `outside the exported graph); export its weights for torchvision with \`resvision export-weights ${file} --out FILE.safetensors\``,
+        );
+      }
       const { model, classes } = await loadDetectorCheckpoint(cfg, file);
       return { target: { kind: 'retinanet', model }, classes, config: cfg, dispose: () => model.dispose() };
     }

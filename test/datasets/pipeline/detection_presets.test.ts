@@ -119,6 +119,7 @@ describe('detection presets', () => {
             expect(batch.images.shape).to.deep.equal([2, 3, 3, 3]);
             expect(batch.images.arraySync()).to.deep.equal(expected);
             expect(batch.metas[1].padding).to.deep.equal({ top: 0, bottom: 1, left: 0, right: 2 });
+            expect(batch.imageSizes).to.deep.equal([{ height: 1, width: 2 }, { height: 2, width: 1 }]);
           } finally {
             disposeDetectionBatch(batch);
           }
@@ -142,6 +143,8 @@ describe('detection presets', () => {
         expect(batch.images.shape).to.deep.equal([2, 64, 64, 3]);
         expect(batch.metas[0].validRegionXyxy).to.deep.equal([0, 0, 30, 20]);
         expect(batch.metas[0].padding).to.deep.equal({ top: 0, bottom: 44, left: 0, right: 34 });
+        // The content sizes before padding (20x30 and 33x50), which proposals are clipped to.
+        expect(batch.imageSizes).to.deep.equal([{ height: 20, width: 30 }, { height: 33, width: 50 }]);
         const px = batch.images.arraySync() as number[][][][];
         expect(px[0][19][29]).to.deep.equal(Array.from(a.image.data.subarray((19 * 30 + 29) * 3, (19 * 30 + 29) * 3 + 3)));
         expect(px[0][20][0]).to.deep.equal([0, 0, 0]);
