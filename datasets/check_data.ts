@@ -14,7 +14,7 @@
  *
  * Reference: COCO area ranges of pycocotools `cocoeval.py` (`small < 32², medium < 96²`) for the instance histogram.
  */
-import { existsSync } from 'fs';
+import { existsSync, readdirSync, statSync } from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import { Coco } from './coco/coco';
@@ -283,6 +283,33 @@ function finish(summary: CheckSummary, issues: DatasetIssue[]): CheckReport {
     errors: issues.filter((i) => i.severity === 'error').length,
     warnings: issues.filter((i) => i.severity === 'warning').length,
   };
+}
+
+/**
+ * The format of a dataset path when none is given (`check-data` without `--format`): a `.json` file is COCO instances;
+ * a folder with `Annotations/` is VOC detection (VOC 2012 also has `SegmentationClass/`: detection is checked and the
+ * reason says how to check the masks); a folder with `SegmentationClass/` and no `Annotations/` is VOC segmentation.
+ * @returns the format and a one-line reason naming what was found.
+ * @throws Error naming the path when it is none of these (a COCO root folder: the error names its instances files).
+ */
+export function detectCheckFormat(root: string): { format: CheckFormat; reason: string } {
+  if (!existsSync(root)) throw new Error(`check-data: ${root} does not exist`);
+  if (statSync(root).isFile()) {
+    if (root.toLowerCase().endsWith('.json')) return { format: 'coco', reason: `${root} is a JSON file: COCO instances` };
+    throw new Error(`check-data: ${root} is a file but not a COCO instances .json; pass --format`);
+  }
+  const has = (d: string) => existsSync(path.join(root, d));
+  if (has('Annotations')) {
+    const also = has('SegmentationClass') ? '; it also has SegmentationClass/: --format voc-seg checks the masks' : '';
+    return { format: 'voc', reason: `${root} has Annotations/: VOC detection${also}` };
+  }
+  if (has('SegmentationClass')) return { format: 'voc-seg', reason: `${root} has SegmentationClass/ and no Annotations/: VOC segmentation` };
+  const annDir = path.join(root, 'annotations');
+  const instances = existsSync(annDir) ? readdirSync(annDir).filter((f) => /^instances_.*\.json$/.test(f)).sort() : [];
+  if (instances.length > 0) {
+    throw new Error(`check-data: ${root} is a COCO root; pass one instances file, e.g. ${path.join(annDir, instances[0])} (found ${instances.join(', ')})`);
+  }
+  throw new Error(`check-data: cannot tell the format of ${root} (no .json file, no Annotations/ or SegmentationClass/); pass --format coco, voc or voc-seg`);
 }
 
 /**

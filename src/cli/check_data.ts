@@ -1,6 +1,7 @@
 /**
- * `resvision check-data ROOT --format coco|voc|voc-seg [options]`: validate a dataset and print a summary
- * (`datasets/check_data.ts`). Exit code 1 when an error is found.
+ * `resvision check-data ROOT [--format coco|voc|voc-seg] [options]`: validate a dataset and print a summary
+ * (`datasets/check_data.ts`); without `--format` the format is told from the path (`detectCheckFormat`). Exit code 1
+ * when an error is found.
  */
 import { Command, Option } from 'commander';
 import type { CheckFormat } from '../../datasets/check_data';
@@ -8,7 +9,7 @@ import { parseClassesOption } from './convert';
 
 /** Options as parsed from the command line. */
 interface CheckDataCliOptions {
-  format: CheckFormat;
+  format?: CheckFormat;
   annotations?: string;
   imagesDir?: string;
   annotationsDir?: string;
@@ -36,9 +37,15 @@ function int(what: string, v: string | undefined): number | undefined {
 export async function runCheckData(root: string, o: CheckDataCliOptions): Promise<{ text: string; exitCode: number }> {
   const ignoreIndex = int('--ignore-index', o.ignoreIndex);
   const numClasses = int('--num-classes', o.numClasses);
-  const { checkData, formatCheckReport } = require('../../datasets/check_data') as typeof import('../../datasets/check_data');
+  const { checkData, detectCheckFormat, formatCheckReport } = require('../../datasets/check_data') as typeof import('../../datasets/check_data');
+  let format = o.format;
+  if (format === undefined) {
+    const detected = detectCheckFormat(root);
+    process.stderr.write(`check-data: ${detected.reason} (--format ${detected.format})\n`);
+    format = detected.format;
+  }
   const report = await checkData(root, {
-    format: o.format,
+    format,
     annotationFile: o.annotations,
     imagesDir: o.imagesDir,
     voc: {
@@ -60,7 +67,7 @@ export function registerCheckData(program: Command): void {
     .command('check-data')
     .description('validate a dataset (missing files, bad boxes, unknown classes, duplicate ids, mask sizes) and print a summary')
     .argument('<root>', 'COCO: the instances JSON; VOC: the dataset root')
-    .addOption(new Option('--format <format>', 'dataset format').choices(['coco', 'voc', 'voc-seg']).makeOptionMandatory())
+    .addOption(new Option('--format <format>', 'dataset format (default: from the path; see the first line printed)').choices(['coco', 'voc', 'voc-seg']))
     .option('--annotations <file>', 'COCO instances JSON (default: <root>)')
     .option('--images-dir <dir>', 'image folder (COCO: default ROOT/<split>/ for ROOT/annotations/instances_<split>.json, else the JSON folder; VOC: JPEGImages)')
     .option('--annotations-dir <dir>', 'VOC annotation folder (default Annotations)')

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
-import { checkData } from '../../datasets/check_data';
+import { checkData, detectCheckFormat } from '../../datasets/check_data';
 import { runCheckData } from '../../src/cli/check_data';
 import { makeTempDir, removeDir, writeSolidJpeg } from './pipeline/make_images';
 import { encodePng } from './pipeline/png_writer';
@@ -122,6 +122,9 @@ describe('checkData', () => {
     const clean = await runCheckData(BCCD_FIXTURE, { format: 'voc', split: 'trainval', maxIssues: '50' });
     expect(clean.exitCode).to.equal(0);
     expect(clean.text).to.match(/images: 2 \(0 without annotations\)\ninstances: 5/);
+    // Without --format the fixture's Annotations/ makes it VOC detection: the same report.
+    const detected = await runCheckData(BCCD_FIXTURE, { split: 'trainval', maxIssues: '50' });
+    expect(detected).to.deep.equal(clean);
   });
 
   describe(`shared datasets${sharedSkipNote()}`, function () {
@@ -143,5 +146,39 @@ describe('checkData', () => {
       expect(r.summary.emptyImages).to.equal(2);
       expect(r.summary.instances).to.equal(382);
     });
+  });
+});
+
+describe('detectCheckFormat (check-data without --format)', () => {
+  let dir: string;
+  before(async () => {
+    dir = await makeTempDir('checkformat');
+    for (const d of ['voc/Annotations', 'voc2012/Annotations', 'voc2012/SegmentationClass', 'seg/SegmentationClass', 'coco/annotations', 'empty']) {
+      await fs.mkdir(path.join(dir, d), { recursive: true });
+    }
+    await fs.writeFile(path.join(dir, 'coco/annotations/instances_val2017.json'), '{}');
+    await fs.writeFile(path.join(dir, 'coco/annotations/instances_train2017.json'), '{}');
+    await fs.writeFile(path.join(dir, 'notes.txt'), '');
+  });
+  after(() => removeDir(dir));
+
+  it('a .json file is COCO; Annotations/ is VOC detection (VOC 2012 too, saying how to check masks); SegmentationClass/ alone is VOC segmentation', () => {
+    const json = path.join(dir, 'coco/annotations/instances_val2017.json');
+    expect(detectCheckFormat(json)).to.deep.equal({ format: 'coco', reason: `${json} is a JSON file: COCO instances` });
+    expect(detectCheckFormat(path.join(dir, 'voc')).format).to.equal('voc');
+    const both = detectCheckFormat(path.join(dir, 'voc2012'));
+    expect(both.format).to.equal('voc');
+    expect(both.reason).to.contain('--format voc-seg checks the masks');
+    expect(detectCheckFormat(path.join(dir, 'seg')).format).to.equal('voc-seg');
+  });
+
+  it('a COCO root, a folder of neither kind, another file or a missing path: one error naming it and what to pass', () => {
+    expect(() => detectCheckFormat(path.join(dir, 'coco'))).to.throw(
+      `check-data: ${path.join(dir, 'coco')} is a COCO root; pass one instances file, e.g. ${path.join(dir, 'coco/annotations/instances_train2017.json')} ` +
+        '(found instances_train2017.json, instances_val2017.json)',
+    );
+    expect(() => detectCheckFormat(path.join(dir, 'empty'))).to.throw(/cannot tell the format of .*empty .*pass --format coco, voc or voc-seg/);
+    expect(() => detectCheckFormat(path.join(dir, 'notes.txt'))).to.throw(/notes\.txt is a file but not a COCO instances \.json; pass --format/);
+    expect(() => detectCheckFormat(path.join(dir, 'nowhere'))).to.throw(/nowhere does not exist/);
   });
 });
