@@ -124,10 +124,18 @@ export class DetectionEvaluator implements Evaluator<[recordIndex: number, det: 
   }
 }
 
+/**
+ * An AP (a fraction, -1 where undefined) as the per-class tables print it: percent with 2 decimals in 6 columns,
+ * `n/a` where pycocotools gives -1 (no ground truth) or the value is NaN.
+ */
+export function formatApPercent(v: number): string {
+  return v < 0 || Number.isNaN(v) ? '   n/a' : (100 * v).toFixed(2).padStart(6);
+}
+
 /** The evaluation report: pycocotools' 12 lines, per-class COCO AP, and VOC AP (VOC data). */
 export function formatDetectionMetrics(m: DetectionMetrics, split: string): string {
   const w = Math.max(5, ...m.perClass.map((c) => c.className.length));
-  const pct = (v: number) => (v < 0 || Number.isNaN(v) ? '   n/a' : (100 * v).toFixed(2).padStart(6));
+  const pct = formatApPercent;
   const out = [`split ${split}: ${m.images} images, ${m.results.length} detections`, ...m.lines, ''];
   // Per-class values in percent (the 12 lines above are pycocotools' fractions).
   const header = m.voc ? `${'class'.padEnd(w)}  COCO AP %  VOC AP50 %` : `${'class'.padEnd(w)}  COCO AP %`;

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 
 import { Coco } from '../../datasets/coco/coco';
 import { applyCocoEvalParamOverrides, CocoEval, formatFixedPython, type IouType } from '../../datasets/coco/cocoeval';
+import { formatApPercent } from '../../datasets/detection_evaluator';
 
 /** Options of {@link cocoEvalReport}. */
 export interface EvalCocoOptions {
@@ -38,7 +39,8 @@ export interface EvalCocoResult {
 /**
  * Evaluates a results file against a ground-truth file and returns the report text: pycocotools' 12 summary lines
  * (exactly as `COCOeval.summarize` prints them), then, with `perClass`, one line per category:
- * `category_id  name  AP` with AP to 3 decimals (-1.000 where the category has no ground truth).
+ * `category_id  name  AP %` with AP in percent to 2 decimals as `resvision eval` prints it (`n/a` where the category
+ * has no ground truth; `--json` gives the exact fractions).
  * @param gtPath COCO instances JSON.
  * @param resultsPath COCO results JSON (a list of records).
  * @throws on unreadable files or invalid records (the message names the file, record index and field).
@@ -66,8 +68,8 @@ export function evaluateCocoFiles(gtPath: string, resultsPath: string, opts: Eva
     const idW = Math.max('category_id'.length, ...rows.map((r) => String(r.categoryId).length));
     const nameW = Math.max('name'.length, ...names.map((n) => n.length));
     out.push('');
-    out.push(`${'category_id'.padStart(idW)}  ${'name'.padEnd(nameW)}  AP`);
-    rows.forEach((r, i) => out.push(`${String(r.categoryId).padStart(idW)}  ${names[i].padEnd(nameW)}  ${formatFixedPython(r.ap, 3)}`));
+    out.push(`${'category_id'.padStart(idW)}  ${'name'.padEnd(nameW)}  AP %`);
+    rows.forEach((r, i) => out.push(`${String(r.categoryId).padStart(idW)}  ${names[i].padEnd(nameW)}  ${formatApPercent(r.ap)}`));
   }
   return {
     iouType: opts.iouType,

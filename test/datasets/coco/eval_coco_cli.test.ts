@@ -43,7 +43,7 @@ describe('eval-coco CLI', () => {
     lines.forEach((l, i) => expect(l.endsWith(`= ${formatFixedPython(expected.stats[i], 3)}`), l).to.equal(true));
   });
 
-  it('--per-class appends one row per category with its AP', async () => {
+  it('--per-class appends one row per category with its AP in percent, as eval prints it', async () => {
     const out = await runCli(['eval-coco', path.join(CASE, 'gt.json'), path.join(CASE, 'dt.json'), '--iou-type', 'bbox', '--per-class']);
     const lines = out.trimEnd().split('\n');
     const rows = lines.slice(14);
@@ -51,7 +51,8 @@ describe('eval-coco CLI', () => {
     rows.forEach((r, k) => {
       const cols = r.trim().split(/\s+/);
       expect(Number(cols[0])).to.equal(expected.catIds[k]);
-      expect(cols[cols.length - 1]).to.equal(formatFixedPython(expected.per_category_ap[k], 3));
+      const ap = expected.per_category_ap[k];
+      expect(cols[cols.length - 1]).to.equal(ap < 0 ? 'n/a' : (100 * ap).toFixed(2));
     });
   });
 
