@@ -20,6 +20,7 @@ import { registerExportWeights } from './export_weights';
 import { registerFeatures } from './features';
 import { registerPlotCurves } from './plot_curves';
 import { registerPredict } from './predict';
+import { registerQuickstart } from './quickstart';
 import { registerTrain } from './train';
 import { resolveWeightsOption } from './weights_option';
 
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   registerCheckData(program);
   registerPlotCurves(program);
   registerDoctor(program);
+  registerQuickstart(program);
   oneLineArgumentErrors(program);
   for (const c of program.commands) oneLineArgumentErrors(c);
   return program;

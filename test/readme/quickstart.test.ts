@@ -1,5 +1,5 @@
 /**
- * `npm run quickstart` (scripts/quickstart.ts) and its bundled data: the `examples/bccd` lists name existing,
+ * `resvision quickstart` (`npm run quickstart`, scripts/quickstart.ts, in a clone) and its bundled data: the `examples/bccd` lists name existing,
  * disjoint images; the copy of the data the quickstart trains on keeps exactly the white-blood-cell objects of the XMLs
  * (counts taken from the XML text with a regular expression, not from our parser); a 2-iteration quickstart run ends with pycocotools' 12 lines, the drawn
  * picture and the curve; a second run finds the finished run and evaluates it instead of training; Ctrl-C during
@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import { finalCheckpoint, QUICKSTART_CONFIG, QUICKSTART_IMAGE, quickstartConfig } from '../../scripts/quickstart';
+import { finalCheckpoint, QUICKSTART_CONFIG, QUICKSTART_IMAGE, quickstartConfig } from '../../src/tasks/quickstart';
 import { loadDetectionSplit } from '../../datasets/detection_split';
 
 const REPO = path.resolve(__dirname, '../..');
