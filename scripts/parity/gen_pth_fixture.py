@@ -6,6 +6,8 @@
   view at a storage offset (sharing the storage of another tensor), an int64 tensor and a bool tensor.
 - tiny_checkpoint.pth: {'model': <the same state dict>, 'epoch': 3, 'lr': 0.1, 'names': ['a', 'b'], 'nested': {...}}
   (the shape of torchvision reference-script checkpoints).
+- tiny_state_dict_legacy.pth: the same state dict in torch's legacy format (`_use_new_zipfile_serialization=False`,
+  the format of torchvision's older published weights).
 - tiny_forbidden.pth: {'counts': collections.Counter(...)}: a global outside torch's weights_only allow list.
 - tiny_resnet18_stem.pth: the stem and head of torchvision resnet18(num_classes=3) (conv1, bn1 with
   num_batches_tracked, fc), values from the hash of gen_resnet_golden.py, for the import path through .pth.
@@ -43,6 +45,7 @@ def main():
     sd['extra.bool'] = torch.tensor([True, False, True])
     os.makedirs(OUT_DIR, exist_ok=True)
     torch.save(sd, os.path.join(OUT_DIR, 'tiny_state_dict.pth'))
+    torch.save(sd, os.path.join(OUT_DIR, 'tiny_state_dict_legacy.pth'), _use_new_zipfile_serialization=False)
     torch.save({'model': sd, 'epoch': 3, 'lr': 0.1, 'names': ['a', 'b'], 'nested': {'k': (1, 2.5, None, True)}},
                os.path.join(OUT_DIR, 'tiny_checkpoint.pth'))
     torch.save({'counts': collections.Counter('aab')}, os.path.join(OUT_DIR, 'tiny_forbidden.pth'))

@@ -1,21 +1,24 @@
 /**
- * Reader of PyTorch `torch.save` files in the zip format (the default since torch 1.6): a zip archive
- * `<name>/data.pkl` (the pickled object, interpreted by our restricted unpickler), `<name>/data/<key>` (one
- * entry per storage, raw little-endian bytes, usually stored uncompressed), `<name>/version` and, in newer
- * versions, `<name>/byteorder`.
+ * Reader of PyTorch `torch.save` files, in both formats:
+ * - the zip format (the default since torch 1.6): a zip archive `<name>/data.pkl` (the pickled object, interpreted
+ *   by our restricted unpickler), `<name>/data/<key>` (one entry per storage, raw little-endian bytes, usually stored
+ *   uncompressed), `<name>/version` and, in newer versions, `<name>/byteorder`. The central directory is read on
+ *   open; storage bytes are read from disk only when a tensor is asked for.
+ * - the legacy format (torch < 1.6, or `_use_new_zipfile_serialization=False`; torchvision's older published weights,
+ *   e.g. `resnet50-19c8e357.pth` and `fasterrcnn_resnet50_fpn_coco-258fb6c6.pth`): five pickles in a row (torch's
+ *   magic number, the protocol version 1001, the system info, the object with storages as persistent ids, the sorted
+ *   storage keys), then each storage as an int64 element count and its raw bytes. The file is read into memory.
+ * TorchScript archives and the pre-0.4 tar format are refused with a message.
  *
- * The archive's central directory is read on open; storage bytes are read from disk only when a tensor is asked
- * for. The legacy pre-1.6 format (a bare pickle stream) and TorchScript archives are refused with a message.
- *
- * Reference: torch `torch/serialization.py` (`_save`, `_load`, `persistent_load`), `torch/_utils.py`
- * (`_rebuild_tensor_v2`).
+ * Reference: torch `torch/serialization.py` (`_save`, `_load`, `_legacy_save`, `_legacy_load`, `persistent_load`),
+ * `torch/_utils.py` (`_rebuild_tensor_v2`).
  */
 import * as fs from 'fs';
 import * as yauzl from 'yauzl';
 import * as zlib from 'zlib';
 import { previewValue } from '../util/preview';
 import { DTYPE_BYTES, HostTensor, WeightDtype, numElements } from './dtypes';
-import { TorchStorageRef, TorchTensorRef, storageClassDtype, unpickle } from './torch_pickle';
+import { TorchStorageRef, TorchTensorRef, storageClassDtype, unpickle, unpickleAt } from './torch_pickle';
 
 /**
  * Largest `data.pkl` read, in bytes: the same bound as safetensors' header (100,000,000 bytes). The pickle holds
@@ -108,13 +111,26 @@ async function checkZip64EndRecords(file: string, size: number): Promise<void> {
   }
 }
 
+/** torch's `MAGIC_NUMBER` and `PROTOCOL_VERSION`, the first two pickles of a legacy `torch.save` file. */
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+const LEGACY_PROTOCOL_VERSION = 1001;
+/** Largest legacy file read (it is read into memory whole): Node's largest Buffer. */
+export const MAX_LEGACY_FILE_BYTES = 2 ** 31 - 1;
+
+/** Where an archive's storages are: zip entries, or byte ranges of a legacy file. */
+interface StorageSource {
+  /** The bytes of storage `key` (its record's element count x element size). */
+  bytes(key: string): Promise<Uint8Array>;
+  /** How messages name storage `key`. */
+  describe(key: string): string;
+  close(): void;
+}
+
 /** An open `torch.save` archive. Call `close()` when done. */
 export class TorchArchive {
   private constructor(
     readonly file: string,
-    private readonly zip: yauzl.ZipFile,
-    private readonly entries: Map<string, yauzl.Entry>,
-    private readonly prefix: string,
+    private readonly storages: StorageSource,
     /** The unpickled object, tensors as `TorchTensorRef` descriptions. */
     readonly root: unknown,
   ) {}
@@ -131,6 +147,7 @@ export class TorchArchive {
     let size: number;
     try {
       size = (await fs.promises.stat(file)).size;
+      if (await startsWithLegacyPickle(file)) return await TorchArchive.openLegacy(file, size);
       await checkZip64EndRecords(file, size);
     } catch (e) {
       throw (e as Error).message.includes(file) ? e : new Error(`${file}: cannot read the archive (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
@@ -138,8 +155,8 @@ export class TorchArchive {
     try {
       zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false });
     } catch (e) {
-      throw new Error(`${file}: not a torch.save zip archive (${(e as Error).message.replace(/\.$/, '')}): a truncated or damaged file, or ` +
-        'one written by torch < 1.6 or with _use_new_zipfile_serialization=False, which must be re-saved with a recent torch or converted to safetensors');
+      throw new Error(`${file}: not a torch.save file (${(e as Error).message.replace(/\.$/, '')}): neither a zip archive nor a legacy ` +
+        'pickle stream; a truncated or damaged file, or another format (convert it to safetensors)');
     }
     try {
       if (zip.entryCount > MAX_ARCHIVE_ENTRIES) {
@@ -204,7 +221,12 @@ export class TorchArchive {
           return { kind: 'storage', key, dtype, location: previewValue(location, 40), numel: numel as number } satisfies TorchStorageRef;
         },
       });
-      return new TorchArchive(file, zip, entries, prefix, root);
+      const storages: StorageSource = {
+        bytes: (key) => readEntry(zip, entries.get(`${prefix}data/${key}`)!, file),
+        describe: (key) => `storage entry '${prefix}data/${key}'`,
+        close: () => zip.close(),
+      };
+      return new TorchArchive(file, storages, root);
     } catch (e) {
       zip.close();
       throw e instanceof Error && e.message.includes(file) ? e : new Error(`${file}: ${(e as Error).message ?? String(e)}`);
@@ -240,7 +262,7 @@ export class TorchArchive {
    */
   async read(t: TorchTensorRef): Promise<HostTensor> {
     const es = DTYPE_BYTES[t.storage.dtype];
-    const where = `${this.file}: tensor view of storage entry '${this.prefix}data/${t.storage.key}'`;
+    const where = `${this.file}: tensor view of ${this.storages.describe(t.storage.key)}`;
     let n: number;
     try {
       n = numElements(t.shape);
@@ -258,13 +280,102 @@ export class TorchArchive {
       );
     }
     if (n === 0) return { dtype: t.storage.dtype, shape: [...t.shape], data: new Uint8Array(0) };
-    const storage = await readEntry(this.zip, this.entries.get(`${this.prefix}data/${t.storage.key}`)!, this.file);
+    const storage = await this.storages.bytes(t.storage.key);
     return { dtype: t.storage.dtype, shape: [...t.shape], data: gatherStrided(storage, es, t) };
   }
 
-  /** Release the archive's file handle. */
+  /** Release the archive's file handle (a legacy file's bytes). */
   close(): void {
-    this.zip.close();
+    this.storages.close();
+  }
+
+  /**
+   * Open a legacy (pre-1.6) `torch.save` file: read it whole, unpickle its five pickles and locate each storage.
+   * @throws Error naming the file for a wrong magic number or protocol version, a big-endian file, a malformed or
+   *   forbidden pickle, a storage listed twice or never referenced, or storage data that runs past the end of the file.
+   */
+  private static async openLegacy(file: string, size: number): Promise<TorchArchive> {
+    if (size > MAX_LEGACY_FILE_BYTES) {
+      throw new Error(`${file}: a legacy torch.save file of ${size} bytes, more than the ${MAX_LEGACY_FILE_BYTES} read into memory; re-save it with a recent torch (zip format)`);
+    }
+    const buf = await fs.promises.readFile(file);
+    const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    const header = { source: `${file}: legacy torch.save header` };
+    const magic = unpickleAt(bytes, 0, header);
+    if (magic.value !== LEGACY_MAGIC) throw new Error(`${file}: not a torch.save file (a pickle stream without torch's magic number)`);
+    const version = unpickleAt(bytes, magic.end, header);
+    if (version.value !== LEGACY_PROTOCOL_VERSION) {
+      throw new Error(`${file}: legacy torch.save protocol version ${previewValue(version.value)}, expected ${LEGACY_PROTOCOL_VERSION}`);
+    }
+    const sysInfo = unpickleAt(bytes, version.end, header);
+    if (!(sysInfo.value instanceof Map) || sysInfo.value.get('little_endian') !== true) {
+      throw new Error(`${file}: legacy torch.save written on a big-endian machine (or without system info); little-endian only`);
+    }
+    // Root storages by key (element count as pickled), and views into them (view key -> root key, element offset).
+    const roots = new Map<string, TorchStorageRef>();
+    const views = new Map<string, { root: string; offset: number }>();
+    const source = `${file}: legacy torch.save object`;
+    const object = unpickleAt(bytes, sysInfo.end, {
+      source,
+      persistentLoad: (pid) => {
+        if (!Array.isArray(pid) || pid.length !== 6 || pid[0] !== 'storage') throw new Error(`${source}: unsupported persistent id ${previewValue(pid)}`);
+        const dtype = storageClassDtype(pid[1]);
+        if (!dtype) throw new Error(`${source}: persistent id names no known storage class`);
+        const [, , key, location, numel, view] = pid as [string, unknown, unknown, unknown, unknown, unknown];
+        if (typeof key !== 'string' || !Number.isSafeInteger(numel) || (numel as number) < 0) throw new Error(`${source}: malformed storage record ${previewValue(pid)}`);
+        const known = roots.get(key);
+        if (known && (known.dtype !== dtype || known.numel !== numel)) throw new Error(`${source}: storage ${previewValue(key)} is described twice, differently`);
+        const root: TorchStorageRef = known ?? { kind: 'storage', key, dtype, location: previewValue(location, 40), numel: numel as number };
+        roots.set(key, root);
+        if (view === null) return root;
+        const [viewKey, offset, viewSize] = Array.isArray(view) ? (view as unknown[]) : [];
+        if (
+          typeof viewKey !== 'string' || !Number.isSafeInteger(offset) || !Number.isSafeInteger(viewSize) ||
+          (offset as number) < 0 || (viewSize as number) < 0 || (offset as number) + (viewSize as number) > root.numel
+        ) {
+          throw new Error(`${source}: malformed storage view ${previewValue(view)} of storage ${previewValue(key)} (${root.numel} elements)`);
+        }
+        views.set(viewKey, { root: key, offset: offset as number });
+        return { kind: 'storage', key: viewKey, dtype, location: root.location, numel: viewSize as number } satisfies TorchStorageRef;
+      },
+    });
+    const keysPickle = unpickleAt(bytes, object.end, { source: `${file}: legacy torch.save storage keys` });
+    const keys = keysPickle.value;
+    if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string')) throw new Error(`${file}: legacy torch.save storage keys are not a list of strings`);
+    const ranges = new Map<string, { start: number; end: number }>();
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let at = keysPickle.end;
+    for (const key of keys as string[]) {
+      const rec = roots.get(key);
+      if (!rec) throw new Error(`${file}: legacy torch.save lists storage ${previewValue(key)}, which no tensor uses`);
+      if (ranges.has(key)) throw new Error(`${file}: legacy torch.save lists storage ${previewValue(key)} twice`);
+      if (at + 8 > size) throw new Error(`${file}: truncated: storage ${previewValue(key)} starts at byte ${at}, past the end of the ${size}-byte file`);
+      const count = view.getBigInt64(at, true);
+      if (count !== BigInt(rec.numel)) throw new Error(`${file}: storage ${previewValue(key)} at byte ${at} holds ${count} elements, its record says ${rec.numel}`);
+      const start = at + 8;
+      const end = start + rec.numel * DTYPE_BYTES[rec.dtype];
+      if (end > size) throw new Error(`${file}: truncated: storage ${previewValue(key)} needs bytes ${start}..${end} of a ${size}-byte file`);
+      ranges.set(key, { start, end });
+      at = end;
+    }
+    const missing = [...roots.keys()].filter((k) => !ranges.has(k));
+    if (missing.length > 0) throw new Error(`${file}: legacy torch.save has no data for storage ${missing.slice(0, 3).map((k) => previewValue(k)).join(', ')}`);
+    const rangeOf = (key: string): { start: number; end: number } => {
+      const v = views.get(key);
+      if (!v) return ranges.get(key)!;
+      const r = ranges.get(v.root)!;
+      const es = DTYPE_BYTES[roots.get(v.root)!.dtype];
+      return { start: r.start + v.offset * es, end: r.end };
+    };
+    const storages: StorageSource = {
+      bytes: async (key) => {
+        const r = rangeOf(key);
+        return bytes.subarray(r.start, r.end);
+      },
+      describe: (key) => `storage ${previewValue(key)} at byte ${rangeOf(key).start - (views.has(key) ? 0 : 8)}`,
+      close: () => undefined,
+    };
+    return new TorchArchive(file, storages, object.value);
   }
 }
 
@@ -290,4 +401,17 @@ function gatherStrided(storage: Uint8Array, es: number, t: TorchTensorRef): Uint
     }
   }
   return out;
+}
+
+/** Whether a file starts as a legacy `torch.save` does: pickle protocol 2 (`\\x80\\x02`), then torch's magic number. */
+async function startsWithLegacyPickle(file: string): Promise<boolean> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const head = new Uint8Array(3);
+    const { bytesRead } = await fh.read(head, 0, 3, 0);
+    // PROTO 2, LONG1 (0x8a): the magic number is a 10-byte long.
+    return bytesRead === 3 && head[0] === 0x80 && head[1] <= 5 && head[2] === 0x8a;
+  } finally {
+    await fh.close();
+  }
 }

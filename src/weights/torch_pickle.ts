@@ -105,12 +105,21 @@ export interface UnpickleOptions {
  *   unsupported opcode, a truncated stream or a malformed torch record.
  */
 export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
+  return unpickleAt(bytes, 0, opts).value;
+}
+
+/**
+ * Interpret the pickle that starts at byte `start` of `bytes` (legacy `torch.save` files hold several in a row).
+ * @returns the value and the byte after its STOP opcode.
+ * @throws as {@link unpickle}.
+ */
+export function unpickleAt(bytes: Uint8Array, start: number, opts: UnpickleOptions): { value: unknown; end: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stack: unknown[] = [];
   const marks: number[] = [];
   const memo = new Map<number, unknown>();
-  let pos = 0;
-  let opPos = 0;
+  let pos = start;
+  let opPos = start;
   const fail = (msg: string): never => {
     throw new Error(`${opts.source}: ${msg} (pickle byte ${opPos})`);
   };
@@ -253,7 +262,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
         break;
       case 0x2e: // STOP
         if (stack.length !== 1) fail(`STOP with ${stack.length} values on the stack`);
-        return stack[0];
+        return { value: stack[0], end: pos };
       case 0x28: // MARK
         marks.push(stack.length);
         break;

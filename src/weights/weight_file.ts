@@ -78,10 +78,9 @@ class TorchSource implements WeightSource {
 }
 
 /**
- * Open a weight file: a `torch.save` zip archive (its state dict, possibly nested under `state_dict`/`model`)
- * or a safetensors file.
- * @throws Error naming the file when it cannot be read, for a legacy (pre-1.6) torch pickle, or any format error of
- *   the underlying reader.
+ * Open a weight file: a `torch.save` file (zip archive or the legacy pre-1.6 format; its state dict, possibly nested
+ * under `state_dict`/`model`) or a safetensors file.
+ * @throws Error naming the file when it cannot be read, or any format error of the underlying reader.
  */
 export async function openWeightSource(file: string): Promise<WeightSource> {
   const magic = new Uint8Array(4);
@@ -96,7 +95,9 @@ export async function openWeightSource(file: string): Promise<WeightSource> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new Error(`${file}: cannot read the weights file (${code === 'EISDIR' ? 'a folder' : (code ?? (e as Error).message)})`);
   }
-  if (magic[0] === 0x50 && magic[1] === 0x4b && magic[2] === 0x03 && magic[3] === 0x04) {
+  // A zip archive (torch >= 1.6), or a pickle stream (torch's legacy format: protocol 2, then its magic number).
+  const isZip = magic[0] === 0x50 && magic[1] === 0x4b && magic[2] === 0x03 && magic[3] === 0x04;
+  if (isZip || (magic[0] === 0x80 && magic[1] <= 5)) {
     const archive = await TorchArchive.open(file);
     try {
       return new TorchSource(archive);
@@ -104,12 +105,6 @@ export async function openWeightSource(file: string): Promise<WeightSource> {
       archive.close();
       throw e;
     }
-  }
-  if (magic[0] === 0x80 && magic[1] <= 5) {
-    throw new Error(
-      `${file}: a legacy torch.save pickle (torch < 1.6 or _use_new_zipfile_serialization=False); ` +
-        're-save it with a recent torch, or convert it to safetensors',
-    );
   }
   return new SafetensorsSource(await SafetensorsFile.open(file));
 }

@@ -32,6 +32,11 @@ function values(h: HostTensor): (number | string)[] {
   }
 }
 
+/** `s` as a literal inside a RegExp. */
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 describe('torch.save archives (.pth)', () => {
   it(`tiny_state_dict.pth (torch ${expected.torch}): every tensor's dtype, shape and values as torch saved them`, async () => {
     const archive = await TorchArchive.open(path.join(GOLDEN, 'tiny_state_dict.pth'));
@@ -92,15 +97,52 @@ describe('torch.save archives (.pth)', () => {
     await expectRejects(TorchArchive.open(path.join(GOLDEN, 'tiny_forbidden.pth')), /forbidden global 'collections.Counter'/);
   });
 
-  it('refuses a legacy (pre-zip) torch pickle and a non-archive', async () => {
+  it(`tiny_state_dict_legacy.pth (torch ${expected.torch}, legacy format): the same tensors as the zip archive, views included`, async () => {
+    const archive = await TorchArchive.open(path.join(GOLDEN, 'tiny_state_dict_legacy.pth'));
+    try {
+      const sd = archive.stateDict();
+      expect([...sd.keys()]).to.deep.equal(Object.keys(expected.stateDict));
+      for (const [name, want] of Object.entries(expected.stateDict)) {
+        const h = await archive.read(sd.get(name)!);
+        expect(h.dtype, name).to.equal(TORCH_DTYPE[want.dtype]);
+        expect(h.shape, name).to.deep.equal(want.shape);
+        expect(values(h), name).to.deep.equal(want.values.map((v) => (typeof v === 'boolean' ? Number(v) : v)));
+      }
+      const v = sd.get('extra.offset_view')!;
+      expect([v.storageOffset, v.storage.key]).to.deep.equal([5, sd.get('extra.base')!.storage.key]);
+    } finally {
+      archive.close();
+    }
+    const src = await openWeightSource(path.join(GOLDEN, 'tiny_state_dict_legacy.pth'));
+    try {
+      expect(src.format).to.equal('pth');
+      expect(values(await src.read('3.bias'))).to.deep.equal(expected.stateDict['3.bias'].values);
+    } finally {
+      await src.close();
+    }
+  });
+
+  it('a legacy file cut short or with another magic number, and a non-archive: one error naming the file and what is wrong', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pth-'));
     try {
-      const legacy = path.join(dir, 'legacy.pth');
-      fs.writeFileSync(legacy, Buffer.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]));
-      await expectRejects(openWeightSource(legacy), /legacy torch.save pickle/);
+      const whole = fs.readFileSync(path.join(GOLDEN, 'tiny_state_dict_legacy.pth'));
+      const magicOnly = path.join(dir, 'magic_only.pth');
+      fs.writeFileSync(magicOnly, Buffer.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]));
+      await expectRejects(openWeightSource(magicOnly), new RegExp(`^${escapeRe(magicOnly)}: legacy torch.save header: truncated pickle`));
+      const cutInData = path.join(dir, 'cut_in_data.pth');
+      fs.writeFileSync(cutInData, whole.subarray(0, whole.length - 10));
+      await expectRejects(TorchArchive.open(cutInData), new RegExp(`^${escapeRe(cutInData)}: truncated: storage "\\d+" needs bytes \\d+\\.\\.${whole.length} of a ${whole.length - 10}-byte file`));
+      const cutInPickle = path.join(dir, 'cut_in_pickle.pth');
+      fs.writeFileSync(cutInPickle, whole.subarray(0, 200));
+      await expectRejects(TorchArchive.open(cutInPickle), new RegExp(`^${escapeRe(cutInPickle)}: legacy torch.save object: truncated pickle`));
+      const otherMagic = path.join(dir, 'other_magic.pth');
+      const changed = Buffer.from(whole);
+      changed[5] ^= 0xff; // inside the 10-byte magic number
+      fs.writeFileSync(otherMagic, changed);
+      await expectRejects(TorchArchive.open(otherMagic), /not a torch.save file \(a pickle stream without torch's magic number\)/);
       const junk = path.join(dir, 'junk.pth');
       fs.writeFileSync(junk, Buffer.from('PK\x03\x04 not really a zip'));
-      await expectRejects(TorchArchive.open(junk), /not a torch.save zip archive/);
+      await expectRejects(TorchArchive.open(junk), /not a torch.save file \(.*\): neither a zip archive nor a legacy pickle stream/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -165,7 +207,7 @@ describe('torch.save archives: damaged and oversized files', () => {
     fs.writeFileSync(file, golden.subarray(0, golden.length >> 1));
     await expectRejects(
       openWeightSource(file),
-      /half\.pth: not a torch\.save zip archive \(End of central directory record signature not found\. Either not a zip file, or file is truncated\): a truncated or damaged file/,
+      /half\.pth: not a torch\.save file \(End of central directory record signature not found\. Either not a zip file, or file is truncated\): neither a zip archive nor a legacy pickle stream; a truncated or damaged file/,
     );
   });
 
