@@ -6,6 +6,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import * as fs from 'fs';
 import * as path from 'path';
 import type { BackendChoice, BackendInfo } from '../engine/backend';
+import type { ModelSource } from '../tasks/task';
 
 /** The global engine options, as commander stores them. */
 export interface EngineOptions {
@@ -151,6 +152,20 @@ export function checkOutputPaths(command: Command): void {
     const kind = name === 'outputDir' || /<dir>/.test(option.flags) ? 'folder' : 'file';
     checkOutputPath(option.long ?? `--${name}`, v, kind);
   }
+}
+
+/**
+ * The model of `eval` and `predict`: `--checkpoint` (written by `resvision train`) or `--weights` (a whole torchvision
+ * state dict, its name or URL already resolved to a file), exactly one of the two.
+ * @param where the command, for the message (`resvision eval`).
+ * @throws Error, one line, when both or neither are given.
+ */
+export function modelSourceOf(o: { checkpoint?: string; weights?: string }, where: string): ModelSource {
+  const what = '--checkpoint FILE (written by `resvision train`) or --weights FILE|NAME|URL (a torchvision state dict of the whole model)';
+  if (o.checkpoint !== undefined && o.weights !== undefined) throw new Error(`${where}: give ${what}, not both`);
+  if (o.checkpoint !== undefined) return { checkpoint: o.checkpoint };
+  if (o.weights !== undefined) return { weights: o.weights };
+  throw new Error(`${where}: give ${what}`);
 }
 
 /**

@@ -1,24 +1,29 @@
-/** `resvision eval CONFIG --checkpoint FILE`: evaluate a trained model on the config's validation split. */
+/**
+ * `resvision eval CONFIG --checkpoint FILE | --weights FILE|NAME|URL`: evaluate a trained model, or a torchvision
+ * state dict of the whole model, on the config's validation split.
+ */
 import { Command } from 'commander';
-import { startBackend } from './common';
+import { modelSourceOf, startBackend } from './common';
 
 export function registerEval(program: Command): void {
   program
     .command('eval')
     .description("evaluate a checkpoint on the config's validation split with the task's metric")
     .argument('<config>', 'JSON config file')
-    .requiredOption('--checkpoint <file>', 'checkpoint written by `resvision train`')
+    .option('--checkpoint <file>', 'checkpoint written by `resvision train`')
+    .option('--weights <file|name|url>', 'instead of --checkpoint: a torchvision state dict of the whole model (e.g. torchvision:retinanet_resnet50_fpn.COCO_V1); K from the file, detections mapped onto the split by COCO category id (VOC data: by name)')
     .option('--data <root>', 'override data.root')
     .option('--split <name>', 'override data.valSplit')
     .option('--out <dir>', 'also write the predictions (detection: COCO results JSON; segmentation: PNG masks)')
     .option('--quiet', 'no progress bar')
-    .action(async (configFile: string, o: { checkpoint: string; data?: string; split?: string; out?: string; quiet?: boolean }) => {
+    .action(async (configFile: string, o: { checkpoint?: string; weights?: string; data?: string; split?: string; out?: string; quiet?: boolean }) => {
       const { loadConfig } = require('../config/load') as typeof import('../config/load');
       const { taskRunner } = require('../tasks') as typeof import('../tasks');
+      const source = modelSourceOf(o, 'resvision eval');
       const cfg = loadConfig(configFile);
       if (o.data) cfg.data.root = o.data;
       if (o.split) cfg.data.valSplit = o.split;
       await startBackend(program);
-      process.stdout.write(`${await taskRunner(cfg).evaluate(cfg, o.checkpoint, { quiet: o.quiet, outDir: o.out })}\n`);
+      process.stdout.write(`${await taskRunner(cfg).evaluate(cfg, source, { quiet: o.quiet, outDir: o.out })}\n`);
     });
 }

@@ -1,6 +1,9 @@
-/** `resvision predict CONFIG --checkpoint FILE IMAGES...`: predictions for image files. */
+/**
+ * `resvision predict CONFIG IMAGES... --checkpoint FILE | --weights FILE|NAME|URL`: predictions for image files, from
+ * a trained model or a torchvision state dict of the whole model.
+ */
 import { Command } from 'commander';
-import { startBackend } from './common';
+import { modelSourceOf, startBackend } from './common';
 
 export function registerPredict(program: Command): void {
   program
@@ -8,13 +11,15 @@ export function registerPredict(program: Command): void {
     .description('predict images with a trained checkpoint (classification: top-5; detection: boxes; segmentation: masks)')
     .argument('<config>', 'JSON config file')
     .argument('<images...>', 'image files')
-    .requiredOption('--checkpoint <file>', 'checkpoint written by `resvision train`')
+    .option('--checkpoint <file>', 'checkpoint written by `resvision train`')
+    .option('--weights <file|name|url>', "instead of --checkpoint: a torchvision state dict of the whole model (e.g. torchvision:resnet50.IMAGENET1K_V2); K and the class names from the file")
     .option('--out <dir>', 'write pictures and prediction files to this folder')
     .option('--json', 'print JSON instead of text')
     .option('--score-thresh <t>', 'detection: keep boxes with score >= t (default: predict.scoreThresh of the config)')
-    .action(async (configFile: string, images: string[], o: { checkpoint: string; out?: string; json?: boolean; scoreThresh?: string }) => {
+    .action(async (configFile: string, images: string[], o: { checkpoint?: string; weights?: string; out?: string; json?: boolean; scoreThresh?: string }) => {
       const { loadConfig } = require('../config/load') as typeof import('../config/load');
       const { taskRunner } = require('../tasks') as typeof import('../tasks');
+      const source = modelSourceOf(o, 'resvision predict');
       const cfg = loadConfig(configFile);
       if (o.scoreThresh !== undefined) {
         const t = Number(o.scoreThresh);
@@ -23,6 +28,6 @@ export function registerPredict(program: Command): void {
         cfg.predict = { ...cfg.predict, scoreThresh: t };
       }
       await startBackend(program, { quiet: o.json });
-      process.stdout.write(`${await taskRunner(cfg).predict(cfg, o.checkpoint, images, { outDir: o.out, json: o.json })}\n`);
+      process.stdout.write(`${await taskRunner(cfg).predict(cfg, source, images, { outDir: o.out, json: o.json })}\n`);
     });
 }

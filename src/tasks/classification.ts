@@ -18,7 +18,8 @@ import { loadPretrained } from '../weights/pretrained';
 import type { WeightLoadReport } from '../weights/torchvision';
 import { ARCHITECTURES, buildClassifier } from './models';
 import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
-import type { TaskRunner, TaskTrainOptions } from './task';
+import type { ModelSource, TaskRunner, TaskTrainOptions } from './task';
+import { loadModelFromWeights } from './torchvision_weights';
 
 export { buildClassifier };
 
@@ -177,21 +178,32 @@ export async function predictClassification(model: ResNetClassifier, cfg: Classi
   return out;
 }
 
+/**
+ * The classifier of a checkpoint, or of a torchvision state dict (K from its `fc`; ImageNet's class names for 1000
+ * classes, see `loadModelFromWeights`).
+ * @throws as {@link loadClassifierCheckpoint} and `loadModelFromWeights`.
+ */
+async function openClassifier(cfg: ClassificationConfig, source: ModelSource, log: LogSink): Promise<{ model: ResNetClassifier; classes: string[] }> {
+  if ('checkpoint' in source) return loadClassifierCheckpoint(cfg, source.checkpoint);
+  const { model, space } = await loadModelFromWeights(cfg, source.weights, (k) => buildClassifier(cfg, k), log);
+  return { model, classes: space.names };
+}
+
 /** The classification task's entry points for the CLI. */
 export const classificationTask: TaskRunner<ClassificationConfig> = {
   async train(cfg, opts) {
     const outcome = await trainClassification(cfg, opts);
     return trainSummary(outcome, (m) => new ClassificationEvaluator(outcome.classes).format(m));
   },
-  async evaluate(cfg, checkpoint, opts) {
-    const { model, classes } = await loadClassifierCheckpoint(cfg, checkpoint);
+  async evaluate(cfg, source, opts) {
+    const { model, classes } = await openClassifier(cfg, source, taskLog(opts));
     return withModel(model, async () => {
       const plan = await folderEvaluation(model, cfg, path.join(cfg.data.root, cfg.data.valSplit), classes);
       return plan.evaluator.format(await evaluate(plan, opts));
     });
   },
-  async predict(cfg, checkpoint, images, opts) {
-    const { model, classes } = await loadClassifierCheckpoint(cfg, checkpoint);
+  async predict(cfg, source, images, opts) {
+    const { model, classes } = await openClassifier(cfg, source, taskLog(opts));
     return withModel(model, async () => {
       const preds = await predictClassification(model, cfg, classes, images);
       if (opts.json) return JSON.stringify(preds, null, 2);

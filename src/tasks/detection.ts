@@ -17,6 +17,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { LabelMap, labelMapByCategoryId, labelMapByName } from '../../datasets/category_map';
 import { collateDetection, DetectionBatch, detectionCollate, disposeDetectionBatch } from '../../datasets/collate_detection';
 import { DetectionEvaluator, formatDetectionMetrics, type DetectionMetrics } from '../../datasets/detection_evaluator';
 import { formatSplitIssues, loadDetectionSplit, type DetectionSplit } from '../../datasets/detection_split';
@@ -44,7 +45,8 @@ import { loadTorchvisionWeights, type WeightLoadReport } from '../weights/torchv
 import { drawDetections } from './draw';
 import { ARCHITECTURES, buildDetector, isFasterRCNNConfig, type Detector, type DetectorOf } from './models';
 import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
-import type { TaskRunner, TaskTrainOptions } from './task';
+import type { TaskEvalOptions, TaskRunner, TaskTrainOptions } from './task';
+import { loadModelFromWeights, type WeightsLabelSpace } from './torchvision_weights';
 
 export { buildDetector, isFasterRCNNConfig, type Detector, type DetectorOf };
 
@@ -139,13 +141,23 @@ function detectionLoader(
  * COCO box evaluation (and VOC AP for VOC data) of `model` on a listed split, with the config's evaluation
  * transform (shortest edge `data.evalShortEdge`, `data.evalMaxSize`) and post-processing: the evaluator and the loop
  * feeding it detections in original pixels.
- * @param split from `loadDetectionSplit(cfg.data, name, classes, 'eval')`; its classes are the model's.
+ * @param split from `loadDetectionSplit(cfg.data, name, classes, 'eval')`; its classes are the model's, unless
+ *   `labels` maps the model's labels onto them.
  * @param pool the decoding threads (owned by the caller).
- * @throws Error when the split's classes are not the model's.
+ * @param labels the split label of each model label (detections of the others dropped and counted), for a model of
+ *   another label space (torchvision's COCO category ids); absent: the model's labels are the split's.
+ * @throws Error when the split's classes are not the model's, or `labels` does not map the model's K labels.
  */
-export function detectionEvaluation(model: Detector, cfg: DetectionConfig, split: DetectionSplit, splitName: string, pool: ImageWorkerPool): EvaluationPlan<DetectionMetrics> {
-  if (split.classes.length !== model.numClasses) {
-    throw new Error(`evaluateDetector: the split has ${split.classes.length} classes but the model ${model.numClasses}`);
+export function detectionEvaluation(
+  model: Detector,
+  cfg: DetectionConfig,
+  split: DetectionSplit,
+  splitName: string,
+  pool: ImageWorkerPool,
+  labels?: LabelMap,
+): EvaluationPlan<DetectionMetrics> {
+  if (labels ? labels.toTarget.length !== model.numClasses : split.classes.length !== model.numClasses) {
+    throw new Error(`evaluateDetector: the ${labels ? 'label map' : 'split'} has ${labels ? labels.toTarget.length : split.classes.length} classes but the model ${model.numClasses}`);
   }
   const evaluator = new DetectionEvaluator(split, splitName);
   const transform = detectionEvalTransform({ shortEdge: cfg.data.evalShortEdge, maxSize: cfg.data.evalMaxSize, pool });
@@ -159,7 +171,10 @@ export function detectionEvaluation(model: Detector, cfg: DetectionConfig, split
         dispose: disposeDetectionBatch,
         process: async (batch, first) => {
           const dets = await model.predict({ images: batch.images, imageSizes: batch.imageSizes });
-          dets.forEach((d, j) => evaluator.update(first + j, detectionsToOriginal(d, batch.metas[j])));
+          dets.forEach((d, j) => {
+            const det = detectionsToOriginal(d, batch.metas[j]);
+            evaluator.update(first + j, labels ? labels.apply(det) : det);
+          });
         },
       }),
   };
@@ -174,11 +189,11 @@ export async function evaluateDetector(
   model: Detector,
   cfg: DetectionConfig,
   split: DetectionSplit,
-  opts: { quiet?: boolean; pool?: ImageWorkerPool; splitName?: string } = {},
+  opts: { quiet?: boolean; pool?: ImageWorkerPool; splitName?: string; labels?: LabelMap } = {},
 ): Promise<DetectionMetrics> {
   const ownPool = opts.pool ? undefined : new ImageWorkerPool({ threads: cfg.train.numWorkers });
   try {
-    return await evaluate(detectionEvaluation(model, cfg, split, opts.splitName ?? cfg.data.valSplit, opts.pool ?? ownPool!), opts);
+    return await evaluate(detectionEvaluation(model, cfg, split, opts.splitName ?? cfg.data.valSplit, opts.pool ?? ownPool!, opts.labels), opts);
   } finally {
     await ownPool?.close();
   }
@@ -359,34 +374,91 @@ export function formatPredictions(preds: readonly ImagePrediction[], scoreThresh
     .join('\n');
 }
 
+/**
+ * Build the config's detector with the class count of a torchvision state dict (RetinaNet or Faster R-CNN, as
+ * `model.arch` says) and load the file strictly.
+ * @returns the detector (the caller disposes it) and the file's label space: class names and the category id of
+ *   each label (torchvision's COCO weights: COCO ids).
+ * @throws Error naming the file when it lacks the classifier tensor of the config's detector, or any tensor is
+ *   missing, unexpected or of another shape.
+ */
+export function loadDetectorFromWeights(cfg: DetectionConfig, file: string, log: LogSink): Promise<{ model: Detector; space: WeightsLabelSpace }> {
+  return loadModelFromWeights<Detector>(cfg, file, (k) => buildDetector(cfg, k), log);
+}
+
+/**
+ * The map from a state dict's labels to a split's classes: by category id on COCO-format data (the split's ids are
+ * COCO's own), by class name on VOC data (its ids are 1..K in the split's class order; COCO's and VOC's names of the
+ * same class are matched through `COCO_TO_VOC_NAMES`).
+ */
+export function labelMapToSplit(space: WeightsLabelSpace, split: DetectionSplit, format: DetectionConfig['data']['format']): { labels: LabelMap; by: string } {
+  if (format === 'voc') {
+    const names = space.names.map((n, l) => (space.categoryIds[l] < 0 ? '' : n));
+    return { labels: new LabelMap(labelMapByName(names, split.classes)), by: 'class name' };
+  }
+  return { labels: new LabelMap(labelMapByCategoryId(space.categoryIds, split.categoryIds)), by: 'category id' };
+}
+
+/** The report of an evaluation; with `outDir`, the results JSON (and for VOC data the converted ground truth) written. */
+async function evaluationReport(cfg: DetectionConfig, m: DetectionMetrics, split: DetectionSplit, outDir?: string): Promise<string> {
+  const report = formatDetectionMetrics(m, cfg.data.valSplit);
+  if (!outDir) return report;
+  fs.mkdirSync(outDir, { recursive: true });
+  const resultsFile = path.join(outDir, `results_${cfg.data.valSplit}.json`);
+  await writeJsonAtomic(resultsFile, m.results);
+  const written = [resultsFile];
+  if (cfg.data.format === 'voc') {
+    const gtFile = path.join(outDir, `gt_${cfg.data.valSplit}_coco.json`);
+    await writeJsonAtomic(gtFile, split.gt.dataset);
+    written.push(gtFile);
+  }
+  return `${report}\nwrote ${written.join(', ')}`;
+}
+
+/**
+ * Evaluate a torchvision detector state dict on the config's validation split, listed in its own classes
+ * (`data.classes`, else all of the split's): detections are mapped onto them ({@link labelMapToSplit}); those of
+ * categories the split lacks are dropped, and how many is said through the log.
+ * @throws as {@link loadDetectorFromWeights} and `loadDetectionSplit`; Error when no label of the file maps to a
+ *   class of the split.
+ */
+export async function evaluateDetectionWeights(cfg: DetectionConfig, file: string, opts: TaskEvalOptions): Promise<string> {
+  const log = taskLog(opts);
+  const { model, space } = await loadDetectorFromWeights(cfg, file, log);
+  return withModel(model, async () => {
+    const split = await loadDetectionSplit(cfg.data, cfg.data.valSplit, cfg.data.classes ?? null, 'eval');
+    const issues = formatSplitIssues(cfg.data.valSplit, split.issues);
+    if (issues) log(issues);
+    const { labels, by } = labelMapToSplit(space, split, cfg.data.format);
+    if (labels.mapped === 0) {
+      throw new Error(`${file}: none of its ${space.numClasses} classes is among the ${split.classes.length} classes of split ${cfg.data.valSplit} [${split.classes.slice(0, 8).join(', ')}] (matched by ${by})`);
+    }
+    log(`${file}: ${labels.mapped} of its ${space.numClasses} classes map to the ${split.classes.length} classes of split ${cfg.data.valSplit} by ${by}`);
+    const m = await evaluateDetector(model, cfg, split, { quiet: opts.quiet, labels });
+    log(`${file}: ${labels.dropped} detections of classes split ${cfg.data.valSplit} lacks were dropped before scoring`);
+    return evaluationReport(cfg, m, split, opts.outDir);
+  }, (e) => explainDetectionOutOfMemory(e, cfg));
+}
+
 /** The detection task's entry points for the CLI. */
 export const detectionTask: TaskRunner<DetectionConfig> = {
   async train(cfg, opts) {
     return trainSummary(await trainDetection(cfg, opts), (m) => formatDetectionMetrics(m, cfg.data.valSplit));
   },
-  async evaluate(cfg, checkpoint, opts) {
-    const { model, classes } = await loadDetectorCheckpoint(cfg, checkpoint);
+  async evaluate(cfg, source, opts) {
+    if ('weights' in source) return evaluateDetectionWeights(cfg, source.weights, opts);
+    const { model, classes } = await loadDetectorCheckpoint(cfg, source.checkpoint);
     return withModel(model, async () => {
       const split = await loadDetectionSplit(cfg.data, cfg.data.valSplit, classes, 'eval');
       const issues = formatSplitIssues(cfg.data.valSplit, split.issues);
       if (issues) taskLog(opts)(issues);
-      const m = await evaluateDetector(model, cfg, split, { quiet: opts.quiet });
-      const report = formatDetectionMetrics(m, cfg.data.valSplit);
-      if (!opts.outDir) return report;
-      fs.mkdirSync(opts.outDir, { recursive: true });
-      const resultsFile = path.join(opts.outDir, `results_${cfg.data.valSplit}.json`);
-      await writeJsonAtomic(resultsFile, m.results);
-      const written = [resultsFile];
-      if (cfg.data.format === 'voc') {
-        const gtFile = path.join(opts.outDir, `gt_${cfg.data.valSplit}_coco.json`);
-        await writeJsonAtomic(gtFile, split.gt.dataset);
-        written.push(gtFile);
-      }
-      return `${report}\nwrote ${written.join(', ')}`;
+      return evaluationReport(cfg, await evaluateDetector(model, cfg, split, { quiet: opts.quiet }), split, opts.outDir);
     });
   },
-  async predict(cfg, checkpoint, images, opts) {
-    const { model, classes, categoryIds } = await loadDetectorCheckpoint(cfg, checkpoint);
+  async predict(cfg, source, images, opts) {
+    const { model, classes, categoryIds } = 'weights' in source
+      ? await loadDetectorFromWeights(cfg, source.weights, taskLog(opts)).then(({ model: m, space }) => ({ model: m, classes: space.names, categoryIds: space.categoryIds }))
+      : await loadDetectorCheckpoint(cfg, source.checkpoint);
     return withModel(model, async () => {
       const preds = await predictDetection(model, cfg, classes, categoryIds, images, opts.outDir);
       return opts.json ? JSON.stringify(preds, null, 2) : formatPredictions(preds, cfg.predict.scoreThresh);

@@ -113,7 +113,7 @@ export async function runQuickstart(opts: QuickstartOptions = {}): Promise<Quick
   let report: string;
   if (fs.existsSync(ckpt)) {
     write(`${shown(out)} already holds the finished run: evaluating ${shown(ckpt)} (delete ${shown(out)} to train again)\n`);
-    report = await detectionTask.evaluate(cfg, ckpt, { quiet: true });
+    report = await detectionTask.evaluate(cfg, { checkpoint: ckpt }, { quiet: true });
   } else {
     const resume = fs.existsSync(path.join(out, LAST_CHECKPOINT_FILE));
     write(

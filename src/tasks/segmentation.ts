@@ -40,7 +40,8 @@ import { loadPretrained } from '../weights/pretrained';
 import { defaultParamGroups, evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
 import { architecture, ARCHITECTURES, buildSegmentationModel, type SegmentationTaskModel } from './models';
 import { writeOverlay, writePaletteMask, type LegendEntry } from './overlay';
-import type { TaskRunner, TaskTrainOptions } from './task';
+import type { ModelSource, TaskRunner, TaskTrainOptions } from './task';
+import { loadModelFromWeights } from './torchvision_weights';
 
 export { buildSegmentationModel, type SegmentationTaskModel };
 
@@ -433,15 +434,33 @@ export async function predictSegmentation(
   return out;
 }
 
+/**
+ * The segmentation model of a checkpoint, or of a torchvision state dict for inference: K from its `classifier.4`
+ * (the config's `model.numClasses` is replaced), class names as {@link segmentationClassNames} gives them for K (the
+ * 21 VOC classes for torchvision's COCO_WITH_VOC_LABELS weights); the file's auxiliary head, if any, is not built.
+ * @throws as {@link loadSegmentationCheckpoint} and `loadModelFromWeights`.
+ */
+async function openSegmenter(cfg: SegmentationConfig, source: ModelSource, log: LogSink): Promise<{ model: SegmentationTaskModel; classes: string[] }> {
+  if ('checkpoint' in source) return loadSegmentationCheckpoint(cfg, source.checkpoint);
+  const withK = (k: number): SegmentationConfig => ({ ...cfg, model: { ...cfg.model, numClasses: k } });
+  const { model, space } = await loadModelFromWeights(cfg, source.weights, (k) => buildSegmentationModel(withK(k), { aux: false }), log);
+  try {
+    return { model, classes: segmentationClassNames(withK(space.numClasses)) };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
 /** The segmentation task's entry points for the CLI. */
 export const segmentationTask: TaskRunner<SegmentationConfig> = {
   async train(cfg, opts) {
     const outcome = await trainSegmentation(cfg, opts);
     return trainSummary(outcome, (m) => new SegmentationEvaluator(outcome.classes).format(m));
   },
-  async evaluate(cfg, checkpoint, opts) {
+  async evaluate(cfg, source, opts) {
     const records = await scanSegmentationSplit(cfg, cfg.data.valSplit);
-    const { model, classes } = await loadSegmentationCheckpoint(cfg, checkpoint);
+    const { model, classes } = await openSegmenter(cfg, source, taskLog(opts));
     return withModel(
       model,
       async () => {
@@ -452,8 +471,8 @@ export const segmentationTask: TaskRunner<SegmentationConfig> = {
       (e) => explainOutOfMemory(e, cfg, 'evaluation'),
     );
   },
-  async predict(cfg, checkpoint, images, opts) {
-    const { model, classes } = await loadSegmentationCheckpoint(cfg, checkpoint);
+  async predict(cfg, source, images, opts) {
+    const { model, classes } = await openSegmenter(cfg, source, taskLog(opts));
     return withModel(
       model,
       async () => {

@@ -40,14 +40,23 @@ export interface TaskPredictOptions {
   outDir?: string;
   /** Print JSON instead of text. */
   json?: boolean;
+  /** Where notes go (the label space of a state dict); default stderr. */
+  log?: LogSink;
 }
+
+/**
+ * Where `evaluate` and `predict` take the model from: a checkpoint `resvision train` wrote (model, class names and
+ * category ids stored in it), or a whole-model torchvision state dict (`--weights`: the class count from its
+ * classifier tensor, the class names and category ids of torchvision's label space; see `./torchvision_weights.ts`).
+ */
+export type ModelSource = { checkpoint: string } | { weights: string };
 
 /** One task's entry points. `C` is its config type. */
 export interface TaskRunner<C extends Config> {
   /** Train as the config says; evaluate on its validation split periodically and at the end. */
   train(cfg: C, opts: TaskTrainOptions): Promise<TaskTrainSummary>;
-  /** Evaluate a checkpoint on the config's validation split and return the report text. */
-  evaluate(cfg: C, checkpoint: string, opts: TaskEvalOptions): Promise<string>;
-  /** Predict image files with a checkpoint; returns the text (or JSON) to print. */
-  predict(cfg: C, checkpoint: string, images: string[], opts: TaskPredictOptions): Promise<string>;
+  /** Evaluate a checkpoint or state dict on the config's validation split and return the report text. */
+  evaluate(cfg: C, source: ModelSource, opts: TaskEvalOptions): Promise<string>;
+  /** Predict image files with a checkpoint or state dict; returns the text (or JSON) to print. */
+  predict(cfg: C, source: ModelSource, images: string[], opts: TaskPredictOptions): Promise<string>;
 }
