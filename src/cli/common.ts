@@ -212,3 +212,16 @@ export function formatCliError(e: unknown): string {
   if (e instanceof CommanderError) return '';
   return `resvision: ${e instanceof Error ? e.message : String(e)}`;
 }
+
+/**
+ * Add `--set key=value` (repeatable) to a command that reads a config: any config key by its dotted path, the value
+ * read as JSON (else a string), applied before the schema validates the config (`applyOverride` in
+ * src/config/load.ts).
+ */
+export function addSetOption(command: Command): Command {
+  return command.option(
+    '--set <key=value>',
+    'override any config key by its dotted path, e.g. --set train.batchSize=4 --set data.trainShortEdge=[640,800] (repeatable; the value is JSON, else a string)',
+    (v: string, prev: string[] = []) => [...prev, v],
+  );
+}

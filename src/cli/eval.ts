@@ -3,11 +3,11 @@
  * state dict of the whole model, on the config's validation split.
  */
 import { Command } from 'commander';
-import { modelSourceOf, startBackend } from './common';
+import { addSetOption, modelSourceOf, startBackend } from './common';
 
 export function registerEval(program: Command): void {
-  program
-    .command('eval')
+  addSetOption(program
+    .command('eval'))
     .description("evaluate a checkpoint on the config's validation split with the task's metric")
     .argument('<config>', 'JSON config file')
     .option('--checkpoint <file>', 'checkpoint written by `resvision train`')
@@ -16,11 +16,11 @@ export function registerEval(program: Command): void {
     .option('--split <name>', 'override data.valSplit')
     .option('--out <dir>', 'also write the predictions (detection: COCO results JSON; segmentation: PNG masks)')
     .option('--quiet', 'no progress bar')
-    .action(async (configFile: string, o: { checkpoint?: string; weights?: string; data?: string; split?: string; out?: string; quiet?: boolean }) => {
+    .action(async (configFile: string, o: { checkpoint?: string; weights?: string; data?: string; split?: string; out?: string; quiet?: boolean; set?: string[] }) => {
       const { loadConfig } = require('../config/load') as typeof import('../config/load');
       const { taskRunner } = require('../tasks') as typeof import('../tasks');
       const source = modelSourceOf(o, 'resvision eval');
-      const cfg = loadConfig(configFile);
+      const cfg = loadConfig(configFile, o.set);
       if (o.data) cfg.data.root = o.data;
       if (o.split) cfg.data.valSplit = o.split;
       await startBackend(program);

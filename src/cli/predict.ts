@@ -1,32 +1,87 @@
 /**
- * `resvision predict CONFIG IMAGES... --checkpoint FILE | --weights FILE|NAME|URL`: predictions for image files, from
- * a trained model or a torchvision state dict of the whole model.
+ * `resvision predict [CONFIG] CHECKPOINT|--weights W IMAGES|FOLDERS...`: predictions for image files, from a trained
+ * model (its config read from the checkpoint, or given) or a torchvision state dict of the whole model.
  */
 import { Command } from 'commander';
-import { modelSourceOf, startBackend } from './common';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Config } from '../config/types';
+import type { ModelSource } from '../tasks/task';
+import { addSetOption, modelSourceOf, startBackend } from './common';
+
+/**
+ * The image files of `predict`'s arguments: files as given, folders searched recursively for images (torchvision's
+ * `IMG_EXTENSIONS`), sorted, in argument order.
+ * @throws Error naming a folder that holds no image.
+ */
+export async function expandImageArguments(args: readonly string[]): Promise<string[]> {
+  const { IMG_EXTENSIONS } = require('../../datasets/image_folder/image_folder') as typeof import('../../datasets/image_folder/image_folder');
+  const fg = require('fast-glob') as typeof import('fast-glob');
+  const out: string[] = [];
+  for (const a of args) {
+    if (!fs.existsSync(a) || !fs.statSync(a).isDirectory()) {
+      out.push(a); // a missing file is told by the task, naming it
+      continue;
+    }
+    const found = (await fg.glob('**/*', { cwd: a, onlyFiles: true, caseSensitiveMatch: false }))
+      .filter((f) => IMG_EXTENSIONS.includes(path.extname(f).toLowerCase()))
+      .sort()
+      .map((f) => path.join(a, f));
+    if (found.length === 0) throw new Error(`predict: the folder ${a} holds no image (${IMG_EXTENSIONS.join(' ')})`);
+    out.push(...found);
+  }
+  return out;
+}
 
 export function registerPredict(program: Command): void {
-  program
-    .command('predict')
+  addSetOption(program
+    .command('predict'))
     .description('predict images with a trained checkpoint (classification: top-5; detection: boxes; segmentation: masks)')
-    .argument('<config>', 'JSON config file')
-    .argument('<images...>', 'image files')
-    .option('--checkpoint <file>', 'checkpoint written by `resvision train`')
+    .argument('<config|checkpoint>', 'JSON config file, or a checkpoint written by `resvision train` (its stored config is used)')
+    .argument('<images...>', 'image files and folders (searched recursively for images)')
+    .option('--checkpoint <file>', 'checkpoint written by `resvision train` (with a config as the first argument)')
     .option('--weights <file|name|url>', "instead of --checkpoint: a torchvision state dict of the whole model (e.g. torchvision:resnet50.IMAGENET1K_V2); K and the class names from the file")
     .option('--out <dir>', 'write pictures and prediction files to this folder')
     .option('--json', 'print JSON instead of text')
     .option('--score-thresh <t>', 'detection: keep boxes with score >= t (default: predict.scoreThresh of the config)')
-    .action(async (configFile: string, images: string[], o: { checkpoint?: string; weights?: string; out?: string; json?: boolean; scoreThresh?: string }) => {
-      const { loadConfig } = require('../config/load') as typeof import('../config/load');
+    .action(async (first: string, args: string[], o: { checkpoint?: string; weights?: string; out?: string; json?: boolean; scoreThresh?: string; set?: string[] }) => {
+      const { loadConfig, applyOverride, validateConfig } = require('../config/load') as typeof import('../config/load');
       const { taskRunner } = require('../tasks') as typeof import('../tasks');
-      const source = modelSourceOf(o, 'resvision predict');
-      const cfg = loadConfig(configFile);
+      let cfg: Config;
+      let source: ModelSource;
+      let configName = first;
+      if (first.toLowerCase().endsWith('.json')) {
+        source = modelSourceOf(o, 'resvision predict');
+        cfg = loadConfig(first, o.set);
+      } else {
+        if (o.checkpoint !== undefined || o.weights !== undefined) {
+          throw new Error(`resvision predict: ${first} is not a .json config; with --checkpoint or --weights the first argument is the config`);
+        }
+        const { loadCheckpoint } = require('../engine/checkpoint') as typeof import('../engine/checkpoint');
+        const { storedTaskConfig } = require('../tasks/harness') as typeof import('../tasks/harness');
+        const ckpt = await loadCheckpoint<import('../engine/trainer').TrainingCheckpointMeta>(first);
+        let stored: Config;
+        try {
+          stored = storedTaskConfig(first, ckpt.meta).config;
+        } finally {
+          await ckpt.close();
+        }
+        if (o.set?.length) {
+          const raw = JSON.parse(JSON.stringify(stored)) as unknown;
+          for (const s of o.set) applyOverride(raw, s);
+          stored = validateConfig(raw, `${first} (stored config) with --set ${o.set.join(' ')}`);
+        }
+        cfg = stored;
+        source = { checkpoint: first };
+        configName = `${first} (stored config)`;
+      }
       if (o.scoreThresh !== undefined) {
         const t = Number(o.scoreThresh);
-        if (cfg.task !== 'detection') throw new Error(`--score-thresh applies to detection configs; ${configFile} is a ${cfg.task} config`);
+        if (cfg.task !== 'detection') throw new Error(`--score-thresh applies to detection configs; ${configName} is a ${cfg.task} config`);
         if (!(t >= 0 && t <= 1)) throw new Error(`--score-thresh: expected a number in [0, 1], got '${o.scoreThresh}'`);
         cfg.predict = { ...cfg.predict, scoreThresh: t };
       }
+      const images = await expandImageArguments(args);
       await startBackend(program, { quiet: o.json });
       process.stdout.write(`${await taskRunner(cfg).predict(cfg, source, images, { outDir: o.out, json: o.json })}\n`);
     });

@@ -1,11 +1,11 @@
 /** `resvision train CONFIG`: train the model a config describes. */
 import { Command } from 'commander';
-import { checkOutputPath, parsePositiveInteger, startBackend } from './common';
+import { addSetOption, checkOutputPath, parsePositiveInteger, startBackend } from './common';
 import { resolveConfigWeights } from './weights_option';
 
 export function registerTrain(program: Command): void {
-  program
-    .command('train')
+  addSetOption(program
+    .command('train'))
     .description('train the model described by a config (configs/<task>/*.json)')
     .argument('<config>', 'JSON config file')
     .option('--resume [checkpoint]', 'continue from a checkpoint (default: <outputDir>/last_checkpoint)')
@@ -18,11 +18,11 @@ export function registerTrain(program: Command): void {
     .action(
       async (
         configFile: string,
-        o: { resume?: string | boolean; data?: string; weights?: string; outputDir?: string; maxIter?: number; eval: boolean; quiet?: boolean },
+        o: { resume?: string | boolean; data?: string; weights?: string; outputDir?: string; maxIter?: number; eval: boolean; quiet?: boolean; set?: string[] },
       ) => {
         const { loadConfig } = require('../config/load') as typeof import('../config/load');
         const { taskRunner } = require('../tasks') as typeof import('../tasks');
-        const cfg = loadConfig(configFile);
+        const cfg = loadConfig(configFile, o.set);
         if (o.data) cfg.data.root = o.data;
         if (o.weights) cfg.model.weights = o.weights;
         await resolveConfigWeights(cfg.model, program);

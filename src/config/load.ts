@@ -169,9 +169,11 @@ export function validateConfig(raw: unknown, source: string): Config {
 /**
  * Read and validate a JSON config file. Relative data paths in the config stay relative to the working
  * directory (as in detectron2 and mmdetection).
- * @throws Error when the file is missing or not JSON; ConfigError when invalid.
+ * @param overrides `key=value` strings (`--set`, see {@link applyOverride}) applied in order before validation.
+ * @throws Error when the file is missing or not JSON or an override is malformed; ConfigError when invalid (the
+ *   source then names the overrides too).
  */
-export function loadConfig(file: string): Config {
+export function loadConfig(file: string, overrides: readonly string[] = []): Config {
   if (!fs.existsSync(file)) {
     throw new Error(`config file not found: ${file} (the bundled configs are in configs/<task>/*.json)`);
   }
@@ -181,7 +183,42 @@ export function loadConfig(file: string): Config {
   } catch (e) {
     throw new ConfigError(file, [`not valid JSON: ${(e as Error).message}`]);
   }
-  return validateConfig(raw, path.normalize(file));
+  for (const o of overrides) applyOverride(raw, o);
+  return validateConfig(raw, overrides.length > 0 ? `${path.normalize(file)} with --set ${overrides.join(' ')}` : path.normalize(file));
+}
+
+/**
+ * Apply one `--set key=value` to a parsed config before validation: `key` is a dotted path of existing object keys
+ * (`train.batchSize`, `model.backbone.frozenStages`; the last key may be new, and the schema then refuses it if
+ * unknown); `value` is read as JSON (`4`, `0.02`, `true`, `null`, `[800, 1333]`, `"x"`), else taken as a string
+ * (`data.root=/data/coco`). The schema validates the result, so a wrong type or bound is the usual error naming the
+ * key.
+ * @throws Error naming the override when it has no `=`, an empty key, or a path through a missing key or a
+ *   non-object.
+ */
+export function applyOverride(raw: unknown, override: string): void {
+  const eq = override.indexOf('=');
+  if (eq <= 0) throw new Error(`--set ${override}: expected key=value with a dotted key, e.g. train.batchSize=4`);
+  const keys = override.slice(0, eq).split('.');
+  const text = override.slice(eq + 1);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = text;
+  }
+  let node = raw as Record<string, unknown>;
+  for (let i = 0; i < keys.length - 1; i++) {
+    const next = typeof node === 'object' && node !== null ? node[keys[i]] : undefined;
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) {
+      const at = keys.slice(0, i + 1).join('.');
+      throw new Error(`--set ${override}: the config has no object at '${at}'${next === undefined ? '' : ` (it holds ${JSON.stringify(next)})`}`);
+    }
+    node = next as Record<string, unknown>;
+  }
+  const last = keys[keys.length - 1];
+  if (!last || keys.some((k) => k === '')) throw new Error(`--set ${override}: empty key in '${override.slice(0, eq)}'`);
+  node[last] = value;
 }
 
 /** Learning rate after linear scaling: `baseLr * batchSize / baseBatchSize` (Goyal et al. 2017). */

@@ -3,13 +3,10 @@
  * the checkpoint through the architecture table, restored, and written with torchvision's names and layouts.
  */
 import * as fs from 'fs';
-import { validateConfig } from '../config/load';
 import { loadCheckpoint, restoreModel } from '../engine/checkpoint';
 import type { TrainingCheckpointMeta } from '../engine/trainer';
-import type { ClassificationRunConfig } from '../tasks/classification';
-import type { DetectionRunConfig } from '../tasks/detection';
 import { architecture } from '../tasks/models';
-import type { SegmentationRunConfig } from '../tasks/segmentation';
+import { storedTaskConfig } from '../tasks/harness';
 import { exportTorchvisionWeights } from '../weights/torchvision';
 
 /**
@@ -21,14 +18,7 @@ export async function exportCheckpointToTorchvision(checkpointFile: string, out:
   if (!fs.existsSync(checkpointFile)) throw new Error(`checkpoint not found: ${checkpointFile}`);
   const ckpt = await loadCheckpoint<TrainingCheckpointMeta>(checkpointFile);
   try {
-    const stored = ckpt.meta.config as ClassificationRunConfig | DetectionRunConfig | SegmentationRunConfig | undefined;
-    if (!stored || typeof stored !== 'object' || !('task' in stored)) {
-      throw new Error(`${checkpointFile}: no config in the checkpoint metadata; cannot rebuild its model`);
-    }
-    const { classes, ...rest } = stored;
-    const cfgOnly: Record<string, unknown> = { ...rest };
-    delete cfgOnly.categoryIds;
-    const cfg = validateConfig(cfgOnly, `${checkpointFile} (stored config)`);
+    const { config: cfg, classes } = storedTaskConfig(checkpointFile, ckpt.meta);
     const model = architecture(cfg).build(cfg, classes.length);
     try {
       await restoreModel(model, ckpt, { strict: true });

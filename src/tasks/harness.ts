@@ -11,7 +11,7 @@
 import * as fs from 'fs';
 import type { Evaluator } from '../../datasets/evaluator';
 import { stderrLog, type LogSink } from '../common/log';
-import { scaledLr } from '../config/load';
+import { scaledLr, validateConfig } from '../config/load';
 import type { Config } from '../config/types';
 import { loadCheckpoint, restoreModel } from '../engine/checkpoint';
 import type { LrSchedule } from '../engine/lr_schedule';
@@ -234,6 +234,23 @@ export interface CheckpointSpec<R extends Config, M extends Module> {
    * match exactly.
    */
   skipUnexpected?(name: string): boolean;
+}
+
+/**
+ * The config stored in a training checkpoint's metadata, validated, without what the run added (class names,
+ * category ids): the config `resvision predict CHECKPOINT` and the exporters rebuild the model from.
+ * @param meta the checkpoint's metadata (`loadCheckpoint(file).meta`).
+ * @returns the config and the stored class names.
+ * @throws Error naming the file when the metadata holds no config with class names; ConfigError when it does not
+ *   validate (the source names the checkpoint).
+ */
+export function storedTaskConfig(file: string, meta: TrainingCheckpointMeta): { config: Config; classes: string[] } {
+  const stored = meta.config as Record<string, unknown> | undefined;
+  if (!stored || typeof stored !== 'object' || !('task' in stored) || !Array.isArray(stored.classes)) {
+    throw new Error(`${file}: no config with class names in the checkpoint metadata; cannot rebuild its model (not written by resvision train?)`);
+  }
+  const { classes, categoryIds: _ids, ...rest } = stored;
+  return { config: validateConfig(rest, `${file} (stored config)`), classes: classes as string[] };
 }
 
 /**

@@ -125,6 +125,35 @@ describe('classification task (CLI)', function () {
     expect(out[0].top[0].probability + out[0].top[1].probability).to.be.closeTo(1, 1e-6);
   });
 
+  it('predict CHECKPOINT FOLDER: the config stored in the checkpoint, every image of the folder; equal to predict CONFIG FILES', async () => {
+    const ckpt = path.join(dir, 'run', 'model_0000006.safetensors');
+    const folder = path.join(dir, 'data', 'val', 'red');
+    const files = fs.readdirSync(folder).filter((f) => f.endsWith('.png')).sort().map((f) => path.join(folder, f));
+    expect(files.length).to.be.at.least(2);
+    const byConfig = JSON.parse(await runCli(['predict', cfgFile, ...files, '--checkpoint', ckpt, '--json']));
+    const byCheckpoint = JSON.parse(await runCli(['predict', ckpt, folder, '--json']));
+    expect(byCheckpoint).to.deep.equal(byConfig);
+    // --set applies to the stored config too (a key predict does not use, so the output is the same), and a bad
+    // key is one error naming it.
+    const withSet = JSON.parse(await runCli(['predict', ckpt, folder, '--json', '--set', 'train.seed=5']));
+    expect(withSet).to.deep.equal(byConfig);
+    const err = await runCli(['predict', ckpt, folder, '--set', 'train.noSuchKey=1']).then(() => '', (e: Error) => e.message);
+    expect(err).to.match(/stored config\) with --set train\.noSuchKey=1.*noSuchKey/s);
+    const both = await runCli(['predict', ckpt, folder, '--checkpoint', ckpt]).then(() => '', (e: Error) => e.message);
+    expect(both).to.contain('is not a .json config; with --checkpoint or --weights the first argument is the config');
+  });
+
+  it('--set overrides config keys of train and eval by dotted path; malformed or unknown keys are one error each', async () => {
+    const ckpt = path.join(dir, 'run', 'model_0000006.safetensors');
+    const plain = await runCli(['eval', cfgFile, '--checkpoint', ckpt, '--quiet']);
+    const set = await runCli(['eval', cfgFile, '--checkpoint', ckpt, '--quiet', '--set', 'train.batchSize=1', '--set', 'train.numWorkers=1']);
+    expect(set).to.equal(plain); // batch size and workers change how, not what, is evaluated
+    const bad = async (arg: string) => runCli(['eval', cfgFile, '--checkpoint', ckpt, '--set', arg]).then(() => '', (e: Error) => e.message);
+    expect(await bad('train.batchSize=0')).to.match(/with --set train\.batchSize=0.*batchSize/s);
+    expect(await bad('batchSize')).to.contain('--set batchSize: expected key=value');
+    expect(await bad('nothere.x=1')).to.contain("--set nothere.x=1: the config has no object at 'nothere'");
+  });
+
   it('export-weights writes torchvision names that load back to the same logits', async () => {
     const ckpt = path.join(dir, 'run', 'model_0000006.safetensors');
     const exported = path.join(dir, 'exported.safetensors');
