@@ -1,12 +1,15 @@
 /**
- * The README works as written:
- * - every fenced `ts` block compiles with the repository's TypeScript settings (`import ... from 'resvision'` mapped to
- *   `src/index.ts`, as the package's `main` maps it to the build) and runs with tsx; the feature-extractor block
- *   prints the shapes derived by hand below, which are also the `text` block the README shows after it;
+ * The README and the pages of docs/ work as written:
+ * - every fenced `ts` block of README.md and docs/*.md compiles with the repository's TypeScript settings
+ *   (`import ... from 'resvision'` mapped to `src/index.ts`, as the package's `main` maps it to the build) and runs
+ *   with tsx, printing the `text` block shown right after it, if any; the feature-extractor block prints the shapes
+ *   derived by hand below;
  * - the `eval-seg` example on the bundled oracle prints the table shown, whose numbers are the NumPy reference's
  *   (`test/fixtures/voc_seg_oracle/expected.json`) rounded to 2 decimals;
  * - the Command line section shows `resvision --help` as the CLI prints it, and names every subcommand and every
- *   long option of each.
+ *   long option of each;
+ * - every relative link of README.md and docs/*.md names a file of the repository, and every `#anchor` a heading of
+ *   the page it points to (GitHub's heading ids).
  */
 import { expect } from 'chai';
 import { spawnSync } from 'child_process';
@@ -19,20 +22,29 @@ import { exportTorchvisionWeights } from '../../src/weights/torchvision';
 
 const REPO = path.resolve(__dirname, '../..');
 const README = fs.readFileSync(path.join(REPO, 'README.md'), 'utf8');
+/** The Markdown pages checked here, by path relative to the repository: the README, then docs/*.md. */
+const PAGES: Record<string, string> = Object.fromEntries(
+  ['README.md', ...fs.readdirSync(path.join(REPO, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)].map((p) => [
+    p,
+    fs.readFileSync(path.join(REPO, p), 'utf8'),
+  ]),
+);
 
-/** A fenced block: its language tag, its text, and the index just past it in the README. */
+/** A fenced block: its language tag, its text, where it starts and the index just past it in its page. */
 interface Fence {
   lang: string;
   body: string;
   start: number;
   end: number;
+  /** The page it is in: README.md or docs/NAME.md. */
+  page: string;
 }
 
 /** Every fenced block of a Markdown text, in order. */
-function fences(md: string): Fence[] {
+function fences(md: string, page = 'README.md'): Fence[] {
   const out: Fence[] = [];
   const re = /^```(\w*)\n([\s\S]*?)^```\s*$/gm;
-  for (let m = re.exec(md); m; m = re.exec(md)) out.push({ lang: m[1], body: m[2], start: m.index, end: m.index + m[0].length });
+  for (let m = re.exec(md); m; m = re.exec(md)) out.push({ lang: m[1], body: m[2], start: m.index, end: m.index + m[0].length, page });
   return out;
 }
 
@@ -46,11 +58,32 @@ function section(md: string, heading: string): string {
   return next ? rest.slice(0, next.index) : rest;
 }
 
-/** The `text` block right after `fence` (only blank lines between), if any. */
+/** The `text` block right after `fence` in its page (only blank lines between), if any. */
 function outputAfter(all: Fence[], fence: Fence): string | undefined {
-  const next = all.find((f) => f.start > fence.start);
-  if (!next || next.lang !== 'text' || README.slice(fence.end, next.start).trim() !== '') return undefined;
+  const next = all.find((f) => f.page === fence.page && f.start > fence.start);
+  if (!next || next.lang !== 'text' || PAGES[fence.page].slice(fence.end, next.start).trim() !== '') return undefined;
   return next.body;
+}
+
+/** GitHub's id of a heading: lower case, punctuation but `-` and `_` dropped, spaces as `-`; repeats get `-1`, `-2`. */
+function headingIds(md: string): Set<string> {
+  const ids = new Set<string>();
+  const seen = new Map<string, number>();
+  for (const line of md.replace(/^```[\s\S]*?^```\s*$/gm, '').split('\n')) {
+    const m = /^#{1,6} +(.+?) *#* *$/.exec(line);
+    if (!m) continue;
+    const base = m[1].toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    ids.add(n === 0 ? base : `${base}-${n}`);
+  }
+  return ids;
+}
+
+/** The targets of a Markdown page's inline links, outside fenced blocks and code spans. */
+function linkTargets(md: string): string[] {
+  const text = md.replace(/^```[\s\S]*?^```\s*$/gm, '').replace(/`[^`\n]*`/g, '');
+  return [...text.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]);
 }
 
 /** Run the CLI in this process from the repository root; returns stdout. */
@@ -77,9 +110,10 @@ function shellWords(cmd: string): string[] {
 describe('README', function () {
   this.timeout(300_000);
   const all = fences(README);
+  const allPages = Object.entries(PAGES).flatMap(([page, md]) => fences(md, page));
 
-  describe('TypeScript blocks compile and run', () => {
-    const tsBlocks = all.filter((f) => f.lang === 'ts');
+  describe('TypeScript blocks of the README and docs/ compile and run', () => {
+    const tsBlocks = allPages.filter((f) => f.lang === 'ts');
     // The repository's `.gitignore` ignores /tmp/: the blocks are written there, inside the repository, so that
     // `@tensorflow/tfjs` and the TypeScript settings resolve as for any file of the project.
     const dir = path.join(REPO, 'tmp', `readme-${process.pid}`);
@@ -114,9 +148,11 @@ describe('README', function () {
     });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    it('the README holds the feature-extractor block', () => {
+    it('the README holds the feature-extractor block; docs/export.md the ONNX Runtime block', () => {
       expect(tsBlocks.length).to.be.at.least(1);
-      expect(tsBlocks.some((f) => f.body.includes("from 'resvision'") && f.body.includes('featureSpecs()'))).to.equal(true);
+      const readmeBlocks = tsBlocks.filter((f) => f.page === 'README.md');
+      expect(readmeBlocks.some((f) => f.body.includes("from 'resvision'") && f.body.includes('featureSpecs()'))).to.equal(true);
+      expect(tsBlocks.some((f) => f.page === 'docs/export.md' && f.body.includes('OnnxRuntimeModel.create'))).to.equal(true);
     });
 
     it('tsc: every block type-checks (strict, module nodenext)', () => {
@@ -130,8 +166,8 @@ describe('README', function () {
           cwd: dir,
           encoding: 'utf8',
         });
-        expect(run.status, run.stderr).to.equal(0);
-        const shown = outputAfter(all, f);
+        expect(run.status, `${f.page}, block ${i + 1}: ${run.stderr}`).to.equal(0);
+        const shown = outputAfter(allPages, f);
         if (shown !== undefined) expect(run.stdout).to.equal(shown);
         if (!f.body.includes('featureSpecs()')) return;
         // ResNet-50: 53 convolutions (stem 1, 16 bottlenecks x 3, 4 downsample) and 53 BatchNorms of 4 tensors each
@@ -162,7 +198,7 @@ describe('README', function () {
   });
 
   it('eval-seg example: prints the table shown, the NumPy reference rounded to 2 decimals', async () => {
-    const job = section(README, '### Run VOC segmentation evaluation');
+    const job = section(README, '## Run VOC segmentation evaluation');
     const cmd = all.find((f) => f.lang === 'sh' && job.includes(f.body) && f.body.includes('eval-seg --gt test/fixtures/voc_seg_oracle'))!;
     expect(cmd, 'the eval-seg example on the bundled oracle').to.not.equal(undefined);
     const words = shellWords(cmd.body);
@@ -192,5 +228,27 @@ describe('README', function () {
     };
     visit(program, '');
     expect(missing).to.deep.equal([]);
+  });
+
+  it('links: every relative link of README.md and docs/*.md names a file, and every #anchor a heading of its page', () => {
+    const broken: string[] = [];
+    let checked = 0;
+    for (const [page, md] of Object.entries(PAGES)) {
+      for (const target of linkTargets(md)) {
+        if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // https:, mailto:
+        checked++;
+        const [file, anchor] = target.split('#');
+        const resolved = file === '' ? page : path.posix.normalize(path.posix.join(path.posix.dirname(page), file));
+        if (!fs.existsSync(path.join(REPO, resolved))) {
+          broken.push(`${page}: ${target} (no file ${resolved})`);
+          continue;
+        }
+        if (anchor === undefined) continue;
+        const targetMd = PAGES[resolved] ?? fs.readFileSync(path.join(REPO, resolved), 'utf8');
+        if (!headingIds(targetMd).has(anchor)) broken.push(`${page}: ${target} (no heading #${anchor} in ${resolved})`);
+      }
+    }
+    expect(checked).to.be.greaterThan(30);
+    expect(broken).to.deep.equal([]);
   });
 });
