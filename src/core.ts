@@ -6,8 +6,9 @@
  */
 // tfjs-core has no backend of its own: the pure-JS cpu backend is always there (wasm or WebGPU can be registered too).
 import '@tensorflow/tfjs-backend-cpu';
-// Gradients of the core ops (the @tensorflow/tfjs bundle registers them; tfjs-core alone does not).
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+// Gradients of the core ops (the @tensorflow/tfjs bundle registers them; tfjs-core alone does not, and ships them
+// only as ES modules Node cannot load: scripts/build_tfjs_gradients.mjs bundles them).
+import './vendor/tfjs_core_gradients';
 
 export * from './backbone/features';
 export * from './backbone/resnet';

@@ -3,8 +3,9 @@
  */
 // tfjs-core has no backend of its own: the pure-JS cpu backend is always there (`selectBackend` picks a faster one).
 import '@tensorflow/tfjs-backend-cpu';
-// Gradients of the core ops (the @tensorflow/tfjs bundle registers them; tfjs-core alone does not).
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+// Gradients of the core ops (the @tensorflow/tfjs bundle registers them; tfjs-core alone does not, and ships them
+// only as ES modules Node cannot load: scripts/build_tfjs_gradients.mjs bundles them).
+import './vendor/tfjs_core_gradients';
 
 export * from './backbone/features';
 export * from './backbone/resnet';

@@ -1,5 +1,6 @@
 /** `resvision export-weights CHECKPOINT --format torchvision --out FILE`: weights torchvision can load. */
 import { Command, Option } from 'commander';
+import { startBackend } from './common';
 
 export function registerExportWeights(program: Command): void {
   program
@@ -9,6 +10,7 @@ export function registerExportWeights(program: Command): void {
     .addOption(new Option('--format <name>', 'target naming and layout').choices(['torchvision']).default('torchvision'))
     .requiredOption('--out <file>', 'output .safetensors file')
     .action(async (checkpoint: string, o: { out: string }) => {
+      await startBackend(program, { quiet: true });
       const { exportCheckpointToTorchvision } = require('../export/torchvision_checkpoint') as typeof import('../export/torchvision_checkpoint');
       const r = await exportCheckpointToTorchvision(checkpoint, o.out);
       process.stdout.write(

@@ -178,10 +178,15 @@ export function loadConfig(file: string, overrides: readonly string[] = []): Con
     throw new Error(`config file not found: ${file} (the bundled configs are in configs/<task>/*.json)`);
   }
   let raw: unknown;
+  const bytes = fs.readFileSync(file);
+  // A safetensors checkpoint starts with its header's length (8 bytes, little-endian) and then '{"'.
+  if (bytes.length >= 10 && bytes[8] === 0x7b && bytes[9] === 0x22 && bytes.readBigUInt64LE(0) < BigInt(bytes.length)) {
+    throw new Error(`${file} is a checkpoint (safetensors), not a JSON config: this command takes a config (configs/<task>/*.json); \`resvision predict\` also takes a checkpoint first`);
+  }
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    raw = JSON.parse(bytes.toString('utf8'));
   } catch (e) {
-    throw new ConfigError(file, [`not valid JSON: ${(e as Error).message}`]);
+    throw new ConfigError(file, [`not valid JSON: ${(e as Error).message.slice(0, 200)}`]);
   }
   for (const o of overrides) applyOverride(raw, o);
   return validateConfig(raw, overrides.length > 0 ? `${path.normalize(file)} with --set ${overrides.join(' ')}` : path.normalize(file));

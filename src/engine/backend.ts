@@ -10,8 +10,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 // The cpu backend is the last resort of every choice and what the kernels' reference tests compare with.
 import '@tensorflow/tfjs-backend-cpu';
-// Gradients of the core ops (the @tensorflow/tfjs bundle registers them; tfjs-core alone does not).
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+// Gradients of the core ops (the @tensorflow/tfjs bundle registers them; tfjs-core alone does not, and ships them
+// only as ES modules Node cannot load: scripts/build_tfjs_gradients.mjs bundles them).
+import '../vendor/tfjs_core_gradients';
 import { registerCpuKernels, registerWasmTrainingKernels } from '../kernels';
 import { startWasmBackend } from './wasm_threads';
 import { GpuAdapterReport, startWebGpuBackend } from './webgpu';

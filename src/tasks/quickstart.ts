@@ -159,7 +159,7 @@ export async function runQuickstart(opts: QuickstartOptions = {}): Promise<Quick
       `time:       ${minutes.toFixed(1)} min`,
       '',
       'The same by hand:',
-      `  npx resvision train ${cfgArg} --data ${shown(cfg.data.root)} --output-dir ${shown(out)}`,
+      `  npx resvision train ${cfgArg} --data ${shown(cfg.data.root)} --output-dir ${shown(out)}${opts.maxIter !== undefined ? ` --max-iter ${opts.maxIter}` : ''}`,
       `  npx resvision predict ${cfgArg} --checkpoint ${shown(ckpt)} ${shown(path.join(REPO, QUICKSTART_IMAGE))} --out ${shown(pictureDir)}`,
       `  npx resvision plot-curves ${shown(out)} --out ${shown(curve)}`,
       '',
