@@ -106,7 +106,14 @@ describe('shards: classification (ImageFolder, ResNet-18)', function () {
     expect(merged).to.equal(once);
     // Each part holds its 3 images' counts: the shards' confusion matrices sum to the one run's.
     const read = readEvalParts([parts]);
-    expect(read.map((p) => [p.part.shard.index, p.part.numImages, p.part.state.count])).to.deep.equal([[0, 3, 3], [1, 3, 3], [2, 3, 3]]);
+    expect(read.map((p) => [p.part.shard.index, p.part.numImages, (p.part.state as { count: number }).count])).to.deep.equal([[0, 3, 3], [1, 3, 3], [2, 3, 3]]);
+  });
+
+  it('an empty shard (N larger than the split) writes a part of 0 images and zero counts', async () => {
+    const out = path.join(dir, 'ten');
+    expect(await runCli(['eval', cfgFile, '--checkpoint', ckpt, '--quiet', '--shard', '9/10', '--out', out])).to.contain('(shard 9/10: 0 of 9 images of split val)');
+    const part = JSON.parse(fs.readFileSync(path.join(out, 'eval-part-9-of-10.json'), 'utf8'));
+    expect([part.numImages, part.state.count, part.state.confusion.every((v: number) => v === 0)]).to.deep.equal([0, 0, true]);
   });
 
   it('a missing shard, a repeated one and parts of another config are refused naming the files', async () => {
