@@ -10,7 +10,7 @@ import { Coco } from './coco/coco';
 import { CocoEval } from './coco/cocoeval';
 import { toCocoResults, type CocoDetectionResult, type ImageDetections } from './coco/results';
 import type { DetectionSplit } from './detection_split';
-import type { Evaluator } from './evaluator';
+import { expectStateFields, type Evaluator, type MergeableEvaluator } from './evaluator';
 import { evaluateVocDetection, type VocDetection, type VocDetectionResult } from './voc/voc_ap';
 import { vocBoxFromXyxy } from './voc/xml';
 
@@ -30,6 +30,24 @@ export interface DetectionMetrics {
   results: CocoDetectionResult[];
 }
 
+/** The scored detections of one record of the split, as `update` converted them. */
+export interface RecordDetections {
+  /** Index of the record in `split.records`. */
+  record: number;
+  /** COCO results records (the split's image and category ids). */
+  results: CocoDetectionResult[];
+  /** VOC detections (VOC data; empty otherwise). */
+  voc: VocDetection[];
+}
+
+/** The detections a `DetectionEvaluator` accumulated (`exportState`), plain JSON. */
+export interface DetectionState {
+  /** Records in the split the evaluator was built on (a state of another split is refused). */
+  numRecords: number;
+  /** Per record added, in the order added. */
+  records: RecordDetections[];
+}
+
 /** Keep the detections whose label has a category id (>= 0). */
 function scoredOnly(det: ImageDetections, categoryIds: readonly number[]): ImageDetections {
   const keep: number[] = [];
@@ -46,9 +64,8 @@ function scoredOnly(det: ImageDetections, categoryIds: readonly number[]): Image
  * COCO box evaluation (and VOC AP for VOC data) of detections on one split, image by image.
  * Detections of labels the split has no category for (`categoryIds[label] < 0`) are not scored.
  */
-export class DetectionEvaluator implements Evaluator<[recordIndex: number, det: ImageDetections], DetectionMetrics> {
-  private results: CocoDetectionResult[] = [];
-  private vocDets: VocDetection[] = [];
+export class DetectionEvaluator implements Evaluator<[recordIndex: number, det: ImageDetections], DetectionMetrics>, MergeableEvaluator<DetectionState> {
+  private entries: RecordDetections[] = [];
 
   /**
    * @param split from `loadDetectionSplit(data, name, classes, 'eval')`; its classes are the model's.
@@ -60,8 +77,7 @@ export class DetectionEvaluator implements Evaluator<[recordIndex: number, det: 
   ) {}
 
   reset(): void {
-    this.results = [];
-    this.vocDets = [];
+    this.entries = [];
   }
 
   /**
@@ -75,19 +91,52 @@ export class DetectionEvaluator implements Evaluator<[recordIndex: number, det: 
       throw new Error(`DetectionEvaluator.update: record ${recordIndex} is not in 0..${s.records.length - 1}`);
     }
     const kept = scoredOnly(det, s.categoryIds);
-    this.results.push(...toCocoResults(kept, s.cocoImageIds[recordIndex], s.categoryIds));
+    const voc: VocDetection[] = [];
     if (s.voc) {
       const imageId = String(s.records[recordIndex].imageId);
       kept.labels.forEach((l, k) => {
-        this.vocDets.push({ imageId, className: s.classes[l], score: kept.scores[k], boxXyxy: vocBoxFromXyxy(kept.boxes.subarray(4 * k, 4 * k + 4)) });
+        voc.push({ imageId, className: s.classes[l], score: kept.scores[k], boxXyxy: vocBoxFromXyxy(kept.boxes.subarray(4 * k, 4 * k + 4)) });
       });
     }
+    this.entries.push({ record: recordIndex, results: toCocoResults(kept, s.cocoImageIds[recordIndex], s.categoryIds), voc });
+  }
+
+  /** The detections added so far, per record (see `MergeableEvaluator`). */
+  exportState(): DetectionState {
+    return { numRecords: this.split.records.length, records: this.entries.map((e) => ({ record: e.record, results: e.results.slice(), voc: e.voc.slice() })) };
+  }
+
+  /**
+   * Add the detections of another evaluator on the same split (another shard of it).
+   * @throws Error when the state is of a split of another size, or holds a record already added (naming it, with
+   *   its image id); nothing is added then.
+   */
+  mergeState(state: DetectionState): void {
+    const st = expectStateFields(state, 'DetectionEvaluator.mergeState', ['numRecords', 'records']) as unknown as DetectionState;
+    const n = this.split.records.length;
+    if (st.numRecords !== n) throw new Error(`DetectionEvaluator.mergeState: state of a split of ${st.numRecords} records, this split has ${n}`);
+    if (!Array.isArray(st.records)) throw new Error('DetectionEvaluator.mergeState: records must be a list');
+    const seen = new Set(this.entries.map((e) => e.record));
+    for (const e of st.records) {
+      if (!(Number.isInteger(e?.record) && e.record >= 0 && e.record < n) || !Array.isArray(e.results) || !Array.isArray(e.voc)) {
+        throw new Error(`DetectionEvaluator.mergeState: an entry is not {record in 0..${n - 1}, results: [...], voc: [...]}`);
+      }
+      if (seen.has(e.record)) {
+        throw new Error(`DetectionEvaluator.mergeState: record ${e.record} (image id ${this.split.cocoImageIds[e.record]}) was already added`);
+      }
+      seen.add(e.record);
+    }
+    this.entries.push(...st.records);
   }
 
   /** The 12 COCO numbers and lines, per-class AP, VOC AP, and the results records. */
   compute(): DetectionMetrics {
     const split = this.split;
-    const results = this.results;
+    // Record order, the order of one pass over the split (a stable sort: one pass is already in order; merged shards
+    // are put back into it, so that COCOeval sees the same list and its ties resolve the same way).
+    const entries = this.entries.slice().sort((a, b) => a.record - b.record);
+    const results = entries.flatMap((e) => e.results);
+    const vocDets = entries.flatMap((e) => e.voc);
     const dt = results.length > 0
       ? split.gt.loadRes(results)
       : new Coco({ images: split.gt.dataset.images, categories: split.gt.dataset.categories, annotations: [] }, '<no detections>');
@@ -102,11 +151,11 @@ export class DetectionEvaluator implements Evaluator<[recordIndex: number, det: 
     const voc = split.voc
       ? evaluateVocDetection(
         split.voc.gt.filter((g) => split.records.some((r) => r.imageId === g.imageId)),
-        this.vocDets,
+        vocDets,
         { classNames: split.classes, use07Metric: split.voc.use07Metric, iouThreshold: 0.5 },
       )
       : undefined;
-    return { images: split.records.length, stats, lines, perClass, voc, results: results.slice() };
+    return { images: split.records.length, stats, lines, perClass, voc, results };
   }
 
   /** The evaluation report: pycocotools' 12 lines, per-class COCO AP, and VOC AP (VOC data). */

@@ -12,7 +12,7 @@
  * among the first k), the usual confusion matrix with rows = ground truth and columns = prediction
  * (scikit-learn `confusion_matrix`).
  */
-import type { Evaluator } from '../evaluator';
+import { expectStateFields, type Evaluator, type MergeableEvaluator } from '../evaluator';
 
 /** Options of `ClassificationEvaluator`. */
 export interface ClassificationEvaluatorOptions {
@@ -40,11 +40,25 @@ export interface ClassificationMetrics {
   meanClassAccuracy: number;
 }
 
+/** The counts a `ClassificationEvaluator` accumulated (`exportState`), plain JSON. */
+export interface ClassificationState {
+  numClasses: number;
+  /** The k's tracked, increasing. */
+  ks: number[];
+  /** Images whose label is in the top k, per entry of `ks`. */
+  hits: number[];
+  /** [K * K] confusion counts, row-major [gt][pred]. */
+  confusion: number[];
+  count: number;
+}
+
 /**
  * Accumulates top-k hits and a confusion matrix over batches.
  * Reference: torchvision `references/classification/utils.py` `accuracy`.
  */
-export class ClassificationEvaluator implements Evaluator<[logits: Float32Array | ArrayLike<number>, labels: Int32Array | ArrayLike<number>], ClassificationMetrics> {
+export class ClassificationEvaluator
+  implements Evaluator<[logits: Float32Array | ArrayLike<number>, labels: Int32Array | ArrayLike<number>], ClassificationMetrics>, MergeableEvaluator<ClassificationState>
+{
   /** K. */
   readonly numClasses: number;
   private readonly ks: number[];
@@ -129,6 +143,31 @@ export class ClassificationEvaluator implements Evaluator<[logits: Float32Array 
       confusion,
       meanClassAccuracy: valid.reduce((a, b) => a + b, 0) / valid.length,
     };
+  }
+
+  /** The counts accumulated so far (see `MergeableEvaluator`). */
+  exportState(): ClassificationState {
+    return { numClasses: this.numClasses, ks: this.ks.slice(), hits: this.hits.slice(), confusion: Array.from(this.conf), count: this.count };
+  }
+
+  /**
+   * Add the counts of another evaluator with the same K and k's.
+   * @throws Error naming what differs (K, the k's, the length of a count array); nothing is added then.
+   */
+  mergeState(state: ClassificationState): void {
+    const s = expectStateFields(state, 'ClassificationEvaluator.mergeState', ['numClasses', 'ks', 'hits', 'confusion', 'count']) as unknown as ClassificationState;
+    const K = this.numClasses;
+    if (s.numClasses !== K) throw new Error(`ClassificationEvaluator.mergeState: state of K = ${s.numClasses} classes, this evaluator has K = ${K}`);
+    if (!Array.isArray(s.ks) || s.ks.join(',') !== this.ks.join(',')) {
+      throw new Error(`ClassificationEvaluator.mergeState: state tracks top-k for k = [${String(s.ks)}], this evaluator for [${this.ks.join(', ')}]`);
+    }
+    const counts = (v: unknown, n: number): v is number[] => Array.isArray(v) && v.length === n && v.every((x) => Number.isInteger(x) && x >= 0);
+    if (!counts(s.hits, this.ks.length) || !counts(s.confusion, K * K) || !counts([s.count], 1)) {
+      throw new Error(`ClassificationEvaluator.mergeState: hits, confusion or count are not non-negative integer counts of lengths ${this.ks.length}, ${K * K}, 1`);
+    }
+    s.hits.forEach((h, t) => (this.hits[t] += h));
+    s.confusion.forEach((c, j) => (this.conf[j] += c));
+    this.count += s.count;
   }
 
   /** Forget everything added. */

@@ -15,6 +15,7 @@
  * mmsegmentation `mmseg/evaluation/metrics/iou_metric.py` (`aAcc`, `mIoU`, `mAcc`, NaN classes left out of means).
  * Pure numerics on plain typed arrays: no tensors and no file I/O (reading label-PNG folders is `miou_folders.ts`).
  */
+import { expectStateFields } from '../evaluator';
 import { VOC_SEG_CLASSES } from './classes';
 
 /** Options of `SegmentationConfusion`. */
@@ -69,6 +70,18 @@ export class GroundTruthValueError extends Error {
 
 /** A label image: row-major class indices. */
 export type LabelArray = Uint8Array | Uint16Array | Uint8ClampedArray | Int32Array | ArrayLike<number>;
+
+/** The counts a `SegmentationConfusion` accumulated (`exportState`), plain JSON. */
+export interface SegmentationState {
+  numClasses: number;
+  ignoreIndex: number;
+  /** [K * (K + 1)] counts, row-major [gt][pred or K (outside 0..K-1)]. */
+  counts: number[];
+  images: number;
+  ignored: number;
+  /** Largest ground-truth class seen, -1 before any. */
+  gtMax: number;
+}
 
 /**
  * Accumulates the confusion matrix of a segmentation dataset, image by image.
@@ -218,6 +231,32 @@ export class SegmentationConfusion {
     this.images += other.images;
     this.ignored += other.ignored;
     this.gtMax = Math.max(this.gtMax, other.gtMax);
+  }
+
+  /** The counts accumulated so far, as plain JSON (see `MergeableEvaluator` in `datasets/evaluator.ts`). */
+  exportState(): SegmentationState {
+    return { numClasses: this.numClasses, ignoreIndex: this.ignoreIndex, counts: Array.from(this.counts), images: this.images, ignored: this.ignored, gtMax: this.gtMax };
+  }
+
+  /**
+   * Add exported counts: the confusion matrices add, as in {@link merge}.
+   * @throws Error when K or the ignore index differ, or the counts are not K x (K + 1) non-negative integers;
+   *   nothing is added then.
+   */
+  mergeState(state: SegmentationState): void {
+    const s = expectStateFields(state, 'SegmentationConfusion.mergeState', ['numClasses', 'ignoreIndex', 'counts', 'images', 'ignored', 'gtMax']) as unknown as SegmentationState;
+    if (s.numClasses !== this.numClasses || s.ignoreIndex !== this.ignoreIndex) {
+      throw new Error(`cannot merge confusion matrices of K=${s.numClasses}/ignore ${s.ignoreIndex} into K=${this.numClasses}/ignore ${this.ignoreIndex}`);
+    }
+    const n = this.counts.length;
+    const isCount = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
+    if (!Array.isArray(s.counts) || s.counts.length !== n || !s.counts.every(isCount) || !isCount(s.images) || !isCount(s.ignored) || !Number.isInteger(s.gtMax)) {
+      throw new Error(`SegmentationConfusion.mergeState: counts must be ${n} non-negative integers (K x (K + 1)), images and ignored non-negative integers`);
+    }
+    for (let j = 0; j < n; j++) this.counts[j] += s.counts[j];
+    this.images += s.images;
+    this.ignored += s.ignored;
+    this.gtMax = Math.max(this.gtMax, s.gtMax);
   }
 
   /** The metrics of everything accumulated so far. */

@@ -5,13 +5,13 @@
  * Reference: mmsegmentation `core/evaluation/metrics.py` (`mean_iou`), torchvision `references/segmentation/utils.py`
  * (`ConfusionMatrix`).
  */
-import type { Evaluator } from '../evaluator';
-import { formatSegmentationMetrics, SegmentationConfusion, type LabelArray, type SegmentationMetrics } from './miou';
+import type { Evaluator, MergeableEvaluator } from '../evaluator';
+import { formatSegmentationMetrics, SegmentationConfusion, type LabelArray, type SegmentationMetrics, type SegmentationState } from './miou';
 
 /** Pixel accuracy, IoU per class and their means over images added one at a time. */
 export class SegmentationEvaluator
   extends SegmentationConfusion
-  implements Evaluator<[gt: LabelArray, pred: LabelArray, name?: string], SegmentationMetrics>
+  implements Evaluator<[gt: LabelArray, pred: LabelArray, name?: string], SegmentationMetrics>, MergeableEvaluator<SegmentationState>
 {
   /**
    * @param classNames K names, label order (K = `classNames.length`).

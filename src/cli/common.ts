@@ -5,6 +5,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
+import { parseShard, type Shard } from '../common/shard';
 import type { BackendChoice, BackendInfo } from '../engine/backend';
 import type { ModelSource } from '../tasks/task';
 
@@ -224,4 +225,13 @@ export function addSetOption(command: Command): Command {
     'override any config key by its dotted path, e.g. --set train.batchSize=4 --set data.trainShortEdge=[640,800] (repeatable; the value is JSON, else a string)',
     (v: string, prev: string[] = []) => [...prev, v],
   );
+}
+
+/** A commander argument parser for `--shard k/N` (`parseShard`, its error as an argument error). */
+export function parseShardOption(value: string): Shard {
+  try {
+    return parseShard(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message.replace(/^--shard '[^']*': /, ''));
+  }
 }

@@ -3,7 +3,8 @@
  * state dict of the whole model, on the config's validation split.
  */
 import { Command } from 'commander';
-import { addSetOption, modelSourceOf, startBackend } from './common';
+import { formatShard, type Shard } from '../common/shard';
+import { addSetOption, modelSourceOf, parseShardOption, startBackend } from './common';
 
 export function registerEval(program: Command): void {
   addSetOption(program
@@ -15,15 +16,17 @@ export function registerEval(program: Command): void {
     .option('--data <root>', 'override data.root')
     .option('--split <name>', 'override data.valSplit')
     .option('--out <dir>', 'also write the predictions (detection: COCO results JSON; segmentation: PNG masks)')
+    .option('--shard <k/N>', 'evaluate only images i with i mod N = k of the split and write the part to --out DIR (eval-part-<k>-of-<N>.json) for `resvision merge`', parseShardOption)
     .option('--quiet', 'no progress bar')
-    .action(async (configFile: string, o: { checkpoint?: string; weights?: string; data?: string; split?: string; out?: string; quiet?: boolean; set?: string[] }) => {
+    .action(async (configFile: string, o: { checkpoint?: string; weights?: string; data?: string; split?: string; out?: string; quiet?: boolean; set?: string[]; shard?: Shard }) => {
       const { loadConfig } = require('../config/load') as typeof import('../config/load');
       const { taskRunner } = require('../tasks') as typeof import('../tasks');
       const source = modelSourceOf(o, 'resvision eval');
+      if (o.shard && o.out === undefined) throw new Error(`resvision eval --shard ${formatShard(o.shard)}: give --out DIR, the folder the part is written to`);
       const cfg = loadConfig(configFile, o.set);
       if (o.data) cfg.data.root = o.data;
       if (o.split) cfg.data.valSplit = o.split;
       await startBackend(program);
-      process.stdout.write(`${await taskRunner(cfg).evaluate(cfg, source, { quiet: o.quiet, outDir: o.out })}\n`);
+      process.stdout.write(`${await taskRunner(cfg).evaluate(cfg, source, { quiet: o.quiet, outDir: o.out, shard: o.shard })}\n`);
     });
 }

@@ -2,7 +2,7 @@
  * The `resvision` command line. Each subcommand lives in its own file and only parses arguments before calling
  * library functions. The subcommand files load the tensor library, image codecs and config validation inside their
  * actions (`require` there, typed with `typeof import`), so that `--help`, `--version` and the evaluators that
- * compute no tensor (`eval-coco`, `eval-seg`, `check-data`, `convert`) start without them
+ * compute no tensor (`eval-coco`, `eval-seg`, `merge`, `check-data`, `convert`) start without them
  * (`scripts/bench/cold_start.ts` measures each command).
  */
 import { Command, Option } from 'commander';
@@ -18,6 +18,7 @@ import { registerEvalSeg } from './eval_seg';
 import { registerExport } from './export';
 import { registerExportWeights } from './export_weights';
 import { registerFeatures } from './features';
+import { registerMerge } from './merge';
 import { registerPlotCurves } from './plot_curves';
 import { registerPredict } from './predict';
 import { registerQuickstart } from './quickstart';
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerPredict(program);
   registerFeatures(program);
+  registerMerge(program);
   registerEvalCoco(program);
   registerEvalSeg(program);
   registerExportWeights(program);

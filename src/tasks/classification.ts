@@ -13,12 +13,14 @@ import { collateClassification, DataLoader, disposeClassificationBatch } from '.
 import { classificationEvalTransform, classificationTrainTransform } from '../../datasets/pipeline';
 import { ResNetClassifier } from '../../heads/classification/model';
 import type { LogSink } from '../common/log';
+import { shardItems, type Shard } from '../common/shard';
 import type { ClassificationConfig } from '../config/types';
 import { loadPretrained } from '../weights/pretrained';
 import type { WeightLoadReport } from '../weights/torchvision';
 import { ARCHITECTURES, buildClassifier } from './models';
 import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
 import type { ModelSource, TaskRunner, TaskTrainOptions } from './task';
+import { requireOutDir, writeEvalPart } from './shards';
 import { loadModelFromWeights } from './torchvision_weights';
 
 export { buildClassifier };
@@ -48,8 +50,10 @@ function evalLoader(cfg: ClassificationConfig, folder: Awaited<ReturnType<typeof
 }
 
 /**
- * The top-1/top-5 evaluation of `model` on an ImageFolder split: its evaluator and the loop feeding it.
+ * The top-1/top-5 evaluation of `model` on an ImageFolder split: its evaluator and the loop feeding it, and how many
+ * images it feeds of the split's.
  * @param classes K class names in label order; the split's class folders must be the same.
+ * @param shard feed only the images of this shard (image i of the folder when i mod N = k); absent: all.
  * @throws Error when the folder is missing or its classes differ from `classes`.
  */
 export async function folderEvaluation(
@@ -57,7 +61,8 @@ export async function folderEvaluation(
   cfg: ClassificationConfig,
   splitRoot: string,
   classes: string[],
-): Promise<EvaluationPlan<ClassificationMetrics>> {
+  shard?: Shard,
+): Promise<EvaluationPlan<ClassificationMetrics> & { evaluator: ClassificationEvaluator; numImages: number; totalImages: number }> {
   if (!fs.existsSync(splitRoot)) {
     throw new Error(`data folder not found: ${splitRoot} (data.root in the config, or --data, with --split naming a sub-folder)`);
   }
@@ -65,13 +70,16 @@ export async function folderEvaluation(
   if (folder.classes.join('\u0000') !== classes.join('\u0000')) {
     throw new Error(`${splitRoot}: classes [${folder.classes.join(', ')}] differ from the model's [${classes.join(', ')}]`);
   }
-  const loader = evalLoader(cfg, folder);
+  const samples = shard ? shardItems(folder.samples, shard) : folder.samples;
+  const loader = evalLoader(cfg, { ...folder, samples });
   const evaluator = new ClassificationEvaluator(classes);
   return {
+    numImages: samples.length,
+    totalImages: folder.samples.length,
     evaluator,
     feed: ({ quiet }) =>
       runInference(loader.epoch(0), {
-        total: folder.samples.length,
+        total: samples.length,
         quiet,
         imagesIn: (batch) => batch.metas.length,
         dispose: disposeClassificationBatch,
@@ -198,8 +206,10 @@ export const classificationTask: TaskRunner<ClassificationConfig> = {
   async evaluate(cfg, source, opts) {
     const { model, classes } = await openClassifier(cfg, source, taskLog(opts));
     return withModel(model, async () => {
-      const plan = await folderEvaluation(model, cfg, path.join(cfg.data.root, cfg.data.valSplit), classes);
-      return plan.evaluator.format(await evaluate(plan, opts));
+      const plan = await folderEvaluation(model, cfg, path.join(cfg.data.root, cfg.data.valSplit), classes, opts.shard);
+      const metrics = await evaluate(plan, opts);
+      if (!opts.shard) return plan.evaluator.format(metrics);
+      return writeEvalPart(cfg, source, requireOutDir(opts), { shard: opts.shard, numImages: plan.numImages, totalImages: plan.totalImages, classes }, plan.evaluator.exportState());
     });
   },
   async predict(cfg, source, images, opts) {

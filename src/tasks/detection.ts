@@ -38,14 +38,17 @@ import { FasterRCNN } from '../../heads/detection/faster_rcnn';
 import { Detections, detectionsToOriginal } from '../../heads/detection/postprocess';
 import { writeJsonAtomic } from '../common/atomic_write';
 import type { LogSink } from '../common/log';
+import { shardIndices } from '../common/shard';
 import type { DetectionConfig } from '../config/types';
 import { isOutOfMemoryError } from '../engine/trainer';
 import { loadPretrained } from '../weights/pretrained';
 import { loadTorchvisionWeights, type WeightLoadReport } from '../weights/torchvision';
+import { detectionEvaluationReport } from './detection_report';
 import { drawDetections } from './draw';
 import { ARCHITECTURES, buildDetector, isFasterRCNNConfig, type Detector, type DetectorOf } from './models';
 import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
-import type { TaskEvalOptions, TaskRunner, TaskTrainOptions } from './task';
+import { requireOutDir, writeEvalPart } from './shards';
+import type { ModelSource, TaskEvalOptions, TaskRunner, TaskTrainOptions } from './task';
 import { loadModelFromWeights, type WeightsLabelSpace } from './torchvision_weights';
 
 export { buildDetector, isFasterRCNNConfig, type Detector, type DetectorOf };
@@ -146,6 +149,7 @@ function detectionLoader(
  * @param pool the decoding threads (owned by the caller).
  * @param labels the split label of each model label (detections of the others dropped and counted), for a model of
  *   another label space (torchvision's COCO category ids); absent: the model's labels are the split's.
+ * @param indices the records to feed, increasing (a shard of the split); absent: all.
  * @throws Error when the split's classes are not the model's, or `labels` does not map the model's K labels.
  */
 export function detectionEvaluation(
@@ -155,17 +159,20 @@ export function detectionEvaluation(
   splitName: string,
   pool: ImageWorkerPool,
   labels?: LabelMap,
-): EvaluationPlan<DetectionMetrics> {
+  indices?: readonly number[],
+): EvaluationPlan<DetectionMetrics> & { evaluator: DetectionEvaluator } {
   if (labels ? labels.toTarget.length !== model.numClasses : split.classes.length !== model.numClasses) {
     throw new Error(`evaluateDetector: the ${labels ? 'label map' : 'split'} has ${labels ? labels.toTarget.length : split.classes.length} classes but the model ${model.numClasses}`);
   }
   const evaluator = new DetectionEvaluator(split, splitName);
   const transform = detectionEvalTransform({ shortEdge: cfg.data.evalShortEdge, maxSize: cfg.data.evalMaxSize, pool });
+  const records = indices ? indices.map((i) => split.records[i]) : split.records;
+  const recordIndex = (i: number): number => (indices ? indices[i] : i);
   return {
     evaluator,
     feed: ({ quiet }) =>
-      runInference(detectionLoader(split.records, transform, cfg, { shuffle: false, sizeDivisibility: model.sizeDivisibility }).epoch(0), {
-        total: split.records.length,
+      runInference(detectionLoader(records, transform, cfg, { shuffle: false, sizeDivisibility: model.sizeDivisibility }).epoch(0), {
+        total: records.length,
         quiet,
         imagesIn: (batch) => batch.metas.length,
         dispose: disposeDetectionBatch,
@@ -173,7 +180,7 @@ export function detectionEvaluation(
           const dets = await model.predict({ images: batch.images, imageSizes: batch.imageSizes });
           dets.forEach((d, j) => {
             const det = detectionsToOriginal(d, batch.metas[j]);
-            evaluator.update(first + j, labels ? labels.apply(det) : det);
+            evaluator.update(recordIndex(first + j), labels ? labels.apply(det) : det);
           });
         },
       }),
@@ -399,20 +406,32 @@ export function labelMapToSplit(space: WeightsLabelSpace, split: DetectionSplit,
   return { labels: new LabelMap(labelMapByCategoryId(space.categoryIds, split.categoryIds)), by: 'category id' };
 }
 
-/** The report of an evaluation; with `outDir`, the results JSON (and for VOC data the converted ground truth) written. */
-async function evaluationReport(cfg: DetectionConfig, m: DetectionMetrics, split: DetectionSplit, outDir?: string): Promise<string> {
-  const report = formatDetectionMetrics(m, cfg.data.valSplit);
-  if (!outDir) return report;
-  fs.mkdirSync(outDir, { recursive: true });
-  const resultsFile = path.join(outDir, `results_${cfg.data.valSplit}.json`);
-  await writeJsonAtomic(resultsFile, m.results);
-  const written = [resultsFile];
-  if (cfg.data.format === 'voc') {
-    const gtFile = path.join(outDir, `gt_${cfg.data.valSplit}_coco.json`);
-    await writeJsonAtomic(gtFile, split.gt.dataset);
-    written.push(gtFile);
+/**
+ * Evaluate shard `opts.shard` of the split (see `TaskEvalOptions.shard`) and write its part; otherwise the report of
+ * the whole split (see {@link detectionEvaluationReport}).
+ */
+async function evaluateDetectorOrShard(
+  model: Detector,
+  cfg: DetectionConfig,
+  split: DetectionSplit,
+  source: ModelSource,
+  splitClasses: string[] | null,
+  opts: TaskEvalOptions,
+  labels?: LabelMap,
+): Promise<string> {
+  if (!opts.shard) return detectionEvaluationReport(cfg, await evaluateDetector(model, cfg, split, { quiet: opts.quiet, labels }), split, opts.outDir);
+  const outDir = requireOutDir(opts);
+  const indices = shardIndices(split.records.length, opts.shard);
+  const pool = new ImageWorkerPool({ threads: cfg.train.numWorkers });
+  try {
+    const plan = detectionEvaluation(model, cfg, split, cfg.data.valSplit, pool, labels, indices);
+    plan.evaluator.reset();
+    await plan.feed({ quiet: opts.quiet ?? false });
+    const run = { shard: opts.shard, numImages: indices.length, totalImages: split.records.length, classes: splitClasses };
+    return await writeEvalPart(cfg, source, outDir, run, plan.evaluator.exportState());
+  } finally {
+    await pool.close();
   }
-  return `${report}\nwrote ${written.join(', ')}`;
 }
 
 /**
@@ -434,9 +453,9 @@ export async function evaluateDetectionWeights(cfg: DetectionConfig, file: strin
       throw new Error(`${file}: none of its ${space.numClasses} classes is among the ${split.classes.length} classes of split ${cfg.data.valSplit} [${split.classes.slice(0, 8).join(', ')}] (matched by ${by})`);
     }
     log(`${file}: ${labels.mapped} of its ${space.numClasses} classes map to the ${split.classes.length} classes of split ${cfg.data.valSplit} by ${by}`);
-    const m = await evaluateDetector(model, cfg, split, { quiet: opts.quiet, labels });
+    const report = await evaluateDetectorOrShard(model, cfg, split, { weights: file }, cfg.data.classes ?? null, opts, labels);
     log(`${file}: ${labels.dropped} detections of classes split ${cfg.data.valSplit} lacks were dropped before scoring`);
-    return evaluationReport(cfg, m, split, opts.outDir);
+    return report;
   }, (e) => explainDetectionOutOfMemory(e, cfg));
 }
 
@@ -452,7 +471,7 @@ export const detectionTask: TaskRunner<DetectionConfig> = {
       const split = await loadDetectionSplit(cfg.data, cfg.data.valSplit, classes, 'eval');
       const issues = formatSplitIssues(cfg.data.valSplit, split.issues);
       if (issues) taskLog(opts)(issues);
-      return evaluationReport(cfg, await evaluateDetector(model, cfg, split, { quiet: opts.quiet }), split, opts.outDir);
+      return evaluateDetectorOrShard(model, cfg, split, source, classes, opts);
     });
   },
   async predict(cfg, source, images, opts) {

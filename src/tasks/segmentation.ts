@@ -33,6 +33,7 @@ import { inferSegmentation, type SegmentationInferenceResult, type SlidingWindow
 import { SemanticFpn } from '../../heads/segmentation/semantic_fpn';
 import type { Backbone } from '../backbone/features';
 import type { LogSink } from '../common/log';
+import { shardItems } from '../common/shard';
 import type { SegmentationConfig } from '../config/types';
 import { withLrMult, type ParamGroup } from '../engine/optimizer';
 import { isOutOfMemoryError } from '../engine/trainer';
@@ -40,6 +41,7 @@ import { loadPretrained } from '../weights/pretrained';
 import { defaultParamGroups, evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
 import { architecture, ARCHITECTURES, buildSegmentationModel, type SegmentationTaskModel } from './models';
 import { writeOverlay, writePaletteMask, type LegendEntry } from './overlay';
+import { requireOutDir, writeEvalPart } from './shards';
 import type { ModelSource, TaskRunner, TaskTrainOptions } from './task';
 import { loadModelFromWeights } from './torchvision_weights';
 
@@ -232,7 +234,7 @@ export function segmentationEvaluation(
   records: readonly SegmentationRecord[],
   classes: readonly string[],
   opts: { outDir?: string } = {},
-): EvaluationPlan<SegmentationMetrics> {
+): EvaluationPlan<SegmentationMetrics> & { evaluator: SegmentationEvaluator } {
   const evaluator = new SegmentationEvaluator(classes, 255);
   const infer = inferenceOptions(cfg);
   return {
@@ -459,13 +461,19 @@ export const segmentationTask: TaskRunner<SegmentationConfig> = {
     return trainSummary(outcome, (m) => new SegmentationEvaluator(outcome.classes).format(m));
   },
   async evaluate(cfg, source, opts) {
-    const records = await scanSegmentationSplit(cfg, cfg.data.valSplit);
+    const all = await scanSegmentationSplit(cfg, cfg.data.valSplit);
+    const records = opts.shard ? shardItems(all, opts.shard) : all;
     const { model, classes } = await openSegmenter(cfg, source, taskLog(opts));
     return withModel(
       model,
       async () => {
         const plan = segmentationEvaluation(model, cfg, records, classes, { outDir: opts.outDir });
-        const table = plan.evaluator.format(await evaluate(plan, opts));
+        const metrics = await evaluate(plan, opts);
+        if (opts.shard) {
+          const run = { shard: opts.shard, numImages: records.length, totalImages: all.length, classes: [...classes] };
+          return writeEvalPart(cfg, source, requireOutDir(opts), run, plan.evaluator.exportState());
+        }
+        const table = plan.evaluator.format(metrics);
         return opts.outDir ? `${table}\nwrote ${records.length} prediction PNGs (VOC palette, class indices) to ${opts.outDir}` : table;
       },
       (e) => explainOutOfMemory(e, cfg, 'evaluation'),

@@ -4,6 +4,7 @@
  * dataset adapter, model, loss, evaluator and the shared training engine.
  */
 import type { LogSink } from '../common/log';
+import type { Shard } from '../common/shard';
 import type { Config } from '../config/types';
 
 /** Options of `TaskRunner.train`. */
@@ -32,6 +33,12 @@ export interface TaskEvalOptions {
   log?: LogSink;
   /** Folder for the task's prediction files (detection results JSON, segmentation PNGs); absent: none written. */
   outDir?: string;
+  /**
+   * Evaluate only shard `k/N` of the split (image i when i mod N = k) and write the evaluator's state to
+   * `outDir/eval-part-<k>-of-<N>.json` (required then) instead of reporting; `resvision merge` combines the parts
+   * (`./shards.ts`). Segmentation still writes the shard's prediction PNGs to `outDir`.
+   */
+  shard?: Shard;
 }
 
 /** Options of `TaskRunner.predict`. */
