@@ -3,11 +3,12 @@
  * state dict of the whole model, on the config's validation split.
  */
 import { Command } from 'commander';
-import { addSetOption, modelSourceOf, startBackend } from './common';
+import { addSetOption, startBackend } from './common';
+import { addInferenceEngineOptions, engineModelSource, type InferenceEngineOptions } from './inference_engine_option';
 
 export function registerEval(program: Command): void {
-  addSetOption(program
-    .command('eval'))
+  addInferenceEngineOptions(addSetOption(program
+    .command('eval')))
     .description("evaluate a checkpoint on the config's validation split with the task's metric")
     .argument('<config>', 'JSON config file')
     .option('--checkpoint <file>', 'checkpoint written by `resvision train`')
@@ -16,10 +17,10 @@ export function registerEval(program: Command): void {
     .option('--split <name>', 'override data.valSplit')
     .option('--out <dir>', 'also write the predictions (detection: COCO results JSON; segmentation: PNG masks)')
     .option('--quiet', 'no progress bar')
-    .action(async (configFile: string, o: { checkpoint?: string; weights?: string; data?: string; split?: string; out?: string; quiet?: boolean; set?: string[] }) => {
+    .action(async (configFile: string, o: { checkpoint?: string; weights?: string; data?: string; split?: string; out?: string; quiet?: boolean; set?: string[] } & InferenceEngineOptions) => {
       const { loadConfig } = require('../config/load') as typeof import('../config/load');
       const { taskRunner } = require('../tasks') as typeof import('../tasks');
-      const source = modelSourceOf(o, 'resvision eval');
+      const source = await engineModelSource(o, 'resvision eval');
       const cfg = loadConfig(configFile, o.set);
       if (o.data) cfg.data.root = o.data;
       if (o.split) cfg.data.valSplit = o.split;
