@@ -66,9 +66,10 @@ export function registerPredict(program: Command): void {
         source = { onnx: first };
         configName = `${first} (stored config)`;
       } else {
-        if (o.checkpoint !== undefined || o.weights !== undefined || o.onnx !== undefined) {
-          throw new Error(`resvision predict: ${first} is not a .json config; with --checkpoint, --weights or --onnx the first argument is the config`);
+        if (o.checkpoint !== undefined || o.weights !== undefined) {
+          throw new Error(`resvision predict: ${first} is not a .json config; with --checkpoint or --weights the first argument is the config`);
         }
+        if (o.onnx !== undefined) throw new Error(`resvision predict: ${first} is not a .json config; with --onnx the first argument is the config`);
         await requireOnnxRuntime(o);
         const { loadCheckpoint } = require('../engine/checkpoint') as typeof import('../engine/checkpoint');
         const { storedTaskConfig } = require('../tasks/harness') as typeof import('../tasks/harness');
