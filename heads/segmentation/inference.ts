@@ -31,22 +31,50 @@ export interface SegmentationPredictor {
 }
 
 /**
+ * A segmentation model whose forward pass runs outside tfjs and is asynchronous (ONNX Runtime:
+ * `OnnxSegmenter` in `src/engine/onnx_task_models.ts`); inference is otherwise the same.
+ */
+export interface AsyncSegmentationPredictor {
+  readonly numClasses: number;
+  /** As `SegmentationPredictor.sizeDivisibility`. */
+  readonly sizeDivisibility?: number;
+  /**
+   * @param images [N, H, W, 3] float32 normalized RGB, NHWC, H and W multiples of `sizeDivisibility`; not disposed.
+   * @returns logits [N, H, W, K] float32 at the input size; caller disposes.
+   */
+  forwardAsync(images: tf.Tensor4D): Promise<tf.Tensor4D>;
+}
+
+/**
  * Logits of one pass at the input size: the input padded at the bottom and right to the model's size
  * divisibility, the logits cropped back to [1, h, w, K].
  * @param x [1, h, w, 3] float32 normalized; not disposed.
  * @returns [1, h, w, K] float32; caller disposes.
  */
-function passLogits(model: SegmentationPredictor, x: tf.Tensor4D): tf.Tensor4D {
+async function passLogits(model: SegmentationPredictor | AsyncSegmentationPredictor, x: tf.Tensor4D): Promise<tf.Tensor4D> {
   const d = model.sizeDivisibility ?? 1;
   const [, h, w] = x.shape;
   const ph = Math.ceil(h / d) * d;
   const pw = Math.ceil(w / d) * d;
-  return tf.tidy(() => {
-    const padded = ph === h && pw === w ? x : tf.pad(x, [[0, 0], [0, ph - h], [0, pw - w], [0, 0]]);
-    const out = model.forward(padded, { training: false });
-    out.auxLogits?.dispose();
-    return ph === h && pw === w ? out.logits : tf.slice(out.logits, [0, 0, 0, 0], [1, h, w, out.logits.shape[3]]);
-  });
+  const crop = (logits: tf.Tensor4D): tf.Tensor4D => (ph === h && pw === w ? logits : tf.slice(logits, [0, 0, 0, 0], [1, h, w, logits.shape[3]]));
+  const pad = (): tf.Tensor4D => (ph === h && pw === w ? x : tf.pad(x, [[0, 0], [0, ph - h], [0, pw - w], [0, 0]]));
+  if (!('forwardAsync' in model)) {
+    return tf.tidy(() => {
+      const out = model.forward(pad(), { training: false });
+      out.auxLogits?.dispose();
+      return crop(out.logits);
+    });
+  }
+  const padded = pad();
+  let logits: tf.Tensor4D;
+  try {
+    logits = await model.forwardAsync(padded);
+  } finally {
+    if (padded !== x) padded.dispose();
+  }
+  const out = crop(logits);
+  if (out !== logits) logits.dispose();
+  return out;
 }
 
 /** Windows of `cropSize` x `cropSize` pixels every `stride` pixels. */
@@ -90,7 +118,7 @@ export interface SegmentationInferenceResult {
  * @param x [1, H, W, 3] float32 normalized. Not disposed.
  * @returns [1, H, W, K] float32 logits; caller disposes.
  */
-async function slideLogits(model: SegmentationPredictor, x: tf.Tensor4D, cropSize: number, stride: number): Promise<tf.Tensor4D> {
+async function slideLogits(model: SegmentationPredictor | AsyncSegmentationPredictor, x: tf.Tensor4D, cropSize: number, stride: number): Promise<tf.Tensor4D> {
   const [, h, w] = x.shape;
   const k = model.numClasses;
   const grids = (n: number): number => Math.floor(Math.max(n - cropSize + stride - 1, 0) / stride) + 1;
@@ -102,7 +130,8 @@ async function slideLogits(model: SegmentationPredictor, x: tf.Tensor4D, cropSiz
       const x2 = Math.min(j * stride + cropSize, w);
       const y1 = Math.max(y2 - cropSize, 0);
       const x1 = Math.max(x2 - cropSize, 0);
-      const logits = tf.tidy(() => passLogits(model, tf.slice(x, [0, y1, x1, 0], [1, y2 - y1, x2 - x1, 3])));
+      const tile = tf.slice(x, [0, y1, x1, 0], [1, y2 - y1, x2 - x1, 3]);
+      const logits = await passLogits(model, tile).finally(() => tile.dispose());
       const v = (await logits.data()) as Float32Array;
       logits.dispose();
       const ww = x2 - x1;
@@ -127,7 +156,7 @@ async function slideLogits(model: SegmentationPredictor, x: tf.Tensor4D, cropSiz
  * Reference: mmsegmentation `EncoderDecoder.inference` / `aug_test` (0.x): logits → bilinear resize to the
  * original shape (`align_corners=False`) → softmax → flip back → mean over passes → argmax.
  */
-export async function inferSegmentation(model: SegmentationPredictor, input: SegmentationInferenceInput): Promise<SegmentationInferenceResult> {
+export async function inferSegmentation(model: SegmentationPredictor | AsyncSegmentationPredictor, input: SegmentationInferenceInput): Promise<SegmentationInferenceResult> {
   if (input.scaled.length === 0) throw new Error('inferSegmentation: no scaled image given');
   const sw = input.slidingWindow;
   if (sw && !(Number.isInteger(sw.cropSize) && sw.cropSize > 0 && Number.isInteger(sw.stride) && sw.stride > 0)) {
@@ -144,7 +173,7 @@ export async function inferSegmentation(model: SegmentationPredictor, input: Seg
           let logits: tf.Tensor4D;
           try {
             if (sw) logits = await slideLogits(model, image, sw.cropSize, sw.stride);
-            else logits = passLogits(model, image);
+            else logits = await passLogits(model, image);
           } finally {
             if (image !== x) image.dispose();
           }

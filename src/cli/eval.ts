@@ -4,11 +4,12 @@
  */
 import { Command } from 'commander';
 import { formatShard, type Shard } from '../common/shard';
-import { addSetOption, modelSourceOf, parseShardOption, startBackend } from './common';
+import { addSetOption, parseShardOption, startBackend } from './common';
+import { addInferenceEngineOptions, engineModelSource, type InferenceEngineOptions } from './inference_engine_option';
 
 export function registerEval(program: Command): void {
-  addSetOption(program
-    .command('eval'))
+  addInferenceEngineOptions(addSetOption(program
+    .command('eval')))
     .description("evaluate a checkpoint on the config's validation split with the task's metric")
     .argument('<config>', 'JSON config file')
     .option('--checkpoint <file>', 'checkpoint written by `resvision train`')
@@ -18,11 +19,11 @@ export function registerEval(program: Command): void {
     .option('--out <dir>', 'also write the predictions (detection: COCO results JSON; segmentation: PNG masks)')
     .option('--shard <k/N>', 'evaluate only images i with i mod N = k of the split and write the part to --out DIR (eval-part-<k>-of-<N>.json) for `resvision merge`', parseShardOption)
     .option('--quiet', 'no progress bar')
-    .action(async (configFile: string, o: { checkpoint?: string; weights?: string; data?: string; split?: string; out?: string; quiet?: boolean; set?: string[]; shard?: Shard }) => {
+    .action(async (configFile: string, o: { checkpoint?: string; weights?: string; data?: string; split?: string; out?: string; quiet?: boolean; set?: string[]; shard?: Shard } & InferenceEngineOptions) => {
       const { loadConfig } = require('../config/load') as typeof import('../config/load');
       const { taskRunner } = require('../tasks') as typeof import('../tasks');
-      const source = modelSourceOf(o, 'resvision eval');
       if (o.shard && o.out === undefined) throw new Error(`resvision eval --shard ${formatShard(o.shard)}: give --out DIR, the folder the part is written to`);
+      const source = await engineModelSource(o, 'resvision eval');
       const cfg = loadConfig(configFile, o.set);
       if (o.data) cfg.data.root = o.data;
       if (o.split) cfg.data.valSplit = o.split;

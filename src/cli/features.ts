@@ -2,10 +2,11 @@
 import { Command } from 'commander';
 import { BACKBONE_NAMES } from '../backbone/names';
 import { parsePositiveInteger, startBackend } from './common';
+import { addInferenceEngineOptions, requireOnnxRuntime, type InferenceEngineOptions } from './inference_engine_option';
 
 export function registerFeatures(program: Command): void {
-  program
-    .command('features')
+  addInferenceEngineOptions(program
+    .command('features'))
     .description('write pooled embeddings [N, C] float32 (.npy, readable by numpy.load) and a JSON index of the images')
     .requiredOption('--model <name>', `backbone: ${BACKBONE_NAMES.join(', ')}`)
     .option('--weights <file>', 'torchvision/timm weights: a .safetensors or .pth file, torchvision:<model>[.<weights>], or an https:// URL (default: random initialization)')
@@ -16,11 +17,13 @@ export function registerFeatures(program: Command): void {
     .option('--batch-size <n>', 'images per forward pass', parsePositiveInteger, 8)
     .option('--non-strict', 'load weights that do not fit exactly, listing missing and unexpected tensors')
     .option('--quiet', 'no progress bar')
-    .action(async (o: { model: string; weights?: string; images: string; out: string; resize: number; crop: number; batchSize: number; nonStrict?: boolean; quiet?: boolean }) => {
+    .action(async (o: { model: string; weights?: string; images: string; out: string; resize: number; crop: number; batchSize: number; nonStrict?: boolean; quiet?: boolean } & InferenceEngineOptions) => {
       if (!BACKBONE_NAMES.includes(o.model as never)) {
         throw new Error(`unknown model '${o.model}': expected one of ${BACKBONE_NAMES.join(', ')}`);
       }
-      if (!o.weights) process.stderr.write('warning: no --weights given, the embeddings come from a randomly initialized network\n');
+      if (o.onnx !== undefined && o.weights !== undefined) throw new Error('resvision features: give --onnx FILE or --weights, not both');
+      await requireOnnxRuntime(o);
+      if (!o.weights && o.onnx === undefined) process.stderr.write('warning: no --weights given, the embeddings come from a randomly initialized network\n');
       await startBackend(program);
       const { extractFeatures } = require('../tasks/features') as typeof import('../tasks/features');
       const r = await extractFeatures({
@@ -33,6 +36,8 @@ export function registerFeatures(program: Command): void {
         batchSize: o.batchSize,
         strict: !o.nonStrict,
         quiet: o.quiet,
+        engine: o.engine,
+        onnx: o.onnx,
       });
       process.stdout.write(`wrote ${r.count} x ${r.dim} embeddings to ${r.npyFile} and the index to ${r.indexFile}\n`);
     });

@@ -7,7 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Config } from '../config/types';
 import type { ModelSource } from '../tasks/task';
-import { addSetOption, modelSourceOf, startBackend } from './common';
+import { addSetOption, startBackend } from './common';
+import { addInferenceEngineOptions, engineModelSource, requireOnnxRuntime, type InferenceEngineOptions } from './inference_engine_option';
 
 /**
  * The image files of `predict`'s arguments: files as given, folders searched recursively for images (torchvision's
@@ -34,29 +35,42 @@ export async function expandImageArguments(args: readonly string[]): Promise<str
 }
 
 export function registerPredict(program: Command): void {
-  addSetOption(program
-    .command('predict'))
+  addInferenceEngineOptions(addSetOption(program
+    .command('predict')))
     .description('predict images with a trained checkpoint (classification: top-5; detection: boxes; segmentation: masks)')
-    .argument('<config|checkpoint>', 'JSON config file, or a checkpoint written by `resvision train` (its stored config is used)')
+    .argument('<config|checkpoint>', 'JSON config file, or a checkpoint written by `resvision train`, or an .onnx file written by `resvision export` (its stored config is used)')
     .argument('<images...>', 'image files and folders (searched recursively for images)')
     .option('--checkpoint <file>', 'checkpoint written by `resvision train` (with a config as the first argument)')
     .option('--weights <file|name|url>', "instead of --checkpoint: a torchvision state dict of the whole model (e.g. torchvision:resnet50.IMAGENET1K_V2); K and the class names from the file")
     .option('--out <dir>', 'write pictures and prediction files to this folder')
     .option('--json', 'print JSON instead of text')
     .option('--score-thresh <t>', 'detection: keep boxes with score >= t (default: predict.scoreThresh of the config)')
-    .action(async (first: string, args: string[], o: { checkpoint?: string; weights?: string; out?: string; json?: boolean; scoreThresh?: string; set?: string[] }) => {
+    .action(async (first: string, args: string[], o: { checkpoint?: string; weights?: string; out?: string; json?: boolean; scoreThresh?: string; set?: string[] } & InferenceEngineOptions) => {
       const { loadConfig, applyOverride, validateConfig } = require('../config/load') as typeof import('../config/load');
       const { taskRunner } = require('../tasks') as typeof import('../tasks');
       let cfg: Config;
       let source: ModelSource;
       let configName = first;
       if (first.toLowerCase().endsWith('.json')) {
-        source = modelSourceOf(o, 'resvision predict');
+        source = await engineModelSource(o, 'resvision predict');
         cfg = loadConfig(first, o.set);
+      } else if (first.toLowerCase().endsWith('.onnx')) {
+        if (o.checkpoint !== undefined || o.weights !== undefined || o.onnx !== undefined) {
+          throw new Error(`resvision predict: ${first} is an ONNX model; with --checkpoint, --weights or --onnx the first argument is the config`);
+        }
+        await requireOnnxRuntime({ onnx: first });
+        const { readOnnxFile } = require('../engine/onnx_task_models') as typeof import('../engine/onnx_task_models');
+        const raw = readOnnxFile(first, ['classifier', 'retinanet', 'segmentation']).config;
+        for (const s of o.set ?? []) applyOverride(raw, s);
+        cfg = validateConfig(raw, `${first} (stored config)${o.set?.length ? ` with --set ${o.set.join(' ')}` : ''}`);
+        source = { onnx: first };
+        configName = `${first} (stored config)`;
       } else {
         if (o.checkpoint !== undefined || o.weights !== undefined) {
           throw new Error(`resvision predict: ${first} is not a .json config; with --checkpoint or --weights the first argument is the config`);
         }
+        if (o.onnx !== undefined) throw new Error(`resvision predict: ${first} is not a .json config; with --onnx the first argument is the config`);
+        await requireOnnxRuntime(o);
         const { loadCheckpoint } = require('../engine/checkpoint') as typeof import('../engine/checkpoint');
         const { storedTaskConfig } = require('../tasks/harness') as typeof import('../tasks/harness');
         const ckpt = await loadCheckpoint<import('../engine/trainer').TrainingCheckpointMeta>(first);
@@ -72,7 +86,7 @@ export function registerPredict(program: Command): void {
           stored = validateConfig(raw, `${first} (stored config) with --set ${o.set.join(' ')}`);
         }
         cfg = stored;
-        source = { checkpoint: first };
+        source = o.engine === 'onnx' ? { checkpoint: first, engine: 'onnx' } : { checkpoint: first };
         configName = `${first} (stored config)`;
       }
       if (o.scoreThresh !== undefined) {

@@ -24,13 +24,24 @@ export interface OnnxOutput {
   dims: number[];
 }
 
+const importOnnxRuntime = async (): Promise<typeof Ort> => (await import('onnxruntime-node')) as typeof Ort;
+let onnxRuntimeImporter: () => Promise<typeof Ort> = importOnnxRuntime;
+
+/**
+ * Replace how `onnxruntime-node` is imported (a test simulates its absence with an importer that throws as a
+ * missing module does); `undefined` restores the real import.
+ */
+export function setOnnxRuntimeImporter(importer: (() => Promise<typeof Ort>) | undefined): void {
+  onnxRuntimeImporter = importer ?? importOnnxRuntime;
+}
+
 /**
  * Load `onnxruntime-node`.
  * @throws Error saying how to install it when the package is absent.
  */
 export async function loadOnnxRuntime(): Promise<typeof Ort> {
   try {
-    return (await import('onnxruntime-node')) as typeof Ort;
+    return await onnxRuntimeImporter();
   } catch (e) {
     throw new Error(
       `onnxruntime-node is not installed (${(e as Error).message.split('\n')[0]}); install it with ` +

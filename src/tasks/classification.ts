@@ -22,6 +22,7 @@ import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, train
 import type { ModelSource, TaskRunner, TaskTrainOptions } from './task';
 import { requireOutDir, writeEvalPart } from './shards';
 import { loadModelFromWeights } from './torchvision_weights';
+import { handToOnnxRuntime, OnnxClassifier, readOnnxFile } from '../engine/onnx_task_models';
 
 export { buildClassifier };
 
@@ -57,7 +58,7 @@ function evalLoader(cfg: ClassificationConfig, folder: Awaited<ReturnType<typeof
  * @throws Error when the folder is missing or its classes differ from `classes`.
  */
 export async function folderEvaluation(
-  model: ResNetClassifier,
+  model: ClassifierPredictor,
   cfg: ClassificationConfig,
   splitRoot: string,
   classes: string[],
@@ -161,6 +162,12 @@ export async function loadClassifierCheckpoint(
   return { model, classes: run.classes };
 }
 
+/** What evaluation and prediction call on a classifier: `ResNetClassifier`, or `OnnxClassifier` (ONNX Runtime). */
+export type ClassifierPredictor = Pick<ResNetClassifier, 'predict'>;
+
+/** A model to release after use (a tfjs module, or an ONNX Runtime session). */
+type Disposable = { dispose(): void | Promise<void> };
+
 /** One image's top predictions. */
 export interface ClassPrediction {
   file: string;
@@ -172,7 +179,7 @@ export interface ClassPrediction {
  * Top-5 predictions for image files, with the config's evaluation transform.
  * @throws Error naming the file for an unreadable image.
  */
-export async function predictClassification(model: ResNetClassifier, cfg: ClassificationConfig, classes: string[], files: string[]): Promise<ClassPrediction[]> {
+export async function predictClassification(model: ClassifierPredictor, cfg: ClassificationConfig, classes: string[], files: string[]): Promise<ClassPrediction[]> {
   const transform = classificationEvalTransform({ resizeSize: cfg.data.evalResizeSize, cropSize: cfg.data.evalCropSize });
   const out: ClassPrediction[] = [];
   for (const file of files) {
@@ -188,13 +195,21 @@ export async function predictClassification(model: ResNetClassifier, cfg: Classi
 
 /**
  * The classifier of a checkpoint, or of a torchvision state dict (K from its `fc`; ImageNet's class names for 1000
- * classes, see `loadModelFromWeights`).
- * @throws as {@link loadClassifierCheckpoint} and `loadModelFromWeights`.
+ * classes, see `loadModelFromWeights`), run by tfjs or by ONNX Runtime (`engine: 'onnx'`: exported in memory); or
+ * of a `resvision export` file (class names from its metadata).
+ * @throws as {@link loadClassifierCheckpoint}, `loadModelFromWeights` and `readOnnxFile`; Error saying how to
+ *   install onnxruntime-node when ONNX Runtime is asked for and absent.
  */
-async function openClassifier(cfg: ClassificationConfig, source: ModelSource, log: LogSink): Promise<{ model: ResNetClassifier; classes: string[] }> {
-  if ('checkpoint' in source) return loadClassifierCheckpoint(cfg, source.checkpoint);
-  const { model, space } = await loadModelFromWeights(cfg, source.weights, (k) => buildClassifier(cfg, k), log);
-  return { model, classes: space.names };
+async function openClassifier(cfg: ClassificationConfig, source: ModelSource, log: LogSink): Promise<{ model: ClassifierPredictor & Disposable; classes: string[] }> {
+  if ('onnx' in source) {
+    const file = readOnnxFile(source.onnx, ['classifier']);
+    return { model: await OnnxClassifier.create(file, file.classes.length), classes: file.classes };
+  }
+  const { model, classes } = 'checkpoint' in source
+    ? await loadClassifierCheckpoint(cfg, source.checkpoint)
+    : await loadModelFromWeights(cfg, source.weights, (k) => buildClassifier(cfg, k), log).then(({ model: m, space }) => ({ model: m, classes: space.names }));
+  if (source.engine !== 'onnx') return { model, classes };
+  return { model: await handToOnnxRuntime(model, (m) => OnnxClassifier.create(m, m.numClasses)), classes };
 }
 
 /** The classification task's entry points for the CLI. */

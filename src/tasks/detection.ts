@@ -35,6 +35,7 @@ import { normalizeSample } from '../../datasets/pipeline/normalize';
 import { resize, resizeShortestEdgeSize } from '../../datasets/pipeline/transforms';
 import type { DetectionSample } from '../../datasets/types';
 import { FasterRCNN } from '../../heads/detection/faster_rcnn';
+import type { RetinaNet } from '../../heads/detection/model';
 import { Detections, detectionsToOriginal } from '../../heads/detection/postprocess';
 import { writeJsonAtomic } from '../common/atomic_write';
 import type { LogSink } from '../common/log';
@@ -50,6 +51,7 @@ import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, train
 import { requireOutDir, writeEvalPart } from './shards';
 import type { ModelSource, TaskEvalOptions, TaskRunner, TaskTrainOptions } from './task';
 import { loadModelFromWeights, type WeightsLabelSpace } from './torchvision_weights';
+import { handToOnnxRuntime, OnnxRetinaNet, readOnnxFile, type InferenceEngine } from '../engine/onnx_task_models';
 
 export { buildDetector, isFasterRCNNConfig, type Detector, type DetectorOf };
 
@@ -153,7 +155,7 @@ function detectionLoader(
  * @throws Error when the split's classes are not the model's, or `labels` does not map the model's K labels.
  */
 export function detectionEvaluation(
-  model: Detector,
+  model: DetectionPredictor,
   cfg: DetectionConfig,
   split: DetectionSplit,
   splitName: string,
@@ -193,7 +195,7 @@ export function detectionEvaluation(
  * @throws Error naming the file for an unreadable image or a size different from the annotation's.
  */
 export async function evaluateDetector(
-  model: Detector,
+  model: DetectionPredictor,
   cfg: DetectionConfig,
   split: DetectionSplit,
   opts: { quiet?: boolean; pool?: ImageWorkerPool; splitName?: string; labels?: LabelMap } = {},
@@ -319,7 +321,7 @@ export interface ImagePrediction {
  * @throws Error naming the file for a missing or unreadable image, or when an output would overwrite its input.
  */
 export async function predictDetection(
-  model: Detector,
+  model: DetectionPredictor,
   cfg: DetectionConfig,
   classes: readonly string[],
   categoryIds: readonly number[],
@@ -411,7 +413,7 @@ export function labelMapToSplit(space: WeightsLabelSpace, split: DetectionSplit,
  * the whole split (see {@link detectionEvaluationReport}).
  */
 async function evaluateDetectorOrShard(
-  model: Detector,
+  model: DetectionPredictor,
   cfg: DetectionConfig,
   split: DetectionSplit,
   source: ModelSource,
@@ -441,9 +443,12 @@ async function evaluateDetectorOrShard(
  * @throws as {@link loadDetectorFromWeights} and `loadDetectionSplit`; Error when no label of the file maps to a
  *   class of the split.
  */
-export async function evaluateDetectionWeights(cfg: DetectionConfig, file: string, opts: TaskEvalOptions): Promise<string> {
+export async function evaluateDetectionWeights(cfg: DetectionConfig, file: string, opts: TaskEvalOptions & { engine?: InferenceEngine }): Promise<string> {
   const log = taskLog(opts);
-  const { model, space } = await loadDetectorFromWeights(cfg, file, log);
+  checkEngine(cfg, opts.engine);
+  const loaded = await loadDetectorFromWeights(cfg, file, log);
+  const { space } = loaded;
+  const model = await onEngine(loaded.model, opts.engine);
   return withModel(model, async () => {
     const split = await loadDetectionSplit(cfg.data, cfg.data.valSplit, cfg.data.classes ?? null, 'eval');
     const issues = formatSplitIssues(cfg.data.valSplit, split.issues);
@@ -459,14 +464,60 @@ export async function evaluateDetectionWeights(cfg: DetectionConfig, file: strin
   }, (e) => explainDetectionOutOfMemory(e, cfg));
 }
 
+/** What evaluation and prediction call on a detector: `RetinaNet`, `FasterRCNN`, or `OnnxRetinaNet` (ONNX Runtime). */
+export type DetectionPredictor = Pick<RetinaNet, 'numClasses' | 'sizeDivisibility' | 'predict'>;
+
+/** A detector to release after use (a tfjs module, or an ONNX Runtime session). */
+type DisposablePredictor = DetectionPredictor & { dispose(): void | Promise<void> };
+
+/** @throws Error when ONNX Runtime is asked to run a Faster R-CNN (its graph cannot be exported). */
+function checkEngine(cfg: DetectionConfig, engine: InferenceEngine | undefined): void {
+  if (engine === 'onnx' && isFasterRCNNConfig(cfg)) {
+    throw new Error('--engine onnx runs RetinaNet detectors only: Faster R-CNN has no ONNX export (proposal selection and RoIAlign run outside the graph); use --engine tfjs');
+  }
+}
+
+/** The detector on its engine: itself for tfjs, exported in memory and handed to ONNX Runtime for `onnx`. */
+async function onEngine(model: Detector, engine: InferenceEngine | undefined): Promise<DisposablePredictor> {
+  if (engine !== 'onnx') return model;
+  if (model instanceof FasterRCNN) {
+    model.dispose();
+    throw new Error('--engine onnx runs RetinaNet detectors only');
+  }
+  return handToOnnxRuntime(model, (m) => OnnxRetinaNet.create(m));
+}
+
+/**
+ * The detector of a checkpoint or a state dict on the source's engine, or of a `resvision export` file (run by ONNX
+ * Runtime; the config's RetinaNet, built and disposed, gives what the graph does not carry: strides, anchors per
+ * location, thresholds). A file without category ids gets 1..K (VOC's convention), which the log says.
+ * @throws as `loadDetectorCheckpoint`, `loadDetectorFromWeights` and `readOnnxFile`; Error for a Faster R-CNN
+ *   config run by ONNX Runtime.
+ */
+async function openDetector(cfg: DetectionConfig, source: ModelSource, log: LogSink): Promise<{ model: DisposablePredictor; classes: string[]; categoryIds: number[] }> {
+  if ('onnx' in source) {
+    checkEngine(cfg, 'onnx');
+    const file = readOnnxFile(source.onnx, ['retinanet']);
+    const categoryIds = file.categoryIds ?? file.classes.map((_, i) => i + 1);
+    if (!file.categoryIds) log(`${source.onnx}: no resvision.categoryIds in its metadata; category ids 1..${file.classes.length} in class order`);
+    const model = await handToOnnxRuntime(buildDetector(cfg, file.classes.length) as RetinaNet, (m) => OnnxRetinaNet.create(m, file));
+    return { model, classes: file.classes, categoryIds };
+  }
+  checkEngine(cfg, source.engine);
+  const { model, classes, categoryIds } = 'weights' in source
+    ? await loadDetectorFromWeights(cfg, source.weights, log).then(({ model: m, space }) => ({ model: m, classes: space.names, categoryIds: space.categoryIds }))
+    : await loadDetectorCheckpoint(cfg, source.checkpoint);
+  return { model: await onEngine(model, source.engine), classes, categoryIds };
+}
+
 /** The detection task's entry points for the CLI. */
 export const detectionTask: TaskRunner<DetectionConfig> = {
   async train(cfg, opts) {
     return trainSummary(await trainDetection(cfg, opts), (m) => formatDetectionMetrics(m, cfg.data.valSplit));
   },
   async evaluate(cfg, source, opts) {
-    if ('weights' in source) return evaluateDetectionWeights(cfg, source.weights, opts);
-    const { model, classes } = await loadDetectorCheckpoint(cfg, source.checkpoint);
+    if ('weights' in source) return evaluateDetectionWeights(cfg, source.weights, { ...opts, engine: source.engine });
+    const { model, classes } = await openDetector(cfg, source, taskLog(opts));
     return withModel(model, async () => {
       const split = await loadDetectionSplit(cfg.data, cfg.data.valSplit, classes, 'eval');
       const issues = formatSplitIssues(cfg.data.valSplit, split.issues);
@@ -475,9 +526,7 @@ export const detectionTask: TaskRunner<DetectionConfig> = {
     });
   },
   async predict(cfg, source, images, opts) {
-    const { model, classes, categoryIds } = 'weights' in source
-      ? await loadDetectorFromWeights(cfg, source.weights, taskLog(opts)).then(({ model: m, space }) => ({ model: m, classes: space.names, categoryIds: space.categoryIds }))
-      : await loadDetectorCheckpoint(cfg, source.checkpoint);
+    const { model, classes, categoryIds } = await openDetector(cfg, source, taskLog(opts));
     return withModel(model, async () => {
       const preds = await predictDetection(model, cfg, classes, categoryIds, images, opts.outDir);
       return opts.json ? JSON.stringify(preds, null, 2) : formatPredictions(preds, cfg.predict.scoreThresh);

@@ -16,6 +16,7 @@ import { stderrLog, type LogSink } from '../common/log';
 import { encodeNpyFloat32 } from '../engine/npy';
 import { startTaskProgress } from '../engine/task_progress';
 import { loadTorchvisionWeights } from '../weights/torchvision';
+import { OnnxFeatureExtractor, readOnnxFile, type InferenceEngine, type OnnxFileInfo } from '../engine/onnx_task_models';
 
 /** Options of `extractFeatures`. */
 export interface ExtractFeaturesOptions {
@@ -36,6 +37,13 @@ export interface ExtractFeaturesOptions {
   /** Require every backbone tensor in the weights file (default true); false lists what did not fit on stderr. */
   strict?: boolean;
   quiet?: boolean;
+  /** What runs the backbone: tfjs (default), or ONNX Runtime (`onnx`: the backbone with its weights exported in memory). */
+  engine?: InferenceEngine;
+  /**
+   * Instead of `weights`: a feature extractor written by `resvision export CHECKPOINT --features`, run by ONNX
+   * Runtime; the backbone named in its metadata must be `model`.
+   */
+  onnx?: string;
 }
 
 /** What `extractFeatures` wrote. */
@@ -59,9 +67,16 @@ export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<Fea
     .filter((f) => IMG_EXTENSIONS.includes(path.extname(f).toLowerCase()))
     .sort();
   if (files.length === 0) throw new Error(`no image (${IMG_EXTENSIONS.join(', ')}) found under ${opts.images}`);
+  let onnxFile: OnnxFileInfo | undefined;
+  if (opts.onnx !== undefined) {
+    onnxFile = readOnnxFile(opts.onnx, ['features']);
+    const stored = (onnxFile.config.model as { backbone?: { name?: string } } | undefined)?.backbone?.name;
+    if (stored !== opts.model) throw new Error(`${opts.onnx}: a ${stored ?? 'unknown'} feature extractor, but --model is ${opts.model}`);
+  }
   const backbone: ResNet = buildBackbone(opts.model);
+  let ort: OnnxFeatureExtractor | undefined;
   try {
-    if (opts.weights) {
+    if (opts.weights && !onnxFile) {
       if (!fs.existsSync(opts.weights)) throw new Error(`weights file not found: ${opts.weights}`);
       const report = await loadTorchvisionWeights(backbone, opts.weights, { strict: opts.strict ?? true });
       const problems = [...report.missing.map((n) => `missing ${n}`), ...report.unexpected.map((n) => `unexpected ${n}`),
@@ -82,15 +97,23 @@ export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<Fea
         },
       },
     );
+    if (onnxFile) ort = await OnnxFeatureExtractor.create(onnxFile);
+    else if (opts.engine === 'onnx') ort = await OnnxFeatureExtractor.create(backbone);
     const dim = backbone.outChannels;
     const all = new Float32Array(files.length * dim);
     const progress = startTaskProgress('features', files.length, { quiet: opts.quiet, unit: 'images' });
     let done = 0;
     for await (const batch of loader.epoch(0)) {
       try {
-        const emb = backbone.embed(batch.images);
-        all.set(await emb.data(), done * dim);
-        emb.dispose();
+        if (ort) {
+          const emb = await ort.embed(batch.images);
+          if (emb.dim !== dim) throw new Error(`${opts.onnx}: embeddings of ${emb.dim} channels, ${opts.model} has ${dim}`);
+          all.set(emb.data, done * dim);
+        } else {
+          const emb = backbone.embed(batch.images);
+          all.set(await emb.data(), done * dim);
+          emb.dispose();
+        }
       } finally {
         batch.images.dispose();
       }
@@ -106,7 +129,9 @@ export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<Fea
       `${JSON.stringify(
         {
           model: opts.model,
-          weights: opts.weights,
+          weights: onnxFile ? null : opts.weights,
+          ...(onnxFile ? { onnx: opts.onnx } : {}),
+          ...(ort ? { engine: 'onnx' } : {}),
           images: path.resolve(opts.images),
           shape: [files.length, dim],
           dtype: 'float32',
@@ -125,5 +150,6 @@ export async function extractFeatures(opts: ExtractFeaturesOptions): Promise<Fea
     return { npyFile, indexFile, count: files.length, dim };
   } finally {
     backbone.dispose();
+    await ort?.dispose();
   }
 }

@@ -292,11 +292,11 @@ export async function openTaskCheckpoint<R extends Config, M extends Module>(
 }
 
 /**
- * Run `body` with a model and dispose the model afterwards; an error while disposing after a failure (a wasm abort
+ * Run `body` with a model (a tfjs module, or a model run by ONNX Runtime) and dispose the model afterwards; an error while disposing after a failure (a wasm abort
  * leaves the backend unable to free anything) does not hide the first, and `explain` rewrites the failure
  * (out of memory) before it propagates.
  */
-export async function withModel<M extends Module, T>(model: M, body: (model: M) => Promise<T>, explain: (e: unknown) => unknown = (e) => e): Promise<T> {
+export async function withModel<M extends { dispose(): void | Promise<void> }, T>(model: M, body: (model: M) => Promise<T>, explain: (e: unknown) => unknown = (e) => e): Promise<T> {
   let failed: unknown;
   try {
     return await body(model);
@@ -305,7 +305,7 @@ export async function withModel<M extends Module, T>(model: M, body: (model: M) 
     throw explain(e);
   } finally {
     try {
-      model.dispose();
+      await model.dispose();
     } catch (e) {
       if (failed === undefined) throw e;
     }

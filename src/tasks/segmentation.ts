@@ -29,7 +29,13 @@ import type { RgbImage, SegmentationSample } from '../../datasets/types';
 import type { SegmentationMetrics } from '../../datasets/voc/miou';
 import { scanVocSegmentation, VOC_SEG_CLASSES } from '../../datasets/voc/segmentation';
 import { SegmentationEvaluator } from '../../datasets/voc/segmentation_evaluator';
-import { inferSegmentation, type SegmentationInferenceResult, type SlidingWindow } from '../../heads/segmentation/inference';
+import {
+  inferSegmentation,
+  type AsyncSegmentationPredictor,
+  type SegmentationInferenceResult,
+  type SegmentationPredictor,
+  type SlidingWindow,
+} from '../../heads/segmentation/inference';
 import { SemanticFpn } from '../../heads/segmentation/semantic_fpn';
 import type { Backbone } from '../backbone/features';
 import type { LogSink } from '../common/log';
@@ -44,6 +50,7 @@ import { writeOverlay, writePaletteMask, type LegendEntry } from './overlay';
 import { requireOutDir, writeEvalPart } from './shards';
 import type { ModelSource, TaskRunner, TaskTrainOptions } from './task';
 import { loadModelFromWeights } from './torchvision_weights';
+import { handToOnnxRuntime, OnnxSegmenter, readOnnxFile } from '../engine/onnx_task_models';
 
 export { buildSegmentationModel, type SegmentationTaskModel };
 
@@ -197,7 +204,7 @@ export interface SegmentationInferenceOptions {
  * @returns [H * W] uint8 class indices 0..K-1, row-major, and the [H * W * K] float32 mean probabilities.
  * @throws Error on an empty `scales`, a non-positive scale or window option.
  */
-export function segmentImage(model: SegmentationTaskModel, image: RgbImage<Uint8Array>, opts: SegmentationInferenceOptions): Promise<SegmentationInferenceResult> {
+export function segmentImage(model: SegmentationPredictor | AsyncSegmentationPredictor, image: RgbImage<Uint8Array>, opts: SegmentationInferenceOptions): Promise<SegmentationInferenceResult> {
   const scaled = multiScaleInputs(image, opts.shortEdge, opts.scales);
   return inferSegmentation(model, { scaled, height: image.height, width: image.width, flip: opts.flip, slidingWindow: opts.slidingWindow });
 }
@@ -229,7 +236,7 @@ async function* prefetchSamples(records: readonly SegmentationRecord[]): AsyncGe
  *   image's.
  */
 export function segmentationEvaluation(
-  model: SegmentationTaskModel,
+  model: SegmentationPredictor | AsyncSegmentationPredictor,
   cfg: SegmentationConfig,
   records: readonly SegmentationRecord[],
   classes: readonly string[],
@@ -403,7 +410,7 @@ export function overlayFileName(imageFile: string): string {
  * @throws Error naming the file for a missing or unreadable image.
  */
 export async function predictSegmentation(
-  model: SegmentationTaskModel,
+  model: SegmentationPredictor | AsyncSegmentationPredictor,
   cfg: SegmentationConfig,
   classes: readonly string[],
   files: readonly string[],
@@ -436,22 +443,40 @@ export async function predictSegmentation(
   return out;
 }
 
+/** A segmentation model for inference, to release after use (a tfjs module, or an ONNX Runtime session). */
+type DisposableSegmenter = (SegmentationPredictor | AsyncSegmentationPredictor) & { dispose(): void | Promise<void> };
+
 /**
  * The segmentation model of a checkpoint, or of a torchvision state dict for inference: K from its `classifier.4`
  * (the config's `model.numClasses` is replaced), class names as {@link segmentationClassNames} gives them for K (the
  * 21 VOC classes for torchvision's COCO_WITH_VOC_LABELS weights); the file's auxiliary head, if any, is not built.
- * @throws as {@link loadSegmentationCheckpoint} and `loadModelFromWeights`.
+ * Run by tfjs, or by ONNX Runtime (`engine: 'onnx'`: exported in memory). A `resvision export` file runs in ONNX
+ * Runtime with its class names; the config's model (built and disposed) gives its size divisibility.
+ * @throws as {@link loadSegmentationCheckpoint}, `loadModelFromWeights` and `readOnnxFile`; Error naming the file when
+ *   its class count differs from the config's `model.numClasses`.
  */
-async function openSegmenter(cfg: SegmentationConfig, source: ModelSource, log: LogSink): Promise<{ model: SegmentationTaskModel; classes: string[] }> {
-  if ('checkpoint' in source) return loadSegmentationCheckpoint(cfg, source.checkpoint);
-  const withK = (k: number): SegmentationConfig => ({ ...cfg, model: { ...cfg.model, numClasses: k } });
-  const { model, space } = await loadModelFromWeights(cfg, source.weights, (k) => buildSegmentationModel(withK(k), { aux: false }), log);
-  try {
-    return { model, classes: segmentationClassNames(withK(space.numClasses)) };
-  } catch (e) {
-    model.dispose();
-    throw e;
+async function openSegmenter(cfg: SegmentationConfig, source: ModelSource, log: LogSink): Promise<{ model: DisposableSegmenter; classes: string[] }> {
+  if ('onnx' in source) {
+    const file = readOnnxFile(source.onnx, ['segmentation']);
+    if (file.classes.length !== cfg.model.numClasses) {
+      throw new Error(`${source.onnx}: a model of ${file.classes.length} classes; the config asks for model.numClasses ${cfg.model.numClasses}`);
+    }
+    return { model: await handToOnnxRuntime(buildSegmentationModel(cfg, { aux: false }), (m) => OnnxSegmenter.create(m, file)), classes: file.classes };
   }
+  let opened: { model: SegmentationTaskModel; classes: string[] };
+  if ('checkpoint' in source) opened = await loadSegmentationCheckpoint(cfg, source.checkpoint);
+  else {
+    const withK = (k: number): SegmentationConfig => ({ ...cfg, model: { ...cfg.model, numClasses: k } });
+    const { model, space } = await loadModelFromWeights(cfg, source.weights, (k) => buildSegmentationModel(withK(k), { aux: false }), log);
+    try {
+      opened = { model, classes: segmentationClassNames(withK(space.numClasses)) };
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
+  if (source.engine !== 'onnx') return opened;
+  return { model: await handToOnnxRuntime(opened.model, (m) => OnnxSegmenter.create(m)), classes: opened.classes };
 }
 
 /** The segmentation task's entry points for the CLI. */

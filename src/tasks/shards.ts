@@ -102,14 +102,15 @@ export async function writeEvalPart(
   run: ShardRun,
   state: ClassificationState | SegmentationState | DetectionState,
 ): Promise<string> {
-  const modelFile = 'checkpoint' in source ? source.checkpoint : source.weights;
+  const kind = 'checkpoint' in source ? 'checkpoint' : 'weights' in source ? 'weights' : 'onnx';
+  const modelFile = 'checkpoint' in source ? source.checkpoint : 'weights' in source ? source.weights : source.onnx;
   const part = {
     format: EVAL_PART_FORMAT,
     version: 1,
     task: cfg.task,
     config: cfg,
     configSha256: configSha256(cfg),
-    model: { source: 'checkpoint' in source ? 'checkpoint' : 'weights', file: path.basename(modelFile), sha256: await sha256File(modelFile) },
+    model: { source: kind, file: path.basename(modelFile), sha256: await sha256File(modelFile) },
     split: cfg.data.valSplit,
     shard: run.shard,
     numImages: run.numImages,

@@ -6,6 +6,7 @@
 import type { LogSink } from '../common/log';
 import type { Shard } from '../common/shard';
 import type { Config } from '../config/types';
+import type { InferenceEngine } from '../engine/onnx_task_models';
 
 /** Options of `TaskRunner.train`. */
 export interface TaskTrainOptions {
@@ -54,9 +55,11 @@ export interface TaskPredictOptions {
 /**
  * Where `evaluate` and `predict` take the model from: a checkpoint `resvision train` wrote (model, class names and
  * category ids stored in it), or a whole-model torchvision state dict (`--weights`: the class count from its
- * classifier tensor, the class names and category ids of torchvision's label space; see `./torchvision_weights.ts`).
+ * classifier tensor, the class names and category ids of torchvision's label space; see `./torchvision_weights.ts`),
+ * run by tfjs or, with `engine: 'onnx'`, exported in memory and run by ONNX Runtime; or an `.onnx` file written by
+ * `resvision export` (`--onnx`: class names from its metadata, run by ONNX Runtime).
  */
-export type ModelSource = { checkpoint: string } | { weights: string };
+export type ModelSource = (({ checkpoint: string } | { weights: string }) & { engine?: InferenceEngine }) | { onnx: string };
 
 /** One task's entry points. `C` is its config type. */
 export interface TaskRunner<C extends Config> {

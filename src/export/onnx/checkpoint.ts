@@ -20,6 +20,8 @@ export interface CheckpointModel {
   target: OnnxExportTarget;
   /** Class names in label order (the K outputs). */
   classes: string[];
+  /** Detection: the category id of each class in the training annotations (COCO ids; 1..K for VOC data). */
+  categoryIds?: number[];
   /** The validated config stored in the checkpoint. */
   config: Config;
   /** Release the model's variables. */
@@ -60,8 +62,8 @@ export async function loadCheckpointModel(file: string, opts: { features?: boole
             `outside the exported graph); export its weights for torchvision with \`resvision export-weights ${file} --out FILE.safetensors\``,
         );
       }
-      const { model, classes } = await loadDetectorCheckpoint(cfg, file);
-      return { target: { kind: 'retinanet', model }, classes, config: cfg, dispose: () => model.dispose() };
+      const { model, classes, categoryIds } = await loadDetectorCheckpoint(cfg, file);
+      return { target: { kind: 'retinanet', model }, classes, categoryIds, config: cfg, dispose: () => model.dispose() };
     }
     case 'segmentation': {
       const { model, classes } = await loadSegmentationCheckpoint(cfg, file);
@@ -75,14 +77,13 @@ export async function loadCheckpointModel(file: string, opts: { features?: boole
 }
 
 /**
- * Export a loaded checkpoint model to ONNX bytes, with `resvision.classes` (JSON array) and `resvision.config`
- * (the stored config, JSON) in the model metadata.
+ * Export a loaded checkpoint model to ONNX bytes, with `resvision.classes` (JSON array), `resvision.config` (the
+ * stored config, JSON) and, for detectors, `resvision.categoryIds` (JSON array) in the model metadata.
  */
 export function exportCheckpointModel(m: CheckpointModel): OnnxExport {
-  return exportOnnx(m.target, {
-    producerVersion: packageVersion(),
-    metadata: { 'resvision.classes': JSON.stringify(m.classes), 'resvision.config': JSON.stringify(m.config) },
-  });
+  const metadata: Record<string, string> = { 'resvision.classes': JSON.stringify(m.classes), 'resvision.config': JSON.stringify(m.config) };
+  if (m.categoryIds) metadata['resvision.categoryIds'] = JSON.stringify(m.categoryIds);
+  return exportOnnx(m.target, { producerVersion: packageVersion(), metadata });
 }
 
 /**
