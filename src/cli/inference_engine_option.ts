@@ -4,7 +4,7 @@
  * file written by `resvision export`. Everything else the command does is unchanged.
  */
 import { Option, type Command } from 'commander';
-import type { InferenceEngine } from '../engine/onnx_task_models';
+import type { InferenceEngine } from '../export/onnx/task_models';
 import type { ModelSource } from '../tasks/task';
 import { modelSourceOf } from './common';
 

@@ -59,7 +59,7 @@ export function registerPredict(program: Command): void {
           throw new Error(`resvision predict: ${first} is an ONNX model; with --checkpoint, --weights or --onnx the first argument is the config`);
         }
         await requireOnnxRuntime({ onnx: first });
-        const { readOnnxFile } = require('../engine/onnx_task_models') as typeof import('../engine/onnx_task_models');
+        const { readOnnxFile } = require('../export/onnx/task_models') as typeof import('../export/onnx/task_models');
         const raw = readOnnxFile(first, ['classifier', 'retinanet', 'segmentation']).config;
         for (const s of o.set ?? []) applyOverride(raw, s);
         cfg = validateConfig(raw, `${first} (stored config)${o.set?.length ? ` with --set ${o.set.join(' ')}` : ''}`);

@@ -22,7 +22,7 @@ import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, train
 import type { ModelSource, TaskRunner, TaskTrainOptions } from './task';
 import { requireOutDir, writeEvalPart } from './shards';
 import { loadModelFromWeights } from './torchvision_weights';
-import { handToOnnxRuntime, OnnxClassifier, readOnnxFile } from '../engine/onnx_task_models';
+import { handToOnnxRuntime, OnnxClassifier, readOnnxFile } from '../export/onnx/task_models';
 
 export { buildClassifier };
 

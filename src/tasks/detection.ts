@@ -51,7 +51,7 @@ import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, train
 import { requireOutDir, writeEvalPart } from './shards';
 import type { ModelSource, TaskEvalOptions, TaskRunner, TaskTrainOptions } from './task';
 import { loadModelFromWeights, type WeightsLabelSpace } from './torchvision_weights';
-import { handToOnnxRuntime, OnnxRetinaNet, readOnnxFile, type InferenceEngine } from '../engine/onnx_task_models';
+import { handToOnnxRuntime, OnnxRetinaNet, readOnnxFile, type InferenceEngine } from '../export/onnx/task_models';
 
 export { buildDetector, isFasterRCNNConfig, type Detector, type DetectorOf };
 

@@ -16,7 +16,7 @@ import { stderrLog, type LogSink } from '../common/log';
 import { encodeNpyFloat32 } from '../engine/npy';
 import { startTaskProgress } from '../engine/task_progress';
 import { loadTorchvisionWeights } from '../weights/torchvision';
-import { OnnxFeatureExtractor, readOnnxFile, type InferenceEngine, type OnnxFileInfo } from '../engine/onnx_task_models';
+import { OnnxFeatureExtractor, readOnnxFile, type InferenceEngine, type OnnxFileInfo } from '../export/onnx/task_models';
 
 /** Options of `extractFeatures`. */
 export interface ExtractFeaturesOptions {

@@ -50,7 +50,7 @@ import { writeOverlay, writePaletteMask, type LegendEntry } from './overlay';
 import { requireOutDir, writeEvalPart } from './shards';
 import type { ModelSource, TaskRunner, TaskTrainOptions } from './task';
 import { loadModelFromWeights } from './torchvision_weights';
-import { handToOnnxRuntime, OnnxSegmenter, readOnnxFile } from '../engine/onnx_task_models';
+import { handToOnnxRuntime, OnnxSegmenter, readOnnxFile } from '../export/onnx/task_models';
 
 export { buildSegmentationModel, type SegmentationTaskModel };
 

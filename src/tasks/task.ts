@@ -6,7 +6,7 @@
 import type { LogSink } from '../common/log';
 import type { Shard } from '../common/shard';
 import type { Config } from '../config/types';
-import type { InferenceEngine } from '../engine/onnx_task_models';
+import type { InferenceEngine } from '../export/onnx/task_models';
 
 /** Options of `TaskRunner.train`. */
 export interface TaskTrainOptions {

@@ -65,7 +65,8 @@ function resolve(fromFile: string, spec: string): string {
 
 /** The file a resolved project path names (`x.ts` or `x/index.ts`), or undefined. */
 function fileOf(resolved: string): string | undefined {
-  for (const f of [`${resolved}.ts`, `${resolved}/index.ts`]) if (fs.existsSync(path.join(REPO, f))) return f;
+  // A `.d.ts` stands for generated JavaScript beside it (src/vendor): it resolves, and imports nothing.
+  for (const f of [`${resolved}.ts`, `${resolved}/index.ts`, `${resolved}.d.ts`]) if (fs.existsSync(path.join(REPO, f))) return f;
   return undefined;
 }
 

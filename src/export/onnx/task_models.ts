@@ -17,17 +17,17 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
-import type { ResNetClassifier, ClassificationPrediction } from '../../heads/classification/model';
-import type { DetectionPredictInput, RetinaNet } from '../../heads/detection/model';
-import { type Detections, postprocessDetections } from '../../heads/detection/postprocess';
-import type { AsyncSegmentationPredictor } from '../../heads/segmentation/inference';
-import type { SegmentationModel } from '../../heads/segmentation/model';
-import type { SemanticFpn } from '../../heads/segmentation/semantic_fpn';
-import { specOf } from '../backbone/features';
-import type { ResNet } from '../backbone/resnet';
-import { type OnnxExportTarget, exportOnnx } from '../export/onnx/export';
-import { decodeOnnxModel } from '../export/onnx/graph';
-import { OnnxRuntimeModel, type OnnxOutput, type OnnxRuntimeOptions, nchwToNhwc, nhwcToNchw } from './onnx_runtime';
+import type { ResNetClassifier, ClassificationPrediction } from '../../../heads/classification/model';
+import type { DetectionPredictInput, RetinaNet } from '../../../heads/detection/model';
+import { type Detections, postprocessDetections } from '../../../heads/detection/postprocess';
+import type { AsyncSegmentationPredictor } from '../../../heads/segmentation/inference';
+import type { SegmentationModel } from '../../../heads/segmentation/model';
+import type { SemanticFpn } from '../../../heads/segmentation/semantic_fpn';
+import { specOf } from '../../backbone/features';
+import type { ResNet } from '../../backbone/resnet';
+import { type OnnxExportTarget, exportOnnx } from './export';
+import { decodeOnnxModel } from './graph';
+import { OnnxRuntimeModel, type OnnxOutput, type OnnxRuntimeOptions, nchwToNhwc, nhwcToNchw } from '../../engine/onnx_runtime';
 
 /** Which library runs a model's forward pass: tfjs (the default) or ONNX Runtime (`onnxruntime-node`). */
 export type InferenceEngine = 'tfjs' | 'onnx';
