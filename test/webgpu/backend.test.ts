@@ -8,7 +8,8 @@
  * moves back, and everything made on webgpu is disposed before the suite returns to wasm.
  *
  * The files of test/webgpu run in their own mocha process (`npm run test:webgpu`): Dawn's instances, threads and
- * drivers stay out of the process that runs the rest of the suite.
+ * drivers stay out of the process that runs the rest of the suite, and the process ends when the tests do (`--exit`:
+ * a driver thread left behind must not hold a finished run).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
