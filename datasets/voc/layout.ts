@@ -51,9 +51,12 @@ export async function listVocIds(
   try {
     names = await fs.readdir(listDir);
   } catch (e) {
-    throw new Error(`cannot list '${listDir}' (no split given, so every '${ext}' file there is used): ` +
-      `${e instanceof Error ? e.message : String(e)}; for other folder names pass --annotations-dir/--images-dir ` +
-      '(data.annotationsDir/imagesDir in a config)');
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'it does not exist' : code === 'ENOTDIR' ? 'it is not a folder' : e instanceof Error ? e.message : String(e);
+    const hint = sub === 'Segmentation'
+      ? 'for another mask folder pass --masks-dir (data.splits.<name>.masksDir in a config)'
+      : 'for other folder names pass --annotations-dir/--images-dir (data.annotationsDir/imagesDir in a config)';
+    throw new Error(`cannot list '${listDir}' (no split given, so every '${ext}' file there is used): ${why}; ${hint}`);
   }
   const ids = names.filter((n) => n.toLowerCase().endsWith(ext) && !n.startsWith('.')).map((n) => n.slice(0, -ext.length)).sort();
   return { ids: ids.map((id) => ({ id, line: 0 })), listFile: listDir };

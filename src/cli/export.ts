@@ -15,6 +15,6 @@ export function registerExport(program: Command): void {
       const { exportCheckpointToOnnx } = require('../export/onnx/checkpoint') as typeof import('../export/onnx/checkpoint');
       const r = await exportCheckpointToOnnx(checkpoint, o.out, { features: o.features });
       const outs = r.outputs.map((v) => `${v.name} [${v.shape.join(', ')}]`).join(', ');
-      process.stdout.write(`wrote ${o.out} (${r.numNodes} nodes, ${r.classes.length} classes; outputs ${outs})\n`);
+      process.stdout.write(`wrote ${o.out} (${r.numNodes} nodes, ${r.classes.length} class${r.classes.length === 1 ? '' : 'es'}; outputs ${outs})\n`);
     });
 }

@@ -71,6 +71,7 @@ export class SafetensorsFile {
       const size = (await fh.stat()).size;
       if (size < 8) throw new Error(`${file}: truncated: ${size} bytes, shorter than the 8-byte header length`);
       const lenBytes = await readExactly(fh, file, 0, 8, 'the header length');
+      if (lenBytes[0] === 0x7b) throw new Error(`${file}: a JSON file (a config?), not a safetensors file (checkpoint or weights)`);
       const headerLen = new DataView(lenBytes.buffer).getBigUint64(0, true);
       if (headerLen > BigInt(MAX_HEADER_BYTES)) {
         throw new Error(`${file}: header length ${headerLen} at byte 0 exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`);

@@ -122,6 +122,9 @@ describe('checkData', () => {
     const clean = await runCheckData(BCCD_FIXTURE, { format: 'voc', split: 'trainval', maxIssues: '50' });
     expect(clean.exitCode).to.equal(0);
     expect(clean.text).to.match(/images: 2 \(0 without annotations\)\ninstances: 5/);
+    // As VOC segmentation the detection-only fixture has no mask folder: one line naming it and the option to give.
+    const noMasks = await runCheckData(BCCD_FIXTURE, { format: 'voc-seg', maxIssues: '50' }).then(() => '', (e: Error) => e.message);
+    expect(noMasks).to.match(/cannot list '.*SegmentationClass' \(no split given, so every '\.png' file there is used\): it does not exist; for another mask folder pass --masks-dir/);
     // Without --format the fixture's Annotations/ makes it VOC detection: the same report.
     const detected = await runCheckData(BCCD_FIXTURE, { split: 'trainval', maxIssues: '50' });
     expect(detected).to.deep.equal(clean);

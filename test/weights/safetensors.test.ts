@@ -174,6 +174,11 @@ describe('safetensors', () => {
         /tensor 'w': unknown dtype \[\[\[\[\[…\]\]\]\]\] \(supported: /,
       ],
       [
+        'a JSON file (a config given where a checkpoint is expected)',
+        () => Buffer.from(JSON.stringify({ task: 'detection', model: {} })),
+        /: a JSON file \(a config\?\), not a safetensors file \(checkpoint or weights\)$/,
+      ],
+      [
         'a shape whose element count is not a safe integer',
         () => rawSafetensors({ w: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 4] } }, new Uint8Array(4)),
         /tensor 'w': shape \[1099511627776, 1099511627776\] has too many elements$/,
