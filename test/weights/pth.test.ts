@@ -32,6 +32,19 @@ function values(h: HostTensor): (number | string)[] {
   }
 }
 
+/** The archive holds tiny_pth.json's state dict: every tensor's name (in order), dtype, shape and values. */
+async function expectTinyStateDict(archive: TorchArchive): Promise<void> {
+  const sd = archive.stateDict();
+  expect([...sd.keys()]).to.deep.equal(Object.keys(expected.stateDict));
+  for (const [name, want] of Object.entries(expected.stateDict)) {
+    const h = await archive.read(sd.get(name)!);
+    expect(h.dtype, name).to.equal(TORCH_DTYPE[want.dtype]);
+    expect(h.shape, name).to.deep.equal(want.shape);
+    // float16 and float32 values are exact in JSON (torch wrote them as float64 reprs); int64 as strings.
+    expect(values(h), name).to.deep.equal(want.values.map((v) => (typeof v === 'boolean' ? Number(v) : v)));
+  }
+}
+
 /** `s` as a literal inside a RegExp. */
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -41,15 +54,7 @@ describe('torch.save archives (.pth)', () => {
   it(`tiny_state_dict.pth (torch ${expected.torch}): every tensor's dtype, shape and values as torch saved them`, async () => {
     const archive = await TorchArchive.open(path.join(GOLDEN, 'tiny_state_dict.pth'));
     try {
-      const sd = archive.stateDict();
-      expect([...sd.keys()]).to.deep.equal(Object.keys(expected.stateDict));
-      for (const [name, want] of Object.entries(expected.stateDict)) {
-        const h = await archive.read(sd.get(name)!);
-        expect(h.dtype, name).to.equal(TORCH_DTYPE[want.dtype]);
-        expect(h.shape, name).to.deep.equal(want.shape);
-        // float16 and float32 values are exact in JSON (torch wrote them as float64 reprs); int64 as strings.
-        expect(values(h), name).to.deep.equal(want.values.map((v) => (typeof v === 'boolean' ? Number(v) : v)));
-      }
+      await expectTinyStateDict(archive);
     } finally {
       archive.close();
     }
@@ -100,14 +105,8 @@ describe('torch.save archives (.pth)', () => {
   it(`tiny_state_dict_legacy.pth (torch ${expected.torch}, legacy format): the same tensors as the zip archive, views included`, async () => {
     const archive = await TorchArchive.open(path.join(GOLDEN, 'tiny_state_dict_legacy.pth'));
     try {
+      await expectTinyStateDict(archive);
       const sd = archive.stateDict();
-      expect([...sd.keys()]).to.deep.equal(Object.keys(expected.stateDict));
-      for (const [name, want] of Object.entries(expected.stateDict)) {
-        const h = await archive.read(sd.get(name)!);
-        expect(h.dtype, name).to.equal(TORCH_DTYPE[want.dtype]);
-        expect(h.shape, name).to.deep.equal(want.shape);
-        expect(values(h), name).to.deep.equal(want.values.map((v) => (typeof v === 'boolean' ? Number(v) : v)));
-      }
       const v = sd.get('extra.offset_view')!;
       expect([v.storageOffset, v.storage.key]).to.deep.equal([5, sd.get('extra.base')!.storage.key]);
     } finally {
