@@ -4,13 +4,13 @@
  * model's `metadata_props` so that a consumer needs nothing else.
  */
 import * as fs from 'fs';
-import { validateConfig } from '../../config/load';
 import type { Config } from '../../config/types';
 import { loadCheckpoint } from '../../engine/checkpoint';
 import { packageVersion } from '../../engine/package_info';
 import type { TrainingCheckpointMeta } from '../../engine/trainer';
 import { loadClassifierCheckpoint } from '../../tasks/classification';
 import { isFasterRCNNConfig, loadDetectorCheckpoint } from '../../tasks/detection';
+import { storedTaskConfig } from '../../tasks/harness';
 import { loadSegmentationCheckpoint } from '../../tasks/segmentation';
 import { temporaryPath } from '../../weights/safetensors';
 import { OnnxExport, OnnxExportTarget, exportOnnx } from './export';
@@ -37,16 +37,12 @@ export interface CheckpointModel {
 export async function loadCheckpointModel(file: string, opts: { features?: boolean } = {}): Promise<CheckpointModel> {
   if (!fs.existsSync(file)) throw new Error(`checkpoint not found: ${file}`);
   const ckpt = await loadCheckpoint<TrainingCheckpointMeta>(file);
-  let stored: Record<string, unknown>;
+  let cfg: Config;
   try {
-    const c = ckpt.meta.config as Record<string, unknown> | undefined;
-    if (!c || typeof c !== 'object' || !('task' in c)) throw new Error(`${file}: no config in the checkpoint metadata; cannot rebuild its model`);
-    stored = c;
+    cfg = storedTaskConfig(file, ckpt.meta).config;
   } finally {
     await ckpt.close();
   }
-  const { classes: _classes, categoryIds: _ids, ...rest } = stored;
-  const cfg = validateConfig(rest, `${file} (stored config)`);
   switch (cfg.task) {
     case 'classification': {
       const { model, classes } = await loadClassifierCheckpoint(cfg, file);
