@@ -14,7 +14,7 @@
  */
 
 import { copyAnnotationBox } from './bbox_result';
-import type { Coco } from './coco';
+import type { BboxResultTable, Coco } from './coco';
 import type { CocoEvalParams } from './cocoeval_params';
 import { rlePairIou, rleToBbox, type Rle } from './mask_api';
 import { argsortDescStable } from './numpy_compat';
@@ -162,18 +162,40 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
       }
     }
     picked.length = count;
-    // counting sort by (image, category), stable in file order
-    const nKeys = I * Kc;
-    const start = new Int32Array(nKeys + 1);
-    for (let j = 0; j < count; j++) start[keys[j] + 1]++;
-    for (let q = 0; q < nKeys; q++) start[q + 1] += start[q];
-    const fill = start.slice(0, nKeys);
-    const order = new Int32Array(count);
-    for (let j = 0; j < count; j++) order[fill[keys[j]]++] = j;
-    return { picked, order, start };
+    return { picked, ...groupByKey(keys, count, I * Kc) };
+  };
+  // The same selection from results held as columns (ids 1..N, unique): image by image in `imgIds` order, each
+  // image's records in file order, is file order restricted to the evaluated images once grouped by image.
+  const selectRows = (table: BboxResultTable) => {
+    const n = table.imageId.length;
+    const keys = new Int32Array(n);
+    const rows = new Int32Array(n);
+    let count = 0;
+    let lastImageId = NaN;
+    let i: number | undefined;
+    let lastCategoryId = NaN;
+    let k: number | undefined;
+    for (let r = 0; r < n; r++) {
+      const imageId = table.imageId[r];
+      if (imageId !== lastImageId) {
+        i = imgIndex.get(imageId);
+        lastImageId = imageId;
+      }
+      if (i === undefined) continue;
+      const categoryId = table.categoryId[r];
+      if (categoryId !== lastCategoryId) {
+        k = catIndex.get(categoryId);
+        lastCategoryId = categoryId;
+      }
+      if (k === undefined) continue;
+      keys[count] = i * Kc + k;
+      rows[count++] = r;
+    }
+    return { rows, ...groupByKey(keys, count, I * Kc) };
   };
   const gtSel = select(cocoGt);
-  const dtSel = select(cocoDt);
+  const dtTable = segm ? undefined : cocoDt.resultTable;
+  const dtSel = dtTable ? selectRows(dtTable) : select(cocoDt);
 
   // ---- columnar copies of the fields used ----
   const nG = gtSel.picked.length;
@@ -219,14 +241,27 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
       gtBox[j * 4 + 3] = bb[3];
     }
   }
-  const nD = dtSel.picked.length;
+  const nD = dtSel.order.length;
   const dtBox = new Float64Array(segm ? 0 : nD * 4);
   const dtArea = new Float64Array(nD);
   const dtScore = new Float64Array(nD);
   const dtId = new Float64Array(nD);
   const dtRle: Rle[] = segm ? new Array<Rle>(nD) : [];
   const dtRleBox = new Float64Array(segm ? nD * 4 : 0);
-  for (let j = 0; j < nD; j++) {
+  if (dtTable && 'rows' in dtSel) {
+    const rows = dtSel.rows;
+    for (let j = 0; j < nD; j++) {
+      const r = rows[j];
+      dtArea[j] = dtTable.area[r];
+      dtScore[j] = dtTable.score[r];
+      dtId[j] = r + 1;
+      dtBox[j * 4] = dtTable.bbox[r * 4];
+      dtBox[j * 4 + 1] = dtTable.bbox[r * 4 + 1];
+      dtBox[j * 4 + 2] = dtTable.bbox[r * 4 + 2];
+      dtBox[j * 4 + 3] = dtTable.bbox[r * 4 + 3];
+    }
+  }
+  for (let j = 0; j < nD && 'picked' in dtSel; j++) {
     const a = dtSel.picked[j];
     dtArea[j] = a.area as number;
     dtScore[j] = a.score as number;
@@ -382,6 +417,20 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
   e.dtCode = dtCode;
   e.npig = npig;
   return e;
+}
+
+/**
+ * Counting sort of `keys[0..count)` (values in `0..nKeys`), stable: `order` lists the positions grouped by key,
+ * in their original order within a key; `start[key] .. start[key+1]` is the range of a key in `order`.
+ */
+function groupByKey(keys: Int32Array, count: number, nKeys: number): { order: Int32Array; start: Int32Array } {
+  const start = new Int32Array(nKeys + 1);
+  for (let j = 0; j < count; j++) start[keys[j] + 1]++;
+  for (let q = 0; q < nKeys; q++) start[q + 1] += start[q];
+  const fill = start.slice(0, nKeys);
+  const order = new Int32Array(count);
+  for (let j = 0; j < count; j++) order[fill[keys[j]]++] = j;
+  return { order, start };
 }
 
 /** computeIoU for pair `q`: fills its `[D, G]` block of `e.ious` (maskApi.c `bbIou`, or `rleIou` for segm). */
