@@ -213,14 +213,13 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
     // pycocotools fails inside numpy (or compares None) on a ground truth without a numeric `area`, an `iscrowd`
     // that is not 0/1 or a malformed `bbox`; here the error names the file and the annotation id. Valid files
     // evaluate identically.
-    const where = `${gtSrc}: annotation id ${a.id}`;
     if (typeof a.area !== 'number' || Number.isNaN(a.area)) {
-      throw new Error(`${where}: "area" must be a number, got ${a.area === undefined ? 'nothing' : briefJson(a.area)} (the ground truth's ` +
+      throw new Error(`${gtSrc}: annotation id ${a.id}: "area" must be a number, got ${a.area === undefined ? 'nothing' : briefJson(a.area)} (the ground truth's ` +
         'area, in pixels², decides its small/medium/large range)');
     }
     gtArea[j] = a.area;
     const crowd = a.iscrowd === undefined ? 0 : a.iscrowd;
-    if (typeof crowd !== 'number' && typeof crowd !== 'boolean') throw new Error(`${where}: "iscrowd" must be 0 or 1`);
+    if (typeof crowd !== 'number' && typeof crowd !== 'boolean') throw new Error(`${gtSrc}: annotation id ${a.id}: "iscrowd" must be 0 or 1`);
     // ---- END DIFFERENCE ----
     gtCrowd[j] = crowd ? 1 : 0;
     // cocoeval.py _prepare: gt['ignore'] = 'iscrowd' in gt and gt['iscrowd'] (the file's `ignore` is overwritten)
@@ -232,8 +231,8 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
       gtRleBox.set(rleToBbox(rle), j * 4);
     } else {
       const bb = a.bbox;
-      if (!Array.isArray(bb) || bb.length !== 4 || !bb.every((v) => typeof v === 'number')) {
-        throw new Error(`${where}: "bbox" must be [x, y, w, h]`);
+      if (!Array.isArray(bb) || bb.length !== 4 || typeof bb[0] !== 'number' || typeof bb[1] !== 'number' || typeof bb[2] !== 'number' || typeof bb[3] !== 'number') {
+        throw new Error(`${gtSrc}: annotation id ${a.id}: "bbox" must be [x, y, w, h]`);
       }
       gtBox[j * 4] = bb[0];
       gtBox[j * 4 + 1] = bb[1];
@@ -398,16 +397,14 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
         }
         continue;
       }
+      const d0 = dtPairStart[q];
       for (let a = 0; a < A; a++) {
-        const res = matchPair(e, q, p.areaRng[a], maxDetLast, scratch);
-        npig[(k * A + a) * I + i] = res.npig;
-        const d0 = dtPairStart[q];
-        for (let t = 0; t < T; t++) {
-          const base = (a * T + t) * nSorted;
-          for (let d = 0; d < res.D; d++) {
-            const matched = scratch.dtm[t * res.D + d] !== 0 ? 1 : 0;
-            dtCode[base + slotPos[d0 + d]] = matched | (scratch.dtIg[t * res.D + d] << 1);
-          }
+        npig[(k * A + a) * I + i] = matchPair(e, q, p.areaRng[a], maxDetLast, scratch);
+        const dtm = scratch.dtm;
+        const dtIg = scratch.dtIg;
+        for (let d = 0; d < D; d++) {
+          const at = slotPos[d0 + d] + a * T * nSorted;
+          for (let t = 0; t < T; t++) dtCode[at + t * nSorted] = (dtm[t * D + d] !== 0 ? 1 : 0) | (dtIg[t * D + d] << 1);
         }
       }
     }
@@ -487,8 +484,10 @@ function computePairIou(e: EvaluatedImages, segm: boolean, q: number): void {
 }
 
 /**
- * evaluateImg core for pair `q`: fills scratch.dtm `[T, D]` (matched gt id), scratch.dtIg `[T, D]`,
- * scratch.gtm `[T, G]` (matched dt id), scratch.gtIg `[G]` and scratch.gtind `[G]` (gt order, ignored last).
+ * evaluateImg core for pair `q`, with `D = min(maxDet, detections of the pair)` and `G` its ground truths: fills
+ * scratch.dtm `[T, D]` (matched gt id), scratch.dtIg `[T, D]`, scratch.gtm `[T, G]` (matched dt id), scratch.gtIg
+ * `[G]` and scratch.gtind `[G]` (gt order, ignored last).
+ * @returns the number of ground truths not ignored.
  */
 export function matchPair(
   e: EvaluatedImages,
@@ -496,7 +495,7 @@ export function matchPair(
   aRng: readonly [number, number],
   maxDet: number,
   s: MatchScratch,
-): { D: number; G: number; npig: number } {
+): number {
   const T = e.T;
   const g0 = e.gtPairStart[q];
   const G = e.gtPairStart[q + 1] - g0;
@@ -572,7 +571,7 @@ export function matchPair(
       for (let t = 0; t < T; t++) if (dtm[t * D + d] === 0) dtIg[t * D + d] = 1;
     }
   }
-  return { D, G, npig };
+  return npig;
 }
 
 /**
@@ -587,7 +586,8 @@ export function evaluateImgRecord(
   const Dall = e.dtPairStart[q + 1] - e.dtPairStart[q];
   if (G === 0 && Dall === 0) return null;
   const s = newMatchScratch(e.T, Dall);
-  const { D } = matchPair(e, q, aRng, maxDet, s);
+  matchPair(e, q, aRng, maxDet, s);
+  const D = Math.min(Dall, maxDet);
   const T = e.T;
   const g0 = e.gtPairStart[q];
   const d0 = e.dtPairStart[q];
