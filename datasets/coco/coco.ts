@@ -156,20 +156,29 @@ class BoxWarnings {
   }
 }
 
+/**
+ * Bbox results held as columns (`[N]`, or `[N, 4]` row-major for `bbox`: x, y, w, h in pixels), row `r` being the
+ * record with id `r + 1`; `area` is `w * h`, as `loadRes` fills it in.
+ */
+export interface BboxResultTable extends BboxResultColumns {
+  area: Float64Array;
+}
+
 /** A loaded COCO dataset (ground truth or results) with its indexes. */
 export class Coco {
   /** The dataset as loaded (annotations of a results object are the filled-in records). Not copied. */
   readonly dataset: CocoDatasetJson;
   private annsById?: Map<number, CocoAnnotationJson>;
   private catToImgsIndex?: Map<number, number[]>;
+  private imgToAnnsIndex?: Map<number, CocoAnnotationJson[]>;
+  /** Results not yet made into records (see {@link Coco.resultTable}). */
+  private table?: BboxResultTable;
   /** Whether every annotation id is unique and non-zero (then an annotation looked up by its id is itself). */
   readonly uniqueAnnotationIds: boolean;
   /** Image id → image. */
   readonly imgs = new Map<number, CocoImageJson>();
   /** Category id → category. */
   readonly cats = new Map<number, CocoCategoryJson>();
-  /** Image id → its annotations, in file order. */
-  readonly imgToAnns = new Map<number, CocoAnnotationJson[]>();
   /** Where the dataset came from, used in error messages. */
   readonly source: string;
   /** Where `images` came from (the ground-truth file for results), so image defects are not blamed on results. */
@@ -210,17 +219,12 @@ export class Coco {
     const { images, annotations, categories } = this.dataset;
     let noCrowdFlag = 0;
     let idProblems = false;
-    if (builtByLoadRes === BUILT_BY_LOAD_RES) {
-      // ids 1..N and fields checked by loadRes: only the index the evaluation reads is built now
-      for (let i = 0; i < annotations.length; i++) {
-        const ann = annotations[i];
-        let list = this.imgToAnns.get(ann.image_id);
-        if (!list) this.imgToAnns.set(ann.image_id, (list = []));
-        list.push(ann);
-      }
-    } else {
+    if (builtByLoadRes !== BUILT_BY_LOAD_RES) {
+      // (records built by loadRes have ids 1..N and checked fields: their indexes are made on first use)
       const anns = new Map<number, CocoAnnotationJson>();
       this.annsById = anns;
+      const imgToAnns = new Map<number, CocoAnnotationJson[]>();
+      this.imgToAnnsIndex = imgToAnns;
       for (let i = 0; i < annotations.length; i++) {
         const ann = annotations[i];
         if (!isObject(ann)) throw new Error(`${source}: annotations[${i}] is not an object`);
@@ -230,8 +234,8 @@ export class Coco {
           }
         }
         if (ann.iscrowd === undefined) noCrowdFlag++;
-        let list = this.imgToAnns.get(ann.image_id);
-        if (!list) this.imgToAnns.set(ann.image_id, (list = []));
+        let list = imgToAnns.get(ann.image_id);
+        if (!list) imgToAnns.set(ann.image_id, (list = []));
         list.push(ann);
         if (ann.id === 0 || anns.has(ann.id)) idProblems = true;
         anns.set(ann.id, ann);
@@ -254,6 +258,55 @@ export class Coco {
       this.warnings.push(`${source}: ${noCrowdFlag} of ${annotations.length} annotation(s) have no "iscrowd"; taken as 0 ` +
         '(not a crowd region); pycocotools stops with a KeyError on such a file');
     }
+  }
+
+  /** Image id → its annotations, in file order (pycocotools `imgToAnns`). */
+  get imgToAnns(): Map<number, CocoAnnotationJson[]> {
+    if (!this.imgToAnnsIndex) {
+      const index = new Map<number, CocoAnnotationJson[]>();
+      for (const ann of this.dataset.annotations) {
+        let list = index.get(ann.image_id);
+        if (!list) index.set(ann.image_id, (list = []));
+        list.push(ann);
+      }
+      this.imgToAnnsIndex = index;
+    }
+    return this.imgToAnnsIndex;
+  }
+
+  /**
+   * The detections as columns, for results that `loadRes` read from a plain bbox results file (records of exactly
+   * `image_id`, `category_id`, `bbox`, `score`), as long as their records have not been made; the evaluation then
+   * reads the columns instead of 250,000 objects. The records (`dataset.annotations`, and through it `anns`,
+   * `imgToAnns`, `getAnnIds`, ...) are made on first read, with the same values; from then on they are the data
+   * (changes to them count) and this is undefined. Undefined for a ground truth and other results.
+   */
+  get resultTable(): BboxResultTable | undefined {
+    return this.table;
+  }
+
+  /** Makes `dataset.annotations` the lazily made records of `table` (see {@link Coco.resultTable}). */
+  private holdResultTable(table: BboxResultTable): void {
+    this.table = table;
+    const dataset = this.dataset;
+    const settle = (annotations: CocoAnnotationJson[]): void => {
+      Object.defineProperty(dataset, 'annotations', { value: annotations, writable: true, enumerable: true, configurable: true });
+      this.table = undefined;
+    };
+    Object.defineProperty(dataset, 'annotations', {
+      enumerable: true,
+      configurable: true,
+      get: (): CocoAnnotationJson[] => {
+        const n = table.imageId.length;
+        const anns: CocoAnnotationJson[] = new Array(n);
+        for (let i = 0; i < n; i++) {
+          anns[i] = new BboxResultAnnotation(i + 1, table.imageId[i], table.categoryId[i], { boxes: table.bbox, row: i }, table.score[i], table.area[i], 0, undefined);
+        }
+        settle(anns);
+        return anns;
+      },
+      set: settle,
+    });
   }
 
   /** Annotation id → annotation; for a repeated id, the last annotation with it (pycocotools' dict). */
@@ -513,18 +566,32 @@ export class Coco {
    */
   private loadResBboxColumns(c: BboxResultColumns, source: string): Coco | null {
     const n = c.imageId.length;
-    const anns: CocoAnnotationJson[] = new Array(n);
+    const area = new Float64Array(n);
     const warn = new BoxWarnings();
+    // results usually come image by image: look an image up once per run of records
+    let lastImageId = NaN;
+    let img: CocoImageJson | undefined;
+    let lastCategoryId = NaN;
     for (let i = 0; i < n; i++) {
-      const img = this.imgs.get(c.imageId[i]);
-      if (img === undefined || !this.cats.has(c.categoryId[i])) return null;
+      const imageId = c.imageId[i];
+      if (imageId !== lastImageId) {
+        img = this.imgs.get(imageId);
+        if (img === undefined) return null;
+        lastImageId = imageId;
+      }
+      const categoryId = c.categoryId[i];
+      if (categoryId !== lastCategoryId) {
+        if (!this.cats.has(categoryId)) return null;
+        lastCategoryId = categoryId;
+      }
       const w = c.bbox[i * 4 + 2];
       const h = c.bbox[i * 4 + 3];
-      warn.check(i, c.bbox[i * 4], c.bbox[i * 4 + 1], w, h, img);
-      anns[i] = new BboxResultAnnotation(i + 1, c.imageId[i], c.categoryId[i], { boxes: c.bbox, row: i }, c.score[i], w * h, 0, undefined);
+      warn.check(i, c.bbox[i * 4], c.bbox[i * 4 + 1], w, h, img as CocoImageJson);
+      area[i] = w * h;
     }
     const categories = structuredClone(this.dataset.categories);
-    const out = new Coco({ images: [...this.dataset.images], categories, annotations: anns }, source, this.imagesSource, BUILT_BY_LOAD_RES);
+    const out = new Coco({ images: [...this.dataset.images], categories, annotations: [] }, source, this.imagesSource, BUILT_BY_LOAD_RES);
+    out.holdResultTable({ ...c, area });
     warn.report(out, source, n);
     return out;
   }

@@ -14,7 +14,7 @@
  */
 
 import { copyAnnotationBox } from './bbox_result';
-import type { Coco } from './coco';
+import type { BboxResultTable, Coco } from './coco';
 import type { CocoEvalParams } from './cocoeval_params';
 import { rlePairIou, rleToBbox, type Rle } from './mask_api';
 import { argsortDescStable } from './numpy_compat';
@@ -162,18 +162,40 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
       }
     }
     picked.length = count;
-    // counting sort by (image, category), stable in file order
-    const nKeys = I * Kc;
-    const start = new Int32Array(nKeys + 1);
-    for (let j = 0; j < count; j++) start[keys[j] + 1]++;
-    for (let q = 0; q < nKeys; q++) start[q + 1] += start[q];
-    const fill = start.slice(0, nKeys);
-    const order = new Int32Array(count);
-    for (let j = 0; j < count; j++) order[fill[keys[j]]++] = j;
-    return { picked, order, start };
+    return { picked, ...groupByKey(keys, count, I * Kc) };
+  };
+  // The same selection from results held as columns (ids 1..N, unique): image by image in `imgIds` order, each
+  // image's records in file order, is file order restricted to the evaluated images once grouped by image.
+  const selectRows = (table: BboxResultTable) => {
+    const n = table.imageId.length;
+    const keys = new Int32Array(n);
+    const rows = new Int32Array(n);
+    let count = 0;
+    let lastImageId = NaN;
+    let i: number | undefined;
+    let lastCategoryId = NaN;
+    let k: number | undefined;
+    for (let r = 0; r < n; r++) {
+      const imageId = table.imageId[r];
+      if (imageId !== lastImageId) {
+        i = imgIndex.get(imageId);
+        lastImageId = imageId;
+      }
+      if (i === undefined) continue;
+      const categoryId = table.categoryId[r];
+      if (categoryId !== lastCategoryId) {
+        k = catIndex.get(categoryId);
+        lastCategoryId = categoryId;
+      }
+      if (k === undefined) continue;
+      keys[count] = i * Kc + k;
+      rows[count++] = r;
+    }
+    return { rows, ...groupByKey(keys, count, I * Kc) };
   };
   const gtSel = select(cocoGt);
-  const dtSel = select(cocoDt);
+  const dtTable = segm ? undefined : cocoDt.resultTable;
+  const dtSel = dtTable ? selectRows(dtTable) : select(cocoDt);
 
   // ---- columnar copies of the fields used ----
   const nG = gtSel.picked.length;
@@ -191,14 +213,13 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
     // pycocotools fails inside numpy (or compares None) on a ground truth without a numeric `area`, an `iscrowd`
     // that is not 0/1 or a malformed `bbox`; here the error names the file and the annotation id. Valid files
     // evaluate identically.
-    const where = `${gtSrc}: annotation id ${a.id}`;
     if (typeof a.area !== 'number' || Number.isNaN(a.area)) {
-      throw new Error(`${where}: "area" must be a number, got ${a.area === undefined ? 'nothing' : briefJson(a.area)} (the ground truth's ` +
+      throw new Error(`${gtSrc}: annotation id ${a.id}: "area" must be a number, got ${a.area === undefined ? 'nothing' : briefJson(a.area)} (the ground truth's ` +
         'area, in pixels², decides its small/medium/large range)');
     }
     gtArea[j] = a.area;
     const crowd = a.iscrowd === undefined ? 0 : a.iscrowd;
-    if (typeof crowd !== 'number' && typeof crowd !== 'boolean') throw new Error(`${where}: "iscrowd" must be 0 or 1`);
+    if (typeof crowd !== 'number' && typeof crowd !== 'boolean') throw new Error(`${gtSrc}: annotation id ${a.id}: "iscrowd" must be 0 or 1`);
     // ---- END DIFFERENCE ----
     gtCrowd[j] = crowd ? 1 : 0;
     // cocoeval.py _prepare: gt['ignore'] = 'iscrowd' in gt and gt['iscrowd'] (the file's `ignore` is overwritten)
@@ -210,8 +231,8 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
       gtRleBox.set(rleToBbox(rle), j * 4);
     } else {
       const bb = a.bbox;
-      if (!Array.isArray(bb) || bb.length !== 4 || !bb.every((v) => typeof v === 'number')) {
-        throw new Error(`${where}: "bbox" must be [x, y, w, h]`);
+      if (!Array.isArray(bb) || bb.length !== 4 || typeof bb[0] !== 'number' || typeof bb[1] !== 'number' || typeof bb[2] !== 'number' || typeof bb[3] !== 'number') {
+        throw new Error(`${gtSrc}: annotation id ${a.id}: "bbox" must be [x, y, w, h]`);
       }
       gtBox[j * 4] = bb[0];
       gtBox[j * 4 + 1] = bb[1];
@@ -219,14 +240,27 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
       gtBox[j * 4 + 3] = bb[3];
     }
   }
-  const nD = dtSel.picked.length;
+  const nD = dtSel.order.length;
   const dtBox = new Float64Array(segm ? 0 : nD * 4);
   const dtArea = new Float64Array(nD);
   const dtScore = new Float64Array(nD);
   const dtId = new Float64Array(nD);
   const dtRle: Rle[] = segm ? new Array<Rle>(nD) : [];
   const dtRleBox = new Float64Array(segm ? nD * 4 : 0);
-  for (let j = 0; j < nD; j++) {
+  if (dtTable && 'rows' in dtSel) {
+    const rows = dtSel.rows;
+    for (let j = 0; j < nD; j++) {
+      const r = rows[j];
+      dtArea[j] = dtTable.area[r];
+      dtScore[j] = dtTable.score[r];
+      dtId[j] = r + 1;
+      dtBox[j * 4] = dtTable.bbox[r * 4];
+      dtBox[j * 4 + 1] = dtTable.bbox[r * 4 + 1];
+      dtBox[j * 4 + 2] = dtTable.bbox[r * 4 + 2];
+      dtBox[j * 4 + 3] = dtTable.bbox[r * 4 + 3];
+    }
+  }
+  for (let j = 0; j < nD && 'picked' in dtSel; j++) {
     const a = dtSel.picked[j];
     dtArea[j] = a.area as number;
     dtScore[j] = a.score as number;
@@ -363,16 +397,14 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
         }
         continue;
       }
+      const d0 = dtPairStart[q];
       for (let a = 0; a < A; a++) {
-        const res = matchPair(e, q, p.areaRng[a], maxDetLast, scratch);
-        npig[(k * A + a) * I + i] = res.npig;
-        const d0 = dtPairStart[q];
-        for (let t = 0; t < T; t++) {
-          const base = (a * T + t) * nSorted;
-          for (let d = 0; d < res.D; d++) {
-            const matched = scratch.dtm[t * res.D + d] !== 0 ? 1 : 0;
-            dtCode[base + slotPos[d0 + d]] = matched | (scratch.dtIg[t * res.D + d] << 1);
-          }
+        npig[(k * A + a) * I + i] = matchPair(e, q, p.areaRng[a], maxDetLast, scratch);
+        const dtm = scratch.dtm;
+        const dtIg = scratch.dtIg;
+        for (let d = 0; d < D; d++) {
+          const at = slotPos[d0 + d] + a * T * nSorted;
+          for (let t = 0; t < T; t++) dtCode[at + t * nSorted] = (dtm[t * D + d] !== 0 ? 1 : 0) | (dtIg[t * D + d] << 1);
         }
       }
     }
@@ -382,6 +414,20 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
   e.dtCode = dtCode;
   e.npig = npig;
   return e;
+}
+
+/**
+ * Counting sort of `keys[0..count)` (values in `0..nKeys`), stable: `order` lists the positions grouped by key,
+ * in their original order within a key; `start[key] .. start[key+1]` is the range of a key in `order`.
+ */
+function groupByKey(keys: Int32Array, count: number, nKeys: number): { order: Int32Array; start: Int32Array } {
+  const start = new Int32Array(nKeys + 1);
+  for (let j = 0; j < count; j++) start[keys[j] + 1]++;
+  for (let q = 0; q < nKeys; q++) start[q + 1] += start[q];
+  const fill = start.slice(0, nKeys);
+  const order = new Int32Array(count);
+  for (let j = 0; j < count; j++) order[fill[keys[j]]++] = j;
+  return { order, start };
 }
 
 /** computeIoU for pair `q`: fills its `[D, G]` block of `e.ious` (maskApi.c `bbIou`, or `rleIou` for segm). */
@@ -438,8 +484,10 @@ function computePairIou(e: EvaluatedImages, segm: boolean, q: number): void {
 }
 
 /**
- * evaluateImg core for pair `q`: fills scratch.dtm `[T, D]` (matched gt id), scratch.dtIg `[T, D]`,
- * scratch.gtm `[T, G]` (matched dt id), scratch.gtIg `[G]` and scratch.gtind `[G]` (gt order, ignored last).
+ * evaluateImg core for pair `q`, with `D = min(maxDet, detections of the pair)` and `G` its ground truths: fills
+ * scratch.dtm `[T, D]` (matched gt id), scratch.dtIg `[T, D]`, scratch.gtm `[T, G]` (matched dt id), scratch.gtIg
+ * `[G]` and scratch.gtind `[G]` (gt order, ignored last).
+ * @returns the number of ground truths not ignored.
  */
 export function matchPair(
   e: EvaluatedImages,
@@ -447,7 +495,7 @@ export function matchPair(
   aRng: readonly [number, number],
   maxDet: number,
   s: MatchScratch,
-): { D: number; G: number; npig: number } {
+): number {
   const T = e.T;
   const g0 = e.gtPairStart[q];
   const G = e.gtPairStart[q + 1] - g0;
@@ -523,7 +571,7 @@ export function matchPair(
       for (let t = 0; t < T; t++) if (dtm[t * D + d] === 0) dtIg[t * D + d] = 1;
     }
   }
-  return { D, G, npig };
+  return npig;
 }
 
 /**
@@ -538,7 +586,8 @@ export function evaluateImgRecord(
   const Dall = e.dtPairStart[q + 1] - e.dtPairStart[q];
   if (G === 0 && Dall === 0) return null;
   const s = newMatchScratch(e.T, Dall);
-  const { D } = matchPair(e, q, aRng, maxDet, s);
+  matchPair(e, q, aRng, maxDet, s);
+  const D = Math.min(Dall, maxDet);
   const T = e.T;
   const g0 = e.gtPairStart[q];
   const d0 = e.dtPairStart[q];

@@ -21,7 +21,95 @@ export interface BboxResultColumns {
 
 const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
 
-const KEYS = ['image_id', 'category_id', 'bbox', 'score'].map((k) => Uint8Array.from(`"${k}"`, (c) => c.charCodeAt(0)));
+/** The bytes after the opening quote of each key, closing quote included, by key index (bit in `seen`). */
+const KEYS = ['image_id', 'category_id', 'bbox', 'score'].map((k) => Uint8Array.from(`${k}"`, (c) => c.charCodeAt(0)));
+
+/** `readNumber`'s value (a module-level slot: returning position and value without an object per number). */
+const NUMBER = new Float64Array(1);
+
+/** Position of the first byte at or after `pos` that is not JSON whitespace. */
+function skipWhitespace(bytes: Uint8Array, pos: number, len: number): number {
+  while (pos < len) {
+    const c = bytes[pos];
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) pos++;
+    else break;
+  }
+  return pos;
+}
+
+/**
+ * Reads a JSON number at `pos` into `NUMBER[0]`.
+ * @returns the position after it, or -1 when there is no JSON number there.
+ */
+function readNumber(bytes: Uint8Array, pos: number): number {
+  const start = pos;
+  let neg = false;
+  if (bytes[pos] === 0x2d) {
+    neg = true;
+    pos++;
+  }
+  let m = 0;
+  let sig = 0; // significant digits taken into m
+  let exp = 0;
+  let c = bytes[pos];
+  if (c === 0x30) {
+    c = bytes[++pos];
+  } else if (c >= 0x31 && c <= 0x39) {
+    do {
+      m = m * 10 + (c - 0x30);
+      sig++;
+      c = bytes[++pos];
+    } while (c >= 0x30 && c <= 0x39);
+  } else return -1;
+  if (c === 0x2e) {
+    c = bytes[++pos];
+    if (!(c >= 0x30 && c <= 0x39)) return -1;
+    do {
+      if (sig > 0 || c !== 0x30) {
+        m = m * 10 + (c - 0x30);
+        sig++;
+      }
+      exp--;
+      c = bytes[++pos];
+    } while (c >= 0x30 && c <= 0x39);
+  }
+  if (c === 0x65 || c === 0x45) {
+    c = bytes[++pos];
+    let eneg = false;
+    if (c === 0x2b || c === 0x2d) {
+      eneg = c === 0x2d;
+      c = bytes[++pos];
+    }
+    if (!(c >= 0x30 && c <= 0x39)) return -1;
+    let e = 0;
+    do {
+      if (e < 1e6) e = e * 10 + (c - 0x30);
+      c = bytes[++pos];
+    } while (c >= 0x30 && c <= 0x39);
+    exp += eneg ? -e : e;
+  }
+  if (sig <= 15 && exp >= -22 && exp <= 22) {
+    const v = exp < 0 ? m / POW10[-exp] : m * POW10[exp];
+    NUMBER[0] = neg ? -v : v;
+  } else {
+    NUMBER[0] = Number(String.fromCharCode.apply(null, bytes.subarray(start, pos) as unknown as number[]));
+  }
+  return pos;
+}
+
+/**
+ * Index of the key whose name starts at `pos` (just after its opening quote) and the position after its closing
+ * quote, as `index | (end << 2)`; -1 for any other key.
+ */
+function readKey(bytes: Uint8Array, pos: number, len: number): number {
+  const c = bytes[pos];
+  const k = c === 0x69 ? 0 : c === 0x63 ? 1 : c === 0x62 ? 2 : c === 0x73 ? 3 : -1;
+  if (k < 0) return -1;
+  const key = KEYS[k];
+  if (pos + key.length > len) return -1;
+  for (let j = 1; j < key.length; j++) if (bytes[pos + j] !== key[j]) return -1;
+  return k | ((pos + key.length) << 2);
+}
 
 /**
  * Reads `bytes` (a UTF-8 JSON file) as bbox results.
@@ -29,97 +117,8 @@ const KEYS = ['image_id', 'category_id', 'bbox', 'score'].map((k) => Uint8Array.
  */
 export function readBboxResultColumns(bytes: Uint8Array): BboxResultColumns | null {
   const len = bytes.length;
-  let pos = 0;
-  const ws = (): void => {
-    while (pos < len) {
-      const c = bytes[pos];
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) pos++;
-      else break;
-    }
-  };
-  // NaN marks "not a simple number"
-  const num = (): number => {
-    const start = pos;
-    let neg = false;
-    if (bytes[pos] === 0x2d) {
-      neg = true;
-      pos++;
-    }
-    let m = 0;
-    let sig = 0; // significant digits taken into m
-    let exp = 0;
-    let c = bytes[pos];
-    if (c === 0x30) {
-      pos++;
-      c = bytes[pos];
-    } else if (c >= 0x31 && c <= 0x39) {
-      while (c >= 0x30 && c <= 0x39) {
-        m = m * 10 + (c - 0x30);
-        sig++;
-        pos++;
-        c = bytes[pos];
-      }
-    } else return NaN;
-    if (c === 0x2e) {
-      pos++;
-      c = bytes[pos];
-      if (!(c >= 0x30 && c <= 0x39)) return NaN;
-      while (c >= 0x30 && c <= 0x39) {
-        if (sig > 0 || c !== 0x30) {
-          m = m * 10 + (c - 0x30);
-          sig++;
-        }
-        exp--;
-        pos++;
-        c = bytes[pos];
-      }
-    }
-    if (c === 0x65 || c === 0x45) {
-      pos++;
-      c = bytes[pos];
-      let eneg = false;
-      if (c === 0x2b || c === 0x2d) {
-        eneg = c === 0x2d;
-        pos++;
-        c = bytes[pos];
-      }
-      if (!(c >= 0x30 && c <= 0x39)) return NaN;
-      let e = 0;
-      while (c >= 0x30 && c <= 0x39) {
-        if (e < 1e6) e = e * 10 + (c - 0x30);
-        pos++;
-        c = bytes[pos];
-      }
-      exp += eneg ? -e : e;
-    }
-    let v: number;
-    if (sig <= 15 && exp >= -22 && exp <= 22) v = exp < 0 ? m / POW10[-exp] : m * POW10[exp];
-    else {
-      let s = '';
-      for (let i = start; i < pos; i++) s += String.fromCharCode(bytes[i]);
-      return Number(s);
-    }
-    return neg ? -v : v;
-  };
-  const keyAt = (): number => {
-    for (let k = 0; k < KEYS.length; k++) {
-      const key = KEYS[k];
-      if (pos + key.length > len) continue;
-      let ok = true;
-      for (let j = 0; j < key.length; j++) {
-        if (bytes[pos + j] !== key[j]) {
-          ok = false;
-          break;
-        }
-      }
-      if (ok) {
-        pos += key.length;
-        return k;
-      }
-    }
-    return -1;
-  };
-
+  // positions are packed with a key index in readKey (2 bits): files of 2^29 bytes and more take the general path
+  if (len >= 2 ** 29) return null;
   // a record takes at least ~60 bytes (`{"image_id":1,"category_id":1,"bbox":[0,0,1,1],"score":1}`): rarely grown
   let cap = Math.ceil(len / 60) + 16;
   let imageId: Float64Array = new Float64Array(cap);
@@ -127,14 +126,12 @@ export function readBboxResultColumns(bytes: Uint8Array): BboxResultColumns | nu
   let score: Float64Array = new Float64Array(cap);
   let bbox: Float64Array = new Float64Array(cap * 4);
   let n = 0;
-  ws();
+  let pos = skipWhitespace(bytes, 0, len);
   if (bytes[pos] !== 0x5b) return null;
-  pos++;
-  ws();
+  pos = skipWhitespace(bytes, pos + 1, len);
   if (bytes[pos] === 0x5d) return null; // empty list: the general path warns about it
   for (;;) {
-    if (bytes[pos] !== 0x7b) return null;
-    pos++;
+    if (bytes[pos++] !== 0x7b) return null;
     if (n === cap) {
       cap *= 2;
       const grow = (a: Float64Array, w: number): Float64Array => {
@@ -149,47 +146,51 @@ export function readBboxResultColumns(bytes: Uint8Array): BboxResultColumns | nu
     }
     let seen = 0;
     for (;;) {
-      ws();
-      const k = keyAt();
-      if (k < 0 || seen & (1 << k)) return null;
+      pos = skipWhitespace(bytes, pos, len);
+      if (bytes[pos] !== 0x22) return null;
+      const key = readKey(bytes, pos + 1, len);
+      if (key < 0) return null;
+      const k = key & 3;
+      if (seen & (1 << k)) return null;
       seen |= 1 << k;
-      ws();
+      pos = skipWhitespace(bytes, key >>> 2, len);
       if (bytes[pos] !== 0x3a) return null;
-      pos++;
-      ws();
+      pos = skipWhitespace(bytes, pos + 1, len);
       if (k === 2) {
         if (bytes[pos] !== 0x5b) return null;
         pos++;
         for (let j = 0; j < 4; j++) {
-          ws();
-          const v = num();
+          pos = readNumber(bytes, skipWhitespace(bytes, pos, len));
+          if (pos < 0) return null;
+          const v = NUMBER[0];
           if (!Number.isFinite(v)) return null;
           bbox[n * 4 + j] = v;
-          ws();
-          if (bytes[pos] !== (j < 3 ? 0x2c : 0x5d)) return null;
-          pos++;
+          pos = skipWhitespace(bytes, pos, len);
+          if (bytes[pos++] !== (j < 3 ? 0x2c : 0x5d)) return null;
         }
       } else {
-        const v = num();
+        pos = readNumber(bytes, pos);
+        if (pos < 0) return null;
+        const v = NUMBER[0];
         if (!Number.isFinite(v)) return null;
         if (k === 0) imageId[n] = v;
         else if (k === 1) categoryId[n] = v;
         else score[n] = v;
       }
-      ws();
+      pos = skipWhitespace(bytes, pos, len);
       const c = bytes[pos++];
       if (c === 0x7d) break;
       if (c !== 0x2c) return null;
     }
     if (seen !== 15) return null;
     n++;
-    ws();
+    pos = skipWhitespace(bytes, pos, len);
     const c = bytes[pos++];
     if (c === 0x5d) break;
     if (c !== 0x2c) return null;
-    ws();
+    pos = skipWhitespace(bytes, pos, len);
   }
-  ws();
+  pos = skipWhitespace(bytes, pos, len);
   if (pos !== len) return null;
   return { imageId: imageId.subarray(0, n), categoryId: categoryId.subarray(0, n), score: score.subarray(0, n), bbox: bbox.subarray(0, n * 4) };
 }

@@ -108,6 +108,39 @@ describe('Coco.loadRes', () => {
     }
   });
 
+  it('a results file read into columns: evaluation reads the columns until the records are made, then the records', () => {
+    const records = [
+      { image_id: 7, category_id: 5, bbox: [0, 0, 2, 2], score: 0.5 },
+      { image_id: 2, category_id: 1, bbox: [1, 1, 2, 2], score: 0.25 },
+    ];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loadres-'));
+    try {
+      const file = path.join(dir, 'dt.json');
+      fs.writeFileSync(file, JSON.stringify(records));
+      const res = gt().loadRes(file);
+      const table = res.resultTable!;
+      expect(Array.from(table.imageId)).to.deep.equal([7, 2]);
+      expect(Array.from(table.categoryId)).to.deep.equal([5, 1]);
+      expect(Array.from(table.bbox)).to.deep.equal([0, 0, 2, 2, 1, 1, 2, 2]);
+      expect(Array.from(table.score)).to.deep.equal([0.5, 0.25]);
+      expect(Array.from(table.area)).to.deep.equal([4, 4]);
+      // the first read of the records makes them once, and they replace the columns
+      const anns = res.dataset.annotations;
+      expect(res.dataset.annotations).to.equal(anns);
+      expect(res.resultTable).to.equal(undefined);
+      expect(anns.map((a) => [a.id, a.image_id, a.category_id, a.score, a.area, a.iscrowd])).to.deep.equal([[1, 7, 5, 0.5, 4, 0], [2, 2, 1, 0.25, 4, 0]]);
+      expect(res.imgToAnns.get(2)).to.deep.equal([anns[1]]);
+      // an assigned list is kept as given
+      const again = gt().loadRes(file);
+      again.dataset.annotations = [];
+      expect(again.dataset.annotations).to.deep.equal([]);
+      expect(again.resultTable).to.equal(undefined);
+      expect(Object.keys(gt().loadRes(file).dataset)).to.include('annotations');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('results index: anns by id (1..N) and catToImgs, built on first use, as for a ground truth', () => {
     const res = gt().loadRes([
       { image_id: 7, category_id: 5, bbox: [1, 2, 3, 4], score: 0.5 },

@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 
 import { Coco } from '../../../datasets/coco/coco';
 import { CocoEval, applyCocoEvalParamOverrides, defaultCocoEvalParams, formatFixedPython } from '../../../datasets/coco/cocoeval';
@@ -282,5 +285,56 @@ describe('CocoEval on input pycocotools evaluates its own way', () => {
     ]);
     // Both found exactly: AP 1 (to np.spacing(1)), so neither was taken as a crowd region.
     expect(run(gt, [det(1, 1, [0, 0, 5, 5], 0.9), det(1, 1, [10, 10, 5, 5], 0.8)]).stats[0]).to.be.closeTo(1, 1e-12);
+  });
+});
+
+describe('CocoEval on results read into columns', () => {
+  /** Three images, two categories; detections with tied scores, misses, a crowd and duplicates. */
+  function caseFiles(): { gt: Coco; records: CocoResultJson[] } {
+    const gt = makeGt([
+      { image_id: 1, category_id: 1, bbox: [10, 10, 20, 20] },
+      { image_id: 1, category_id: 2, bbox: [50, 50, 40, 30] },
+      { image_id: 2, category_id: 1, bbox: [0, 0, 100, 100], iscrowd: 1 },
+      { image_id: 3, category_id: 2, bbox: [5, 5, 10, 10] },
+    ], 3, 2);
+    const records = [
+      det(2, 1, [10, 10, 30, 30], 0.5), det(1, 1, [11, 10, 20, 20], 0.9), det(1, 1, [10, 12, 20, 20], 0.5),
+      det(3, 2, [5, 5, 10, 11], 0.5), det(1, 2, [50, 52, 40, 30], 0.7), det(3, 1, [0, 0, 5, 5], 0.2),
+    ];
+    return { gt, records };
+  }
+
+  it('give the evalImgs, precision, recall, scores and stats of the same records given as objects', () => {
+    const { gt, records } = caseFiles();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cocoeval-'));
+    try {
+      const file = path.join(dir, 'dt.json');
+      fs.writeFileSync(file, JSON.stringify(records));
+      const fromFile = gt.loadRes(file);
+      expect(fromFile.resultTable).to.not.equal(undefined);
+      const a = new CocoEval(gt, fromFile, 'bbox');
+      const b = new CocoEval(gt, gt.loadRes(records), 'bbox');
+      for (const E of [a, b]) {
+        E.evaluate();
+        E.accumulate();
+        E.summarize();
+      }
+      expect(fromFile.resultTable, 'evaluation does not make the records').to.not.equal(undefined);
+      expect(Array.from(a.eval!.precision)).to.deep.equal(Array.from(b.eval!.precision));
+      expect(Array.from(a.eval!.recall)).to.deep.equal(Array.from(b.eval!.recall));
+      expect(Array.from(a.eval!.scores)).to.deep.equal(Array.from(b.eval!.scores));
+      expect(a.stats).to.deep.equal(b.stats);
+      for (const imgId of [1, 2, 3]) {
+        for (const catId of [1, 2]) expect(a.evaluateImg(imgId, catId, [0, 1e10], 100)).to.deep.equal(b.evaluateImg(imgId, catId, [0, 1e10], 100));
+      }
+      // records made and changed before evaluate are what is evaluated
+      const edited = gt.loadRes(file);
+      for (const r of edited.dataset.annotations) r.score = 1;
+      const c = new CocoEval(gt, edited, 'bbox');
+      c.evaluate();
+      expect(c.evaluateImg(1, 1, [0, 1e10], 100)!.dtScores).to.deep.equal([1, 1]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
