@@ -117,7 +117,7 @@ export function curvesChart(curves: TrainingCurves, opts: { title?: string } = {
   if (curves.metrics.length > 0) {
     panels.push({ title: 'evaluation', xTitle: 'iteration', yTitle: 'percent', legendTitle: 'metric', series: series(curves.metrics), markers: true });
   }
-  return { title: opts.title, panels, fontFamily: BUNDLED_FONT_FAMILY };
+  return { title: opts.title, panels, fontFamily: BUNDLED_FONT_FAMILY, integerX: true };
 }
 
 /**

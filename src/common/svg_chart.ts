@@ -43,6 +43,8 @@ export interface LineChart {
   panels: readonly Panel[];
   /** SVG `font-family` of every text (one family name, e.g. the bundled font's). */
   fontFamily: string;
+  /** x values are counts (iterations): ticks at whole numbers only. */
+  integerX?: boolean;
 }
 
 /** An axis-aligned rectangle in SVG user units. */
@@ -236,10 +238,16 @@ function extent(values: Iterable<number>): [number, number] | undefined {
   return lo <= hi ? [lo, hi] : undefined;
 }
 
-/** A nice domain for data spanning [lo, hi]; a single value gets one unit on each side (a thousandth of it if larger). */
+/**
+ * A nice domain for data spanning [lo, hi]. A single value v gets one unit on each side (a thousandth of v if
+ * larger) without crossing 0, so data >= 0 (iterations, losses) keeps a domain >= 0; 0 alone gets [0, 1].
+ */
 function domainFor(lo: number, hi: number, count: number): [number, number] {
+  if (lo !== hi) return niceDomain(lo, hi, count);
   const pad = Math.max(1, Math.abs(lo) / 1000);
-  return lo === hi ? niceDomain(lo - pad, hi + pad, count) : niceDomain(lo, hi, count);
+  if (lo > 0) return niceDomain(Math.max(0, lo - pad), lo + pad, count);
+  if (lo < 0) return niceDomain(lo - pad, Math.min(0, lo + pad), count);
+  return [0, 1];
 }
 
 /** Number of ticks asked for along an axis of this length (Vega-Lite: one per 40 px). */
@@ -263,7 +271,7 @@ export function chartLayout(chart: LineChart): ChartLayout {
     throw new Error(`line chart: no finite point in ${chart.panels.map((p) => `"${p.title}"`).join(', ')} (every value is missing, NaN or infinite)`);
   }
   const xDomain = domainFor(xExtent[0], xExtent[1], tickCount(PLOT_WIDTH));
-  const xTicks = linearTicks(xDomain[0], xDomain[1], tickCount(PLOT_WIDTH));
+  const xTicks = linearTicks(xDomain[0], xDomain[1], tickCount(PLOT_WIDTH)).filter((t) => !chart.integerX || Number.isInteger(t));
   const ys = chart.panels.map((p) => {
     const e = extent(finite(p).map((q) => q.y)) ?? [0, 0];
     const yDomain = domainFor(Math.min(0, e[0]), Math.max(0, e[1]), tickCount(PLOT_HEIGHT));
@@ -346,7 +354,13 @@ export function renderLineChartSvg(chart: LineChart): string {
     ];
     out.push(`<path d="${ticks.join('')}" stroke="${AXIS}" stroke-width="1" fill="none"/>`);
     const xLabelBase = bottom + TICK + 2 + FONT.label;
-    formatTicks(xTicks).forEach((s, i) => out.push(text(sx(xTicks[i]), xLabelBase, FONT.label, s, ' text-anchor="middle"')));
+    const xLabels = formatTicks(xTicks);
+    // Labels that would touch their neighbours are thinned to every k-th tick (Vega's "parity" label overlap).
+    const spacing = xTicks.length > 1 ? Math.abs(sx(xTicks[1]) - sx(xTicks[0])) : Infinity;
+    const every = Math.ceil((Math.max(...xLabels.map((s) => textWidth(s, FONT.label))) + 4) / spacing);
+    xLabels.forEach((s, i) => {
+      if (i % every === 0) out.push(text(sx(xTicks[i]), xLabelBase, FONT.label, s, ' text-anchor="middle"'));
+    });
     formatTicks(yTicks).forEach((s, i) =>
       out.push(text(plot.left - TICK - 2, sy(yTicks[i]) + FONT.label * 0.35, FONT.label, s, ' text-anchor="end"')),
     );

@@ -134,6 +134,20 @@ describe('svg_chart', () => {
     const svg = renderLineChartSvg(c);
     expect(pointsOf(svg, 'total')).to.have.length(1);
     expect(svg).not.to.match(/NaN|Infinity/);
+    // Iteration 0 alone: the x domain stays >= 0, and with integerX the ticks are whole iterations.
+    const first: LineChart = { ...chart([panel([{ name: 'total', points: pts([0, 0]) }])]), integerX: true };
+    expect(chartLayout(first).panels[0]).to.deep.include({ xDomain: [0, 1], yDomain: [0, 1], xTicks: [0, 1] });
+  });
+
+  it('x labels that would overlap are thinned to every other tick; gridlines stay at every tick', () => {
+    // 0..140,000 in 14 ticks: 40 px apart, narrower than '140,000' (41.4 px) and a 4 px gap.
+    const c = chart([panel([{ name: 'a', points: pts([0, 1], [139999, 2]) }])]);
+    const layout = chartLayout(c);
+    expect(layout.panels[0].xTicks).to.deep.equal(Array.from({ length: 15 }, (_, i) => 10000 * i));
+    const svg = renderLineChartSvg(c);
+    const xLabels = [...svg.matchAll(/<text [^>]*text-anchor="middle">([\d,]+)<\/text>/g)].map((m) => m[1]);
+    expect(xLabels).to.deep.equal(['0', '20,000', '40,000', '60,000', '80,000', '100,000', '120,000', '140,000']);
+    expect(/<path d="([^"]*)" stroke="#dddddd"/.exec(svg)![1].match(/V/g)).to.have.length(15);
   });
 
   it('text and names are XML-escaped; the document is well-formed (sharp parses it)', async () => {
