@@ -1,10 +1,11 @@
 /**
  * Cold start of the `resvision` command: wall time of a fresh process for `--version`, `--help`, each subcommand's
- * `--help`, and `eval-coco` on a generated 100-image bbox case (80 categories, ~740 boxes, 5,000 detections), as the
- * installed command runs them (`node bin/resvision.js`, the compiled dist/). Next to each figure: the packages the
- * command loaded (from a separate, untimed run with a preload that lists `require.cache` at exit), so what makes a
- * command slow is visible. Side by side in the same run: the floor (`node -e 0`) and, when python3 can import
- * pycocotools, pycocotools on the same case (scripts/bench/cocoeval_reference.py, Python start-up included).
+ * `--help`, `eval-coco` on a generated 100-image bbox case (80 categories, ~740 boxes, 5,000 detections) and
+ * `plot-curves` on a generated 30-step log to PNG, as the installed command runs them (`node bin/resvision.js`, the
+ * compiled dist/). Next to each figure: the packages the command loaded (from a separate, untimed run with a preload
+ * that lists `require.cache` at exit), so what makes a command slow is visible. Side by side in the same run: the
+ * floor (`node -e 0`) and, when python3 can import pycocotools, pycocotools on the same case
+ * (scripts/bench/cocoeval_reference.py, Python start-up included).
  *
  * Prints one JSON object. Say which machine and load each figure was taken under: the object carries the CPU model,
  * core count and /proc/loadavg before and after.
@@ -99,6 +100,22 @@ function loadavg(): string {
   }
 }
 
+/** A detection run's metrics.jsonl for `plot-curves`: 30 logged steps of 3 loss terms, 3 evaluations of 5 metrics. */
+function writeTrainingLog(dir: string): string {
+  const lines: string[] = [];
+  for (let it = 9; it < 300; it += 10) {
+    const t = (it + 1) / 300;
+    const losses = { classification: 1.2 * Math.exp(-2 * t) + 0.25, boxRegression: 0.7 * Math.exp(-1.5 * t) + 0.2 };
+    lines.push(JSON.stringify({ type: 'train', iteration: it, losses, totalLoss: losses.classification + losses.boxRegression, lr: 0.01 }));
+    if ((it + 1) % 100 === 0) {
+      lines.push(JSON.stringify({ type: 'eval', iteration: it, metrics: { AP: 30 * t * t, AP50: 55 * t, AP75: 25 * t * t, APm: 20 * t, APl: 35 * t } }));
+    }
+  }
+  const file = path.join(dir, 'metrics.jsonl');
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
 function main(): void {
   const runs = Number(arg('runs', '7'));
   if (!process.argv.includes('--no-build')) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
@@ -115,11 +132,18 @@ function main(): void {
       .slice(1)
       .map((l) => /^ {2}([a-z][\w-]*)/.exec(l)?.[1])
       .filter((c): c is string => Boolean(c) && c !== 'help');
-    const commands: string[][] = [['--version'], ['--help'], ...subcommands.map((c) => [c, '--help']), ['eval-coco', example.gtPath, example.dtPath, '--iou-type', 'bbox']];
+    const curveLog = writeTrainingLog(dir);
+    const commands: string[][] = [
+      ['--version'],
+      ['--help'],
+      ...subcommands.map((c) => [c, '--help']),
+      ['eval-coco', example.gtPath, example.dtPath, '--iou-type', 'bbox'],
+      ['plot-curves', curveLog, '--out', path.join(dir, 'curve.png')],
+    ];
     const load = { before: loadavg(), after: '' };
     const floor = timeProcess(process.execPath, ['-e', '0'], runs);
     const rows = commands.map((args) => {
-      const shown = args.map((a) => (a === example.gtPath ? 'GT.json' : a === example.dtPath ? 'RESULTS.json' : a)).join(' ');
+      const shown = args.map((a) => (a === example.gtPath ? 'GT.json' : a === example.dtPath ? 'RESULTS.json' : a.startsWith(dir) ? path.basename(a) : a)).join(' ');
       const t = timeProcess(process.execPath, [BIN, ...args], runs);
       const pkgs = packagesLoaded(preload, args);
       return {
@@ -146,7 +170,6 @@ function main(): void {
       ['@tensorflow/tfjs-core + tfjs-backend-cpu', "require('@tensorflow/tfjs-core'); require('@tensorflow/tfjs-backend-cpu')"],
       ['@tensorflow/tfjs-backend-wasm (with tfjs-core)', "require('@tensorflow/tfjs-core'); require('@tensorflow/tfjs-backend-wasm')"],
       ['sharp', "require('sharp')"],
-      ['vega + vega-lite (ES modules)', "Promise.all([import('vega'), import('vega-lite')])"],
       ['resvision/coco (dist/src/coco.js)', `require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'coco.js'))})`],
     ].map(([name, code]) => ({ module: name, ...timeProcess(process.execPath, ['-e', code], runs) }));
     let reference: Record<string, unknown>;

@@ -26,7 +26,8 @@ export function registerConvert(program: Command): void {
     .option('--annotations-dir <dir>', 'annotation folder under the root', 'Annotations')
     .option('--images-dir <dir>', 'image folder under the root', 'JPEGImages')
     .option('--image-ext <ext>', 'image extension', '.jpg')
-    .option('--classes <list>', "'voc' (20 classes), 'found' (names in the XMLs, sorted) or a comma-separated list", 'voc')
+    // 'found' by default, as check-data: a dataset with its own classes converts without naming them first.
+    .option('--classes <list>', "category ids 1..K: 'found' (names in the XMLs, sorted), 'voc' (the 20 classes) or a comma-separated list", 'found')
     .option('--drop-difficult', 'leave difficult objects out', false)
     .addOption(new Option('--degenerate-boxes <mode>', 'boxes with xmax <= xmin or ymax <= ymin').choices(['keep', 'drop', 'error']).default('keep'))
     .action(async (root: string, o: {

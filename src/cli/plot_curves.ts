@@ -4,14 +4,15 @@
  * loss against the iteration, and below them the evaluation metrics logged during training (detection AP, AP50, ...;
  * segmentation mIoU, aAcc, mAcc; classification top-1 / top-5), all in percent.
  *
- * The chart is a Vega-Lite specification (Satyanarayan et al. 2017, https://vega.github.io/vega-lite/) compiled and
- * rendered to SVG by Vega without a browser or canvas; sharp (librsvg) rasterizes the SVG to PNG. An `.svg` output
- * keeps the vector drawing. Text is set in the bundled DejaVu Sans (src/engine/fonts.ts), so the PNG needs no system font.
+ * The chart is drawn as SVG text by src/common/svg_chart.ts (no browser, no canvas); sharp (librsvg) rasterizes the
+ * SVG to PNG. An `.svg` output keeps the vector drawing. Text is set in the bundled DejaVu Sans (src/engine/fonts.ts),
+ * so the PNG needs no system font.
  */
 import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomicSync } from '../common/atomic_write';
+import { LineChart, Panel, renderLineChartSvg, Series } from '../common/svg_chart';
 import { BUNDLED_FONT_FAMILY, useBundledFont } from '../engine/fonts';
 import { LogRecord, readJsonl } from '../engine/logger';
 
@@ -96,54 +97,35 @@ export function trainingCurves(records: readonly LogRecord[], opts: TrainingCurv
 }
 
 /**
- * The Vega-Lite specification of the chart: losses against the iteration, and the eval metrics below when there
- * are any. Plain JSON: it can be pasted into the Vega editor as it is.
+ * The chart: losses against the iteration, and the eval metrics below when there are any (percent), over one shared
+ * x axis; one series per loss term or metric, in the order of {@link trainingCurves}.
  */
-export function curvesSpec(curves: TrainingCurves, opts: { title?: string } = {}): Record<string, unknown> {
-  const panel = (values: CurvePoint[], title: string, yTitle: string, legend: string, points: boolean) => ({
-    title,
-    width: 560,
-    height: 220,
-    data: { values },
-    mark: { type: 'line', point: points, strokeWidth: 1.5 },
-    encoding: {
-      x: { field: 'iteration', type: 'quantitative', title: 'iteration' },
-      y: { field: 'value', type: 'quantitative', title: yTitle },
-      color: { field: 'series', type: 'nominal', title: legend },
-    },
-  });
-  // Loss curves get point marks only when a series is too short to draw a line (a run of one or two logged steps).
-  const lossCounts = new Map<string, number>();
-  for (const p of curves.losses) lossCounts.set(p.series, (lossCounts.get(p.series) ?? 0) + 1);
-  const shortLosses = [...lossCounts.values()].some((n) => n < 3);
-  const panels = [panel(curves.losses, 'training loss', 'loss', 'loss term', shortLosses)];
-  if (curves.metrics.length > 0) panels.push(panel(curves.metrics, 'evaluation', 'percent', 'metric', true));
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    ...(opts.title ? { title: opts.title } : {}),
-    background: 'white',
-    padding: 12,
-    vconcat: panels,
-    resolve: { scale: { color: 'independent', x: 'shared' } },
-    config: { font: BUNDLED_FONT_FAMILY },
+export function curvesChart(curves: TrainingCurves, opts: { title?: string } = {}): LineChart {
+  const series = (points: CurvePoint[]): Series[] => {
+    const bySeries = new Map<string, { x: number; y: number }[]>();
+    for (const p of points) {
+      if (!bySeries.has(p.series)) bySeries.set(p.series, []);
+      bySeries.get(p.series)!.push({ x: p.iteration, y: p.value });
+    }
+    return [...bySeries].map(([name, pts]) => ({ name, points: pts }));
   };
+  const losses = series(curves.losses);
+  // Loss curves get dots only when a series is too short to draw a line (a run of one or two logged steps).
+  const panels: Panel[] = [
+    { title: 'training loss', xTitle: 'iteration', yTitle: 'loss', legendTitle: 'loss term', series: losses, markers: losses.some((s) => s.points.length < 3) },
+  ];
+  if (curves.metrics.length > 0) {
+    panels.push({ title: 'evaluation', xTitle: 'iteration', yTitle: 'percent', legendTitle: 'metric', series: series(curves.metrics), markers: true });
+  }
+  return { title: opts.title, panels, fontFamily: BUNDLED_FONT_FAMILY, integerX: true };
 }
 
 /**
- * Render curves to an SVG document with Vega-Lite and Vega (no browser, no canvas).
+ * Render curves to an SVG document (see {@link curvesChart}).
  * @returns the SVG text.
  */
-export async function renderCurvesSvg(curves: TrainingCurves, opts: { title?: string } = {}): Promise<string> {
-  // Both packages are ES modules: imported dynamically from this CommonJS module.
-  const vl = await import('vega-lite');
-  const vega = await import('vega');
-  const compiled = vl.compile(curvesSpec(curves, opts) as unknown as Parameters<typeof vl.compile>[0]).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+export function renderCurvesSvg(curves: TrainingCurves, opts: { title?: string } = {}): string {
+  return renderLineChartSvg(curvesChart(curves, opts));
 }
 
 /** What {@link plotCurves} wrote. */
@@ -154,7 +136,7 @@ export interface PlotCurvesResult {
   out: string;
   lossSeries: string[];
   metricSeries: string[];
-  /** Last logged iteration. */
+  /** Last logged iteration, 0-based as in the log (the index of the step: 19 after 20 steps). */
   lastIteration: number;
 }
 
@@ -175,7 +157,7 @@ export async function plotCurves(
   if (curves.losses.length === 0) {
     throw new Error(`${source} holds no training record (type "train" with losses): was the run stopped before its first logged step?`);
   }
-  const svg = await renderCurvesSvg(curves, { title: opts.title ?? path.basename(path.dirname(path.resolve(source))) });
+  const svg = renderCurvesSvg(curves, { title: opts.title ?? path.basename(path.dirname(path.resolve(source))) });
   if (ext === '.png') useBundledFont();
   const sharp = require('sharp') as typeof import('sharp');
   const data = ext === '.svg' ? Buffer.from(svg) : await sharp(Buffer.from(svg), { density: 144 }).png().toBuffer();
@@ -202,6 +184,8 @@ export function registerPlotCurves(program: Command): void {
     .action(async (run: string, o: { out: string; metrics?: string[]; title?: string }) => {
       const r = await plotCurves(run, o.out, { metrics: o.metrics, title: o.title });
       const evalText = r.metricSeries.length > 0 ? `; eval: ${r.metricSeries.join(', ')}` : '; no eval records';
-      process.stdout.write(`wrote ${r.out} (losses: ${r.lossSeries.join(', ')}${evalText}; up to iteration ${r.lastIteration})\n`);
+      // The log counts steps from 0 (detectron2's convention); train counts them from 1, as said here.
+      const steps = `up to iteration ${r.lastIteration + 1}, which metrics.jsonl numbers ${r.lastIteration}`;
+      process.stdout.write(`wrote ${r.out} (losses: ${r.lossSeries.join(', ')}${evalText}; ${steps})\n`);
     });
 }

@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
 import { buildProgram } from '../../src/cli/main';
-import { curvesSpec, plotCurves, renderCurvesSvg, resolveMetricsFile, trainingCurves } from '../../src/cli/plot_curves';
+import { curvesChart, plotCurves, renderCurvesSvg, resolveMetricsFile, trainingCurves } from '../../src/cli/plot_curves';
 import { readJsonl } from '../../src/engine/logger';
 
 /** A detection run's log: two logged windows, an eval with an undefined APs, a checkpoint, then a resume that logs
@@ -74,11 +74,10 @@ describe('plot-curves', function () {
     expect(c.metrics.map((p) => `${p.series}@${p.iteration}`)).to.deep.equal(['AP50@19', 'AP50@29']);
   });
 
-  it('curvesSpec: loss series of one or two logged steps get point marks (a line needs two points), longer ones do not', () => {
+  it('curvesChart: loss series of one or two logged steps get point marks (a line needs two points), longer ones do not', () => {
     const lossMark = (n: number) => {
       const losses = Array.from({ length: n }, (_, i) => ({ iteration: 10 * i + 9, series: 'total', value: 1 / (i + 1) }));
-      const spec = curvesSpec({ losses, metrics: [] }) as { vconcat: { mark: { point: boolean } }[] };
-      return spec.vconcat[0].mark.point;
+      return curvesChart({ losses, metrics: [] }).panels[0].markers;
     };
     expect([lossMark(1), lossMark(2), lossMark(3), lossMark(30)]).to.deep.equal([true, true, false, false]);
   });
@@ -109,7 +108,7 @@ describe('plot-curves', function () {
     } finally {
       (process.stdout as { write: unknown }).write = w;
     }
-    expect(lines.join('')).to.equal(`wrote ${out} (losses: boxRegression, classification, total; eval: AP, AP50, vocMAP50; up to iteration 29)\n`);
+    expect(lines.join('')).to.equal(`wrote ${out} (losses: boxRegression, classification, total; eval: AP, AP50, vocMAP50; up to iteration 30, which metrics.jsonl numbers 29)\n`);
     const svg = await renderCurvesSvg(trainingCurves(readJsonl(path.join(runDir, 'metrics.jsonl'))), { title: 'my_run' });
     const width = Number(/<svg[^>]* width="([\d.]+)"/.exec(svg)![1]);
     const height = Number(/<svg[^>]* height="([\d.]+)"/.exec(svg)![1]);

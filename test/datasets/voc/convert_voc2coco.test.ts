@@ -56,6 +56,34 @@ describe('vocToCoco', () => {
     expect(Array.from(ds.records[1].target.labels)).to.deep.equal([2, 2, 0]);
   });
 
+  it("CLI without --classes takes the names found in the XMLs, sorted (check-data's default), and --help says so", async () => {
+    const out = path.join(tmp, 'bccd_found.json');
+    const program = new Command().exitOverride();
+    registerConvert(program);
+    const write = process.stdout.write;
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    try {
+      await program.parseAsync(['node', 'resvision', 'convert', 'voc2coco', ROOT, '--split', 'trainval', '--out', out], { from: 'node' });
+    } finally {
+      process.stdout.write = write;
+    }
+    // BCCD's classes are not VOC's: with the old default ('voc') this conversion failed on the first 'WBC'. The
+    // trainval split holds no RBC, so the ids are Platelets 1, WBC 2 (not 3 as with the full class list); the boxes
+    // are those of the hand-derived file.
+    const expected = JSON.parse(await fs.readFile(path.join(FIXTURE, 'voc2coco_expected.json'), 'utf8'));
+    const written = JSON.parse(await fs.readFile(out, 'utf8'));
+    expect(written.categories).to.deep.equal([
+      { id: 1, name: 'Platelets', supercategory: 'none' },
+      { id: 2, name: 'WBC', supercategory: 'none' },
+    ]);
+    expect(written.annotations.map((a: { category_id: number }) => a.category_id)).to.deep.equal([1, 2, 2, 2, 1]);
+    expect(written.annotations.map((a: { bbox: number[] }) => a.bbox)).to.deep.equal(expected.annotations.map((a: { bbox: number[] }) => a.bbox));
+    const voc2coco = program.commands.find((c) => c.name() === 'convert')!.commands.find((c) => c.name() === 'voc2coco')!;
+    expect(voc2coco.helpInformation().replace(/\s+/g, ' ')).to.contain(
+      "--classes <list> category ids 1..K: 'found' (names in the XMLs, sorted), 'voc' (the 20 classes) or a comma-separated list (default: \"found\")",
+    );
+  });
+
   it('a truncated XML fails the conversion, naming the file, line and column; nothing is written', async () => {
     const root = path.join(tmp, 'cut');
     for (const d of ['Annotations', 'JPEGImages']) await fs.mkdir(path.join(root, d), { recursive: true });
