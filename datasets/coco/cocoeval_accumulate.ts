@@ -117,15 +117,26 @@ export function accumulateImages(e: EvaluatedImages, recThrs: readonly number[])
           // bit-identical to its full arrays.
           let tp = 0;
           let fp = 0;
-          let code0 = 0;
-          for (let x = 0; x < nd; x++) {
-            const code = codes[keptM[x]];
-            if (x === 0) code0 = code;
-            if (code === 1) {
-              tpPos[tp] = x;
-              fpAtTp[tp] = fp;
-              tp++;
-            } else if (code === 0) fp++;
+          const code0 = nd > 0 ? codes[keptM[0]] : 0;
+          if (nd === n) {
+            // every detection kept (the largest maxDets, usually): read the codes in place
+            for (let x = 0; x < nd; x++) {
+              const code = codes[x];
+              if (code === 1) {
+                tpPos[tp] = x;
+                fpAtTp[tp] = fp;
+                tp++;
+              } else if (code === 0) fp++;
+            }
+          } else {
+            for (let x = 0; x < nd; x++) {
+              const code = codes[keptM[x]];
+              if (code === 1) {
+                tpPos[tp] = x;
+                fpAtTp[tp] = fp;
+                tp++;
+              } else if (code === 0) fp++;
+            }
           }
           const nTp = tp;
           recall[((t * K + k) * A + a) * M + m] = nd ? tp / npig : 0;

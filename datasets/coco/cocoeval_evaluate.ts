@@ -361,11 +361,13 @@ export function evaluateImages(cocoGt: Coco, cocoDt: Coco, p: CocoEvalParams): E
   // a false positive (0). Pairs without ground truth keep these codes; the others overwrite theirs.
   {
     const unmatched = new Uint8Array(nSorted);
+    const rankedArea = new Float64Array(nSorted); // gathered once: the loop below reads it A times in order
+    for (let x = 0; x < nSorted; x++) rankedArea[x] = dtArea[dtSorted[rankedSlots[x]]];
     for (let a = 0; a < A; a++) {
       const lo = p.areaRng[a][0];
       const hi = p.areaRng[a][1];
       for (let x = 0; x < nSorted; x++) {
-        const area = dtArea[dtSorted[rankedSlots[x]]];
+        const area = rankedArea[x];
         unmatched[x] = area < lo || area > hi ? 2 : 0;
       }
       for (let t = 0; t < T; t++) dtCode.set(unmatched, (a * T + t) * nSorted);
