@@ -117,7 +117,7 @@ async function run(detector: Detector, src: string, name: string): Promise<void>
   const cut = threshold ?? detector.config.predict.scoreThresh;
   setState(
     { state: 'done', backend: tf.getBackend(), checkpoint: checkpointUrl, image: name, detections },
-    `${name}: ${detections.length} boxes with score ≥ ${cut} in ${ms.toFixed(0)} ms (${tf.getBackend()} backend; classes ${detector.classes.join(', ')})`,
+    `${name}: ${detections.length} ${detections.length === 1 ? 'box' : 'boxes'} with score ≥ ${cut} in ${ms.toFixed(0)} ms (${tf.getBackend()} backend; classes ${detector.classes.join(', ')})`,
   );
 }
 

@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     await page.waitForSelector('body[data-state="done"], body[data-state="error"]', { timeout: 300_000 });
     const status = await page.textContent('#status');
     if ((await page.getAttribute('body', 'data-state')) === 'error') throw new Error(`the page failed: ${status}`);
-    const png = await sharp(await page.screenshot()).png({ palette: true, colours: 128, effort: 10 }).toBuffer();
+    const png = await sharp(await page.screenshot()).png({ palette: true, colours: 96, dither: 0, effort: 10 }).toBuffer();
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(`${out}.tmp`, png);
     fs.renameSync(`${out}.tmp`, out);
