@@ -3,8 +3,8 @@
  * --json` prints for the same files (classes, category ids, scores, boxes in original pixels); bytes and paths load
  * the same model; a tensor and a path are the same image; nothing leaks; a checkpoint of another task is one clear
  * error. The checkpoint comes from a 2-iteration `resvision train` of a ResNet-18 RetinaNet on the three BCCD
- * fixture images (3 classes) at shorter side 64; thresholds near 0 keep the untrained model's many low scores, so
- * every image has hundreds of boxes to compare.
+ * fixture images (3 classes) at shorter side 64 (`test/helpers/tiny_detector.ts`); thresholds near 0 keep the
+ * untrained model's many low scores, so every image has hundreds of boxes to compare.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
@@ -12,16 +12,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import { retinaNetAnchorSizes } from '../../heads/detection/anchors';
 import * as core from '../../src/inference';
 import { loadClassifier, loadDetector } from '../../src/inference/node';
 import type { PredictedBox } from '../../src/tasks/detection';
 import { runCli } from '../helpers/cli';
 import { expectNoLeak } from '../helpers/tensors';
-
-const REPO = path.resolve(__dirname, '../..');
-const BCCD = path.join(REPO, 'test/fixtures/bccd/BCCD');
-const IDS = ['BloodImage_00147', 'BloodImage_00249', 'BloodImage_00338'];
+import { trainTinyDetector } from '../helpers/tiny_detector';
 
 /** Boxes and scores agree within 1e-4 (the brief's tolerance; both sides run the same code, so they are equal). */
 function expectSameDetections(api: PredictedBox[], cli: PredictedBox[]): void {
@@ -43,29 +39,9 @@ describe('inference API: loadDetector', function () {
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rv-infer-det-'));
-    const root = path.join(dir, 'BCCD');
-    fs.mkdirSync(path.join(root, 'ImageSets', 'Main'), { recursive: true });
-    for (const sub of ['Annotations', 'JPEGImages']) fs.cpSync(path.join(BCCD, sub), path.join(root, sub), { recursive: true });
-    fs.writeFileSync(path.join(root, 'ImageSets', 'Main', 'all.txt'), `${IDS.join('\n')}\n`);
-    const cfg = JSON.parse(fs.readFileSync(path.join(REPO, 'configs/detection/retinanet_r50_fpn.json'), 'utf8'));
-    cfg.model.backbone = { name: 'resnet18', normLayer: 'batch', frozenStages: 0, zeroInitResidual: false, replaceStrideWithDilation: [false, false, false] };
-    cfg.model.fpn.channels = 32;
-    cfg.model.anchors = { sizes: retinaNetAnchorSizes().map((l) => l.map((v) => Math.round(v / 4))), aspectRatios: cfg.model.anchors.aspectRatios };
-    cfg.model.postprocess.scoreThresh = 0.001;
-    cfg.predict.scoreThresh = 0.002;
-    cfg.data = {
-      format: 'voc', root, trainSplit: 'all', valSplit: 'all', annotationsDir: 'Annotations', imagesDir: 'JPEGImages', imageExt: '.jpg',
-      use07Metric: false, classes: ['RBC', 'WBC', 'Platelets'], trainShortEdge: [64], trainMaxSize: 1000, evalShortEdge: 64,
-      evalMaxSize: 1000, flipProbability: 0, filterEmpty: false,
-    };
-    cfg.optimizer = { ...cfg.optimizer, baseLr: 0.01, baseBatchSize: 3, gradClipNorm: 1 };
-    cfg.schedule = { maxIter: 2, main: { kind: 'multistep', gamma: 0.1, milestoneFractions: [0.5] } };
-    cfg.train = { seed: 0, batchSize: 3, numWorkers: 1, logEvery: 1, evalEvery: 0, checkpointEvery: 2, outputDir: path.join(dir, 'run') };
-    cfgFile = path.join(dir, 'cfg.json');
-    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
-    await runCli(['train', cfgFile, '--quiet']);
-    ckpt = path.join(dir, 'run', 'model_0000002.safetensors');
-    images = IDS.slice(0, 2).map((id) => path.join(root, 'JPEGImages', `${id}.jpg`));
+    const tiny = await trainTinyDetector(dir);
+    ({ cfgFile, ckpt } = tiny);
+    images = tiny.images.slice(0, 2);
   });
 
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
