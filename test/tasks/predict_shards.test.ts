@@ -1,8 +1,8 @@
 /**
  * Prediction in shards (`resvision predict --shard k/N --out DIR`, then `resvision merge`) against one `predict
  * --json` run over the same image list: a RetinaNet (shards as separate processes, as a job scheduler would start
- * them) and a classifier, each trained for one step on small data; the merged JSON must be the one run's, character
- * for character, and so must the pictures and `detections.json`. Then the refusals: a missing shard, a repeated one,
+ * them), a classifier and a Semantic FPN, each trained for one step on small data; the merged JSON must be the one
+ * run's, character for character, and so must the pictures, masks and `detections.json`. Then the refusals: a missing shard, a repeated one,
  * parts of another config or image list, evaluation parts among prediction parts, a part whose predictions were
  * reordered, and `--shard` without `--out`.
  */
@@ -12,6 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
+import { encodePaletteMask } from '../../src/tasks/overlay';
 import { readPredictParts } from '../../src/tasks/shards';
 import { runCli } from '../helpers/cli';
 import { seededFloats } from '../helpers/tensors';
@@ -190,5 +191,62 @@ describe('predict shards: classification (ImageFolder, ResNet-18; in-process)', 
     expect(await runCli(['predict', ckpt, images, '--shard', '9/10', '--out', ten])).to.contain('(shard 9/10: 0 of 4 images)');
     const part = JSON.parse(fs.readFileSync(path.join(ten, 'predict-part-9-of-10.json'), 'utf8'));
     expect([part.format, part.task, part.numImages, part.totalImages, part.predictions]).to.deep.equal(['resvision-predict-part', 'classification', 0, 4, []]);
+  });
+});
+
+describe('predict shards: segmentation (Semantic FPN, ResNet-18; in-process)', function () {
+  this.timeout(600_000);
+  let dir: string;
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rv-pshard-seg-'));
+  });
+
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('3 shards merged print the one `predict --json --out` run; the masks and overlays are the one run\'s', async () => {
+    const root = path.join(dir, 'voc');
+    for (const d of ['JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation']) fs.mkdirSync(path.join(root, d), { recursive: true });
+    const ids: string[] = [];
+    for (let n = 0; n < 4; n++) {
+      const id = `img_${n}`;
+      const noise = seededFloats(64 * 48 * 3, 100 + n);
+      const px = Buffer.from(Array.from(noise, (v) => Math.round(100 + 50 * v)));
+      const mask = new Uint8Array(64 * 48);
+      for (let y = 0; y < 48; y++) {
+        for (let x = 0; x < 64; x++) {
+          const c = x >= 4 + 3 * n && x < 28 + 3 * n && y >= 8 && y < 32 ? 1 : 0;
+          mask[y * 64 + x] = c;
+          if (c > 0) px.fill(230, 3 * (y * 64 + x), 3 * (y * 64 + x) + 1);
+        }
+      }
+      await sharp(px, { raw: { width: 64, height: 48, channels: 3 } }).png().toFile(path.join(root, 'JPEGImages', `${id}.png`));
+      fs.writeFileSync(path.join(root, 'SegmentationClass', `${id}.png`), encodePaletteMask(mask, 48, 64));
+      ids.push(id);
+    }
+    for (const split of ['train', 'val']) fs.writeFileSync(path.join(root, 'ImageSets/Segmentation', `${split}.txt`), `${ids.join('\n')}\n`);
+    const cfg = JSON.parse(fs.readFileSync(path.join(REPO, 'configs/segmentation/semantic_fpn_r50_voc_seg.json'), 'utf8'));
+    cfg.model = { ...cfg.model, numClasses: 2, backbone: { ...cfg.model.backbone, name: 'resnet18' }, head: { type: 'semantic_fpn', fpnChannels: 32, convDims: 16, numGroups: 8 } };
+    cfg.data = {
+      ...cfg.data, root, imageExt: '.png', classNames: ['background', 'square'],
+      trainShortEdge: { min: 48, max: 48 }, trainCropSize: 48, flipProbability: 0, evalShortEdge: 48,
+    };
+    cfg.schedule = { maxIter: 1, main: { kind: 'poly', power: 0.9 } };
+    cfg.train = { seed: 2, batchSize: 2, numWorkers: 1, logEvery: 1, evalEvery: 0, checkpointEvery: 1, outputDir: path.join(dir, 'run') };
+    const cfgFile = path.join(dir, 'cfg.json');
+    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+    await runCli(['train', cfgFile, '--quiet', '--no-eval']);
+    const ckpt = lastCheckpoint(path.join(dir, 'run'));
+    const images = path.join(root, 'JPEGImages');
+
+    const onceOut = path.join(dir, 'once');
+    const once = await runCli(['predict', ckpt, images, '--json', '--out', onceOut]);
+    expect(JSON.parse(once)).to.have.length(4);
+    const parts = path.join(dir, 'parts');
+    for (let k = 0; k < N; k++) await runCli(['predict', ckpt, images, '--shard', `${k}/${N}`, '--out', parts]);
+    expect((await runCli(['merge', parts])).replaceAll(parts, 'OUT')).to.equal(once.replaceAll(onceOut, 'OUT'));
+    const pictures = fs.readdirSync(onceOut).sort();
+    expect(pictures).to.have.length(8); // a mask and an overlay per image
+    for (const f of pictures) expect(fs.readFileSync(path.join(parts, f)).equals(fs.readFileSync(path.join(onceOut, f))), f).to.equal(true);
   });
 });
