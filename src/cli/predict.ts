@@ -6,8 +6,9 @@ import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Config } from '../config/types';
+import { formatShard, type Shard } from '../common/shard';
 import type { ModelSource } from '../tasks/task';
-import { addSetOption, startBackend } from './common';
+import { addSetOption, parseShardOption, startBackend } from './common';
 import { addInferenceEngineOptions, engineModelSource, requireOnnxRuntime, type InferenceEngineOptions } from './inference_engine_option';
 
 /**
@@ -45,9 +46,11 @@ export function registerPredict(program: Command): void {
     .option('--out <dir>', 'write pictures and prediction files to this folder')
     .option('--json', 'print JSON instead of text')
     .option('--score-thresh <t>', 'detection: keep boxes with score >= t (default: predict.scoreThresh of the config)')
-    .action(async (first: string, args: string[], o: { checkpoint?: string; weights?: string; out?: string; json?: boolean; scoreThresh?: string; set?: string[] } & InferenceEngineOptions) => {
+    .option('--shard <k/N>', 'predict only images i with i mod N = k of the (expanded, sorted) image list and write their predictions to --out DIR (predict-part-<k>-of-<N>.json) for `resvision merge`', parseShardOption)
+    .action(async (first: string, args: string[], o: { checkpoint?: string; weights?: string; out?: string; json?: boolean; scoreThresh?: string; set?: string[]; shard?: Shard } & InferenceEngineOptions) => {
       const { loadConfig, applyOverride, validateConfig } = require('../config/load') as typeof import('../config/load');
       const { taskRunner } = require('../tasks') as typeof import('../tasks');
+      if (o.shard && o.out === undefined) throw new Error(`resvision predict --shard ${formatShard(o.shard)}: give --out DIR, the folder the part is written to`);
       let cfg: Config;
       let source: ModelSource;
       let configName = first;
@@ -97,6 +100,6 @@ export function registerPredict(program: Command): void {
       }
       const images = await expandImageArguments(args);
       await startBackend(program, { quiet: o.json });
-      process.stdout.write(`${await taskRunner(cfg).predict(cfg, source, images, { outDir: o.out, json: o.json })}\n`);
+      process.stdout.write(`${await taskRunner(cfg).predict(cfg, source, images, { outDir: o.out, json: o.json, shard: o.shard })}\n`);
     });
 }

@@ -20,7 +20,7 @@ import type { WeightLoadReport } from '../weights/torchvision';
 import { ARCHITECTURES, buildClassifier } from './models';
 import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
 import type { ModelSource, TaskRunner, TaskTrainOptions } from './task';
-import { requireOutDir, writeEvalPart } from './shards';
+import { requireOutDir, writeEvalPart, writePredictPart } from './shards';
 import { loadModelFromWeights } from './torchvision_weights';
 import { handToOnnxRuntime, OnnxClassifier, readOnnxFile } from '../export/onnx/task_models';
 
@@ -230,7 +230,8 @@ export const classificationTask: TaskRunner<ClassificationConfig> = {
   async predict(cfg, source, images, opts) {
     const { model, classes } = await openClassifier(cfg, source, taskLog(opts));
     return withModel(model, async () => {
-      const preds = await predictClassification(model, cfg, classes, images);
+      const preds = await predictClassification(model, cfg, classes, opts.shard ? shardItems(images, opts.shard) : images);
+      if (opts.shard) return writePredictPart(cfg, source, requireOutDir(opts, 'predict'), opts.shard, images, preds);
       if (opts.json) return JSON.stringify(preds, null, 2);
       return preds
         .map((p) => [p.file, ...p.top.map((t) => `  ${(100 * t.probability).toFixed(2).padStart(6)}%  ${t.className}`)].join('\n'))

@@ -39,7 +39,7 @@ import type { RetinaNet } from '../../heads/detection/model';
 import { Detections, detectionsToOriginal } from '../../heads/detection/postprocess';
 import { writeJsonAtomic } from '../common/atomic_write';
 import type { LogSink } from '../common/log';
-import { shardIndices } from '../common/shard';
+import { shardIndices, shardItems } from '../common/shard';
 import type { DetectionConfig } from '../config/types';
 import { isOutOfMemoryError } from '../engine/trainer';
 import { loadPretrained } from '../weights/pretrained';
@@ -48,7 +48,7 @@ import { detectionEvaluationReport } from './detection_report';
 import { drawDetections } from './draw';
 import { ARCHITECTURES, buildDetector, isFasterRCNNConfig, type Detector, type DetectorOf } from './models';
 import { evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
-import { requireOutDir, writeEvalPart } from './shards';
+import { requireOutDir, writeEvalPart, writePredictPart } from './shards';
 import type { ModelSource, TaskEvalOptions, TaskRunner, TaskTrainOptions } from './task';
 import { loadModelFromWeights, type WeightsLabelSpace } from './torchvision_weights';
 import { handToOnnxRuntime, OnnxRetinaNet, readOnnxFile, type InferenceEngine } from '../export/onnx/task_models';
@@ -317,7 +317,7 @@ export interface ImagePrediction {
 /**
  * Detect objects in image files with the config's evaluation transform; with `outDir`, draw them (boxes, class
  * names, scores) into `outDir/<name>` (PNG or JPEG as the input; other formats as PNG) and write
- * `outDir/detections.json` (the returned list).
+ * `outDir/detections.json` (the returned list) unless `listFile` is false (a shard of the list: the merge writes it).
  * @throws Error naming the file for a missing or unreadable image, or when an output would overwrite its input.
  */
 export async function predictDetection(
@@ -327,6 +327,7 @@ export async function predictDetection(
   categoryIds: readonly number[],
   files: readonly string[],
   outDir?: string,
+  listFile = true,
 ): Promise<ImagePrediction[]> {
   if (outDir) fs.mkdirSync(outDir, { recursive: true });
   const out: ImagePrediction[] = [];
@@ -366,7 +367,7 @@ export async function predictDetection(
     }
     out.push(rec);
   }
-  if (outDir) await writeJsonAtomic(path.join(outDir, 'detections.json'), out);
+  if (outDir && listFile) await writeJsonAtomic(path.join(outDir, 'detections.json'), out);
   return out;
 }
 
@@ -528,7 +529,9 @@ export const detectionTask: TaskRunner<DetectionConfig> = {
   async predict(cfg, source, images, opts) {
     const { model, classes, categoryIds } = await openDetector(cfg, source, taskLog(opts));
     return withModel(model, async () => {
-      const preds = await predictDetection(model, cfg, classes, categoryIds, images, opts.outDir);
+      const files = opts.shard ? shardItems(images, opts.shard) : images;
+      const preds = await predictDetection(model, cfg, classes, categoryIds, files, opts.outDir, !opts.shard);
+      if (opts.shard) return writePredictPart(cfg, source, requireOutDir(opts, 'predict'), opts.shard, images, preds);
       return opts.json ? JSON.stringify(preds, null, 2) : formatPredictions(preds, cfg.predict.scoreThresh);
     });
   },

@@ -47,7 +47,7 @@ import { loadPretrained } from '../weights/pretrained';
 import { defaultParamGroups, evaluate, openTaskCheckpoint, runInference, runTraining, taskLog, trainSummary, withModel, type EvaluationPlan, type TrainingOutcome } from './harness';
 import { architecture, ARCHITECTURES, buildSegmentationModel, type SegmentationTaskModel } from './models';
 import { writeOverlay, writePaletteMask, type LegendEntry } from './overlay';
-import { requireOutDir, writeEvalPart } from './shards';
+import { requireOutDir, writeEvalPart, writePredictPart } from './shards';
 import type { ModelSource, TaskRunner, TaskTrainOptions } from './task';
 import { loadModelFromWeights } from './torchvision_weights';
 import { handToOnnxRuntime, OnnxSegmenter, readOnnxFile } from '../export/onnx/task_models';
@@ -509,7 +509,8 @@ export const segmentationTask: TaskRunner<SegmentationConfig> = {
     return withModel(
       model,
       async () => {
-        const preds = await predictSegmentation(model, cfg, classes, images, opts.outDir);
+        const preds = await predictSegmentation(model, cfg, classes, opts.shard ? shardItems(images, opts.shard) : images, opts.outDir);
+        if (opts.shard) return writePredictPart(cfg, source, requireOutDir(opts, 'predict'), opts.shard, images, preds);
         if (opts.json) return JSON.stringify(preds, null, 2);
         return preds
           .map((p) =>

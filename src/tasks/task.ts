@@ -50,6 +50,12 @@ export interface TaskPredictOptions {
   json?: boolean;
   /** Where notes go (the label space of a state dict); default stderr. */
   log?: LogSink;
+  /**
+   * Predict only shard `k/N` of the image list (image i when i mod N = k) and write the predictions, as `json`
+   * prints them, to `outDir/predict-part-<k>-of-<N>.json` (required then); `resvision merge` combines the parts
+   * (`./shards.ts`). Pictures are still written to `outDir`; detection leaves `detections.json` to the merge.
+   */
+  shard?: Shard;
 }
 
 /**
