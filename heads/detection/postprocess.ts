@@ -99,8 +99,7 @@ export function postprocessDetections(
           sc.push(s);
         }
       }
-      const order = idx.map((_, q) => q).sort((a, b) => sc[b] - sc[a] || a - b);
-      const kept = order.slice(0, Math.min(topk, order.length));
+      const kept = topkOrder(sc, topk);
       const deltas = new Float64Array(4 * kept.length);
       const anc = new Float64Array(4 * kept.length);
       kept.forEach((q, c) => {
@@ -128,6 +127,62 @@ export function postprocessDetections(
     out.push(det);
   }
   return out;
+}
+
+/**
+ * Positions of the `k` highest scores, highest first, ties in position order: the first `k` of a stable sort by
+ * descending score (torchvision's `scores.topk` on one level's candidates; topk's order among equal scores is
+ * unspecified, this one is fixed). The k-th highest score is found by selection first (O(n)), so only the kept
+ * candidates are sorted: with a threshold near 0 a level has millions of candidates and keeps 1,000.
+ * @param sc `[n]` scores, no NaN.
+ * @returns `[min(k, n)]` positions into `sc`.
+ */
+export function topkOrder(sc: readonly number[], k: number): number[] {
+  const n = sc.length;
+  if (k <= 0) return [];
+  let kept: number[];
+  if (n <= k) kept = Array.from({ length: n }, (_, q) => q);
+  else {
+    const v = kthLargest(Float64Array.from(sc), k);
+    kept = [];
+    for (let q = 0; q < n; q++) if (sc[q] > v) kept.push(q);
+    // scores equal to the k-th fill the remaining places in position order, as the stable sort keeps them
+    for (let q = 0; q < n && kept.length < k; q++) if (sc[q] === v) kept.push(q);
+  }
+  return kept.sort((a, b) => sc[b] - sc[a] || a - b);
+}
+
+/** The k-th largest value of `a` (1-based; `a` is reordered): Hoare's quickselect (Hoare 1961, FIND), median-of-three pivots. */
+function kthLargest(a: Float64Array, k: number): number {
+  const target = k - 1; // position in descending order
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    // median of three as the pivot, against sorted or constant runs
+    const x = a[lo];
+    const y = a[mid];
+    const z = a[hi];
+    const pivot = x > y ? (y > z ? y : x > z ? z : x) : x > z ? x : y > z ? z : y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] > pivot) i++;
+      while (a[j] < pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    // now a[lo..j] >= pivot, a[i..hi] <= pivot, and a[j+1..i-1] == pivot
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return pivot;
+  }
+  return a[target];
 }
 
 export type { OriginalFrame } from '../../src/ops/boxes';

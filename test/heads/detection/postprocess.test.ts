@@ -10,7 +10,7 @@ import * as path from 'path';
 import { AnchorGenerator, RETINANET_ASPECT_RATIOS, retinaNetAnchorSizes } from '../../../heads/detection/anchors';
 import { BoxCoder } from '../../../heads/detection/box_coder';
 import { toCocoResults } from '../../../datasets/coco/results';
-import { detectionsToOriginal, postprocessDetections } from '../../../heads/detection/postprocess';
+import { detectionsToOriginal, postprocessDetections, topkOrder } from '../../../heads/detection/postprocess';
 import { hashTensorValues } from '../../../src/weights/hash_init';
 
 const GOLDEN = path.resolve(__dirname, '..', '..', 'golden', 'retinanet_postprocess.json');
@@ -94,3 +94,32 @@ describe('postprocessDetections', () => {
     expect(() => toCocoResults(back, 42, [7])).to.throw(/class 1 has no category id/);
   });
 });
+
+describe('topkOrder (the per-level top-k of the candidates)', () => {
+  /** The definition: a stable sort by descending score, first k. */
+  const bySort = (sc: number[], k: number) => sc.map((_, q) => q).sort((a, b) => sc[b] - sc[a] || a - b).slice(0, Math.max(0, Math.min(k, sc.length)));
+
+  it('equals the first k of a stable descending sort: random scores, many ties, k below, at and above n', () => {
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    let cases = 0;
+    for (let trial = 0; trial < 2000; trial++) {
+      const n = Math.floor(rnd() * 200);
+      const levels = 1 + Math.floor(rnd() * 5);
+      // a third of the cases draw from a few values, so the k-th score is often tied
+      const sc = Array.from({ length: n }, () => (trial % 3 === 0 ? Math.floor(rnd() * levels) / levels : rnd()));
+      const k = Math.floor(rnd() * 80);
+      expect(topkOrder(sc, k), `n ${n}, k ${k}`).to.deep.equal(bySort(sc, k));
+      if (n > k && k > 0) cases++;
+    }
+    expect(cases, 'cases that go through selection').to.be.greaterThan(500);
+  });
+
+  it('hand cases: ties at the k-th score keep the earliest positions; k = 0; constant scores', () => {
+    expect(topkOrder([0.5, 0.9, 0.5, 0.7, 0.5], 3)).to.deep.equal([1, 3, 0]);
+    expect(topkOrder([0.5, 0.9, 0.5, 0.7, 0.5], 4)).to.deep.equal([1, 3, 0, 2]);
+    expect(topkOrder([0.3, 0.3, 0.3], 2)).to.deep.equal([0, 1]);
+    expect(topkOrder([0.3, 0.1], 0)).to.deep.equal([]);
+  });
+});
+
