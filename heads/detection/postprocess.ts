@@ -134,10 +134,10 @@ export function postprocessDetections(
  * descending score (torchvision's `scores.topk` on one level's candidates; topk's order among equal scores is
  * unspecified, this one is fixed). The k-th highest score is found by selection first (O(n)), so only the kept
  * candidates are sorted: with a threshold near 0 a level has millions of candidates and keeps 1,000.
- * @param sc `[n]` scores, no NaN.
+ * @param sc `[n]` scores (an array or a typed array), no NaN.
  * @returns `[min(k, n)]` positions into `sc`.
  */
-export function topkOrder(sc: readonly number[], k: number): number[] {
+export function topkOrder(sc: ArrayLike<number>, k: number): number[] {
   const n = sc.length;
   if (k <= 0) return [];
   let kept: number[];

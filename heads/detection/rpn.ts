@@ -23,7 +23,7 @@ import { Module } from '../../src/nn/module';
 import { BoxCoder } from './box_coder';
 import { DetectionGroundTruth } from './losses';
 import { BELOW_LOW_THRESHOLD, BETWEEN_THRESHOLDS, Matcher } from './matcher';
-import { ImageSize } from './postprocess';
+import { ImageSize, topkOrder } from './postprocess';
 import { SubsetSampler, balancedSample } from './sampler';
 
 /** Options of `RPNHead`. */
@@ -153,11 +153,9 @@ export function selectProposals(
     const rowLevel: number[] = [];
     let start = 0;
     levelCounts.forEach((count, l) => {
-      const idx = Array.from({ length: count }, (_, k) => start + k);
-      const base = i * r;
-      idx.sort((a, b) => objectness[base + b] - objectness[base + a] || a - b);
-      for (const a of idx.slice(0, Math.min(opts.preNmsTopN, count))) {
-        rows.push(a);
+      const levelScores = objectness.subarray(i * r + start, i * r + start + count);
+      for (const q of topkOrder(levelScores, opts.preNmsTopN)) {
+        rows.push(start + q);
         rowLevel.push(l);
       }
       start += count;
