@@ -87,16 +87,9 @@ export function accumulateImages(e: EvaluatedImages, recThrs: readonly number[])
       }
     }
     for (let a = 0; a < A; a++) {
-      let anyImg = false;
-      let npig = 0;
-      for (let i = 0; i < I; i++) {
-        const v = e.npig[(k * A + a) * I + i];
-        if (v >= 0) {
-          anyImg = true;
-          npig += v;
-        }
-      }
-      if (!anyImg || npig === 0) continue;
+      // pycocotools skips the (k, a) with no evalImg and the ones with npig == 0; the first are a case of the second
+      const npig = e.npig[k * A + a];
+      if (npig === 0) continue;
       for (let t = 0; t < T; t++) {
         // this category's codes in score order
         const codes = e.dtCode.subarray((a * T + t) * nSorted + s0, (a * T + t) * nSorted + s1);
