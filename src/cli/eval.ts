@@ -23,7 +23,7 @@ export function registerEval(program: Command): void {
       const { loadConfig } = require('../config/load') as typeof import('../config/load');
       const { taskRunner } = require('../tasks') as typeof import('../tasks');
       if (o.shard && o.out === undefined) throw new Error(`resvision eval --shard ${formatShard(o.shard)}: give --out DIR, the folder the part is written to`);
-      const source = await engineModelSource(o, 'resvision eval');
+      const source = await engineModelSource(o, 'resvision eval', { quiet: o.quiet });
       const cfg = loadConfig(configFile, o.set);
       if (o.data) cfg.data.root = o.data;
       if (o.split) cfg.data.valSplit = o.split;

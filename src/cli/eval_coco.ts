@@ -68,7 +68,7 @@ export function evaluateCocoFiles(gtPath: string, resultsPath: string, opts: Eva
     const idW = Math.max('category_id'.length, ...rows.map((r) => String(r.categoryId).length));
     const nameW = Math.max('name'.length, ...names.map((n) => n.length));
     out.push('');
-    out.push(`${'category_id'.padStart(idW)}  ${'name'.padEnd(nameW)}  AP %`);
+    out.push(`${'category_id'.padStart(idW)}  ${'name'.padEnd(nameW)}  ${'AP %'.padStart(6)}`); // over formatApPercent's 6 columns
     rows.forEach((r, i) => out.push(`${String(r.categoryId).padStart(idW)}  ${names[i].padEnd(nameW)}  ${formatApPercent(r.ap)}`));
   }
   return {

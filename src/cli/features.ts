@@ -22,7 +22,7 @@ export function registerFeatures(program: Command): void {
         throw new Error(`unknown model '${o.model}': expected one of ${BACKBONE_NAMES.join(', ')}`);
       }
       if (o.onnx !== undefined && o.weights !== undefined) throw new Error('resvision features: give --onnx FILE or --weights, not both');
-      await requireOnnxRuntime(o);
+      await requireOnnxRuntime(o, { quiet: o.quiet });
       if (!o.weights && o.onnx === undefined) process.stderr.write('warning: no --weights given, the embeddings come from a randomly initialized network\n');
       await startBackend(program);
       const { extractFeatures } = require('../tasks/features') as typeof import('../tasks/features');

@@ -29,10 +29,15 @@ export function addInferenceEngineOptions(command: Command): Command {
  * Fail at once, in one line, when ONNX Runtime is asked for and `onnxruntime-node` is not installed (before any
  * model is loaded).
  */
-export async function requireOnnxRuntime(o: InferenceEngineOptions): Promise<void> {
+export async function requireOnnxRuntime(o: InferenceEngineOptions, opts: { quiet?: boolean } = {}): Promise<void> {
   if (o.engine !== 'onnx' && o.onnx === undefined) return;
   const { loadOnnxRuntime } = require('../engine/onnx_runtime') as typeof import('../engine/onnx_runtime');
   await loadOnnxRuntime();
+  // Said before the backend line, which would otherwise read as if tfjs ran the model.
+  if (!opts.quiet) {
+    const { version } = require('onnxruntime-node/package.json') as { version: string };
+    process.stderr.write(`engine: ONNX Runtime (onnxruntime-node ${version}, CPU, 1 thread) runs the model; the backend below does the pre- and post-processing\n`);
+  }
 }
 
 /**
@@ -41,13 +46,13 @@ export async function requireOnnxRuntime(o: InferenceEngineOptions): Promise<voi
  * @throws Error naming `where` when `--onnx` comes with `--checkpoint` or `--weights`, when none of the sources is
  *   given, or (asked for ONNX Runtime) when onnxruntime-node is absent.
  */
-export async function engineModelSource(o: InferenceEngineOptions & { checkpoint?: string; weights?: string }, where: string): Promise<ModelSource> {
+export async function engineModelSource(o: InferenceEngineOptions & { checkpoint?: string; weights?: string }, where: string, opts: { quiet?: boolean } = {}): Promise<ModelSource> {
   if (o.onnx !== undefined) {
     if (o.checkpoint !== undefined || o.weights !== undefined) throw new Error(`${where}: give --onnx FILE or --checkpoint/--weights, not both`);
-    await requireOnnxRuntime(o);
+    await requireOnnxRuntime(o, opts);
     return { onnx: o.onnx };
   }
   const source = modelSourceOf(o, where);
-  await requireOnnxRuntime(o);
+  await requireOnnxRuntime(o, opts);
   return o.engine === 'onnx' ? { ...source, engine: 'onnx' } : source;
 }

@@ -55,13 +55,13 @@ export function registerPredict(program: Command): void {
       let source: ModelSource;
       let configName = first;
       if (first.toLowerCase().endsWith('.json')) {
-        source = await engineModelSource(o, 'resvision predict');
+        source = await engineModelSource(o, 'resvision predict', { quiet: o.json });
         cfg = loadConfig(first, o.set);
       } else if (first.toLowerCase().endsWith('.onnx')) {
         if (o.checkpoint !== undefined || o.weights !== undefined || o.onnx !== undefined) {
           throw new Error(`resvision predict: ${first} is an ONNX model; with --checkpoint, --weights or --onnx the first argument is the config`);
         }
-        await requireOnnxRuntime({ onnx: first });
+        await requireOnnxRuntime({ onnx: first }, { quiet: o.json });
         const { readOnnxFile } = require('../export/onnx/task_models') as typeof import('../export/onnx/task_models');
         const raw = readOnnxFile(first, ['classifier', 'retinanet', 'segmentation']).config;
         for (const s of o.set ?? []) applyOverride(raw, s);
@@ -73,7 +73,7 @@ export function registerPredict(program: Command): void {
           throw new Error(`resvision predict: ${first} is not a .json config; with --checkpoint or --weights the first argument is the config`);
         }
         if (o.onnx !== undefined) throw new Error(`resvision predict: ${first} is not a .json config; with --onnx the first argument is the config`);
-        await requireOnnxRuntime(o);
+        await requireOnnxRuntime(o, { quiet: o.json });
         const { loadCheckpoint } = require('../engine/checkpoint') as typeof import('../engine/checkpoint');
         const { storedTaskConfig } = require('../tasks/harness') as typeof import('../tasks/harness');
         const ckpt = await loadCheckpoint<import('../engine/trainer').TrainingCheckpointMeta>(first);

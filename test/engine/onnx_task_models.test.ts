@@ -30,7 +30,7 @@ import { hashStateBytes } from '../../src/weights/hash_init';
 import { writeSafetensors } from '../../src/weights/safetensors';
 import { loadTorchvisionWeights, torchStateSpec, type WeightFamily } from '../../src/weights/torchvision';
 import { buildBackbone } from '../../src/backbone/resnet';
-import { runCli } from '../helpers/cli';
+import { runCli, runCliCapture } from '../helpers/cli';
 import { seededFloats } from '../helpers/tensors';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -172,6 +172,10 @@ describe('--engine onnx: predict, eval and features through ONNX Runtime equal t
     expect(table).to.match(/top-1/i);
     expect(await runCli(['eval', files.cls.cfg, '--checkpoint', files.cls.ckpt, '--engine', 'onnx', '--quiet'])).to.equal(table);
     expect(await runCli(['eval', files.cls.cfg, '--onnx', files.cls.onnx, '--quiet'])).to.equal(table);
+    // the run says that ONNX Runtime computes, before the tfjs backend line (which does pre- and post-processing)
+    const { stdout, stderr } = await runCliCapture(['eval', files.cls.cfg, '--checkpoint', files.cls.ckpt, '--engine', 'onnx']);
+    expect(stdout).to.equal(table);
+    expect(stderr).to.match(/^engine: ONNX Runtime \(onnxruntime-node \d+\.\d+\.\d+, CPU, 1 thread\) runs the model; the backend below does the pre- and post-processing\nbackend: /m);
   });
 
   it('RetinaNet: predict --json boxes and scores equal (1e-3 input px, 1e-4), the same classes and category ids; eval prints the same COCO table', async () => {

@@ -48,6 +48,9 @@ describe('eval-coco CLI', () => {
     const lines = out.trimEnd().split('\n');
     const rows = lines.slice(14);
     expect(rows).to.have.length(expected.catIds.length);
+    // the header's "AP %" ends where the values end (right-aligned columns)
+    expect(lines[13].trimEnd()).to.match(/ AP %$/);
+    for (const r of rows) expect(r.length, `'${r}' under '${lines[13]}'`).to.equal(lines[13].length);
     rows.forEach((r, k) => {
       const cols = r.trim().split(/\s+/);
       expect(Number(cols[0])).to.equal(expected.catIds[k]);
