@@ -326,7 +326,7 @@ function meanDefined(values: (number | null)[]): number | null {
 
 /**
  * The metrics as a text table: one row per class (`class`, `IoU`, `Acc` in percent with 2 decimals, `n/a` for
- * null), then aAcc, mIoU and mAcc, how many classes the means average, and the count of ground-truth pixels whose
+ * null), then aAcc, mIoU and mAcc, how many classes each mean averages, and the count of ground-truth pixels whose
  * prediction is outside 0..K-1 when there are any.
  * @param classNames K names; default the 21 VOC names when K = 21, else `class_<k>`.
  * @throws Error when `classNames` does not have K entries.
@@ -341,8 +341,12 @@ export function formatSegmentationMetrics(m: SegmentationMetrics, classNames?: r
   for (let j = 0; j < k; j++) lines.push(`${names[j].padEnd(nameW)}  ${pct(m.IoU[j]).padStart(6)}  ${pct(m.Acc[j]).padStart(6)}`);
   lines.push('');
   lines.push(`aAcc ${pct(m.aAcc)}  mIoU ${pct(m.mIoU)}  mAcc ${pct(m.mAcc)}  (${m.numImages} images, percent)`);
-  const defined = m.IoU.filter((v) => v !== null).length;
-  lines.push(`mIoU averages ${defined} of ${k} classes (n/a: a class absent from both ground truth and prediction)`);
+  const definedIoU = m.IoU.filter((v) => v !== null).length;
+  const definedAcc = m.Acc.filter((v) => v !== null).length;
+  lines.push(
+    `mIoU averages ${definedIoU} of ${k} classes, mAcc ${definedAcc} (n/a: IoU of a class absent from both ground truth and ` +
+      'prediction, Acc of a class absent from the ground truth)',
+  );
   const outOfRange = m.gtPixelsWithOutOfRangePrediction.reduce((a, b) => a + b, 0);
   if (outOfRange > 0) {
     lines.push(`${outOfRange} ground-truth pixels have a predicted value outside 0..${k - 1}: counted as wrong for their class`);

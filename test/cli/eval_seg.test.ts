@@ -188,7 +188,7 @@ describe('eval-seg CLI on CamVid-style data', () => {
     // Same counts as above; classes 3..10 are absent and never predicted (n/a, left out of the means).
     expect(lines[1].split(/\s+/)).to.deep.equal(['Sky', '75.00', '100.00']);
     expect(lines[4].split(/\s+/)).to.deep.equal(['Road', 'n/a', 'n/a']);
-    expect(lines.at(-1)).to.equal('mIoU averages 3 of 11 classes (n/a: a class absent from both ground truth and prediction)');
+    expect(lines.at(-1)).to.equal('mIoU averages 3 of 11 classes, mAcc 3 (n/a: IoU of a class absent from both ground truth and prediction, Acc of a class absent from the ground truth)');
     expect(lines.at(-2)).to.equal(`aAcc ${(700 / 9).toFixed(2)}  mIoU ${((100 * (3 / 4 + 1 / 2 + 2 / 3)) / 3).toFixed(2)}  mAcc ${((100 * (1 + 4 / 3)) / 3).toFixed(2)}  (2 images, percent)`);
     expect(await errorOf(['--gt', gt, '--pred', pred, '--config', path.resolve(__dirname, '..', '..', 'configs', 'detection', 'retinanet_r50_fpn.json')])).to.match(
       /a detection config; eval-seg needs a segmentation config/,
