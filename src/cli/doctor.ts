@@ -93,7 +93,7 @@ export async function doctorDiagnosis(choice: BackendChoice, opts: DoctorOptions
       `  CPU, all cores:   npm install @tensorflow/tfjs-node@${nativePeerVersion('@tensorflow/tfjs-node')}`,
       `  NVIDIA GPU:       npm install @tensorflow/tfjs-node-gpu@${nativePeerVersion('@tensorflow/tfjs-node-gpu')}` +
         '  (Linux x86-64 or Windows; driver > 450, CUDA 11.2, cuDNN 8.1 on the library path)',
-      '  any GPU (Vulkan, Metal, D3D12): --backend webgpu, with the npm package webgpu installed',
+      `  any GPU (Vulkan, Metal, D3D12): --backend webgpu (the npm package webgpu: ${webgpuPackageState()})`,
     );
   }
   const onGpu = info?.gpu != null && !('hardware' in info.gpu && !info.gpu.hardware);
@@ -112,4 +112,14 @@ export function registerDoctor(program: Command): void {
         throw new Error(`--require-gpu: backend '${d.info?.name ?? o.backend}' has no GPU here (see the report above)`);
       }
     });
+}
+
+/** Whether the optional peer `webgpu` (Dawn's Node bindings) resolves from here: `installed` or how to install it. */
+function webgpuPackageState(): string {
+  try {
+    require.resolve('webgpu');
+    return 'installed';
+  } catch {
+    return 'npm install webgpu';
+  }
 }

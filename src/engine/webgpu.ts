@@ -254,7 +254,7 @@ export async function startWebGpuBackend(opts: { allowSoftware: boolean }): Prom
   }
   if (!opts.allowSoftware && isNode() && process.platform === 'linux' && !linuxHasGpuDevice()) {
     // Probing Dawn costs start-up time and driver noise on stderr; a GPU driver always makes one of these nodes.
-    throw new Error('no GPU device node (/dev/dri/renderD*, /dev/nvidia0) on this machine');
+    throw new Error('no GPU device node (/dev/dri/renderD*, /dev/nvidia0) on this machine, so auto does not try a software adapter');
   }
   const adapters = await findAdapters({ hardwareOnly: !opts.allowSoftware });
   const pick = adapters.find((a) => a.report.hardware || opts.allowSoftware);
