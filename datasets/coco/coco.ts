@@ -115,6 +115,18 @@ function readJsonFile(path: string): unknown {
   return JSON.parse(fs.readFileSync(path).toString('utf8'));
 }
 
+/** `key(item)` → the `value(item)` of every item with that key, in the items' order (a pycocotools `defaultdict(list)` index). */
+function groupBy<T, V>(items: readonly T[], key: (item: T) => number, value: (item: T) => V): Map<number, V[]> {
+  const index = new Map<number, V[]>();
+  for (const item of items) {
+    const k = key(item);
+    let list = index.get(k);
+    if (!list) index.set(k, (list = []));
+    list.push(value(item));
+  }
+  return index;
+}
+
 /** Passed by `loadRes` to the constructor for records it has built and checked itself. */
 const BUILT_BY_LOAD_RES = Symbol('built by loadRes');
 
@@ -262,15 +274,7 @@ export class Coco {
 
   /** Image id → its annotations, in file order (pycocotools `imgToAnns`). */
   get imgToAnns(): Map<number, CocoAnnotationJson[]> {
-    if (!this.imgToAnnsIndex) {
-      const index = new Map<number, CocoAnnotationJson[]>();
-      for (const ann of this.dataset.annotations) {
-        let list = index.get(ann.image_id);
-        if (!list) index.set(ann.image_id, (list = []));
-        list.push(ann);
-      }
-      this.imgToAnnsIndex = index;
-    }
+    if (!this.imgToAnnsIndex) this.imgToAnnsIndex = groupBy(this.dataset.annotations, (a) => a.image_id, (a) => a);
     return this.imgToAnnsIndex;
   }
 
@@ -321,15 +325,7 @@ export class Coco {
 
   /** Category id → image id of each of its annotations, in file order (with repeats, as pycocotools). */
   get catToImgs(): Map<number, number[]> {
-    if (!this.catToImgsIndex) {
-      const index = new Map<number, number[]>();
-      for (const ann of this.dataset.annotations) {
-        let list = index.get(ann.category_id);
-        if (!list) index.set(ann.category_id, (list = []));
-        list.push(ann.image_id);
-      }
-      this.catToImgsIndex = index;
-    }
+    if (!this.catToImgsIndex) this.catToImgsIndex = groupBy(this.dataset.annotations, (a) => a.category_id, (a) => a.image_id);
     return this.catToImgsIndex;
   }
 

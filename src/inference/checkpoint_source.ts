@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Config } from '../config/types';
 import type { Module } from '../nn/module';
-import { loadModelWeights, RESVISION_CHECKPOINT_FORMAT, type WeightsSource } from '../weights/model_weights';
+import { fetchBytes, isIOHandler, loadModelWeights, RESVISION_CHECKPOINT_FORMAT, type WeightsSource } from '../weights/model_weights';
 import { SafetensorsBuffer } from '../weights/safetensors_bytes';
 
 /**
@@ -38,10 +38,6 @@ export interface OpenedCheckpoint {
   config: unknown;
   /** The weights, for `loadModelWeights`. */
   weights: WeightsSource;
-}
-
-function isIOHandler(s: unknown): s is tf.io.IOHandler {
-  return typeof s === 'object' && s !== null && !(s instanceof ArrayBuffer) && !(s instanceof Uint8Array) && typeof (s as tf.io.IOHandler).load === 'function';
 }
 
 /**
@@ -82,16 +78,7 @@ export async function openCheckpointSource(source: CheckpointSource, opts: Check
     const stored = (artifacts.userDefinedMetadata as { config?: unknown } | undefined)?.config;
     return { name: 'tf.io handler', config: stored ?? opts.config, weights: tf.io.fromMemory(artifacts) };
   }
-  if (typeof source === 'string') {
-    let res: Response;
-    try {
-      res = await fetch(source);
-    } catch (e) {
-      throw new Error(`${source}: fetch failed: ${(e as Error).message}`);
-    }
-    if (!res.ok) throw new Error(`${source}: HTTP ${res.status} ${res.statusText}`);
-    return openCheckpointBytes(await res.arrayBuffer(), source);
-  }
+  if (typeof source === 'string') return openCheckpointBytes(await fetchBytes(source), source);
   if (source instanceof ArrayBuffer || source instanceof Uint8Array) return openCheckpointBytes(source, 'buffer');
   throw new Error(`checkpoint source: expected bytes (ArrayBuffer, Uint8Array), a URL or a tf.io.IOHandler, got ${source === null ? 'null' : typeof source}`);
 }

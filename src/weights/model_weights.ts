@@ -24,8 +24,24 @@ export interface ModelWeightsReport {
   unexpected: string[];
 }
 
-function isIOHandler(s: WeightsSource): s is tf.io.IOHandler {
-  return typeof s === 'object' && !(s instanceof ArrayBuffer) && !(s instanceof Uint8Array) && typeof (s as tf.io.IOHandler).load === 'function';
+/** Whether a weights or checkpoint source is a `tf.io.IOHandler` (an object with a `load` method, not bytes). */
+export function isIOHandler(s: unknown): s is tf.io.IOHandler {
+  return typeof s === 'object' && s !== null && !(s instanceof ArrayBuffer) && !(s instanceof Uint8Array) && typeof (s as tf.io.IOHandler).load === 'function';
+}
+
+/**
+ * The body of `url` (absolute, or relative to the page) read with `fetch`.
+ * @throws Error `${url}: fetch failed: ...` or `${url}: HTTP <status> <text>`.
+ */
+export async function fetchBytes(url: string): Promise<ArrayBuffer> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new Error(`${url}: fetch failed: ${(e as Error).message}`);
+  }
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
+  return res.arrayBuffer();
 }
 
 /**
@@ -59,14 +75,7 @@ async function readNamedTensors(source: WeightsSource, name?: string): Promise<{
   let where = name ?? 'buffer';
   if (typeof source === 'string') {
     where = name ?? source;
-    let res: Response;
-    try {
-      res = await fetch(source);
-    } catch (e) {
-      throw new Error(`${source}: fetch failed: ${(e as Error).message}`);
-    }
-    if (!res.ok) throw new Error(`${source}: HTTP ${res.status} ${res.statusText}`);
-    bytes = await res.arrayBuffer();
+    bytes = await fetchBytes(source);
   } else bytes = source;
   const st = SafetensorsBuffer.parse(bytes, where);
   if (st.metadata.format !== RESVISION_CHECKPOINT_FORMAT || st.metadata.layout !== 'hwio') {

@@ -24,8 +24,9 @@ export interface TinyDetector {
  * the three BCCD fixture images (3 classes) at shorter side 64, in `dir` (the data is copied there). The score
  * thresholds are near 0 (postprocess 0.001, predict 0.002) so that the untrained model's many low scores fill each
  * image's 100 detections (`detectionsPerImage`) with boxes to compare.
+ * @param edit changes a test makes to the config before training (thresholds, detections per image).
  */
-export async function trainTinyDetector(dir: string): Promise<TinyDetector> {
+export async function trainTinyDetector(dir: string, edit: (cfg: Record<string, any>) => void = () => {}): Promise<TinyDetector> {
   const root = path.join(dir, 'BCCD');
   fs.mkdirSync(path.join(root, 'ImageSets', 'Main'), { recursive: true });
   for (const sub of ['Annotations', 'JPEGImages']) fs.cpSync(path.join(BCCD, sub), path.join(root, sub), { recursive: true });
@@ -44,8 +45,9 @@ export async function trainTinyDetector(dir: string): Promise<TinyDetector> {
   cfg.optimizer = { ...cfg.optimizer, baseLr: 0.01, baseBatchSize: 3, gradClipNorm: 1 };
   cfg.schedule = { maxIter: 2, main: { kind: 'multistep', gamma: 0.1, milestoneFractions: [0.5] } };
   cfg.train = { seed: 0, batchSize: 3, numWorkers: 1, logEvery: 1, evalEvery: 0, checkpointEvery: 2, outputDir: path.join(dir, 'run') };
+  edit(cfg);
   const cfgFile = path.join(dir, 'cfg.json');
   fs.writeFileSync(cfgFile, JSON.stringify(cfg));
-  await runCli(['train', cfgFile, '--quiet']);
+  await runCli(['train', cfgFile, '--quiet', '--no-eval']);
   return { cfgFile, ckpt: path.join(dir, 'run', 'model_0000002.safetensors'), images: TINY_DETECTOR_IDS.map((id) => path.join(root, 'JPEGImages', `${id}.jpg`)) };
 }

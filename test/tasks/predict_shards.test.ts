@@ -7,40 +7,18 @@
  * reordered, and `--shard` without `--out`.
  */
 import { expect } from 'chai';
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
 import { encodePaletteMask } from '../../src/tasks/overlay';
 import { readPredictParts } from '../../src/tasks/shards';
-import { runCli } from '../helpers/cli';
+import { cliError, lastCheckpoint, runCli, runCliProcess } from '../helpers/cli';
+import { trainTinyDetector } from '../helpers/tiny_detector';
 import { seededFloats } from '../helpers/tensors';
 
 const REPO = path.resolve(__dirname, '../..');
 const N = 3;
-
-/** The checkpoint a one-step `train --no-eval` wrote into `run`. */
-function lastCheckpoint(run: string): string {
-  const files = fs.readdirSync(run).filter((f) => /^model_\d+\.safetensors$/.test(f)).sort();
-  expect(files, `checkpoints in ${run}`).to.not.be.empty;
-  return path.join(run, files.at(-1)!);
-}
-
-/** Run `resvision ARGS` as a separate process (one thread); resolves with its stdout, rejects with its stderr. */
-function runProcess(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src/cli/main.ts'), '--backend', 'wasm', '--threads', '1', ...args], { cwd: REPO });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += String(c)));
-    child.stderr.on('data', (c: Buffer) => (err += String(c)));
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`resvision ${args.join(' ')} exited ${code}: ${err}`))));
-  });
-}
-
-/** `resvision ARGS` in-process: its error message, or '' when it succeeds. */
-const cliError = (args: string[]): Promise<string> => runCli(args).then(() => '', (e: Error) => e.message);
 
 /** `p` as a regular expression matching itself. */
 const literal = (p: string): string => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -54,33 +32,16 @@ describe('predict shards: detection (RetinaNet ResNet-18; shards as separate pro
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rv-pshard-det-'));
-    const root = path.join(dir, 'BCCD');
-    fs.mkdirSync(path.join(root, 'ImageSets', 'Main'), { recursive: true });
-    for (const sub of ['Annotations', 'JPEGImages']) fs.cpSync(path.join(REPO, 'test/fixtures/bccd/BCCD', sub), path.join(root, sub), { recursive: true });
-    const ids = ['BloodImage_00147', 'BloodImage_00249', 'BloodImage_00338'];
-    fs.writeFileSync(path.join(root, 'ImageSets', 'Main', 'all.txt'), `${ids.join('\n')}\n`);
-    const cfg = JSON.parse(fs.readFileSync(path.join(REPO, 'configs/detection/retinanet_r50_fpn.json'), 'utf8'));
-    cfg.model.backbone = { name: 'resnet18', normLayer: 'batch', frozenStages: 0, zeroInitResidual: false, replaceStrideWithDilation: [false, false, false] };
-    cfg.model.fpn.channels = 32;
-    cfg.model.postprocess = { ...cfg.model.postprocess, scoreThresh: 0, detectionsPerImage: 20 };
-    cfg.predict.scoreThresh = 0;
-    cfg.data = {
-      format: 'voc', root, trainSplit: 'all', valSplit: 'all', annotationsDir: 'Annotations', imagesDir: 'JPEGImages', imageExt: '.jpg',
-      use07Metric: false, classes: ['RBC', 'WBC', 'Platelets'], trainShortEdge: [64], trainMaxSize: 1000, evalShortEdge: 64,
-      evalMaxSize: 1000, flipProbability: 0, filterEmpty: false,
-    };
-    cfg.optimizer = { ...cfg.optimizer, baseLr: 0.01, baseBatchSize: 3 };
-    cfg.schedule = { maxIter: 1, main: { kind: 'multistep', gamma: 0.1, milestoneFractions: [0.8] } };
-    cfg.train = { seed: 0, batchSize: 3, numWorkers: 1, logEvery: 1, evalEvery: 0, checkpointEvery: 1, outputDir: path.join(dir, 'run') };
-    const cfgFile = path.join(dir, 'cfg.json');
-    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
-    await runCli(['train', cfgFile, '--quiet', '--no-eval']);
-    ckpt = lastCheckpoint(path.join(dir, 'run'));
+    const tiny = await trainTinyDetector(dir, (cfg) => {
+      cfg.model.postprocess = { ...cfg.model.postprocess, scoreThresh: 0, detectionsPerImage: 20 };
+      cfg.predict.scoreThresh = 0;
+    });
+    ckpt = tiny.ckpt;
     // 7 images of 5 sizes, in a folder (expanded and sorted) and as a file: shards of 3, 2 and 2 images.
     const folder = path.join(dir, 'images');
     fs.mkdirSync(path.join(folder, 'crops'), { recursive: true });
-    for (const id of ids) fs.copyFileSync(path.join(root, 'JPEGImages', `${id}.jpg`), path.join(folder, `${id}.jpg`));
-    const src = path.join(root, 'JPEGImages', `${ids[0]}.jpg`);
+    for (const f of tiny.images) fs.copyFileSync(f, path.join(folder, path.basename(f)));
+    const src = tiny.images[0];
     await sharp(src).extract({ left: 0, top: 0, width: 200, height: 150 }).png().toFile(path.join(folder, 'crops', 'a.png'));
     await sharp(src).extract({ left: 100, top: 50, width: 120, height: 160 }).png().toFile(path.join(folder, 'crops', 'b.png'));
     await sharp(src).resize(96, 72).jpeg().toFile(path.join(folder, 'crops', 'c.jpg'));
@@ -98,7 +59,7 @@ describe('predict shards: detection (RetinaNet ResNet-18; shards as separate pro
     const onceList = JSON.parse(once) as { file: string; detections: unknown[] }[];
     expect(onceList).to.have.length(7);
     expect(onceList.every((p) => p.detections.length > 0), 'every image has detections').to.equal(true);
-    const lines = await Promise.all(Array.from({ length: N }, (_, k) => runProcess(['predict', ckpt, ...images, '--shard', `${k}/${N}`, '--out', parts])));
+    const lines = await Promise.all(Array.from({ length: N }, (_, k) => runCliProcess(['predict', ckpt, ...images, '--shard', `${k}/${N}`, '--out', parts])));
     lines.forEach((line, k) => expect(line).to.contain(`wrote ${path.join(parts, `predict-part-${k}-of-${N}.json`)} (shard ${k}/${N}: ${k === 0 ? 3 : 2} of 7 images)`));
     expect(fs.existsSync(path.join(parts, 'detections.json')), 'a shard leaves detections.json to the merge').to.equal(false);
     const mergedOut = path.join(dir, 'merged');

@@ -6,7 +6,6 @@
  * parts of another config.
  */
 import { expect } from 'chai';
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -14,33 +13,15 @@ import sharp from 'sharp';
 import { parseShard, shardIndices } from '../../src/common/shard';
 import { encodePaletteMask } from '../../src/tasks/overlay';
 import { readEvalParts } from '../../src/tasks/shards';
-import { runCli } from '../helpers/cli';
+import { cliError, lastCheckpoint, runCli, runCliProcess } from '../helpers/cli';
+import { trainTinyDetector } from '../helpers/tiny_detector';
 import { seededFloats } from '../helpers/tensors';
 
 const REPO = path.resolve(__dirname, '../..');
 const N = 3;
 
-/** The checkpoint a one-step `train --no-eval` wrote into `run`. */
-function lastCheckpoint(run: string): string {
-  const files = fs.readdirSync(run).filter((f) => /^model_\d+\.safetensors$/.test(f)).sort();
-  expect(files, `checkpoints in ${run}`).to.not.be.empty;
-  return path.join(run, files.at(-1)!);
-}
-
-/** Run `resvision ARGS` as a separate process (one thread); resolves with its stdout, rejects with its stderr. */
-function runProcess(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src/cli/main.ts'), '--backend', 'wasm', '--threads', '1', ...args], { cwd: REPO });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += String(c)));
-    child.stderr.on('data', (c: Buffer) => (err += String(c)));
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`resvision ${args.join(' ')} exited ${code}: ${err}`))));
-  });
-}
-
 /** `resvision merge` of `args`, its error message, or '' when it succeeds. */
-const mergeError = (args: string[]): Promise<string> => runCli(['merge', ...args]).then(() => '', (e: Error) => e.message);
+const mergeError = (args: string[]): Promise<string> => cliError(['merge', ...args]);
 
 /** Evaluate `ckpt` once and as N shards (in-process), merge, and return both reports and the parts' folder. */
 async function onceAndSharded(cfgFile: string, ckpt: string, dir: string): Promise<{ once: string; merged: string; parts: string }> {
@@ -196,27 +177,10 @@ describe('shards: detection (RetinaNet ResNet-18, VOC data; shards as separate p
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rv-shard-det-'));
-    const root = path.join(dir, 'BCCD');
-    fs.mkdirSync(path.join(root, 'ImageSets', 'Main'), { recursive: true });
-    for (const sub of ['Annotations', 'JPEGImages']) fs.cpSync(path.join(REPO, 'test/fixtures/bccd/BCCD', sub), path.join(root, sub), { recursive: true });
-    fs.writeFileSync(path.join(root, 'ImageSets', 'Main', 'all.txt'), 'BloodImage_00147\nBloodImage_00249\nBloodImage_00338\n');
-    const cfg = JSON.parse(fs.readFileSync(path.join(REPO, 'configs/detection/retinanet_r50_fpn.json'), 'utf8'));
-    cfg.model.backbone = { name: 'resnet18', normLayer: 'batch', frozenStages: 0, zeroInitResidual: false, replaceStrideWithDilation: [false, false, false] };
-    cfg.model.fpn.channels = 32;
-    // Every box the head proposes is kept (score threshold 0): many low, close scores put COCOeval's ordering to the test.
-    cfg.model.postprocess = { ...cfg.model.postprocess, scoreThresh: 0, detectionsPerImage: 50 };
-    cfg.data = {
-      format: 'voc', root, trainSplit: 'all', valSplit: 'all', annotationsDir: 'Annotations', imagesDir: 'JPEGImages', imageExt: '.jpg',
-      use07Metric: false, classes: ['RBC', 'WBC', 'Platelets'], trainShortEdge: [64], trainMaxSize: 1000, evalShortEdge: 64,
-      evalMaxSize: 1000, flipProbability: 0, filterEmpty: false,
-    };
-    cfg.optimizer = { ...cfg.optimizer, baseLr: 0.01, baseBatchSize: 3 };
-    cfg.schedule = { maxIter: 1, main: { kind: 'multistep', gamma: 0.1, milestoneFractions: [0.8] } };
-    cfg.train = { seed: 0, batchSize: 3, numWorkers: 1, logEvery: 1, evalEvery: 0, checkpointEvery: 1, outputDir: path.join(dir, 'run') };
-    cfgFile = path.join(dir, 'cfg.json');
-    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
-    await runCli(['train', cfgFile, '--quiet', '--no-eval']);
-    ckpt = lastCheckpoint(path.join(dir, 'run'));
+    ({ cfgFile, ckpt } = await trainTinyDetector(dir, (cfg) => {
+      // Every box the head proposes is kept (score threshold 0): many low, close scores put COCOeval's ordering to the test.
+      cfg.model.postprocess = { ...cfg.model.postprocess, scoreThresh: 0, detectionsPerImage: 50 };
+    }));
   });
 
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -227,7 +191,7 @@ describe('shards: detection (RetinaNet ResNet-18, VOC data; shards as separate p
     expect(once).to.match(/^split all: 3 images, \d+ detections/);
     expect(Number(/(\d+) detections/.exec(once)![1])).to.be.greaterThan(3);
     const parts = path.join(dir, 'parts');
-    await Promise.all(Array.from({ length: N }, (_, k) => runProcess(['eval', cfgFile, '--checkpoint', ckpt, '--quiet', '--shard', `${k}/${N}`, '--out', parts])));
+    await Promise.all(Array.from({ length: N }, (_, k) => runCliProcess(['eval', cfgFile, '--checkpoint', ckpt, '--quiet', '--shard', `${k}/${N}`, '--out', parts])));
     const mergedOut = path.join(dir, 'merged');
     const merged = await runCli(['merge', ...Array.from({ length: N }, (_, k) => path.join(parts, `eval-part-${k}-of-${N}.json`)), '--out', mergedOut]);
     expect(merged.replaceAll(mergedOut, 'OUT')).to.equal(once.replaceAll(onceOut, 'OUT'));
