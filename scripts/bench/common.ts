@@ -10,6 +10,28 @@ import * as path from 'path';
 import type { BackendInfo } from '../../src/engine/backend';
 import { SgdOptimizer } from '../../src/engine/optimizer';
 
+/** torchvision ResNet-50 (v1.5) convolutions at 224x224: [H, Cin, Cout, k, stride, count]. */
+export const RESNET50_CONVS: [number, number, number, number, number, number][] = [
+  [224, 3, 64, 7, 2, 1],
+  [56, 64, 64, 1, 1, 1], [56, 64, 64, 3, 1, 3], [56, 64, 256, 1, 1, 4], [56, 256, 64, 1, 1, 2],
+  [56, 256, 128, 1, 1, 1], [56, 128, 128, 3, 2, 1], [28, 128, 512, 1, 1, 4], [56, 256, 512, 1, 2, 1],
+  [28, 512, 128, 1, 1, 3], [28, 128, 128, 3, 1, 3],
+  [28, 512, 256, 1, 1, 1], [28, 256, 256, 3, 2, 1], [14, 256, 1024, 1, 1, 6], [28, 512, 1024, 1, 2, 1],
+  [14, 1024, 256, 1, 1, 5], [14, 256, 256, 3, 1, 5],
+  [14, 1024, 512, 1, 1, 1], [14, 512, 512, 3, 2, 1], [7, 512, 2048, 1, 1, 3], [14, 1024, 2048, 1, 2, 1],
+  [7, 2048, 512, 1, 1, 2], [7, 512, 512, 3, 1, 2],
+];
+
+/** Multiply-adds of a torchvision ResNet-50 forward pass on one size x size image: the convolutions and the fc. */
+export function resnet50Macs(size = 224): number {
+  let macs = 2048 * 1000;
+  for (const [h, cin, cout, k, s, count] of RESNET50_CONVS) {
+    const ho = Math.floor((((h * size) / 224) + 2 * ((k - 1) >> 1) - k) / s) + 1;
+    macs += count * ho * ho * k * k * cin * cout;
+  }
+  return macs;
+}
+
 /** The value after `--name` on the command line, or `fallback` when the option is absent. */
 export function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -185,7 +207,7 @@ export function pad32(v: number): number {
  * Print a benchmark's JSON object (2-space indent): `head` (benchmark name, model, input), then `repeats`, the core
  * count, the 1-minute load average before the run (`loadBefore`), after it and after the reference, our record, the
  * reference's, and each ratio of `ratios` (name → key of both records: ours / reference) when the reference ran.
- * `reference` is called between the two last load readings.
+ * `reference` is called between the two last load readings; `derived` adds fields computed from the reference.
  */
 export function printReport(
   head: Record<string, unknown>,
@@ -194,6 +216,7 @@ export function printReport(
   ours: Record<string, unknown>,
   reference: () => Record<string, unknown>,
   ratios: Record<string, string>,
+  derived: (ref: Record<string, unknown>) => Record<string, unknown> = () => ({}),
 ): void {
   const loadAfter = os.loadavg()[0];
   const ref = reference();
@@ -208,6 +231,7 @@ export function printReport(
     resvision: ours,
     reference: ref,
     ...ratioValues,
+    ...derived(ref),
   }, null, 2)}\n`);
 }
 

@@ -11,12 +11,14 @@ import time
 import torch
 import torchvision
 
+from torch_common import loaded_blas, set_threads
+
 
 def main():
     size = int(sys.argv[1]) if len(sys.argv) > 1 else 512
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     threads = int(sys.argv[3]) if len(sys.argv) > 3 else 2
-    torch.set_num_threads(threads)
+    set_threads(threads)
     model = torchvision.models.segmentation.deeplabv3_resnet50(weights=None, weights_backbone=None, num_classes=21, aux_loss=False).eval()
     x = torch.randn(1, 3, size, size)
     times = []
@@ -26,7 +28,7 @@ def main():
             model(x)["out"]
             if i > 0:
                 times.append(time.perf_counter() - t0)
-    print(json.dumps({"model": "torchvision deeplabv3_resnet50", "torch": torch.__version__, "threads": torch.get_num_threads(),
+    print(json.dumps({"model": "torchvision deeplabv3_resnet50", "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": loaded_blas()[0],
                       "input": [1, 3, size, size], "bestSeconds": min(times), "seconds": times}))
 
 

@@ -1,40 +1,30 @@
 /**
- * Convolution benchmark on the wasm backend (single thread, XNNPACK), printing JSON:
+ * Convolution benchmark on the wasm backend (XNNPACK; `--threads N`, default the cores available), printing JSON:
  *  - `resnet50`: for each distinct convolution of torchvision ResNet-50 at batch 4, 224x224, the forward time and
  *    the input-/filter-gradient times of `conv2d` (src/ops/conv.ts), with the stock tfjs-backend-wasm
  *    Conv2DBackpropInput for comparison, and the sum over all 53 convolutions weighted by their count;
  *  - `grouped`: ResNeXt-50 32x4d grouped 3x3 convolutions, time per GFLOP relative to a dense 3x3 convolution of
  *    the same spatial size and channel count (the dense path's efficiency).
- * Usage: npx tsx scripts/bench/kernels.ts [--quick]
+ * Usage: npx tsx scripts/bench/kernels.ts [--quick] [--threads N]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/engine/backend';
+import { availableThreads } from '../../src/engine/wasm_threads';
+import { arg, RESNET50_CONVS as RESNET50 } from './common';
 import { conv2d, convBackpropFilter, convBackpropInput, resolveConvGeometry } from '../../src/ops/conv';
 
+/**
+ * Mean time of `f` over `reps` runs after one warm-up. wasm kernels run synchronously, so the result is complete
+ * when `f` returns; it is not read back, because copying a large output into a fresh JavaScript array costs more
+ * than many of the convolutions measured here (about 3 ms per MB of first-touched memory on the test machine).
+ */
 function timeMs(f: () => tf.Tensor, reps: number): number {
-  const warm = f();
-  warm.dataSync();
-  warm.dispose();
+  f().dispose();
   const t0 = performance.now();
-  for (let i = 0; i < reps; i++) {
-    const t = f();
-    t.dataSync();
-    t.dispose();
-  }
+  for (let i = 0; i < reps; i++) f().dispose();
   return (performance.now() - t0) / reps;
 }
 
-/** torchvision ResNet-50 (v1.5) convolutions at 224x224: [H, Cin, Cout, k, stride, count]. */
-const RESNET50: [number, number, number, number, number, number][] = [
-  [224, 3, 64, 7, 2, 1],
-  [56, 64, 64, 1, 1, 1], [56, 64, 64, 3, 1, 3], [56, 64, 256, 1, 1, 4], [56, 256, 64, 1, 1, 2],
-  [56, 256, 128, 1, 1, 1], [56, 128, 128, 3, 2, 1], [28, 128, 512, 1, 1, 4], [56, 256, 512, 1, 2, 1],
-  [28, 512, 128, 1, 1, 3], [28, 128, 128, 3, 1, 3],
-  [28, 512, 256, 1, 1, 1], [28, 256, 256, 3, 2, 1], [14, 256, 1024, 1, 1, 6], [28, 512, 1024, 1, 2, 1],
-  [14, 1024, 256, 1, 1, 5], [14, 256, 256, 3, 1, 5],
-  [14, 1024, 512, 1, 1, 1], [14, 512, 512, 3, 2, 1], [7, 512, 2048, 1, 1, 3], [14, 1024, 2048, 1, 2, 1],
-  [7, 2048, 512, 1, 1, 2], [7, 512, 512, 3, 1, 2],
-];
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
@@ -42,7 +32,7 @@ async function main(): Promise<void> {
   // The stock kernel, captured before selectBackend replaces it; its setup runs against the live backend below.
   require('@tensorflow/tfjs-backend-wasm');
   const stock = tf.getKernel('Conv2DBackpropInput', 'wasm');
-  const info = await selectBackend('wasm');
+  const info = await selectBackend('wasm', { threads: Number(arg('threads', String(availableThreads()))) });
   if (stock?.setupFunc) stock.setupFunc(tf.backend());
   const n = 4;
   const rows = [];

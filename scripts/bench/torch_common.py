@@ -2,7 +2,9 @@
 object (implementation, versions, threads), peak RSS, and the detector measurement of faster_rcnn_torch.py and
 retinanet_torch.py. Imported from the scripts' own folder (Python puts it first on sys.path).
 """
+import ctypes
 import json
+import os
 import resource
 import statistics
 import sys
@@ -12,10 +14,35 @@ import torch
 import torchvision
 
 
+def loaded_blas():
+    """The BLAS library this process loaded, as (kind, path): kind is "openblas", "mkl", "reference" (Netlib's
+    unoptimized libblas, which Debian's torch uses until an optimized BLAS such as libopenblas0-pthread is
+    installed) or "unknown". torch runs some convolutions through BLAS (1x1 ones on one thread, see
+    aten/src/ATen/native/Convolution.cpp, `use_mkldnn`), so the reference's speed depends on it."""
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "/" in line}
+    for path in sorted(paths):
+        real = os.path.realpath(path)
+        name = os.path.basename(real)
+        if "openblas" in real:
+            return "openblas", real
+        if name.startswith("libmkl"):
+            return "mkl", real
+        if name.startswith("libblas.so"):
+            return "reference", real
+    return "unknown", ""
+
+
 def set_threads(threads, seed=0):
-    """Use `threads` intra-op threads (None: torch's default, all cores) and seed torch's global generator."""
+    """Use `threads` intra-op threads (None: torch's default, all cores) and seed torch's global generator.
+
+    OpenBLAS keeps its own thread pool, which torch.set_num_threads does not size (Debian's torch 1.13): without
+    openblas_set_num_threads a "1 thread" reference ran its BLAS calls on every core."""
     if threads is not None:
         torch.set_num_threads(threads)
+        kind, path = loaded_blas()
+        if kind == "openblas":
+            ctypes.CDLL(path).openblas_set_num_threads(threads)
     torch.manual_seed(seed)
 
 
@@ -34,7 +61,7 @@ def median_ms(fn, warmup, repeats):
 def header():
     """The first fields of every reference's JSON object: implementation, torch and torchvision versions, threads."""
     return {"impl": "torchvision", "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "threads": torch.get_num_threads()}
+            "threads": torch.get_num_threads(), "blas": loaded_blas()[0]}
 
 
 def peak_rss_mb():
