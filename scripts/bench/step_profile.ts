@@ -1,5 +1,7 @@
 /**
- * Per-kernel profile of one ResNet training step (forward, backward, SGD update) on the wasm backend, printing JSON.
+ * Per-kernel profile of one training step (forward, backward, SGD update) on the wasm backend, printing JSON: a ResNet
+ * classifier at `--batch` x `--size`, or with `--model retinanet` the RetinaNet-R50-FPN step of retinanet.ts (batch 1,
+ * a 512x683 image padded to 512x704, two ground-truth boxes, torchvision's frozen stem, layer1 and BatchNorm).
  *
  * Every kernel registered for wasm is wrapped with a timer; a kernel that runs other kernels through the engine
  * (the project's gradient kernels do) is charged only its own time ("self"), so the kernel times add up to the
@@ -11,7 +13,7 @@
  *
  * `--threads N` sets the wasm backend's threads (default: the cores available).
  *
- *   npx tsx scripts/bench/step_profile.ts [--model resnet50] [--batch 4] [--size 224] [--repeats 3] [--ab] [--top 25] [--shapes 3] [--threads N]
+ *   npx tsx scripts/bench/step_profile.ts [--model resnet50|retinanet] [--batch 4] [--size 224] [--repeats 3] [--ab] [--top 25] [--shapes 3] [--threads N]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as os from 'os';
@@ -20,6 +22,7 @@ import { selectBackend } from '../../src/engine/backend';
 import { SgdOptimizer } from '../../src/engine/optimizer';
 import { WASM_TRAINING_KERNELS } from '../../src/kernels';
 import { ResNetClassifier } from '../../heads/classification/model';
+import { retinanetResnet50Fpn } from '../../heads/detection/model';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -82,6 +85,30 @@ class KernelTimers {
 /** Kernels that have a stock wasm implementation which the project replaces for speed (the A/B pairs). */
 const AB_KERNELS = ['Slice', 'MaxPoolGrad', 'Identity'];
 
+/** The profiled model, its inputs and its training loss. */
+function buildStep(modelName: string, batch: number, size: number): {
+  model: { trainableParameters(): [string, tf.Variable][]; dispose(): void };
+  x: tf.Tensor4D;
+  y: tf.Tensor;
+  loss: () => tf.Scalar;
+} {
+  if (modelName === 'retinanet') {
+    const model = retinanetResnet50Fpn({ numClasses: 91 });
+    const x = tf.randomNormal([1, 512, 704, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const targets = [{ boxes: Float32Array.from([10, 10, 60, 70, 100, 100, 150, 140]), labels: Int32Array.from([0, 1]) }];
+    const loss = () => {
+      const l = model.computeLosses({ images: x, targets }, { training: true });
+      return tf.add(l.classification, l.boxRegression) as tf.Scalar;
+    };
+    return { model, x, y: tf.scalar(0), loss };
+  }
+  const model = new ResNetClassifier(buildBackbone(modelName), 1000);
+  const x = tf.randomNormal([batch, size, size, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i + 1), 'int32');
+  const loss = () => model.computeLosses({ images: x, labels: y }, { training: true }).classification;
+  return { model, x, y, loss };
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -116,17 +143,12 @@ async function main(): Promise<void> {
     for (const name of swappable) timers.active.set(name, side === 'stock' ? stock.get(name)! : ours.get(name)!);
   };
 
-  const model = new ResNetClassifier(buildBackbone(modelName), 1000);
-  const x = tf.randomNormal([batch, size, size, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
-  const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i + 1), 'int32');
+  const { model, x, y, loss } = buildStep(modelName, batch, size);
   const params = model.trainableParameters();
   const opt = new SgdOptimizer(params, { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
   const step = async (): Promise<number> => {
     const t0 = performance.now();
-    const { value, grads } = tf.variableGrads(
-      () => model.computeLosses({ images: x, labels: y }, { training: true }).classification,
-      params.map(([, v]) => v),
-    );
+    const { value, grads } = tf.variableGrads(loss, params.map(([, v]) => v));
     opt.step(grads);
     await value.data();
     value.dispose();

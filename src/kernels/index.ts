@@ -1,9 +1,9 @@
 /**
  * Kernel registrations that tfjs-backend-wasm lacks (or ships as scalar loops) for training: convolution and
  * depthwise-convolution gradients built on XNNPACK forward kernels, `UnsortedSegmentSum` (tf.gather's gradient), and
- * faster replacements of stock kernels that training runs often: `Slice` (no full-input copy), `MaxPoolGrad` and
- * `Identity` (shares memory instead of copying), and a `ResizeBilinearGrad` that honours `halfPixelCenters` (the
- * stock one ignores it).
+ * faster replacements of stock kernels that training runs often: `Slice` and `SplitV` (no full-input copy),
+ * `MaxPoolGrad` and `Identity` (shares memory instead of copying), and a `ResizeBilinearGrad` that honours
+ * `halfPixelCenters` (the stock one ignores it).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter';
@@ -13,7 +13,7 @@ import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_conv2d_nat
 import { identityConfig } from './identity';
 import { maxPoolGradConfig } from './max_pool_grad';
 import { resizeBilinearGradConfig, resizeBilinearGradCpuConfig } from './resize_bilinear_grad';
-import { sliceConfig } from './slice';
+import { sliceConfig, splitVConfig } from './slice';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum';
 
 /** The kernels registered for `wasm` by {@link registerWasmTrainingKernels}, in registration order. */
@@ -24,6 +24,7 @@ export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   depthwiseConv2dNativeBackpropInputConfig,
   unsortedSegmentSumConfig,
   sliceConfig,
+  splitVConfig,
   maxPoolGradConfig,
   identityConfig,
   resizeBilinearGradConfig,
@@ -33,10 +34,9 @@ let registered = false;
 
 /**
  * Register, once, the kernels that training needs on the wasm backend. Replaces the backend's own
- * `Conv2DBackpropInput` (a scalar loop) with one built on XNNPACK convolutions, and `Slice`, `MaxPoolGrad` and
+ * `Conv2DBackpropInput` (a scalar loop) with one built on XNNPACK convolutions, `Slice`, `SplitV`, `MaxPoolGrad` and
  * `Identity` with the faster kernels of this folder, and `ResizeBilinearGrad` with one that honours
- * `halfPixelCenters`. Safe to call several times;
- * call it after `@tensorflow/tfjs-backend-wasm` has been loaded.
+ * `halfPixelCenters`. Safe to call several times; call it after `@tensorflow/tfjs-backend-wasm` has been loaded.
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;

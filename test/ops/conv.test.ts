@@ -30,13 +30,13 @@ interface Case extends Required<Conv2dOpOptions> {
 }
 
 /**
- * Seeded cases over groups (1, 2, 4, depthwise, 32 with 2 channels per group, 2 groups of 32 channels) x dilation
- * (1, 2, 4) x stride (1, 2), padding cycling through same / valid / symmetric / asymmetric pair, odd sizes,
- * batch 1 or 3.
+ * Seeded cases over groups (1, 2, 4, depthwise, 32 with 2 channels per group, 2 groups of 32 channels, and dense
+ * with 16 and 24 input channels, where batches below 4 take the per-tap filter gradient) x dilation (1, 2, 4) x
+ * stride (1, 2), padding cycling through same / valid / symmetric / asymmetric pair, odd sizes, batch 1 or 3.
  */
 function cases(): Case[] {
   const rnd = seededInts(31);
-  const groupsCh: [number, number, number][] = [[1, 3, 5], [2, 4, 6], [4, 8, 12], [6, 6, 12], [32, 64, 32], [2, 64, 4]];
+  const groupsCh: [number, number, number][] = [[1, 3, 5], [2, 4, 6], [4, 8, 12], [6, 6, 12], [32, 64, 32], [2, 64, 4], [1, 16, 8], [1, 24, 20]];
   const paddings: Conv2dOpOptions['padding'][] = ['same', 'valid', 1, [2, 1]];
   const out: Case[] = [];
   let i = 0;
