@@ -8,8 +8,8 @@
  * time spent inside kernels, and `outsideKernelsMs` is the rest of the step (tape bookkeeping, JS glue).
  *
  * With `--ab`, the step alternates between the stock tfjs-backend-wasm kernels and the project's replacements
- * (`Slice`, `MaxPoolGrad`, `Identity`; see src/kernels/index.ts), one step each in turn, and reports the median of
- * each side: an A/B in the same process, fair on a machine whose load changes over time.
+ * (`Slice`, `SplitV`, `MaxPoolGrad`, `Identity`; see src/kernels/index.ts), one step each in turn, and reports
+ * the median of each side: an A/B in the same process, fair on a machine whose load changes over time.
  *
  * `--threads N` sets the wasm backend's threads (default: the cores available).
  *
@@ -83,7 +83,7 @@ class KernelTimers {
 }
 
 /** Kernels that have a stock wasm implementation which the project replaces for speed (the A/B pairs). */
-const AB_KERNELS = ['Slice', 'MaxPoolGrad', 'Identity'];
+const AB_KERNELS = ['Slice', 'SplitV', 'MaxPoolGrad', 'Identity'];
 
 /** The profiled model, its inputs and its training loss. */
 function buildStep(modelName: string, batch: number, size: number): {
