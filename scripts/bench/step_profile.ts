@@ -1,7 +1,8 @@
 /**
  * Per-kernel profile of one training step (forward, backward, SGD update) on the wasm backend, printing JSON: a ResNet
- * classifier at `--batch` x `--size`, or with `--model retinanet` the RetinaNet-R50-FPN step of retinanet.ts (batch 1,
- * a 512x683 image padded to 512x704, two ground-truth boxes, torchvision's frozen stem, layer1 and BatchNorm).
+ * classifier at `--batch` x `--size`, or with `--model retinanet` / `faster_rcnn` the R50-FPN detector step of
+ * retinanet.ts / faster_rcnn.ts (batch 1, a 512x683 image padded to 512x704, two ground-truth boxes, torchvision's
+ * frozen stem, layer1 and BatchNorm).
  *
  * Every kernel registered for wasm is wrapped with a timer; a kernel that runs other kernels through the engine
  * (the project's gradient kernels do) is charged only its own time ("self"), so the kernel times add up to the
@@ -13,7 +14,7 @@
  *
  * `--threads N` sets the wasm backend's threads (default: the cores available).
  *
- *   npx tsx scripts/bench/step_profile.ts [--model resnet50|retinanet] [--batch 4] [--size 224] [--repeats 3] [--ab] [--top 25] [--shapes 3] [--threads N]
+ *   npx tsx scripts/bench/step_profile.ts [--model resnet50|retinanet|faster_rcnn] [--batch 4] [--size 224] [--repeats 3] [--ab] [--top 25] [--shapes 3] [--threads N]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as os from 'os';
@@ -23,6 +24,7 @@ import { SgdOptimizer } from '../../src/engine/optimizer';
 import { WASM_TRAINING_KERNELS } from '../../src/kernels';
 import { ResNetClassifier } from '../../heads/classification/model';
 import { retinanetResnet50Fpn } from '../../heads/detection/model';
+import { fasterrcnnResnet50Fpn } from '../../heads/detection/faster_rcnn';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -92,14 +94,21 @@ function buildStep(modelName: string, batch: number, size: number): {
   y: tf.Tensor;
   loss: () => tf.Scalar;
 } {
+  const targets = [{ boxes: Float32Array.from([10, 10, 60, 70, 100, 100, 150, 140]), labels: Int32Array.from([0, 1]) }];
   if (modelName === 'retinanet') {
     const model = retinanetResnet50Fpn({ numClasses: 91 });
     const x = tf.randomNormal([1, 512, 704, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
-    const targets = [{ boxes: Float32Array.from([10, 10, 60, 70, 100, 100, 150, 140]), labels: Int32Array.from([0, 1]) }];
     const loss = () => {
       const l = model.computeLosses({ images: x, targets }, { training: true });
       return tf.add(l.classification, l.boxRegression) as tf.Scalar;
     };
+    return { model, x, y: tf.scalar(0), loss };
+  }
+  if (modelName === 'faster_rcnn') {
+    const model = fasterrcnnResnet50Fpn({ numClasses: 90 });
+    const x = tf.randomNormal([1, 512, 704, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const imageSizes = [{ height: 512, width: 683 }];
+    const loss = () => tf.addN(Object.values(model.computeLosses({ images: x, targets, imageSizes }, { training: true }))) as tf.Scalar;
     return { model, x, y: tf.scalar(0), loss };
   }
   const model = new ResNetClassifier(buildBackbone(modelName), 1000);
