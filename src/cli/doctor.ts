@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { BackendChoice, BackendInfo } from '../engine/backend';
 import { packageRoot } from '../engine/package_info';
-import { EngineOptions } from './common';
+import { backendNotices, EngineOptions } from './common';
 
 /**
  * The version of a native backend package that fits this resvision: its `peerDependencies` entry (the same
@@ -54,7 +54,10 @@ export async function doctorDiagnosis(choice: BackendChoice, opts: DoctorOptions
   }
   const lines: string[] = [];
   if (info) {
-    lines.push(`active backend: ${info.name} (${info.packageName} ${info.version}), threads: ${info.threads}`);
+    const software = info.gpu != null && 'hardware' in info.gpu && !info.gpu.hardware;
+    const threadsNote = info.gpu == null ? `threads: ${info.threads}` : software ? 'on a software adapter (the CPU)' : 'on the GPU';
+    lines.push(`active backend: ${info.name} (${info.packageName} ${info.version}), ${threadsNote}`);
+    for (const n of backendNotices(info, opts.threads)) lines.push(`note: ${n}`);
   } else {
     lines.push(`active backend: none (${failure!.split('\n')[0].replace(/:$/, '')})`);
   }
@@ -93,7 +96,8 @@ export async function doctorDiagnosis(choice: BackendChoice, opts: DoctorOptions
       `  CPU, all cores:   npm install @tensorflow/tfjs-node@${nativePeerVersion('@tensorflow/tfjs-node')}`,
       `  NVIDIA GPU:       npm install @tensorflow/tfjs-node-gpu@${nativePeerVersion('@tensorflow/tfjs-node-gpu')}` +
         '  (Linux x86-64 or Windows; driver > 450, CUDA 11.2, cuDNN 8.1 on the library path)',
-      `  any GPU (Vulkan, Metal, D3D12): --backend webgpu (the npm package webgpu: ${webgpuPackageState()})`,
+      `  any GPU (Vulkan, Metal, D3D12): --backend webgpu (the npm package webgpu: ${webgpuPackageState()})` +
+        (gpus.adapters.length > 0 && gpus.adapters.every((a) => !a.hardware) ? '; this machine has only a software adapter' : ''),
     );
   }
   const onGpu = info?.gpu != null && !('hardware' in info.gpu && !info.gpu.hardware);

@@ -7,7 +7,9 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
+import { backendNotices } from '../../src/cli/common';
 import { doctorReport, nativePeerVersion } from '../../src/cli/doctor';
+import type { BackendInfo } from '../../src/engine/backend';
 import { CUDA_LIBRARIES } from '../../src/engine/cuda_libraries';
 import { availableThreads } from '../../src/engine/wasm_threads';
 import { runCli } from '../helpers/cli';
@@ -25,6 +27,13 @@ const PKG = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.js
 
 describe('doctor', function () {
   this.timeout(60_000);
+
+  it('backendNotices: fewer wasm threads than asked is noted; the count asked or none asked is not', () => {
+    const wasm = (threads: number): BackendInfo => ({ name: 'wasm', packageName: '@tensorflow/tfjs-backend-wasm', version: '4.22.0', threads, attempts: [] });
+    expect(backendNotices(wasm(8), 64)).to.deep.equal(['the wasm backend runs 8 threads, the most its threaded build starts (64 asked)']);
+    expect(backendNotices(wasm(8), 8)).to.deep.equal([]);
+    expect(backendNotices(wasm(2))).to.deep.equal([]);
+  });
 
   it('nativePeerVersion: the peerDependencies entries of package.json', () => {
     expect(nativePeerVersion('@tensorflow/tfjs-node')).to.equal(PKG.peerDependencies['@tensorflow/tfjs-node']);

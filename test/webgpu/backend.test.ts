@@ -14,6 +14,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { resnet18 } from '../../src/backbone/resnet';
+import { backendNotices } from '../../src/cli/common';
+import { doctorReport } from '../../src/cli/doctor';
 import { selectBackend } from '../../src/engine/backend';
 import { isSoftwareAdapter, releaseWebGpu, startWebGpuBackend } from '../../src/engine/webgpu';
 import { conv2d } from '../../src/ops/conv';
@@ -113,6 +115,21 @@ describe('webgpu backend', function () {
     await tf.setBackend(previous);
     return [out[0], out[1]];
   }
+
+  it('explicit --backend webgpu on a software adapter: the CLI notes that it computes on the CPU; doctor says so', async function () {
+    const info = await startWebGpuBackend({ allowSoftware: true });
+    if (info.hardware) this.skip(); // a real GPU here: nothing to note
+    const selected = await selectBackend('webgpu');
+    const report = (await doctorReport('webgpu')).split('\n');
+    await tf.setBackend(previous);
+    const note =
+      `WebGPU runs on ${info.name}, a software adapter that computes on the CPU and is slower than --backend wasm ` +
+      '(about 40x for a ResNet-50 forward pass); --require-gpu refuses it';
+    expect(backendNotices(selected)).to.deep.equal([note]);
+    expect(report[0]).to.match(/^active backend: webgpu \(@tensorflow\/tfjs-backend-webgpu [\d.]+\), on a software adapter \(the CPU\)$/);
+    expect(report[1]).to.equal(`note: ${note}`);
+    expect(report.find((l) => l.includes('any GPU (Vulkan, Metal, D3D12)'))).to.match(/; this machine has only a software adapter$/);
+  });
 
   it('--require-gpu with a software adapter: one error naming it', async function () {
     const info = await startWebGpuBackend({ allowSoftware: true });
