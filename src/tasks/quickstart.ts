@@ -148,6 +148,8 @@ export async function runQuickstart(opts: QuickstartOptions = {}): Promise<Quick
 
   const minutes = (performance.now() - t0) / 60000;
   const cfgArg = shown(path.join(REPO, QUICKSTART_CONFIG));
+  // The engine options given to the quickstart, so that the commands below run the same way.
+  const engine = `${opts.backend && opts.backend !== 'auto' ? ` --backend ${opts.backend}` : ''}${opts.threads !== undefined ? ` --threads ${opts.threads}` : ''}`;
   write(
     [
       '',
@@ -159,8 +161,8 @@ export async function runQuickstart(opts: QuickstartOptions = {}): Promise<Quick
       `time:       ${minutes.toFixed(1)} min`,
       '',
       'The same by hand:',
-      `  npx resvision train ${cfgArg} --data ${shown(cfg.data.root)} --output-dir ${shown(out)}${opts.maxIter !== undefined ? ` --max-iter ${opts.maxIter}` : ''}`,
-      `  npx resvision predict ${cfgArg} --checkpoint ${shown(ckpt)} ${shown(path.join(REPO, QUICKSTART_IMAGE))} --out ${shown(pictureDir)}`,
+      `  npx resvision train ${cfgArg} --data ${shown(cfg.data.root)} --output-dir ${shown(out)}${opts.maxIter !== undefined ? ` --max-iter ${opts.maxIter}` : ''}${engine}`,
+      `  npx resvision predict ${cfgArg} --checkpoint ${shown(ckpt)} ${shown(path.join(REPO, QUICKSTART_IMAGE))} --out ${shown(pictureDir)}${engine}`,
       `  npx resvision plot-curves ${shown(out)} --out ${shown(curve)}`,
       '',
     ].join('\n'),

@@ -106,7 +106,8 @@ describe('quickstart', function () {
       const curve = path.join(out, 'curve.png');
       expect(text).to.contain(`picture:    ${picture} (`);
       expect(text).to.contain(`curve:      ${curve} (`);
-      expect(text).to.contain(`npx resvision train ${QUICKSTART_CONFIG} --data examples/bccd --output-dir ${out}`);
+      expect(text).to.contain(`npx resvision train ${QUICKSTART_CONFIG} --data examples/bccd --output-dir ${out} --max-iter 2 --backend wasm\n`);
+      expect(text).to.match(/\n  npx resvision predict .* --backend wasm\n/);
       const pic = await sharp(picture).metadata();
       expect([pic.format, pic.width, pic.height]).to.deep.equal(['jpeg', 640, 480]);
       expect((await sharp(curve).metadata()).format).to.equal('png');
