@@ -30,7 +30,9 @@ export const gatherV2Config: tf.KernelConfig = {
     const x = inputs.x as tf.TensorInfo;
     const indices = inputs.indices as tf.TensorInfo;
     const { axis, batchDims } = attrs as unknown as { axis: number; batchDims: number };
-    if ((batchDims ?? 0) !== 0 || x.dtype === 'string' || indices.dtype !== 'int32') return stockKernel('GatherV2').kernelFunc(args);
+    if ((batchDims ?? 0) !== 0 || x.dtype === 'string' || indices.dtype !== 'int32') {
+      return stockKernel('GatherV2').kernelFunc(args);
+    }
     const b = backend as unknown as WasmBackendLike;
     const ax = tf.util.parseAxisParam(axis, x.shape)[0];
     const n = x.shape[ax];

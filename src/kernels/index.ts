@@ -45,8 +45,8 @@ let registered = false;
  * Register, once, the kernels that training needs on the wasm backend. Replaces the backend's own
  * `Conv2DBackpropInput` (a scalar loop) with one built on XNNPACK convolutions, `Slice`, `SplitV`, `MaxPoolGrad` and
  * `Identity` with the faster kernels of this folder, and `ResizeBilinearGrad` with one that honours
- * `halfPixelCenters`, and wraps `BatchMatMul` and `GatherV2`. Safe to call several times; call it after `@tensorflow/tfjs-backend-wasm`
- * has been loaded.
+ * `halfPixelCenters`, and wraps `BatchMatMul` and `GatherV2`. Safe to call several times; call it after
+ * `@tensorflow/tfjs-backend-wasm` has been loaded.
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;

@@ -113,8 +113,9 @@ export const sliceConfig: tf.KernelConfig = {
 };
 
 /**
- * Input `x` (rank >= 1, numeric or bool: tf.split refuses strings); attrs `numOrSizeSplits` (a count of equal parts, or the part sizes, one of
- * them -1 for the rest) and `axis` (negative counts from the end). Returns the parts along `axis`, in order.
+ * Input `x` (rank >= 1, numeric or bool: tf.split refuses strings); attrs `numOrSizeSplits` (a count of equal
+ * parts, or the part sizes, one of them -1 for the rest) and `axis` (negative counts from the end). Returns the parts
+ * along `axis`, in order.
  * Reference semantics: TensorFlow `SplitV` / tfjs-core `split`.
  */
 export const splitVConfig: tf.KernelConfig = {
