@@ -14,6 +14,7 @@ import sharp from 'sharp';
 import { encodePaletteMask } from '../../src/tasks/overlay';
 import { readPredictParts } from '../../src/tasks/shards';
 import { cliError, lastCheckpoint, runCli, runCliProcess } from '../helpers/cli';
+import { trainTinyClassifier } from '../helpers/tiny_classifier';
 import { trainTinyDetector } from '../helpers/tiny_detector';
 import { seededFloats } from '../helpers/tensors';
 
@@ -120,26 +121,7 @@ describe('predict shards: classification (ImageFolder, ResNet-18; in-process)', 
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('3 shards merged print the one `predict --json` run; an empty shard writes a part of 0 images', async () => {
-    const colours: Record<string, [number, number, number]> = { blue: [30, 60, 200], green: [40, 190, 60] };
-    let seed = 1;
-    for (const split of ['train', 'val']) {
-      for (const [cls, rgb] of Object.entries(colours)) {
-        fs.mkdirSync(path.join(dir, 'data', split, cls), { recursive: true });
-        for (let i = 0; i < 2; i++) {
-          const noise = seededFloats(32 * 32 * 3, seed++);
-          const px = Buffer.from(Array.from(noise, (v, j) => Math.max(0, Math.min(255, rgb[j % 3] + Math.round(v * 60)))));
-          await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(path.join(dir, 'data', split, cls, `${cls}_${i}.png`));
-        }
-      }
-    }
-    const cfg = JSON.parse(fs.readFileSync(path.join(REPO, 'configs/classification/resnet18_hymenoptera.json'), 'utf8'));
-    cfg.data = { root: path.join(dir, 'data'), trainSplit: 'train', valSplit: 'val', trainCropSize: 32, evalResizeSize: 32, evalCropSize: 32 };
-    cfg.schedule = { maxIter: 1, main: { kind: 'cosine' } };
-    cfg.train = { seed: 1, batchSize: 2, numWorkers: 1, logEvery: 1, evalEvery: 0, checkpointEvery: 1, outputDir: path.join(dir, 'run') };
-    const cfgFile = path.join(dir, 'cfg.json');
-    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
-    await runCli(['train', cfgFile, '--quiet', '--no-eval']);
-    const ckpt = lastCheckpoint(path.join(dir, 'run'));
+    const { ckpt } = await trainTinyClassifier(dir, { blue: [30, 60, 200], green: [40, 190, 60] }, { train: 2, val: 2 });
     const images = path.join(dir, 'data', 'val');
 
     const once = await runCli(['predict', ckpt, images, '--json']);
